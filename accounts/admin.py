@@ -1,0 +1,33 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+
+from accounts.models import DeletionReceipt, Notice, User
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "display_name", "is_staff", "is_active", "date_joined"]
+    list_filter = ["is_staff", "is_superuser", "is_active"]
+    search_fields = ["email", "display_name"]
+    fieldsets = [
+        (None, {"fields": ["email", "password", "display_name"]}),
+        ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
+        ("Dates", {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+
+
+@admin.register(Notice)
+class NoticeAdmin(admin.ModelAdmin):
+    list_display = ["user", "message", "created_at", "read_at"]
+    list_select_related = ["user"]
+    list_filter = ["read_at"]
+    search_fields = ["user__email", "message"]
+
+
+@admin.register(DeletionReceipt)
+class DeletionReceiptAdmin(admin.ModelAdmin):
+    list_display = ["token", "scope", "created_at"]
+    list_filter = ["scope"]
+    readonly_fields = ["user_email_hash", "token", "scope", "removed", "created_at"]

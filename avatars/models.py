@@ -1,0 +1,227 @@
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from portrait_site.status import StatusModel
+
+
+def _private_name(folder: str, extension: str) -> str:
+    # Random names: a storage listing or a leaked path says nothing about whose file it is.
+    return f"{folder}/{uuid.uuid4().hex}{extension}"
+
+
+def photo_path(instance, filename: str) -> str:
+    return _private_name(f"uploads/{instance.avatar.public_id.hex}", ".png")
+
+
+def lora_path(instance, filename: str) -> str:
+    return _private_name(f"avatars/{instance.public_id.hex}", ".safetensors")
+
+
+def portrait_path(instance, filename: str) -> str:
+    return _private_name(f"portraits/{instance.avatar.public_id.hex}", ".png")
+
+
+def new_identity_token() -> str:
+    # A rare token the base model has no prior for, as DreamBooth does with "sks".
+    return "lks" + secrets.token_hex(2)
+
+
+class Avatar(StatusModel):
+    """A person's digital avatar: their photos, then the LoRA trained from them."""
+
+    class Status(models.TextChoices):
+        COLLECTING = "collecting", "Collecting photos"
+        PAID = "paid", "Paid, waiting for training"
+        TRAINING = "training", "Training"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+        DELETED = "deleted", "Deleted"
+
+    TRANSITIONS = {
+        Status.COLLECTING: {Status.PAID, Status.DELETED},
+        Status.PAID: {Status.TRAINING, Status.FAILED, Status.DELETED},
+        Status.TRAINING: {Status.READY, Status.FAILED, Status.PAID, Status.DELETED},
+        Status.READY: {Status.DELETED},
+        Status.FAILED: {Status.PAID, Status.DELETED},
+        Status.DELETED: set(),
+    }
+
+    class SubjectClass(models.TextChoices):
+        PERSON = "person", "Person"
+        WOMAN = "woman", "Woman"
+        MAN = "man", "Man"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="avatars")
+    name = models.CharField(max_length=80, default="My avatar")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.COLLECTING)
+    subject_class = models.CharField(max_length=10, choices=SubjectClass.choices, default=SubjectClass.PERSON)
+    identity_token = models.CharField(max_length=16, default=new_identity_token)
+    templates = models.ManyToManyField("styles.StyleTemplate", blank=True, related_name="avatars")
+    lora_file = models.FileField(upload_to=lora_path, blank=True)
+    # Mean identity embedding of the accepted photos: what likeness is measured
+    # against once the photos themselves are deleted.
+    embedding_centroid = models.JSONField(null=True, blank=True)
+    engine_label = models.CharField(max_length=120, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    trained_at = models.DateTimeField(null=True, blank=True)
+    photos_deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_status_display()})"
+
+
+class Photo(StatusModel):
+    """One uploaded selfie and the verdict of its checks."""
+
+    class Status(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Refused"
+        REMOVED = "removed", "Removed"
+
+    TRANSITIONS = {
+        Status.ACCEPTED: {Status.REJECTED, Status.REMOVED},
+        Status.REJECTED: {Status.ACCEPTED, Status.REMOVED},
+        Status.REMOVED: set(),
+    }
+
+    avatar = models.ForeignKey(Avatar, on_delete=models.CASCADE, related_name="photos")
+    image = models.FileField(upload_to=photo_path, blank=True)
+    original_name = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    # A short machine code ("several_faces", "blurry", ...) and the sentence a person reads.
+    reason_code = models.CharField(max_length=40, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    checks = models.JSONField(default=dict, blank=True)
+    face_box = models.JSONField(null=True, blank=True)
+    embedding = models.JSONField(null=True, blank=True)
+    perceptual_hash = models.CharField(max_length=32, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    quality_score = models.FloatField(null=True, blank=True)
+    selected_for_training = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["avatar", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.original_name or self.pk} ({self.status})"
+
+
+class GpuJob(StatusModel):
+    """The bookkeeping every GPU job shares: our own attempts, heartbeat and GPU time."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    TRANSITIONS = {
+        Status.QUEUED: {Status.RUNNING, Status.CANCELLED, Status.FAILED},
+        # Back to queued: a retry after an error, or a requeue after a stale heartbeat.
+        Status.RUNNING: {Status.SUCCEEDED, Status.FAILED, Status.QUEUED, Status.CANCELLED},
+        Status.FAILED: {Status.QUEUED},
+        Status.SUCCEEDED: set(),
+        Status.CANCELLED: set(),
+    }
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    stage = models.CharField(max_length=40, blank=True)
+    progress = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    max_attempts = models.PositiveSmallIntegerField(default=3)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    gpu_seconds = models.FloatField(default=0)
+    error = models.TextField(blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    queued_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+
+class TrainingJob(GpuJob):
+    avatar = models.ForeignKey(Avatar, on_delete=models.CASCADE, related_name="training_jobs")
+    order = models.OneToOneField(
+        "orders.Order", on_delete=models.SET_NULL, null=True, blank=True, related_name="training_job"
+    )
+    steps = models.PositiveIntegerField(default=0)
+    final_loss = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-queued_at"]
+        indexes = [models.Index(fields=["status", "heartbeat_at"])]
+
+    def __str__(self) -> str:
+        return f"Training {self.pk} for avatar {self.avatar_id} ({self.status})"
+
+
+class RenderJob(GpuJob):
+    class Kind(models.TextChoices):
+        INITIAL = "initial", "First portraits"
+        MORE_LIKE_ME = "more_like_me", "More like me"
+        REROLL = "reroll", "Re-roll"
+        EXTRA = "extra", "More templates"
+        PREVIEW = "preview", "Operator preview"
+
+    avatar = models.ForeignKey(Avatar, on_delete=models.CASCADE, related_name="render_jobs")
+    template = models.ForeignKey("styles.StyleTemplate", on_delete=models.PROTECT, related_name="render_jobs")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.INITIAL)
+    source_portrait = models.ForeignKey(
+        "Portrait", on_delete=models.SET_NULL, null=True, blank=True, related_name="derived_jobs"
+    )
+
+    class Meta:
+        ordering = ["queued_at", "id"]
+        indexes = [models.Index(fields=["status", "heartbeat_at"])]
+
+    def __str__(self) -> str:
+        return f"Render {self.pk} of {self.template_id} for avatar {self.avatar_id} ({self.status})"
+
+
+class Portrait(models.Model):
+    """A rendered portrait. It belongs to the user; nothing else uses it."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    avatar = models.ForeignKey(Avatar, on_delete=models.CASCADE, related_name="portraits")
+    template = models.ForeignKey("styles.StyleTemplate", on_delete=models.PROTECT, related_name="portraits")
+    render_job = models.OneToOneField(
+        RenderJob, on_delete=models.SET_NULL, null=True, blank=True, related_name="portrait"
+    )
+    image = models.FileField(upload_to=portrait_path)
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    seed = models.BigIntegerField()
+    likeness_score = models.FloatField(null=True, blank=True, help_text="0-100: closeness to the person's photos.")
+    parameters = models.JSONField(default=dict)
+    more_like_me_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="more_like_me_versions"
+    )
+    version = models.PositiveSmallIntegerField(default=1)
+    engine_label = models.CharField(max_length=120, blank=True)
+    download_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["avatar", "template"])]
+
+    def __str__(self) -> str:
+        return f"Portrait {self.public_id} ({self.template_id})"

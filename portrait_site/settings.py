@@ -1,0 +1,285 @@
+"""Likeness settings, read from the environment.
+
+Every variable has an embedded default, so a fresh checkout runs with none set:
+SQLite, the django-q2 ORM broker, private media under var/, console email and
+the tiny engine. The README's configuration table lists each variable.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+if (BASE_DIR / ".env").exists():
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+# The embedded default is for one machine, so a fixed development key is fine there;
+# production sets DJANGO_SECRET_KEY (check --deploy flags the default).
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="django-insecure-likeness-embedded-default-key")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+SITE_URL = env.str("LIKENESS_SITE_URL", default="http://127.0.0.1:8000")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_q",
+    "accounts",
+    "orders",
+    "avatars",
+    "styles",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "portrait_site.middleware.SecurityHeadersMiddleware",
+]
+
+ROOT_URLCONF = "portrait_site.urls"
+WSGI_APPLICATION = "portrait_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "portrait_site.context_processors.likeness",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'likeness.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    # The ORM broker polls from several processes: wait for the write lock
+    # instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 30, "transaction_mode": "IMMEDIATE"})
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache (rate limits, throttles) ---------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "likeness"}}
+
+# --- Accounts -------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "avatars:home"
+LOGOUT_REDIRECT_URL = "landing"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# Sign-in and sign-up attempts per client address per minute.
+LIKENESS_AUTH_RATE_LIMIT = env.int("LIKENESS_AUTH_RATE_LIMIT", default=10)
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Files ------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# Private media: uploads, avatars (LoRA files) and portraits. Never under a public
+# URL; pages reach files only through access-checked views.
+LIKENESS_STORAGE = env.str("LIKENESS_STORAGE", default="local")
+MEDIA_ROOT = env.path("LIKENESS_MEDIA_ROOT", default=VAR_DIR / "private-media")
+if LIKENESS_STORAGE == "s3":
+    _private_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("LIKENESS_S3_BUCKET"),
+            "endpoint_url": env.str("LIKENESS_S3_ENDPOINT_URL", default=None),
+            "region_name": env.str("LIKENESS_S3_REGION", default=None),
+            "access_key": env.str("LIKENESS_S3_ACCESS_KEY_ID", default=None),
+            "secret_key": env.str("LIKENESS_S3_SECRET_ACCESS_KEY", default=None),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": 300,
+            "file_overwrite": False,
+        },
+    }
+elif LIKENESS_STORAGE == "local":
+    _private_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(MEDIA_ROOT), "base_url": None},
+    }
+else:
+    raise environ.ImproperlyConfigured("LIKENESS_STORAGE must be 'local' or 's3'")
+STORAGES = {
+    "default": _private_storage,
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Django must never build a public URL for private media.
+MEDIA_URL = "/no-public-media/"
+
+LIKENESS_MAX_UPLOAD_BYTES = env.int("LIKENESS_MAX_UPLOAD_BYTES", default=25 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = LIKENESS_MAX_UPLOAD_BYTES
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FILES = env.int("LIKENESS_MAX_FILES_PER_REQUEST", default=50)
+
+# --- Email ----------------------------------------------------------------------
+EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Likeness <noreply@localhost>")
+
+# --- Product --------------------------------------------------------------------
+LIKENESS_PRICE_MINOR = env.int("LIKENESS_PRICE_MINOR", default=990)  # ¥9.90
+LIKENESS_CURRENCY = env.str("LIKENESS_CURRENCY", default="cny")
+LIKENESS_MIN_PHOTOS = env.int("LIKENESS_MIN_PHOTOS", default=20)
+LIKENESS_MAX_PHOTOS = env.int("LIKENESS_MAX_PHOTOS", default=60)
+LIKENESS_TRAINING_PHOTOS = env.int("LIKENESS_TRAINING_PHOTOS", default=20)
+LIKENESS_MAX_TEMPLATES_PER_ORDER = env.int("LIKENESS_MAX_TEMPLATES_PER_ORDER", default=6)
+
+# --- Engine ---------------------------------------------------------------------
+# "tiny" builds a Stable-Diffusion-shaped pipeline with random weights from configs
+# in code; anything else is a local path or hub id handed to from_pretrained.
+LIKENESS_BASE_MODEL = env.str("LIKENESS_BASE_MODEL", default="tiny")
+LIKENESS_MODEL_FAMILY = env.str("LIKENESS_MODEL_FAMILY", default="sd15")
+LIKENESS_DEVICE = env.str("LIKENESS_DEVICE", default="auto")
+LIKENESS_RESOLUTION = env.int("LIKENESS_RESOLUTION", default=0)  # 0: the engine's own default
+LIKENESS_LORA_RANK = env.int("LIKENESS_LORA_RANK", default=16)
+LIKENESS_TRAIN_STEPS_PER_PHOTO = env.int("LIKENESS_TRAIN_STEPS_PER_PHOTO", default=200)
+LIKENESS_TRAIN_MAX_STEPS = env.int("LIKENESS_TRAIN_MAX_STEPS", default=800)
+LIKENESS_LEARNING_RATE = env.float("LIKENESS_LEARNING_RATE", default=1e-4)
+LIKENESS_CANDIDATES_PER_TEMPLATE = env.int("LIKENESS_CANDIDATES_PER_TEMPLATE", default=2)
+LIKENESS_MAX_REROLLS = env.int("LIKENESS_MAX_REROLLS", default=2)
+LIKENESS_JOB_MAX_ATTEMPTS = env.int("LIKENESS_JOB_MAX_ATTEMPTS", default=3)
+# A running job whose heartbeat is older than this is taken to be dead and requeued.
+LIKENESS_HEARTBEAT_STALE_SECONDS = env.int("LIKENESS_HEARTBEAT_STALE_SECONDS", default=120)
+LIKENESS_STALE_CHECKOUT_MINUTES = env.int("LIKENESS_STALE_CHECKOUT_MINUTES", default=30)
+
+# --- Stripe ---------------------------------------------------------------------
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+# Only tests and stripe-mock style servers set this; the SDK talks to Stripe otherwise.
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
+# Without a secret key the local test mode is on: a "pay" page runs the same
+# fulfilment service. It can never be on while real keys are set.
+LIKENESS_LOCAL_PAYMENTS = not STRIPE_SECRET_KEY
+
+# --- Job queue (django-q2) ------------------------------------------------------
+# The default cluster does CPU work (email, reconciliation, stale-job sweeps); the
+# "gpu" cluster (Q_CLUSTER_NAME=gpu python manage.py qcluster) trains and renders,
+# one worker per GPU. The ORM broker keeps a task until it is acknowledged, so a
+# worker killed mid-job loses nothing: use it (on PostgreSQL) for GPU machines.
+_q_common = {
+    "orm": "default",
+    "catch_up": False,
+    "save_limit": 500,
+    "label": "Jobs",
+    "ack_failures": True,
+    # Our own attempt counter on each job row decides retries; the broker's is off.
+    "max_attempts": 1,
+}
+Q_CLUSTER = {
+    **_q_common,
+    "name": "default",
+    "workers": env.int("LIKENESS_CPU_WORKERS", default=2),
+    "timeout": 300,
+    "retry": 360,
+    "poll": 0.5,
+    "ALT_CLUSTERS": {
+        "gpu": {
+            "workers": env.int("LIKENESS_GPU_WORKERS", default=1),
+            "timeout": env.int("LIKENESS_GPU_TIMEOUT", default=3600),
+            "retry": env.int("LIKENESS_GPU_TIMEOUT", default=3600) + 60,
+            "recycle": 1000,
+            "poll": 0.5,
+        },
+    },
+}
+LIKENESS_RUN_JOBS_INLINE = env.bool("LIKENESS_RUN_JOBS_INLINE", default=False)
+
+# --- API --------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 20,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {
+        "uploads": env.str("LIKENESS_THROTTLE_UPLOADS", default="120/min"),
+        "votes": env.str("LIKENESS_THROTTLE_VOTES", default="30/min"),
+        "checkout": env.str("LIKENESS_THROTTLE_CHECKOUT", default="10/min"),
+    },
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Likeness API",
+    "DESCRIPTION": "Private AI portraits from your own avatar.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Security -------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+LIKENESS_HTTPS = env.bool("LIKENESS_HTTPS", default=False)
+if LIKENESS_HTTPS:
+    SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+    "form-action 'self' https://checkout.stripe.com; frame-ancestors 'none'; base-uri 'self'"
+)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LIKENESS_LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs everything the tests need (Python packages, Debian's Chromium), makes sure
+# PostgreSQL and Redis are up, then runs the suite twice: on SQLite (the embedded
+# default) and on PostgreSQL with Redis (the scale path). Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh "[test]"
+PY="${LIKENESS_VENV:-.venv}/bin/python"
+
+if [ ! -x /usr/bin/chromium ]; then
+  apt-get update -q && apt-get install -y -q chromium
+fi
+if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
+  for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+fi
+if ! redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+  for _ in $(seq 30); do redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && break; sleep 1; done
+fi
+
+mkdir -p test-artifacts
+echo "== Likeness tests on SQLite (embedded default) =="
+env -u DATABASE_URL -u REDIS_URL "$PY" -m pytest "$@"
+echo "== Likeness tests on PostgreSQL + Redis (scale path) =="
+DATABASE_URL="${LIKENESS_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/likeness}" \
+REDIS_URL="${LIKENESS_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}" \
+  "$PY" -m pytest "$@"

@@ -1,0 +1,120 @@
+import uuid
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from portrait_site.status import StatusModel
+
+
+def template_image_path(instance, filename: str) -> str:
+    return f"styles/{uuid.uuid4().hex}.png"
+
+
+def request_image_path(instance, filename: str) -> str:
+    return f"requests/{uuid.uuid4().hex}.png"
+
+
+class StyleTemplate(models.Model):
+    """A curated look that portraits are rendered in."""
+
+    class Category(models.TextChoices):
+        PROFESSIONAL = "professional", "Professional"
+        CEREMONY = "ceremony", "Ceremony"
+        CULTURAL = "cultural", "Cultural"
+        CINEMATIC = "cinematic", "Cinematic"
+        STUDIO = "studio", "Studio"
+        OUTDOOR = "outdoor", "Outdoor"
+
+    class Audience(models.TextChoices):
+        ALL = "all", "Everyone"
+        WOMEN = "women", "Women"
+        MEN = "men", "Men"
+
+    class SeedPolicy(models.TextChoices):
+        RANDOM = "random", "A new seed each render"
+        FIXED = "fixed", "The template's fixed seed"
+
+    slug = models.SlugField(max_length=80, unique=True)
+    title = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    category = models.CharField(max_length=20, choices=Category.choices, default=Category.STUDIO)
+    audience = models.CharField(max_length=10, choices=Audience.choices, default=Audience.ALL)
+    prompt = models.TextField(help_text="Must contain {identity}: where the person's avatar token goes.")
+    negative_prompt = models.TextField(blank=True)
+    reference_image = models.ImageField(upload_to=template_image_path, blank=True)
+    img2img_strength = models.FloatField(
+        default=0.75, validators=[MinValueValidator(0.05), MaxValueValidator(1.0)],
+        help_text="How far the render may move away from the reference image (1.0 ignores it).",
+    )
+    guidance_scale = models.FloatField(default=7.0, validators=[MinValueValidator(1.0), MaxValueValidator(20.0)])
+    steps = models.PositiveSmallIntegerField(default=25, validators=[MinValueValidator(1), MaxValueValidator(100)])
+    width = models.PositiveSmallIntegerField(default=512, validators=[MinValueValidator(64), MaxValueValidator(1536)])
+    height = models.PositiveSmallIntegerField(default=640, validators=[MinValueValidator(64), MaxValueValidator(1536)])
+    seed_policy = models.CharField(max_length=10, choices=SeedPolicy.choices, default=SeedPolicy.RANDOM)
+    seed = models.PositiveIntegerField(default=0)
+    likeness_weight = models.FloatField(default=7.5, validators=[MinValueValidator(0), MaxValueValidator(10)])
+    beauty_weight = models.FloatField(default=2.5, validators=[MinValueValidator(0), MaxValueValidator(10)])
+    cover_image = models.ImageField(upload_to=template_image_path, blank=True)
+    is_published = models.BooleanField(default=False)
+    sort_order = models.IntegerField(default=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["sort_order", "title"]
+        indexes = [models.Index(fields=["is_published", "sort_order"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class TemplateRequest(StatusModel):
+    """A customer's proposal for a new style, voted on by others."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        PLANNED = "planned", "Planned"
+        SHIPPED = "shipped", "Shipped as a template"
+        DECLINED = "declined", "Declined"
+
+    TRANSITIONS = {
+        Status.OPEN: {Status.PLANNED, Status.DECLINED, Status.SHIPPED},
+        Status.PLANNED: {Status.SHIPPED, Status.DECLINED, Status.OPEN},
+        Status.DECLINED: {Status.OPEN},
+        Status.SHIPPED: set(),
+    }
+
+    title = models.CharField(max_length=120)
+    description = models.TextField(max_length=2000, blank=True)
+    reference_image = models.ImageField(upload_to=request_image_path, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="template_requests"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    template = models.ForeignKey(
+        StyleTemplate, on_delete=models.SET_NULL, null=True, blank=True, related_name="requests"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def accepts_votes(self) -> bool:
+        return self.status in (self.Status.OPEN, self.Status.PLANNED)
+
+
+class TemplateVote(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="template_votes")
+    request = models.ForeignKey(TemplateRequest, on_delete=models.CASCADE, related_name="votes")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "request"], name="one_vote_per_user_and_request")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} → {self.request_id}"

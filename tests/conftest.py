@@ -1,0 +1,56 @@
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+FACES_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata" / "faces"
+
+
+@pytest.fixture(autouse=True)
+def private_media(settings, tmp_path):
+    """Each test gets its own private media folder, so file assertions see only its files."""
+    media_root = tmp_path / "private-media"
+    media_root.mkdir()
+    if settings.LIKENESS_STORAGE == "local":
+        settings.MEDIA_ROOT = media_root
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "default": {
+                "BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": str(media_root), "base_url": None},
+            },
+        }
+    return media_root
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def faces_dir() -> Path:
+    if not FACES_DIR.is_dir():
+        pytest.fail(f"The shared face photos are missing: {FACES_DIR}")
+    return FACES_DIR
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `postgres` need row locks and concurrent writers: skip them on SQLite."""
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (run by the test command's PostgreSQL pass)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def on_postgres() -> bool:
+    return connection.vendor == "postgresql"

@@ -1,0 +1,107 @@
+"""factory_boy factories for every app, in one place."""
+
+import factory
+from django.conf import settings
+
+from accounts.models import User
+from avatars.models import Avatar, Photo, Portrait, RenderJob, TrainingJob
+from orders.models import Order
+from styles.models import StyleTemplate, TemplateRequest, TemplateVote
+
+PASSWORD = "correct horse battery staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"person{n}@example.com")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def save_password(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+class StyleTemplateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = StyleTemplate
+
+    slug = factory.Sequence(lambda n: f"style-{n}")
+    title = factory.Sequence(lambda n: f"Style {n}")
+    prompt = "a realistic photo portrait of {identity}, soft window light, 85mm"
+    negative_prompt = "cartoon, plastic skin, deformed"
+    is_published = True
+    steps = 2
+    width = 64
+    height = 64
+
+
+class TemplateRequestFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TemplateRequest
+
+    title = factory.Sequence(lambda n: f"Requested style {n}")
+    description = "Please add this look."
+    author = factory.SubFactory(UserFactory)
+
+
+class TemplateVoteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TemplateVote
+
+    user = factory.SubFactory(UserFactory)
+    request = factory.SubFactory(TemplateRequestFactory)
+
+
+class AvatarFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Avatar
+
+    user = factory.SubFactory(UserFactory)
+
+
+class PhotoFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Photo
+
+    avatar = factory.SubFactory(AvatarFactory)
+    status = Photo.Status.ACCEPTED
+    original_name = factory.Sequence(lambda n: f"selfie-{n}.jpg")
+
+
+class OrderFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Order
+
+    user = factory.SubFactory(UserFactory)
+    avatar = factory.SubFactory(AvatarFactory, user=factory.SelfAttribute("..user"))
+    amount = factory.LazyFunction(lambda: settings.LIKENESS_PRICE_MINOR)
+    currency = factory.LazyFunction(lambda: settings.LIKENESS_CURRENCY)
+
+
+class TrainingJobFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TrainingJob
+
+    avatar = factory.SubFactory(AvatarFactory)
+
+
+class RenderJobFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RenderJob
+
+    avatar = factory.SubFactory(AvatarFactory)
+    template = factory.SubFactory(StyleTemplateFactory)
+
+
+class PortraitFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Portrait
+
+    avatar = factory.SubFactory(AvatarFactory)
+    template = factory.SubFactory(StyleTemplateFactory)
+    image = factory.django.FileField(filename="portrait.png", data=b"not read in this test")
+    seed = factory.Sequence(lambda n: n)
