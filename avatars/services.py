@@ -1,8 +1,183 @@
-"""Avatar services: photos in, jobs queued, portraits out."""
+"""Avatar services: photos in, jobs queued, portraits out, everything deletable."""
 
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
+from django.utils import timezone
 
-from avatars.models import Avatar, TrainingJob
+from avatars.models import Avatar, Photo, Portrait, RenderJob, TrainingJob
+
+logger = logging.getLogger(__name__)
+
+# Refusals that depend on the rest of the set: their cleaned copy is kept so the
+# verdict can flip when the set changes (the majority's person becomes clear, the
+# original of a duplicate is removed). Every other refused photo keeps no file.
+SET_DEPENDENT_REASONS = {"different_person", "duplicate"}
+
+
+class AvatarError(Exception):
+    """A request the avatar can't take in its current state; the message is for the user."""
+
+
+def avatar_create(*, user, name: str = "", subject_class: str = Avatar.SubjectClass.PERSON) -> Avatar:
+    name = (name or "").strip()[:80] or "My avatar"
+    if subject_class not in Avatar.SubjectClass.values:
+        raise AvatarError("Choose who the avatar is of: a person, a woman or a man.")
+    return Avatar.objects.create(user=user, name=name, subject_class=subject_class)
+
+
+def _intake_limits():
+    from avatars.engine.intake import IntakeLimits
+
+    return IntakeLimits(max_bytes=settings.LIKENESS_MAX_UPLOAD_BYTES)
+
+
+def _known_photos(avatar: Avatar, *, exclude_id: int | None = None):
+    from avatars.engine.intake import KnownPhoto
+
+    accepted = avatar.photos.filter(status=Photo.Status.ACCEPTED).exclude(pk=exclude_id)
+    return [
+        KnownPhoto(key=str(p.pk), perceptual_hash=p.perceptual_hash, embedding=p.embedding)
+        for p in accepted.only("pk", "perceptual_hash", "embedding")
+    ]
+
+
+def photo_add(*, avatar: Avatar, uploaded_file) -> Photo:
+    """Check one uploaded photo and keep it if it helps the avatar.
+
+    Every upload gets a Photo row with a verdict, so the page can say why a photo
+    was refused; photos already accepted are never touched by a bad upload.
+    """
+    from avatars.engine.intake import check_photo
+
+    original_name = (getattr(uploaded_file, "name", "") or "photo")[-255:]
+    with transaction.atomic():
+        locked = Avatar.objects.select_for_update().get(pk=avatar.pk)
+        if locked.status != Avatar.Status.COLLECTING:
+            raise AvatarError("This avatar is already paid for: its photo set can't change any more.")
+        kept = locked.photos.exclude(status=Photo.Status.REMOVED).count()
+        if kept >= settings.LIKENESS_MAX_PHOTOS:
+            raise AvatarError(
+                f"This avatar already has {kept} photos, the most it can take. Remove some to add others."
+            )
+
+    limits = _intake_limits()
+    size = getattr(uploaded_file, "size", None)
+    if size is not None and size > limits.max_bytes:
+        return Photo.objects.create(
+            avatar=avatar, original_name=original_name, status=Photo.Status.REJECTED,
+            reason_code="too_large",
+            reason=f"This file is {size / 1_048_576:.0f} MB; the limit is {limits.max_bytes // 1_048_576} MB.",
+        )
+    data = uploaded_file.read(limits.max_bytes + 1)
+    verdict = check_photo(data, known=_known_photos(avatar), limits=limits)
+
+    photo = Photo(
+        avatar=avatar,
+        original_name=original_name,
+        status=Photo.Status.ACCEPTED if verdict.accepted else Photo.Status.REJECTED,
+        reason_code=verdict.reason_code,
+        reason=verdict.reason,
+        checks=verdict.checks,
+        face_box=verdict.face_box,
+        embedding=verdict.embedding,
+        perceptual_hash=verdict.perceptual_hash or "",
+        width=verdict.width,
+        height=verdict.height,
+        quality_score=verdict.quality_score,
+    )
+    keep_file = verdict.cleaned_image is not None and (
+        verdict.accepted or verdict.reason_code in SET_DEPENDENT_REASONS
+    )
+    if keep_file:
+        photo.image.save("photo.jpg", ContentFile(verdict.cleaned_image), save=False)
+    try:
+        with transaction.atomic():
+            locked = Avatar.objects.select_for_update().get(pk=avatar.pk)
+            if locked.status != Avatar.Status.COLLECTING:
+                raise AvatarError("This avatar is already paid for: its photo set can't change any more.")
+            photo.save()
+            _photo_set_review_identity(locked)
+    except Exception:
+        if photo.image.name:
+            default_storage.delete(photo.image.name)
+        raise
+    photo.refresh_from_db()
+    return photo
+
+
+def _photo_set_review_identity(avatar: Avatar) -> None:
+    """Re-judge who the set is of: the majority's person wins, the others are flagged.
+
+    Run after every change to the set, under the avatar's row lock.
+    """
+    from avatars.engine.intake import find_identity_outliers
+
+    candidates = list(
+        avatar.photos.filter(embedding__isnull=False)
+        .filter(status__in=[Photo.Status.ACCEPTED, Photo.Status.REJECTED])
+        .filter(reason_code__in=["", "different_person"])
+        .order_by("created_at", "pk")
+    )
+    if len(candidates) < 2:
+        return
+    outliers = set(find_identity_outliers([p.embedding for p in candidates]))
+    for index, photo in enumerate(candidates):
+        should_be_outlier = index in outliers
+        if should_be_outlier and photo.status == Photo.Status.ACCEPTED:
+            photo.transition_to(Photo.Status.REJECTED)
+            photo.reason_code = "different_person"
+            photo.reason = (
+                "This looks like a different person from the rest of your photos. "
+                "Only upload photos of the person the avatar is of."
+            )
+            photo.save(update_fields=["status", "reason_code", "reason"])
+        elif not should_be_outlier and photo.reason_code == "different_person" and photo.image:
+            photo.transition_to(Photo.Status.ACCEPTED)
+            photo.reason_code = ""
+            photo.reason = ""
+            photo.save(update_fields=["status", "reason_code", "reason"])
+
+
+def photo_remove(*, photo: Photo) -> None:
+    with transaction.atomic():
+        avatar = Avatar.objects.select_for_update().get(pk=photo.avatar_id)
+        if avatar.status != Avatar.Status.COLLECTING:
+            raise AvatarError("This avatar is already paid for: its photo set can't change any more.")
+        photo = Photo.objects.select_for_update().get(pk=photo.pk)
+        if photo.status == Photo.Status.REMOVED:
+            return
+        name = photo.image.name
+        photo.transition_to(Photo.Status.REMOVED)
+        photo.image = ""
+        photo.embedding = None
+        photo.save(update_fields=["status", "image", "embedding"])
+        _photo_set_review_identity(avatar)
+        if name:
+            transaction.on_commit(lambda: default_storage.delete(name))
+
+
+def avatar_templates_set(*, avatar: Avatar, templates) -> None:
+    templates = list(templates)
+    if not templates:
+        raise AvatarError("Pick at least one style.")
+    if len(templates) > settings.LIKENESS_MAX_TEMPLATES_PER_ORDER:
+        raise AvatarError(f"Pick at most {settings.LIKENESS_MAX_TEMPLATES_PER_ORDER} styles.")
+    if any(not t.is_published for t in templates):
+        raise AvatarError("One of those styles is not available.")
+    with transaction.atomic():
+        locked = Avatar.objects.select_for_update().get(pk=avatar.pk)
+        if locked.status != Avatar.Status.COLLECTING:
+            raise AvatarError("The styles of a paid avatar are fixed; render more styles from its portraits page.")
+        locked.templates.set(templates)
+
+
+# --- Jobs -----------------------------------------------------------------------
 
 
 def training_job_create_for_order(*, order) -> TrainingJob:
@@ -11,8 +186,6 @@ def training_job_create_for_order(*, order) -> TrainingJob:
     Idempotent: an order has at most one training job, so a webhook delivered twice
     or a reconciliation racing a webhook queues the training once.
     """
-    from django.conf import settings
-
     avatar = Avatar.objects.select_for_update().get(pk=order.avatar_id)
     job, created = TrainingJob.objects.get_or_create(
         order=order, defaults={"avatar": avatar, "max_attempts": settings.LIKENESS_JOB_MAX_ATTEMPTS}
@@ -21,11 +194,150 @@ def training_job_create_for_order(*, order) -> TrainingJob:
         if avatar.status != Avatar.Status.PAID:
             avatar.transition_to(Avatar.Status.PAID)
             avatar.save(update_fields=["status"])
-        transaction.on_commit(lambda: training_job_enqueue(job_id=job.pk))
+        _choose_training_photos(avatar)
+        transaction.on_commit(lambda: job_enqueue(job=job))
     return job
 
 
-def training_job_enqueue(*, job_id: int) -> None:
+def _choose_training_photos(avatar: Avatar) -> None:
+    from avatars.engine.intake import TrainingCandidate, choose_training_photos
+
+    accepted = list(avatar.photos.filter(status=Photo.Status.ACCEPTED))
+    chosen = set(
+        choose_training_photos(
+            [TrainingCandidate(key=str(p.pk), quality_score=p.quality_score or 0.0, embedding=p.embedding)
+             for p in accepted],
+            limit=settings.LIKENESS_TRAINING_PHOTOS,
+        )
+    )
+    for photo in accepted:
+        photo.selected_for_training = str(photo.pk) in chosen
+    Photo.objects.bulk_update(accepted, ["selected_for_training"])
+
+
+def render_job_create(*, avatar: Avatar, template, kind: str = RenderJob.Kind.INITIAL,
+                      source_portrait: Portrait | None = None) -> RenderJob:
+    job = RenderJob.objects.create(
+        avatar=avatar, template=template, kind=kind, source_portrait=source_portrait,
+        max_attempts=settings.LIKENESS_JOB_MAX_ATTEMPTS,
+    )
+    transaction.on_commit(lambda: job_enqueue(job=job))
+    return job
+
+
+def job_enqueue(*, job: TrainingJob | RenderJob) -> None:
     from avatars.tasks import enqueue_gpu_task
 
-    enqueue_gpu_task("avatars.tasks.training_job_run", job_id)
+    task = "avatars.tasks.training_job_run" if isinstance(job, TrainingJob) else "avatars.tasks.render_job_run"
+    task_id = enqueue_gpu_task(task, job.pk)
+    if task_id:
+        type(job).objects.filter(pk=job.pk).update(task_id=task_id)
+
+
+def _ready_avatar_for_portrait(portrait: Portrait) -> Avatar:
+    avatar = Avatar.objects.select_for_update().get(pk=portrait.avatar_id)
+    if avatar.status != Avatar.Status.READY:
+        raise AvatarError("This avatar can't render any more: it is no longer ready.")
+    return avatar
+
+
+def portrait_more_like_me(*, portrait: Portrait) -> RenderJob:
+    """Render the portrait again with the avatar's pull raised and the template's lowered."""
+    with transaction.atomic():
+        avatar = _ready_avatar_for_portrait(portrait)
+        return render_job_create(
+            avatar=avatar, template=portrait.template, kind=RenderJob.Kind.MORE_LIKE_ME, source_portrait=portrait
+        )
+
+
+def portrait_reroll(*, portrait: Portrait) -> RenderJob:
+    with transaction.atomic():
+        avatar = _ready_avatar_for_portrait(portrait)
+        return render_job_create(
+            avatar=avatar, template=portrait.template, kind=RenderJob.Kind.REROLL, source_portrait=portrait
+        )
+
+
+def avatar_render_more(*, avatar: Avatar, templates) -> list[RenderJob]:
+    templates = [t for t in templates if t.is_published]
+    if not templates:
+        raise AvatarError("Pick at least one style.")
+    with transaction.atomic():
+        locked = Avatar.objects.select_for_update().get(pk=avatar.pk)
+        if locked.status != Avatar.Status.READY:
+            raise AvatarError("This avatar isn't ready yet.")
+        return [render_job_create(avatar=locked, template=t, kind=RenderJob.Kind.EXTRA) for t in templates]
+
+
+def portrait_download_record(*, portrait: Portrait) -> None:
+    from django.db.models import F
+
+    Portrait.objects.filter(pk=portrait.pk).update(download_count=F("download_count") + 1)
+
+
+# --- Deletion -------------------------------------------------------------------
+
+
+def _delete_files(names: list[str]) -> None:
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            logger.exception("Could not delete %s; it is listed for the next clean-up", name)
+
+
+def portrait_delete(*, portrait: Portrait) -> dict:
+    with transaction.atomic():
+        portrait = Portrait.objects.select_for_update().get(pk=portrait.pk)
+        name = portrait.image.name
+        Portrait.objects.filter(more_like_me_of=portrait).update(more_like_me_of=portrait.more_like_me_of)
+        portrait.delete()
+        transaction.on_commit(lambda: _delete_files([name]))
+    return {"portraits": 1, "photos": 0, "lora_files": 0, "files": [name]}
+
+
+def photos_delete_files(*, avatar: Avatar) -> list[str]:
+    """Delete the avatar's uploaded photos from storage, keeping the verdict rows (no files, no embeddings)."""
+    photos = list(avatar.photos.exclude(image=""))
+    names = [p.image.name for p in photos]
+    avatar.photos.update(image="", embedding=None)
+    transaction.on_commit(lambda: _delete_files(names))
+    return names
+
+
+def avatar_delete(*, avatar: Avatar) -> dict:
+    """Delete an avatar with its photos, LoRA file and portraits. Orders stay (bookkeeping)."""
+    with transaction.atomic():
+        avatar = Avatar.objects.select_for_update().get(pk=avatar.pk)
+        for job in [*avatar.training_jobs.filter(status__in=["queued", "running"]),
+                    *avatar.render_jobs.filter(status__in=["queued", "running"])]:
+            job.transition_to(job.Status.CANCELLED)
+            job.save(update_fields=["status"])
+        portrait_names = [p.image.name for p in avatar.portraits.all()]
+        photo_names = [p.image.name for p in avatar.photos.exclude(image="")]
+        photo_count = avatar.photos.count()
+        lora_names = [avatar.lora_file.name] if avatar.lora_file else []
+        summary = {
+            "avatars": 1,
+            "photos": photo_count,
+            "portraits": len(portrait_names),
+            "lora_files": len(lora_names),
+            "files": portrait_names + photo_names + lora_names,
+        }
+        avatar.orders.update(avatar=None)
+        avatar.delete()
+        transaction.on_commit(lambda: _delete_files(summary["files"]))
+    return summary
+
+
+def avatar_mark_trained(*, avatar: Avatar, lora_bytes: bytes, centroid: list[float], engine_label: str) -> None:
+    """Store the trained LoRA and forget the photos: they served their one purpose."""
+    avatar.lora_file.save("avatar.safetensors", ContentFile(lora_bytes), save=False)
+    avatar.embedding_centroid = centroid
+    avatar.engine_label = engine_label
+    avatar.transition_to(Avatar.Status.READY)
+    avatar.trained_at = timezone.now()
+    photos_delete_files(avatar=avatar)
+    avatar.photos_deleted_at = timezone.now()
+    avatar.save(update_fields=["lora_file", "embedding_centroid", "engine_label", "status", "trained_at",
+                               "photos_deleted_at"])
