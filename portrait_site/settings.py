@@ -186,6 +186,8 @@ LIKENESS_TRAIN_MAX_STEPS = env.int("LIKENESS_TRAIN_MAX_STEPS", default=800)
 LIKENESS_LEARNING_RATE = env.float("LIKENESS_LEARNING_RATE", default=1e-4)
 LIKENESS_CANDIDATES_PER_TEMPLATE = env.int("LIKENESS_CANDIDATES_PER_TEMPLATE", default=2)
 LIKENESS_MAX_REROLLS = env.int("LIKENESS_MAX_REROLLS", default=2)
+# Portraits scoring below this (0-100) are re-rolled, up to LIKENESS_MAX_REROLLS times.
+LIKENESS_MIN_LIKENESS = env.float("LIKENESS_MIN_LIKENESS", default=55.0)
 LIKENESS_JOB_MAX_ATTEMPTS = env.int("LIKENESS_JOB_MAX_ATTEMPTS", default=3)
 # A running job whose heartbeat is older than this is taken to be dead and requeued.
 LIKENESS_HEARTBEAT_STALE_SECONDS = env.int("LIKENESS_HEARTBEAT_STALE_SECONDS", default=120)
