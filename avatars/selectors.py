@@ -1,7 +1,149 @@
-from django.db.models import QuerySet
+"""Avatar reads: what the pages and the API show."""
 
-from avatars.models import Avatar
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from django.conf import settings
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+
+from avatars.models import Avatar, Photo, Portrait, RenderJob, TrainingJob
 
 
 def avatar_list_for_user(*, user) -> QuerySet[Avatar]:
     return Avatar.objects.filter(user=user).exclude(status=Avatar.Status.DELETED)
+
+
+def avatar_get_for_user(*, user, public_id) -> Avatar:
+    """The user's own avatar or a 404: another user's avatar does not exist for them."""
+    return get_object_or_404(avatar_list_for_user(user=user), public_id=public_id)
+
+
+def photo_get_for_user(*, user, avatar: Avatar, photo_id: int) -> Photo:
+    return get_object_or_404(Photo.objects.filter(avatar__user=user, avatar=avatar), pk=photo_id)
+
+
+def portrait_get_for_user(*, user, public_id) -> Portrait:
+    return get_object_or_404(
+        Portrait.objects.select_related("avatar", "template").filter(avatar__user=user), public_id=public_id
+    )
+
+
+def photo_list_for_avatar(*, avatar: Avatar) -> QuerySet[Photo]:
+    return avatar.photos.exclude(status=Photo.Status.REMOVED).order_by("created_at", "pk")
+
+
+@dataclass
+class PhotoReadiness:
+    accepted: int
+    required: int
+    refused: list[Photo] = field(default_factory=list)
+
+    @property
+    def missing(self) -> int:
+        return max(0, self.required - self.accepted)
+
+    @property
+    def ready(self) -> bool:
+        return self.missing == 0
+
+
+def avatar_photo_readiness(*, avatar: Avatar) -> PhotoReadiness:
+    photos = list(photo_list_for_avatar(avatar=avatar))
+    return PhotoReadiness(
+        accepted=sum(1 for p in photos if p.status == Photo.Status.ACCEPTED),
+        required=settings.LIKENESS_MIN_PHOTOS,
+        refused=[p for p in photos if p.status == Photo.Status.REJECTED],
+    )
+
+
+def portrait_list_for_avatar(*, avatar: Avatar) -> QuerySet[Portrait]:
+    return avatar.portraits.select_related("template").order_by("template__sort_order", "template_id", "-created_at")
+
+
+def portrait_versions(*, portrait: Portrait) -> list[Portrait]:
+    """The "more like me" chain this portrait belongs to, oldest first."""
+    root = portrait
+    seen = {root.pk}
+    while root.more_like_me_of_id and root.more_like_me_of_id not in seen:
+        root = Portrait.objects.get(pk=root.more_like_me_of_id)
+        seen.add(root.pk)
+    chain, frontier = [root], [root.pk]
+    while frontier:
+        children = list(Portrait.objects.filter(more_like_me_of_id__in=frontier).order_by("version", "created_at"))
+        chain.extend(children)
+        frontier = [c.pk for c in children]
+    return chain
+
+
+@dataclass
+class JobProgress:
+    kind: str
+    label: str
+    status: str
+    stage: str
+    progress: int
+    queue_position: int | None
+    eta_seconds: int | None
+
+
+def _queue_position(job) -> int:
+    """How many GPU jobs were queued before this one and are still waiting or running."""
+    ahead = 0
+    for model in (TrainingJob, RenderJob):
+        ahead += model.objects.filter(status__in=["queued", "running"], queued_at__lt=job.queued_at).count()
+    return ahead
+
+
+def _typical_seconds(model) -> float | None:
+    recent = list(
+        model.objects.filter(status="succeeded", started_at__isnull=False, finished_at__isnull=False)
+        .order_by("-finished_at")
+        .values_list("started_at", "finished_at")[:20]
+    )
+    if not recent:
+        return None
+    return sum((finished - started).total_seconds() for started, finished in recent) / len(recent)
+
+
+def _eta(job, typical: float | None) -> int | None:
+    if typical is None:
+        return None
+    if job.status == "running" and job.progress > 2:
+        return int(typical * (100 - job.progress) / 100)
+    return int(typical)
+
+
+def avatar_progress(*, avatar: Avatar) -> dict:
+    """Everything the live progress page shows, as JSON-ready data."""
+    training = avatar.training_jobs.order_by("-queued_at").first()
+    renders = list(avatar.render_jobs.select_related("template").order_by("queued_at", "pk"))
+    jobs: list[JobProgress] = []
+    if training is not None:
+        jobs.append(JobProgress(
+            kind="training", label="Training your avatar", status=training.status, stage=training.stage,
+            progress=training.progress,
+            queue_position=_queue_position(training) if training.status == "queued" else None,
+            eta_seconds=_eta(training, _typical_seconds(TrainingJob)) if training.is_active else None,
+        ))
+    typical_render = _typical_seconds(RenderJob) if any(r.is_active for r in renders) else None
+    for job in renders:
+        jobs.append(JobProgress(
+            kind="render", label=f"{job.get_kind_display()}: {job.template.title}", status=job.status,
+            stage=job.stage, progress=job.progress,
+            queue_position=_queue_position(job) if job.status == "queued" else None,
+            eta_seconds=_eta(job, typical_render) if job.is_active else None,
+        ))
+    active = [j for j in jobs if j.status in ("queued", "running")]
+    total = len(jobs) or 1
+    overall = int(sum(100 if j.status == "succeeded" else j.progress for j in jobs) / total)
+    return {
+        "avatar_status": avatar.status,
+        "avatar_status_label": avatar.get_status_display(),
+        "overall_progress": overall,
+        "done": avatar.status == Avatar.Status.READY and not active,
+        "failed": avatar.status == Avatar.Status.FAILED,
+        "portrait_count": avatar.portraits.count(),
+        "jobs": [j.__dict__ for j in jobs],
+        "eta_seconds": max((j.eta_seconds or 0 for j in active), default=0) or None,
+    }

@@ -6,4 +6,17 @@ app_name = "avatars"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("new/", views.create, name="create"),
+    path("<uuid:public_id>/", views.detail, name="detail"),
+    path("<uuid:public_id>/photos/", views.photo_upload, name="photo_upload"),
+    path("<uuid:public_id>/photos/<int:photo_id>/remove/", views.photo_remove, name="photo_remove"),
+    path("<uuid:public_id>/photos/<int:photo_id>/image/", views.photo_image, name="photo_image"),
+    path("<uuid:public_id>/templates/", views.templates_choose, name="templates_choose"),
+    path("<uuid:public_id>/progress.json", views.progress, name="progress"),
+    path("<uuid:public_id>/render-more/", views.render_more, name="render_more"),
+    path("portraits/<uuid:public_id>/", views.portrait_detail, name="portrait_detail"),
+    path("portraits/<uuid:public_id>/image/", views.portrait_image, name="portrait_image"),
+    path("portraits/<uuid:public_id>/download/", views.portrait_download, name="portrait_download"),
+    path("portraits/<uuid:public_id>/more-like-me/", views.portrait_more_like_me, name="portrait_more_like_me"),
+    path("portraits/<uuid:public_id>/reroll/", views.portrait_reroll, name="portrait_reroll"),
 ]

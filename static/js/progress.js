@@ -1,0 +1,48 @@
+// Polls the avatar's progress every two seconds and updates the page in place;
+// reloads once when new portraits arrive so they show with their actions.
+(function () {
+  "use strict";
+  var box = document.getElementById("progress");
+  if (!box) return;
+  var url = box.dataset.progressUrl;
+  var bar = document.getElementById("overall-progress");
+  var summary = document.getElementById("progress-summary");
+  var list = document.getElementById("job-list");
+  var shown = document.querySelectorAll("#portrait-grid .portrait-card").length;
+
+  function line(job) {
+    var li = document.createElement("li");
+    li.className = "job status-" + job.status;
+    var label = document.createElement("span");
+    label.textContent = job.label;
+    var detail = document.createElement("span");
+    detail.className = "muted";
+    var text = " " + job.status + (job.stage ? " · " + job.stage : "");
+    if (job.queue_position) text += " · " + job.queue_position + " ahead in the queue";
+    if (job.eta_seconds) text += " · about " + job.eta_seconds + " s left";
+    detail.textContent = text;
+    var meter = document.createElement("progress");
+    meter.max = 100;
+    meter.value = job.progress;
+    li.append(label, detail, meter);
+    return li;
+  }
+
+  function poll() {
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) { return response.json(); })
+      .then(function (data) {
+        bar.value = data.overall_progress;
+        summary.textContent = data.avatar_status_label + (data.eta_seconds ? ", about " + data.eta_seconds + " s left" : "");
+        list.replaceChildren.apply(list, data.jobs.map(line));
+        if (data.portrait_count !== shown) {
+          window.location.reload();
+          return;
+        }
+        if (!data.done && !data.failed) window.setTimeout(poll, 2000);
+      })
+      .catch(function () { window.setTimeout(poll, 5000); });
+  }
+
+  if (box.dataset.done !== "true") window.setTimeout(poll, 1000);
+})();
