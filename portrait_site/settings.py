@@ -68,6 +68,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portrait_site.context_processors.likeness",
+                "accounts.context_processors.notices",
             ],
         },
     },

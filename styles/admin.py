@@ -1,31 +1,162 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.db.models import Count
+from django.urls import reverse
+from django.utils.html import format_html
 
 from styles.models import StyleTemplate, TemplateRequest, TemplateVote
+from styles.selectors import template_list_with_statistics
+from styles.services import (
+    CurationRefused,
+    template_preview_request,
+    template_publish,
+    template_request_decline,
+    template_request_plan,
+    template_request_to_template,
+    template_unpublish,
+)
+
+
+class StyleTemplateForm(forms.ModelForm):
+    class Meta:
+        model = StyleTemplate
+        fields = "__all__"
+
+    def clean_prompt(self) -> str:
+        prompt = self.cleaned_data["prompt"]
+        if "{identity}" not in prompt:
+            raise forms.ValidationError(
+                "The prompt must contain {identity}: that is where the person's avatar goes."
+            )
+        return prompt
+
+
+def _run_each(modeladmin, request, objects, action, done: str) -> None:
+    succeeded = 0
+    for obj in objects:
+        try:
+            action(obj)
+        except CurationRefused as refusal:
+            modeladmin.message_user(request, str(refusal), messages.WARNING)
+        else:
+            succeeded += 1
+    if succeeded:
+        modeladmin.message_user(request, f"{done}: {succeeded}.", messages.SUCCESS)
 
 
 @admin.register(StyleTemplate)
 class StyleTemplateAdmin(admin.ModelAdmin):
-    list_display = ["title", "category", "audience", "is_published", "sort_order"]
-    list_editable = ["is_published", "sort_order"]
+    form = StyleTemplateForm
+    list_display = [
+        "title", "category", "audience", "is_published", "sort_order",
+        "renders", "downloads", "average_likeness", "more_like_me_clicks",
+    ]
+    # Publishing is not editable in place: it goes through template_publish, which also
+    # ships the requests behind the template and tells their voters.
+    list_editable = ["sort_order"]
     list_filter = ["is_published", "category", "audience"]
     search_fields = ["title", "slug", "prompt"]
     prepopulated_fields = {"slug": ["title"]}
+    readonly_fields = ["is_published"]
+    actions = ["publish", "unpublish", "preview"]
+    fieldsets = [
+        (None, {"fields": ["title", "slug", "description", "category", "audience", "is_published", "sort_order",
+                           "cover_image"]}),
+        ("Prompt", {"fields": ["prompt", "negative_prompt", "reference_image", "img2img_strength"]}),
+        ("Rendering", {"fields": ["guidance_scale", "steps", "width", "height", "seed_policy", "seed",
+                                  "likeness_weight", "beauty_weight"]}),
+    ]
+
+    def get_queryset(self, request):
+        return template_list_with_statistics(super().get_queryset(request))
+
+    @admin.display(description="Renders", ordering="render_count")
+    def renders(self, obj) -> int:
+        return obj.render_count
+
+    @admin.display(description="Downloads", ordering="download_total")
+    def downloads(self, obj) -> int:
+        return obj.download_total
+
+    @admin.display(description="Avg likeness", ordering="likeness_average")
+    def average_likeness(self, obj) -> str:
+        return "–" if obj.likeness_average is None else f"{obj.likeness_average:.1f}"
+
+    @admin.display(description="“More like me”", ordering="more_like_me_count")
+    def more_like_me_clicks(self, obj) -> int:
+        return obj.more_like_me_count
+
+    @admin.action(description="Publish (ships their requests and tells the voters)")
+    def publish(self, request, queryset):
+        _run_each(self, request, queryset, lambda template: template_publish(template=template), "Published")
+
+    @admin.action(description="Unpublish")
+    def unpublish(self, request, queryset):
+        _run_each(self, request, queryset, lambda template: template_unpublish(template=template), "Unpublished")
+
+    @admin.action(description="Preview on my avatar")
+    def preview(self, request, queryset):
+        _run_each(
+            self, request, queryset,
+            lambda template: template_preview_request(template=template, by=request.user),
+            "Preview renders queued",
+        )
+
+
+class VoteInline(admin.TabularInline):
+    model = TemplateVote
+    extra = 0
+    fields = ["user", "created_at"]
+    readonly_fields = ["user", "created_at"]
+    can_delete = False
 
 
 @admin.register(TemplateRequest)
 class TemplateRequestAdmin(admin.ModelAdmin):
-    list_display = ["title", "status", "vote_count", "author", "created_at"]
+    list_display = ["title", "status", "vote_count", "author", "template", "created_at"]
     list_filter = ["status"]
-    list_select_related = ["author"]
+    list_select_related = ["author", "template"]
     search_fields = ["title", "description"]
+    # Status moves through the actions (services); the title is the requester's words.
+    readonly_fields = ["title", "status", "author", "reference_image_link", "template", "created_at"]
+    fields = ["title", "description", "status", "reference_image_link", "author", "template", "created_at"]
+    inlines = [VoteInline]
+    actions = ["plan", "decline", "to_template"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(vote_total=Count("votes"))
 
+    def get_ordering(self, request):
+        return ["-vote_total", "created_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
     @admin.display(description="Votes", ordering="vote_total")
     def vote_count(self, obj) -> int:
         return obj.vote_total
+
+    @admin.display(description="Reference image")
+    def reference_image_link(self, obj) -> str:
+        if not obj.reference_image:
+            return "–"
+        return format_html('<a href="{}">View</a>', reverse("styles:request_reference", args=[obj.pk]))
+
+    @admin.action(description="Plan")
+    def plan(self, request, queryset):
+        _run_each(self, request, queryset, lambda item: template_request_plan(request=item), "Planned")
+
+    @admin.action(description="Decline")
+    def decline(self, request, queryset):
+        _run_each(self, request, queryset, lambda item: template_request_decline(request=item), "Declined")
+
+    @admin.action(description="Turn into a draft template")
+    def to_template(self, request, queryset):
+        _run_each(
+            self, request, queryset,
+            lambda item: template_request_to_template(request=item, by=request.user),
+            "Draft templates made",
+        )
 
 
 @admin.register(TemplateVote)

@@ -86,6 +86,9 @@ class TemplateRequest(StatusModel):
     }
 
     title = models.CharField(max_length=120)
+    # The title folded to lower case with single spaces: two requests for the same
+    # style differ in case or spacing only, and the open ones must not coexist.
+    title_key = models.CharField(max_length=120, editable=False, default="")
     description = models.TextField(max_length=2000, blank=True)
     reference_image = models.ImageField(upload_to=request_image_path, blank=True)
     author = models.ForeignKey(
@@ -99,9 +102,20 @@ class TemplateRequest(StatusModel):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["title_key"],
+                condition=models.Q(status__in=["open", "planned"]),
+                name="one_live_request_per_title",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.title
+
+    @staticmethod
+    def title_key_for(title: str) -> str:
+        return " ".join(title.split()).casefold()
 
     @property
     def accepts_votes(self) -> bool:

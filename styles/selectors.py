@@ -1,7 +1,75 @@
-from django.db.models import QuerySet
+from django.db.models import Avg, Count, Exists, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404
 
-from styles.models import StyleTemplate
+from styles.models import StyleTemplate, TemplateRequest, TemplateVote
 
 
 def template_list_published() -> QuerySet[StyleTemplate]:
     return StyleTemplate.objects.filter(is_published=True).order_by("sort_order", "title")
+
+
+def template_gallery_list(*, category: str | None = None) -> QuerySet[StyleTemplate]:
+    """Published templates in the operator's order, each with how many avatars have portraits in it."""
+    templates = template_list_published().annotate(
+        used_by=Count("portraits__avatar", distinct=True)
+    )
+    if category:
+        templates = templates.filter(category=category)
+    return templates
+
+
+def template_get_visible(*, slug: str, viewer) -> StyleTemplate:
+    """A published template, or any template for staff; Http404 otherwise."""
+    templates = StyleTemplate.objects.all()
+    if not (viewer is not None and viewer.is_authenticated and viewer.is_staff):
+        templates = templates.filter(is_published=True)
+    try:
+        return templates.annotate(used_by=Count("portraits__avatar", distinct=True)).get(slug=slug)
+    except StyleTemplate.DoesNotExist:
+        raise Http404("No such style.") from None
+
+
+def template_list_with_statistics(queryset: QuerySet[StyleTemplate]) -> QuerySet[StyleTemplate]:
+    """The operator's figures per template, one correlated subquery each so joins cannot multiply them."""
+    from avatars.models import Portrait, RenderJob
+
+    portraits = Portrait.objects.filter(template=OuterRef("pk")).order_by().values("template")
+    return queryset.annotate(
+        render_count=Coalesce(
+            Subquery(portraits.annotate(n=Count("pk")).values("n"), output_field=IntegerField()), Value(0)
+        ),
+        download_total=Coalesce(
+            Subquery(portraits.annotate(n=Sum("download_count")).values("n"), output_field=IntegerField()),
+            Value(0),
+        ),
+        likeness_average=Subquery(portraits.annotate(a=Avg("likeness_score")).values("a")),
+        more_like_me_count=Coalesce(
+            Subquery(
+                RenderJob.objects.filter(template=OuterRef("pk"), kind=RenderJob.Kind.MORE_LIKE_ME)
+                .order_by()
+                .values("template")
+                .annotate(n=Count("pk"))
+                .values("n"),
+                output_field=IntegerField(),
+            ),
+            Value(0),
+        ),
+    )
+
+
+def template_request_list_ranked(*, viewer=None) -> QuerySet[TemplateRequest]:
+    """Open and planned requests, most votes first, then oldest first; `has_voted` for the viewer."""
+    requests = (
+        TemplateRequest.objects.filter(status__in=(TemplateRequest.Status.OPEN, TemplateRequest.Status.PLANNED))
+        .annotate(vote_count=Count("votes"))
+        .order_by("-vote_count", "created_at", "pk")
+    )
+    if viewer is not None and viewer.is_authenticated:
+        requests = requests.annotate(
+            has_voted=Exists(TemplateVote.objects.filter(request=OuterRef("pk"), user=viewer))
+        )
+    else:
+        requests = requests.annotate(has_voted=Value(False))
+    return requests
+

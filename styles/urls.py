@@ -6,4 +6,9 @@ app_name = "styles"
 
 urlpatterns = [
     path("", views.gallery, name="gallery"),
+    path("requests/", views.request_list, name="requests"),
+    path("requests/<int:request_id>/vote/", views.request_vote, name="request_vote"),
+    path("requests/<int:request_id>/reference/", views.request_reference_image, name="request_reference"),
+    path("<slug:slug>/", views.detail, name="detail"),
+    path("<slug:slug>/cover/", views.cover, name="cover"),
 ]

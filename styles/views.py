@@ -1,7 +1,110 @@
-from django.shortcuts import render
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
 
-from styles.selectors import template_list_published
+from styles.forms import TemplateRequestForm
+from styles.models import StyleTemplate, TemplateRequest
+from styles.selectors import template_gallery_list, template_get_visible, template_request_list_ranked
+from styles.services import (
+    DuplicateTemplateRequest,
+    VoteRefused,
+    template_request_create,
+    template_request_vote_set,
+    template_request_vote_toggle,
+)
 
 
 def gallery(request):
-    return render(request, "styles/gallery.html", {"templates": template_list_published()})
+    category = request.GET.get("category", "")
+    if category not in StyleTemplate.Category.values:
+        category = ""
+    return render(request, "styles/gallery.html", {
+        "templates": template_gallery_list(category=category or None),
+        "categories": StyleTemplate.Category.choices,
+        "category": category,
+    })
+
+
+def detail(request, slug: str):
+    return render(request, "styles/detail.html", {"template": template_get_visible(slug=slug, viewer=request.user)})
+
+
+def _image_response(field_file, *, cache_control: str) -> FileResponse:
+    if not field_file:
+        raise Http404("No image.")
+    try:
+        opened = field_file.open("rb")
+    except FileNotFoundError:
+        raise Http404("No image.") from None
+    response = FileResponse(opened, content_type="image/png")
+    response["Cache-Control"] = cache_control
+    return response
+
+
+def cover(request, slug: str):
+    template = template_get_visible(slug=slug, viewer=request.user)
+    # Covers are public content, but only while the template is published.
+    cache_control = "public, max-age=3600" if template.is_published else "private, no-store"
+    return _image_response(template.cover_image, cache_control=cache_control)
+
+
+def request_list(request):
+    form = TemplateRequestForm()
+    duplicate = None
+    if request.method == "POST":
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        form = TemplateRequestForm(request.POST, request.FILES)
+        if form.is_valid():
+            try:
+                created = template_request_create(
+                    author=request.user,
+                    title=form.cleaned_data["title"],
+                    description=form.cleaned_data["description"],
+                    reference_image=form.cleaned_data["reference_image"],
+                )
+            except DuplicateTemplateRequest as error:
+                duplicate = error.existing
+                form.add_error("title", error)
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, f"Thanks! “{created.title}” is up for votes, and yours is counted.")
+                return redirect("styles:requests")
+    return render(request, "styles/requests.html", {
+        "requests": template_request_list_ranked(viewer=request.user),
+        "form": form,
+        "duplicate": duplicate,
+    })
+
+
+@require_POST
+@login_required
+def request_vote(request, request_id: int):
+    get_object_or_404(TemplateRequest, pk=request_id)
+    wanted = request.POST.get("voted")
+    try:
+        if wanted in ("1", "0"):
+            voted, vote_count = template_request_vote_set(
+                user=request.user, request_id=request_id, voted=wanted == "1"
+            )
+        else:
+            voted, vote_count = template_request_vote_toggle(user=request.user, request_id=request_id)
+    except VoteRefused as refusal:
+        messages.error(request, str(refusal))
+        return redirect("styles:requests")
+    messages.success(request, "Your vote is counted." if voted else "Your vote was taken back.")
+    return redirect(f"{reverse('styles:requests')}#request-{request_id}")
+
+
+@login_required
+def request_reference_image(request, request_id: int):
+    template_request = get_object_or_404(TemplateRequest, pk=request_id)
+    if not (request.user.is_staff or template_request.author_id == request.user.pk):
+        raise Http404("No such image.")
+    return _image_response(template_request.reference_image, cache_control="private, no-store")

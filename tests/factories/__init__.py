@@ -44,6 +44,7 @@ class TemplateRequestFactory(factory.django.DjangoModelFactory):
         model = TemplateRequest
 
     title = factory.Sequence(lambda n: f"Requested style {n}")
+    title_key = factory.LazyAttribute(lambda o: TemplateRequest.title_key_for(o.title))
     description = "Please add this look."
     author = factory.SubFactory(UserFactory)
 

@@ -1,0 +1,206 @@
+"""Seeds the style gallery and a local staff user. Safe to run on every start.
+
+Templates are created when their slug is missing and otherwise left exactly as they
+are: once seeded, a template belongs to the operator, whose edits a restart must not undo.
+"""
+
+import io
+import secrets
+import textwrap
+import unicodedata
+
+from django.core.files.base import ContentFile
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from PIL import Image, ImageDraw, ImageFont
+
+from accounts.models import User
+from styles.models import StyleTemplate
+
+Category = StyleTemplate.Category
+Audience = StyleTemplate.Audience
+
+STAFF_EMAIL = "admin@likeness.local"
+
+NEGATIVE_PROMPT = (
+    "plastic skin, airbrushed, cgi, 3d render, cartoon, anime, doll, oversmoothed, beauty filter, "
+    "wax figure, deformed, asymmetric eyes, extra fingers, bad hands, blurry, lowres, watermark, text, logo"
+)
+
+# (slug, title, category, audience, description, look, (top colour, bottom colour))
+# `look` follows "a realistic photo portrait of {identity}, ": real photographic vocabulary
+# (lens, light, film stock) steers the model away from the glossy AI look.
+TEMPLATES = [
+    ("business-headshot", "Business headshot", Category.PROFESSIONAL, Audience.ALL,
+     "A clean, confident headshot for LinkedIn, a company page or a conference badge.",
+     "wearing a tailored dark blazer, head and shoulders, neutral grey seamless backdrop, "
+     "soft key light from a large octabox with gentle fill, catchlights in the eyes, 85mm lens at f/4, "
+     "sharp focus on the eyes, natural skin texture, corporate headshot, Canon EOS R5",
+     ("#2f3e4e", "#8a9bab")),
+    ("passport-id", "Passport & ID photo", Category.PROFESSIONAL, Audience.ALL,
+     "Front-facing, evenly lit, plain background: the look of a good official photo.",
+     "facing the camera straight on, neutral expression, plain off-white background, even flat lighting "
+     "from two softboxes, no shadows on the background, 70mm lens at f/8, head and shoulders centred, "
+     "true-to-life skin tones, unretouched",
+     ("#d9dde2", "#9aa4ae")),
+    ("graduation", "Graduation day", Category.CEREMONY, Audience.ALL,
+     "Cap and gown on campus, late-afternoon sun, the day it all paid off.",
+     "wearing a black graduation gown and mortarboard cap, university campus lawn and brick buildings "
+     "behind, golden hour backlight with a reflector fill, 85mm lens at f/2, shallow depth of field, "
+     "genuine smile, shot on Kodak Portra 400, natural film grain",
+     ("#3b2f5c", "#c9a35a")),
+    ("wedding", "Wedding portrait", Category.CEREMONY, Audience.ALL,
+     "Soft, romantic, timeless: a portrait for the wedding album.",
+     "in elegant wedding attire, garden venue with blurred white flowers, soft overcast daylight, "
+     "50mm lens at f/1.8, creamy bokeh, airy bright exposure, shot on Fujifilm Pro 400H, "
+     "delicate film grain, candid emotional expression",
+     ("#f3e9e2", "#c7a99b")),
+    ("hanfu", "Hanfu garden", Category.CULTURAL, Audience.ALL,
+     "Traditional Han clothing among pavilions and plum blossoms.",
+     "wearing traditional silk hanfu with wide flowing sleeves, classical Chinese garden with a wooden "
+     "pavilion and plum blossoms, soft diffused afternoon light, 85mm lens at f/2.2, muted natural colours, "
+     "fine fabric texture, shot on Kodak Ektar 100, realistic skin texture",
+     ("#7a2f2f", "#d8b48a")),
+    ("qipao", "Qipao, old Shanghai", Category.CULTURAL, Audience.WOMEN,
+     "A fitted qipao and the warm glow of 1930s Shanghai interiors.",
+     "wearing an embroidered silk qipao, 1930s Shanghai art deco interior with a rosewood screen, "
+     "warm tungsten practical lamps, 58mm vintage lens at f/2, gentle halation, "
+     "shot on Kodak Vision3 500T, rich warm shadows, natural skin texture",
+     ("#5c1f2b", "#c98e5a")),
+    ("film-noir", "Film noir", Category.CINEMATIC, Audience.ALL,
+     "Black and white, hard light, venetian-blind shadows: a 1940s detective still.",
+     "black and white film noir still, hard key light through venetian blinds casting striped shadows, "
+     "cigarette smoke haze, 1940s wardrobe, 50mm lens at f/2.8, deep blacks and bright highlights, "
+     "shot on Kodak Double-X 5222, visible film grain",
+     ("#111111", "#6b6b6b")),
+    ("hong-kong-90s", "90s Hong Kong film", Category.CINEMATIC, Audience.ALL,
+     "Neon signs, humid night air, step-printed motion: Hong Kong cinema of the nineties.",
+     "1990s Hong Kong movie still, crowded Mong Kok street at night with neon signs in red and green, "
+     "wet asphalt reflections, handheld camera, 35mm lens at f/1.4, tungsten light mixed with neon, "
+     "shot on Fujifilm Eterna 500, heavy grain, slight motion blur, cinematic colour",
+     ("#0f3b3a", "#c2343f")),
+    ("cyberpunk-night", "Cyberpunk night street", Category.CINEMATIC, Audience.ALL,
+     "Rain, holograms and magenta-teal light on a city street at 2 a.m.",
+     "standing on a rainy night street, magenta and teal neon signage reflected on wet pavement, "
+     "light rain drops, 35mm lens at f/1.4, bokeh from street lights, shot on Cinestill 800T with "
+     "red halation around lights, realistic skin with rain droplets",
+     ("#1a0f3c", "#d0307a")),
+    ("vintage-1920s", "Vintage 1920s", Category.CINEMATIC, Audience.ALL,
+     "Jazz-age glamour, sepia tones and a studio portrait camera.",
+     "1920s jazz age studio portrait, period clothing and hair, painted canvas backdrop, single large "
+     "window light from the side, large format camera, 150mm lens, sepia toned silver gelatin print, "
+     "soft focus edges, fine grain, authentic vintage photograph",
+     ("#4a3524", "#c9ad86")),
+    ("studio-white", "Studio white", Category.STUDIO, Audience.ALL,
+     "Bright, minimal, modern: a clean white studio portrait.",
+     "in simple modern clothing, pure white seamless studio backdrop, high key lighting with a large "
+     "beauty dish and two background strobes, 85mm lens at f/5.6, crisp detail, true colours, "
+     "natural unretouched skin texture, editorial portrait, Hasselblad medium format",
+     ("#f7f7f5", "#cfd3d6")),
+    ("cafe-window", "Café window light", Category.STUDIO, Audience.ALL,
+     "A quiet moment by a café window, soft side light and a warm cup.",
+     "sitting by a café window with a cup of coffee, soft side light from the window, warm wooden "
+     "interior softly out of focus, 50mm lens at f/1.8, gentle shadows, shot on Kodak Portra 160, "
+     "candid relaxed expression, natural skin texture",
+     ("#5a4030", "#e0c7a6")),
+    ("summer-beach", "Summer beach", Category.OUTDOOR, Audience.ALL,
+     "Sea breeze, warm light, sun-kissed skin on an open beach.",
+     "on a sandy beach at golden hour, ocean waves behind, warm backlight through the hair, light linen "
+     "clothing, 85mm lens at f/2, sun flare, shot on Kodak Gold 200, warm tones, freckles and natural "
+     "skin texture, windswept hair",
+     ("#2a7fa8", "#f2cf8c")),
+    ("autumn-park", "Autumn park", Category.OUTDOOR, Audience.ALL,
+     "Golden leaves, a wool coat and soft October light.",
+     "walking in a park in autumn, golden and red maple leaves, wearing a wool coat and scarf, soft "
+     "overcast light, 135mm lens at f/2, compressed background bokeh, shot on Fujifilm Superia 400, "
+     "earthy warm tones, natural skin texture",
+     ("#6b3a1e", "#d99a3d")),
+]
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    return ImageFont.load_default(size=size)
+
+
+def _hex_to_rgb(colour: str) -> tuple[int, int, int]:
+    colour = colour.lstrip("#")
+    return tuple(int(colour[i:i + 2], 16) for i in (0, 2, 4))
+
+
+def style_card_png(*, title: str, category: str, colours: tuple[str, str], size=(512, 640)) -> bytes:
+    """A cover for the gallery: a gradient with the title. A style card, never a fake portrait."""
+    width, height = size
+    top, bottom = _hex_to_rgb(colours[0]), _hex_to_rgb(colours[1])
+    card = Image.new("RGB", size)
+    draw = ImageDraw.Draw(card)
+    for y in range(height):
+        mix = y / (height - 1)
+        draw.line([(0, y), (width, y)], fill=tuple(round(a + (b - a) * mix) for a, b in zip(top, bottom)))
+    luminance = sum(c * w for c, w in zip(bottom, (0.299, 0.587, 0.114)))
+    ink = (24, 24, 24) if luminance > 150 else (250, 248, 244)
+    draw.rectangle([28, 28, width - 28, height - 28], outline=ink, width=2)
+    draw.text((52, 52), "STYLE CARD", font=_font(20), fill=ink)
+    # Pillow's built-in font covers Latin letters without accents only.
+    plain_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    lines = textwrap.wrap(plain_title, width=14)
+    title_font = _font(52)
+    y = height - 110 - 62 * len(lines)
+    for line in lines:
+        draw.text((52, y), line, font=title_font, fill=ink)
+        y += 62
+    draw.text((52, height - 92), category.upper(), font=_font(22), fill=ink)
+    encoded = io.BytesIO()
+    card.save(encoded, format="PNG", optimize=True)
+    return encoded.getvalue()
+
+
+class Command(BaseCommand):
+    help = "Creates the starter style templates (missing ones only) and a local staff user if there is none."
+
+    def handle(self, *args, **options):
+        self._seed_templates()
+        self._seed_staff_user()
+
+    def _seed_templates(self) -> None:
+        created = 0
+        existing = set(StyleTemplate.objects.filter(slug__in=[t[0] for t in TEMPLATES]).values_list("slug", flat=True))
+        for order, (slug, title, category, audience, description, look, colours) in enumerate(TEMPLATES):
+            if slug in existing:
+                continue
+            with transaction.atomic():
+                template = StyleTemplate(
+                    slug=slug,
+                    title=title,
+                    category=category,
+                    audience=audience,
+                    description=description,
+                    prompt=f"a realistic photo portrait of {{identity}}, {look}",
+                    negative_prompt=NEGATIVE_PROMPT,
+                    img2img_strength=0.75,
+                    guidance_scale=6.5,
+                    steps=28,
+                    width=512,
+                    height=640,
+                    likeness_weight=7.5,
+                    beauty_weight=2.5,
+                    is_published=True,
+                    sort_order=(order + 1) * 10,
+                )
+                card = style_card_png(title=title, category=category.label, colours=colours)
+                template.cover_image.save(f"{slug}.png", ContentFile(card), save=False)
+                template.save()
+            created += 1
+        self.stdout.write(
+            f"Style templates: {created} created, {len(existing)} already there and left as they are."
+        )
+
+    def _seed_staff_user(self) -> None:
+        if User.objects.filter(email=STAFF_EMAIL).exists():
+            self.stdout.write(f"Staff user {STAFF_EMAIL} exists (password not shown).")
+            return
+        if User.objects.filter(is_superuser=True).exists():
+            self.stdout.write("A superuser already exists; no local staff user created.")
+            return
+        password = secrets.token_urlsafe(12)
+        User.objects.create_superuser(email=STAFF_EMAIL, password=password)
+        self.stdout.write(f"Staff user {STAFF_EMAIL}, password: {password} (shown once)")

@@ -1,0 +1,325 @@
+"""Style services: template requests and votes, the operator's curation, publishing."""
+
+import io
+import logging
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.mail import EmailMessage, get_connection
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils.text import slugify
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from accounts.services import notice_create
+from styles.models import StyleTemplate, TemplateRequest, TemplateVote
+
+logger = logging.getLogger(__name__)
+
+TITLE_MAX_LENGTH = 120
+DESCRIPTION_MAX_LENGTH = 2000
+REFERENCE_IMAGE_MAX_BYTES = 5 * 1024 * 1024
+REFERENCE_IMAGE_MAX_SIDE = 4096
+REFERENCE_IMAGE_FORMATS = {"JPEG", "PNG", "WEBP"}
+VOTE_ACTIONS_PER_MINUTE = 30
+
+DRAFT_PROMPT = (
+    "a realistic photo portrait of {identity}, {look}, natural skin texture with visible pores, "
+    "85mm lens, f/2, soft natural light, shot on Kodak Portra 400, subtle film grain"
+)
+DRAFT_NEGATIVE_PROMPT = (
+    "plastic skin, airbrushed, cgi, 3d render, cartoon, doll, oversmoothed, deformed, "
+    "extra fingers, watermark, text"
+)
+
+
+class DuplicateTemplateRequest(ValidationError):
+    """An open or planned request already asks for this style: vote for it instead."""
+
+    def __init__(self, existing: TemplateRequest):
+        self.existing = existing
+        super().__init__(f"“{existing.title}” has already been requested. Vote for it instead?")
+
+
+class VoteRefused(Exception):
+    """A vote the request cannot take; the message says why, in words a person reads."""
+
+
+class VoteRateLimited(VoteRefused):
+    pass
+
+
+class CurationRefused(Exception):
+    """An operator action that does not apply to this request or template now."""
+
+
+# --- Template requests ----------------------------------------------------------
+
+
+def _clean_title(title: str) -> str:
+    title = " ".join((title or "").split())
+    if not title:
+        raise ValidationError("Give the style a title.")
+    if len(title) > TITLE_MAX_LENGTH:
+        raise ValidationError(f"Keep the title to {TITLE_MAX_LENGTH} characters (this one has {len(title)}).")
+    return title
+
+
+def _clean_description(description: str) -> str:
+    description = (description or "").strip()
+    if len(description) > DESCRIPTION_MAX_LENGTH:
+        raise ValidationError(
+            f"Keep the description to {DESCRIPTION_MAX_LENGTH} characters (this one has {len(description)})."
+        )
+    return description
+
+
+def _nudity_verdict(image: Image.Image):
+    # The engine loads an ONNX model: import it only when an image needs checking.
+    from avatars.engine.safety import nudity_verdict
+
+    return nudity_verdict(image)
+
+
+def _clean_reference_image(upload) -> ContentFile:
+    """Check an uploaded reference image and return it re-encoded as PNG, without its metadata."""
+    if upload.size > REFERENCE_IMAGE_MAX_BYTES:
+        raise ValidationError(f"The reference image is larger than {REFERENCE_IMAGE_MAX_BYTES // (1024 * 1024)} MB.")
+    upload.seek(0)
+    data = upload.read()
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            image_format = probe.format
+            probe.verify()
+        if image_format not in REFERENCE_IMAGE_FORMATS:
+            raise ValidationError("The reference image must be a JPEG, PNG or WebP photo.")
+        image = Image.open(io.BytesIO(data))
+        if max(image.size) > REFERENCE_IMAGE_MAX_SIDE:
+            raise ValidationError(f"The reference image is larger than {REFERENCE_IMAGE_MAX_SIDE} pixels on a side.")
+        image = ImageOps.exif_transpose(image).convert("RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as error:
+        raise ValidationError("The reference image could not be read as a picture.") from error
+    verdict = _nudity_verdict(image)
+    if not verdict.is_safe:
+        raise ValidationError("The reference image was refused: it looks like explicit content.")
+    encoded = io.BytesIO()
+    # A fresh PNG carries no EXIF: no camera, place or time from the original file.
+    image.save(encoded, format="PNG", optimize=True)
+    return ContentFile(encoded.getvalue(), name="reference.png")
+
+
+def template_request_create(
+    *, author, title: str, description: str = "", reference_image=None
+) -> TemplateRequest:
+    """Propose a style. The author's own vote is cast with it.
+
+    Raises ValidationError with a message for the person, or DuplicateTemplateRequest
+    (a ValidationError carrying `existing`) when an open or planned request asks for it.
+    """
+    title = _clean_title(title)
+    description = _clean_description(description)
+    title_key = TemplateRequest.title_key_for(title)
+    live = (TemplateRequest.Status.OPEN, TemplateRequest.Status.PLANNED)
+    existing = TemplateRequest.objects.filter(title_key=title_key, status__in=live).first()
+    if existing is not None:
+        raise DuplicateTemplateRequest(existing)
+    image_file = _clean_reference_image(reference_image) if reference_image else None
+    try:
+        with transaction.atomic():
+            request = TemplateRequest(author=author, title=title, title_key=title_key, description=description)
+            if image_file is not None:
+                request.reference_image.save(image_file.name, image_file, save=False)
+            request.save()
+            TemplateVote.objects.create(user=author, request=request)
+    except IntegrityError:
+        # Someone filed the same title between the check and the insert.
+        if image_file is not None and request.reference_image:
+            request.reference_image.delete(save=False)
+        existing = TemplateRequest.objects.filter(title_key=title_key, status__in=live).first()
+        if existing is None:
+            raise
+        raise DuplicateTemplateRequest(existing) from None
+    return request
+
+
+def _vote_rate_check(*, user) -> None:
+    window = int(time.time() // 60)
+    key = f"styles:vote-actions:{user.pk}:{window}"
+    cache.add(key, 0, timeout=120)
+    try:
+        actions = cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, timeout=120)
+        actions = 1
+    if actions > VOTE_ACTIONS_PER_MINUTE:
+        raise VoteRateLimited("That is a lot of voting in one minute. Wait a moment and try again.")
+
+
+def _refusal_reason(request: TemplateRequest) -> str:
+    if request.status == TemplateRequest.Status.SHIPPED:
+        return "This style has shipped: it is in the gallery now, and votes are closed."
+    return "This request was declined, so it no longer takes votes."
+
+
+def template_request_vote_set(*, user, request_id: int, voted: bool) -> tuple[bool, int]:
+    """Cast (voted=True) or take back (voted=False) the user's vote; idempotent.
+
+    Returns (voted, vote_count). Raises VoteRefused for declined or shipped requests
+    and VoteRateLimited for a storm of vote actions.
+    """
+    _vote_rate_check(user=user)
+    with transaction.atomic():
+        request = TemplateRequest.objects.select_for_update().get(pk=request_id)
+        if not request.accepts_votes:
+            raise VoteRefused(_refusal_reason(request))
+        if voted:
+            try:
+                # The unique constraint, not this code, decides: a second insert of the
+                # same vote fails there however the two requests interleave.
+                with transaction.atomic():
+                    TemplateVote.objects.create(user=user, request=request)
+            except IntegrityError:
+                pass
+        else:
+            TemplateVote.objects.filter(user=user, request=request).delete()
+        return voted, TemplateVote.objects.filter(request=request).count()
+
+
+def template_request_vote_toggle(*, user, request_id: int) -> tuple[bool, int]:
+    """Vote for the request, or take the vote back if the user has one on it. Returns (voted, vote_count)."""
+    has_voted = TemplateVote.objects.filter(user=user, request_id=request_id).exists()
+    return template_request_vote_set(user=user, request_id=request_id, voted=not has_voted)
+
+
+def _request_transition(*, request: TemplateRequest, status: str) -> TemplateRequest:
+    with transaction.atomic():
+        locked = TemplateRequest.objects.select_for_update().get(pk=request.pk)
+        if locked.status == status:
+            return locked
+        if not locked.can_transition_to(status):
+            raise CurationRefused(f"“{locked.title}” is {locked.get_status_display().lower()}; it cannot become {status}.")
+        locked.transition_to(status)
+        locked.save(update_fields=["status"])
+        return locked
+
+
+def template_request_plan(*, request: TemplateRequest) -> TemplateRequest:
+    return _request_transition(request=request, status=TemplateRequest.Status.PLANNED)
+
+
+def template_request_decline(*, request: TemplateRequest) -> TemplateRequest:
+    return _request_transition(request=request, status=TemplateRequest.Status.DECLINED)
+
+
+def _unique_slug(title: str) -> str:
+    base = (slugify(title) or "style")[:70].strip("-") or "style"
+    slug, suffix = base, 2
+    while StyleTemplate.objects.filter(slug=slug).exists():
+        slug, suffix = f"{base}-{suffix}", suffix + 1
+    return slug
+
+
+def template_request_to_template(*, request: TemplateRequest, by) -> StyleTemplate:
+    """Start an unpublished draft template from a request; the request becomes planned.
+
+    Running it again on the same request returns the draft it already has.
+    """
+    with transaction.atomic():
+        locked = TemplateRequest.objects.select_for_update().get(pk=request.pk)
+        if locked.template_id is not None:
+            return locked.template
+        if not locked.accepts_votes:
+            raise CurationRefused(f"“{locked.title}” is {locked.get_status_display().lower()}: reopen it first.")
+        look = locked.title.replace("{", "").replace("}", "").lower()
+        template = StyleTemplate.objects.create(
+            slug=_unique_slug(locked.title),
+            title=locked.title,
+            description=locked.description,
+            prompt=DRAFT_PROMPT.replace("{look}", look),
+            negative_prompt=DRAFT_NEGATIVE_PROMPT,
+            is_published=False,
+        )
+        locked.template = template
+        if locked.status == TemplateRequest.Status.OPEN:
+            locked.transition_to(TemplateRequest.Status.PLANNED)
+        locked.save(update_fields=["template", "status"])
+        logger.info("Template request %s turned into draft template %s by %s", locked.pk, template.slug, by)
+        return template
+
+
+# --- Templates ------------------------------------------------------------------
+
+
+def _voters_notify(*, template: StyleTemplate, user_ids: list[int]) -> None:
+    from accounts.models import User
+
+    link = reverse("styles:detail", kwargs={"slug": template.slug})
+    message = f"The style you voted for is live: “{template.title}”."
+    voters = list(User.objects.filter(pk__in=user_ids, is_active=True))
+    for voter in voters:
+        notice_create(user=voter, message=message, link=link)
+    emails = [
+        EmailMessage(
+            subject=f"“{template.title}” is ready to use",
+            body=f"{message}\n\nTry it: {settings.SITE_URL}{link}\n",
+            to=[voter.email],
+        )
+        for voter in voters
+    ]
+
+    def send() -> None:
+        with get_connection() as connection:
+            connection.send_messages(emails)
+
+    transaction.on_commit(send)
+
+
+def template_publish(*, template: StyleTemplate) -> StyleTemplate:
+    """Publish a template. Requests it was made from become shipped and their voters are told."""
+    with transaction.atomic():
+        locked = StyleTemplate.objects.select_for_update().get(pk=template.pk)
+        if "{identity}" not in locked.prompt:
+            raise CurationRefused(f"“{locked.title}”: the prompt has no {{identity}} placeholder.")
+        if not locked.is_published:
+            locked.is_published = True
+            locked.save(update_fields=["is_published", "updated_at"])
+        shipping = list(
+            TemplateRequest.objects.select_for_update()
+            .filter(template=locked, status__in=(TemplateRequest.Status.OPEN, TemplateRequest.Status.PLANNED))
+        )
+        for request in shipping:
+            request.transition_to(TemplateRequest.Status.SHIPPED)
+            request.save(update_fields=["status"])
+        if shipping:
+            voter_ids = list(
+                TemplateVote.objects.filter(request__in=shipping).values_list("user_id", flat=True).distinct()
+            )
+            _voters_notify(template=locked, user_ids=voter_ids)
+        return locked
+
+
+def template_unpublish(*, template: StyleTemplate) -> StyleTemplate:
+    with transaction.atomic():
+        locked = StyleTemplate.objects.select_for_update().get(pk=template.pk)
+        if locked.is_published:
+            locked.is_published = False
+            locked.save(update_fields=["is_published", "updated_at"])
+        return locked
+
+
+def template_preview_request(*, template: StyleTemplate, by):
+    """Queue an operator preview of the template, rendered on the operator's own ready avatar."""
+    from avatars.models import Avatar, RenderJob
+    from avatars.services import render_job_create
+
+    if not by.is_staff:
+        raise CurationRefused("Only staff can preview templates.")
+    avatar = Avatar.objects.filter(user=by, status=Avatar.Status.READY).order_by("-trained_at", "-pk").first()
+    if avatar is None:
+        raise CurationRefused(
+            "A preview renders on your own avatar: train one on this staff account first."
+        )
+    return render_job_create(avatar=avatar, template=template, kind=RenderJob.Kind.PREVIEW)
