@@ -1,0 +1,124 @@
+"""Claiming, retrying, giving up and requeueing GPU jobs: the bookkeeping around the engine."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from django_q.models import OrmQ
+
+from avatars import jobs
+from avatars.models import Avatar, RenderJob, TrainingJob
+from tests.factories import AvatarFactory, OrderFactory, RenderJobFactory, TrainingJobFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def gpu_queue_size() -> int:
+    return OrmQ.objects.filter(key="gpu").count()
+
+
+def stale_time():
+    return timezone.now() - timedelta(hours=1)
+
+
+def test_claim_marks_a_queued_job_running_and_counts_the_attempt():
+    job = TrainingJobFactory(avatar=AvatarFactory(status=Avatar.Status.PAID))
+
+    claimed = jobs._job_claim(TrainingJob, job.pk)
+
+    assert claimed.status == "running" and claimed.attempts == 1 and claimed.heartbeat_at is not None
+    assert Avatar.objects.get(pk=job.avatar_id).status == Avatar.Status.TRAINING
+
+
+@pytest.mark.parametrize("status", ["succeeded", "cancelled", "failed"])
+def test_claim_leaves_finished_jobs_alone(status):
+    job = TrainingJobFactory(status=status, attempts=1)
+
+    assert jobs._job_claim(TrainingJob, job.pk) is None
+    job.refresh_from_db()
+    assert job.status == status and job.attempts == 1
+
+
+def test_claim_leaves_a_job_that_a_live_worker_is_running():
+    job = RenderJobFactory(status="running", attempts=1, heartbeat_at=timezone.now())
+
+    assert jobs._job_claim(RenderJob, job.pk) is None
+    assert RenderJob.objects.get(pk=job.pk).attempts == 1
+
+
+def test_claim_takes_over_a_job_whose_worker_went_quiet():
+    job = RenderJobFactory(status="running", attempts=1, heartbeat_at=stale_time())
+
+    claimed = jobs._job_claim(RenderJob, job.pk)
+
+    assert claimed.status == "running" and claimed.attempts == 2
+
+
+def test_claim_gives_up_after_the_last_attempt_and_fails_the_avatar():
+    avatar = AvatarFactory(status=Avatar.Status.TRAINING)
+    job = TrainingJobFactory(avatar=avatar, status="queued", attempts=3, max_attempts=3, error="boom")
+
+    assert jobs._job_claim(TrainingJob, job.pk) is None
+
+    job.refresh_from_db()
+    assert job.status == "failed" and job.error == "boom"
+    assert Avatar.objects.get(pk=avatar.pk).status == Avatar.Status.FAILED
+
+
+def test_a_failed_attempt_is_retried_while_attempts_remain(django_capture_on_commit_callbacks):
+    job = jobs._job_claim(RenderJob, RenderJobFactory(max_attempts=2).pk)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs._job_fail_attempt(job, "RuntimeError: out of memory", 1.5)
+
+    job.refresh_from_db()
+    assert job.status == "queued" and job.error.startswith("RuntimeError") and job.gpu_seconds == 1.5
+    assert gpu_queue_size() == 1
+
+
+def test_a_stale_failure_report_from_an_old_attempt_changes_nothing():
+    job = jobs._job_claim(RenderJob, RenderJobFactory().pk)
+    RenderJob.objects.filter(pk=job.pk).update(attempts=2)
+
+    jobs._job_fail_attempt(job, "late news", 1.0)
+
+    assert RenderJob.objects.get(pk=job.pk).status == "running"
+
+
+def test_sweep_requeues_running_jobs_with_a_stale_heartbeat(django_capture_on_commit_callbacks):
+    stale = RenderJobFactory(status="running", attempts=1, heartbeat_at=stale_time())
+    live = RenderJobFactory(status="running", attempts=1, heartbeat_at=timezone.now())
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs.jobs_requeue_stale() == 1
+
+    assert RenderJob.objects.get(pk=stale.pk).status == "queued"
+    assert RenderJob.objects.get(pk=live.pk).status == "running"
+    assert gpu_queue_size() == 1
+
+
+def test_sweep_fails_a_training_job_out_of_attempts_and_refunds_its_order(django_capture_on_commit_callbacks):
+    order = OrderFactory(status="paid", stripe_payment_intent_id="pi_local")
+    order.avatar.status = Avatar.Status.TRAINING
+    order.avatar.save()
+    job = TrainingJobFactory(avatar=order.avatar, order=order, status="running", attempts=3, max_attempts=3,
+                             heartbeat_at=stale_time())
+
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.jobs_requeue_stale()
+
+    job.refresh_from_db()
+    assert job.status == "failed"
+    assert Avatar.objects.get(pk=order.avatar_id).status == Avatar.Status.FAILED
+    assert order.refunds.count() == 1
+    assert gpu_queue_size() == 0
+
+
+def test_progress_reporter_stops_work_once_the_job_is_cancelled():
+    job = jobs._job_claim(RenderJob, RenderJobFactory().pk)
+    report = jobs.ProgressReporter(job)
+    report("rendering", 10, force=True)
+    RenderJob.objects.filter(pk=job.pk).update(status="cancelled")
+
+    with pytest.raises(jobs.JobAbandoned):
+        report("rendering", 20, force=True)
