@@ -118,6 +118,8 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Serve from the app folders too when collectstatic has not run (tests, a quick local start).
+WHITENOISE_USE_FINDERS = True
 
 # Private media: uploads, avatars (LoRA files) and portraits. Never under a public
 # URL; pages reach files only through access-checked views.
