@@ -1,30 +1,129 @@
-from django.contrib import admin
+from django.conf import settings
+from django.contrib import admin, messages
+from django.utils.html import format_html
 
 from orders.models import Order, Refund, StripeEvent
+from orders.services import OrderNotAllowed, order_refund
+
+
+def stripe_dashboard_link(path: str, object_id: str):
+    if not object_id:
+        return "-"
+    # Test-mode objects live under /test/ in the dashboard.
+    mode = "test/" if settings.STRIPE_SECRET_KEY.startswith(("sk_test_", "rk_test_")) else ""
+    return format_html(
+        '<a href="https://dashboard.stripe.com/{}{}/{}" target="_blank" rel="noopener">{}</a>',
+        mode, path, object_id, object_id,
+    )
+
+
+class RefundInline(admin.TabularInline):
+    model = Refund
+    extra = 0
+    can_delete = False
+    fields = ["amount", "currency", "status", "reason", "stripe_refund", "created_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Stripe refund")
+    def stripe_refund(self, refund):
+        return stripe_dashboard_link("refunds", refund.stripe_refund_id)
+
+
+class StripeEventInline(admin.TabularInline):
+    model = StripeEvent
+    extra = 0
+    can_delete = False
+    fields = ["stripe_event", "type", "outcome", "received_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Event")
+    def stripe_event(self, event):
+        return stripe_dashboard_link("events", event.event_id)
 
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ["id", "user", "status", "amount_display", "created_at", "paid_at"]
-    list_filter = ["status", "currency", "product"]
-    list_select_related = ["user"]
-    search_fields = ["user__email", "stripe_checkout_session_id", "stripe_payment_intent_id"]
-    readonly_fields = [
-        "public_id", "user", "avatar", "product", "amount", "currency", "status",
-        "stripe_checkout_session_id", "stripe_payment_intent_id", "checkout_url", "created_at", "paid_at",
+    list_display = [
+        "id", "user", "avatar", "status", "amount_display", "paid_via", "stripe_payment", "created_at", "paid_at",
     ]
+    list_filter = ["status", "paid_via", "currency", "product", "created_at"]
+    list_select_related = ["user", "avatar"]
+    search_fields = [
+        "=public_id", "user__email", "stripe_checkout_session_id", "stripe_payment_intent_id",
+        "refunds__stripe_refund_id",
+    ]
+    date_hierarchy = "created_at"
+    actions = ["refund_selected"]
+    inlines = [RefundInline, StripeEventInline]
+    fields = [
+        "public_id", "user", "avatar", "product", "amount", "currency", "status", "paid_via",
+        "stripe_checkout_session_id", "stripe_payment", "checkout_url", "checkout_attempts",
+        "checkout_started_at", "created_at", "paid_at", "updated_at",
+    ]
+    # Money and Stripe's ids are facts from Stripe: the admin shows them, services change them.
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Stripe payment")
+    def stripe_payment(self, order):
+        return stripe_dashboard_link("payments", order.stripe_payment_intent_id)
+
+    @admin.action(description="Refund selected orders")
+    def refund_selected(self, request, queryset):
+        refunded, refused = 0, []
+        for order in queryset:
+            try:
+                refund = order_refund(order=order, reason=f"Refunded by {request.user.email}")
+            except OrderNotAllowed as error:
+                refused.append(str(error))
+                continue
+            refunded += 1
+            if refund.status == Refund.Status.PENDING and not refund.stripe_refund_id and order.stripe_payment_intent_id:
+                self.message_user(
+                    request, f"Refund {refund.pk} is recorded but Stripe did not answer; it is sent again shortly.",
+                    messages.WARNING,
+                )
+        if refunded:
+            self.message_user(request, f"{refunded} order(s) refunded or already refunding.", messages.SUCCESS)
+        for reason in refused:
+            self.message_user(request, reason, messages.ERROR)
 
 
 @admin.register(StripeEvent)
 class StripeEventAdmin(admin.ModelAdmin):
     list_display = ["event_id", "type", "order", "outcome", "received_at"]
-    list_filter = ["type"]
-    search_fields = ["event_id"]
+    list_filter = ["type", "outcome"]
+    list_select_related = ["order"]
+    search_fields = ["event_id", "order__public_id"]
     readonly_fields = ["event_id", "type", "order", "outcome", "received_at"]
+
+    def has_add_permission(self, request):
+        return False
 
 
 @admin.register(Refund)
 class RefundAdmin(admin.ModelAdmin):
-    list_display = ["id", "order", "amount", "currency", "status", "created_at"]
+    list_display = ["id", "order", "amount", "currency", "status", "stripe_refund", "created_at"]
     list_filter = ["status"]
-    readonly_fields = ["order", "amount", "currency", "reason", "status", "stripe_refund_id", "created_at"]
+    list_select_related = ["order"]
+    search_fields = ["stripe_refund_id", "order__stripe_payment_intent_id", "order__user__email"]
+    fields = ["order", "amount", "currency", "reason", "status", "stripe_refund", "created_at", "updated_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="Stripe refund")
+    def stripe_refund(self, refund):
+        return stripe_dashboard_link("refunds", refund.stripe_refund_id)

@@ -32,6 +32,11 @@ class Order(StatusModel):
     class Product(models.TextChoices):
         AVATAR = "avatar", "Avatar build"
 
+    class PaidVia(models.TextChoices):
+        WEBHOOK = "webhook", "Stripe webhook"
+        RECONCILIATION = "reconciliation", "Reconciliation with Stripe"
+        LOCAL = "local", "Local test payment (no money)"
+
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="orders"
@@ -46,6 +51,10 @@ class Order(StatusModel):
     stripe_checkout_session_id = models.CharField(max_length=255, blank=True, db_index=True)
     stripe_payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
     checkout_url = models.URLField(max_length=1000, blank=True)
+    # Each new Checkout Session gets the next number, which makes its idempotency key.
+    checkout_attempts = models.PositiveSmallIntegerField(default=0)
+    checkout_started_at = models.DateTimeField(null=True, blank=True)
+    paid_via = models.CharField(max_length=20, choices=PaidVia.choices, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     paid_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -1,3 +1,13 @@
+from django.urls import path
+
+from orders import views, webhooks
+
 app_name = "orders"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("stripe/webhook/", webhooks.stripe_webhook, name="stripe_webhook"),
+    path("checkout/<uuid:avatar_public_id>/", views.checkout, name="checkout"),
+    path("<uuid:public_id>/", views.detail, name="detail"),
+    path("<uuid:public_id>/status.json", views.status_json, name="status"),
+    path("<uuid:public_id>/local-pay/", views.local_pay, name="local_pay"),
+]

@@ -1,0 +1,55 @@
+from datetime import datetime
+
+from django.db.models import QuerySet
+
+from orders.models import Order, Refund
+
+
+def order_get_for_user(*, user, public_id) -> Order:
+    """The user's own order; Order.DoesNotExist for anyone else's, so views answer 404."""
+    return Order.objects.select_related("avatar").get(public_id=public_id, user=user)
+
+
+def order_find_for_checkout_session(*, session: dict) -> Order | None:
+    """The order a Checkout Session was made for: our reference first, then the session id."""
+    reference = session.get("client_reference_id") or (session.get("metadata") or {}).get("order_id")
+    if reference and str(reference).isdigit():
+        order = Order.objects.filter(pk=int(reference)).first()
+        if order is not None:
+            return order
+    session_id = session.get("id")
+    if session_id:
+        return Order.objects.filter(stripe_checkout_session_id=session_id).first()
+    return None
+
+
+def order_unpaid_for_avatar(*, avatar) -> Order | None:
+    return (
+        Order.objects.filter(
+            avatar=avatar, status__in=[Order.Status.PENDING, Order.Status.AWAITING_PAYMENT]
+        )
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def order_list_stale_checkouts(*, started_before: datetime) -> QuerySet[Order]:
+    return Order.objects.filter(
+        status=Order.Status.AWAITING_PAYMENT,
+        checkout_started_at__lt=started_before,
+    ).exclude(stripe_checkout_session_id="")
+
+
+def refund_list_unsent(*, created_before: datetime) -> QuerySet[Refund]:
+    """Refunds written down whose call to Stripe never got an answer (crash, network)."""
+    return Refund.objects.filter(status=Refund.Status.PENDING, stripe_refund_id="", created_at__lt=created_before)
+
+
+def refund_find_for_stripe_refund(*, stripe_refund: dict) -> Refund | None:
+    refund = Refund.objects.filter(stripe_refund_id=stripe_refund.get("id") or "-").first()
+    if refund is not None:
+        return refund
+    reference = (stripe_refund.get("metadata") or {}).get("refund_id", "")
+    if str(reference).isdigit():
+        return Refund.objects.filter(pk=int(reference)).first()
+    return None

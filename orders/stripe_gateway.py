@@ -1,0 +1,122 @@
+"""The one door to Stripe: nothing else in Likeness imports the SDK.
+
+Every function returns plain Python values and raises only our own exceptions,
+so the services never see a Stripe object or a Stripe error.
+"""
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import stripe
+from django.conf import settings
+
+
+class PaymentGatewayError(Exception):
+    """Stripe refused a request or could not be reached."""
+
+
+class WebhookPayloadRejected(PaymentGatewayError):
+    """A webhook whose signature, timestamp or body does not hold up."""
+
+
+@dataclass(frozen=True)
+class CheckoutSessionState:
+    session_id: str
+    status: str  # open, complete, expired
+    payment_status: str  # paid, unpaid, no_payment_required
+    payment_intent_id: str
+
+
+# Retries are safe: every write carries an idempotency key.
+NETWORK_RETRIES = 2
+
+
+@lru_cache(maxsize=4)
+def _client(api_key: str, api_base: str) -> stripe.StripeClient:
+    base_addresses = {"api": api_base} if api_base else None
+    return stripe.StripeClient(api_key, base_addresses=base_addresses, max_network_retries=NETWORK_RETRIES)
+
+
+def _stripe() -> stripe.StripeClient:
+    if not settings.STRIPE_SECRET_KEY:
+        raise PaymentGatewayError("STRIPE_SECRET_KEY is not set")
+    return _client(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE)
+
+
+def checkout_session_create(
+    *, order, success_url: str, cancel_url: str, idempotency_key: str, expires_at: int
+) -> tuple[str, str]:
+    """A hosted Checkout page for one order; returns (session id, page URL)."""
+    params = {
+        "mode": "payment",
+        "line_items": [
+            {
+                "quantity": 1,
+                "price_data": {
+                    "currency": order.currency,
+                    "unit_amount": order.amount,
+                    "product_data": {"name": order.get_product_display()},
+                },
+            }
+        ],
+        "client_reference_id": str(order.pk),
+        "metadata": {"order_id": str(order.pk), "avatar_id": str(order.avatar_id)},
+        "payment_intent_data": {"metadata": {"order_id": str(order.pk)}},
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+        "expires_at": expires_at,
+    }
+    if order.user_id and order.user.email:
+        params["customer_email"] = order.user.email
+    try:
+        session = _stripe().v1.checkout.sessions.create(params, {"idempotency_key": idempotency_key})
+    except stripe.StripeError as error:
+        raise PaymentGatewayError(f"checkout session for order {order.pk}: {error}") from error
+    return session.id, session.url
+
+
+def checkout_session_retrieve(session_id: str) -> CheckoutSessionState:
+    try:
+        session = _stripe().v1.checkout.sessions.retrieve(session_id)
+    except stripe.StripeError as error:
+        raise PaymentGatewayError(f"checkout session {session_id}: {error}") from error
+    fields = session.to_dict()
+    payment_intent = fields.get("payment_intent") or ""
+    if isinstance(payment_intent, dict):
+        payment_intent = payment_intent["id"]
+    return CheckoutSessionState(
+        session_id=fields["id"],
+        status=fields.get("status") or "",
+        payment_status=fields.get("payment_status") or "",
+        payment_intent_id=payment_intent,
+    )
+
+
+def refund_create(
+    *, payment_intent_id: str, amount: int, idempotency_key: str, metadata: dict[str, str]
+) -> tuple[str, str]:
+    """Returns (refund id, status): pending, succeeded, failed, canceled or requires_action."""
+    try:
+        refund = _stripe().v1.refunds.create(
+            {"payment_intent": payment_intent_id, "amount": amount, "metadata": metadata},
+            {"idempotency_key": idempotency_key},
+        )
+    except stripe.StripeError as error:
+        raise PaymentGatewayError(f"refund of {payment_intent_id}: {error}") from error
+    return refund.id, refund.status
+
+
+def webhook_event_construct(payload: bytes, sig_header: str) -> dict:
+    """The verified event as a plain dict; raises WebhookPayloadRejected otherwise."""
+    if not settings.STRIPE_WEBHOOK_SECRET:
+        raise WebhookPayloadRejected("STRIPE_WEBHOOK_SECRET is not set")
+    try:
+        event = stripe.Webhook.construct_event(payload, sig_header, settings.STRIPE_WEBHOOK_SECRET)
+    except stripe.SignatureVerificationError as error:
+        raise WebhookPayloadRejected(str(error)) from error
+    except (ValueError, TypeError, AttributeError, KeyError) as error:
+        raise WebhookPayloadRejected(f"malformed payload: {error}") from error
+    event_dict = event.to_dict()
+    if not isinstance(event_dict.get("id"), str) or not isinstance(event_dict.get("type"), str):
+        raise WebhookPayloadRejected("an event needs an id and a type")
+    return event_dict

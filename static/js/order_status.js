@@ -1,0 +1,32 @@
+// Polls the order's status every 2 s until it settles, and shows the matching paragraph.
+(function () {
+  "use strict";
+  var label = document.getElementById("order-status");
+  if (!label) { return; }
+  var SETTLED = ["paid", "refunded", "expired", "payment_failed"];
+  var url = label.getAttribute("data-status-url");
+
+  function show(status) {
+    label.setAttribute("data-status", status);
+    document.querySelectorAll("[data-shown-for]").forEach(function (element) {
+      var statuses = element.getAttribute("data-shown-for").split(" ");
+      element.hidden = statuses.indexOf(status) === -1;
+    });
+  }
+
+  function poll() {
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (data) {
+        if (data) {
+          label.textContent = data.label;
+          if (data.status !== label.getAttribute("data-status")) { show(data.status); }
+        }
+        var status = label.getAttribute("data-status");
+        if (SETTLED.indexOf(status) === -1) { window.setTimeout(poll, 2000); }
+      })
+      .catch(function () { window.setTimeout(poll, 2000); });
+  }
+
+  if (SETTLED.indexOf(label.getAttribute("data-status")) === -1) { window.setTimeout(poll, 2000); }
+})();
