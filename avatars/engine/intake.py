@@ -1,0 +1,544 @@
+"""Photo intake: decide whether one uploaded photo can train an avatar, and say why not.
+
+`check_photo` takes the uploaded bytes and the photos already accepted into the same set,
+and returns a `PhotoVerdict`: accepted or refused with one reason code and a sentence a
+person understands, every measurement it made, and an upright copy with no metadata to
+store. The checks run from cheap to dear and stop at the first refusal that makes the
+rest meaningless: file (size, type, bomb, animation, dimensions), pixels (decoding), the
+face (exactly one, big enough, frontal, sharp, well lit), the set (not a duplicate, the
+same person) and safety (no nudity, which outranks every other reason once decoded).
+
+Speed: a 12 MP JPEG is decoded at half scale by libjpeg's DCT scaling (`Image.draft`),
+faces are detected on a 560 px copy, and the nudity check and the re-encoding of the kept
+copy run on a helper thread while dlib works (both release the GIL).
+
+`find_identity_outliers` and `choose_training_photos` work on a whole set, once its
+majority is known.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import threading
+import warnings
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from avatars.engine import faces as face_engine
+from avatars.engine import safety
+
+try:
+    from pillow_heif import register_heif_opener
+except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
+    register_heif_opener = None
+else:
+    register_heif_opener()
+
+
+@dataclass(frozen=True)
+class IntakeLimits:
+    min_side: int = 512
+    max_bytes: int = 25 * 1024 * 1024
+    max_pixels: int = 50_000_000  # decompression-bomb guard: a 48 MP phone photo still fits
+    # The kept copy: enough for SDXL's 1024 px face crops, small enough to store 20 of.
+    kept_max_side: int = 2048
+    # The face box (dlib's: brows to chin) against the shorter side. A selfie at arm's
+    # length gives 25-50%; below 12% the person is a figure in a landscape.
+    min_face_fraction: float = 0.12
+    # In the kept copy's pixels, where training crops come from: below ~96 px a 512 px
+    # training crop is upscaled more than ~2.4x and the skin turns to mush.
+    min_face_px: int = 96
+    # Another face at least this fraction of the main face's width is another person in the
+    # picture; smaller ones are far in the background and fall outside the training crop.
+    other_face_fraction: float = 0.33
+    # Past ~30 degrees of yaw the far eye and cheek are hidden: the LoRA learns a profile.
+    max_yaw_degrees: float = 30.0
+    # Variance of the Laplacian of the face at 256 px. Sharp phone selfies give 100-3000, a
+    # soft video still ~20; a 3 px Gaussian blur of a 1000 px photo drops any of them under 12.
+    min_sharpness: float = 12.0
+    # Mean grey level of the face (0-255) and the share of its pixels clipped to white.
+    min_brightness: float = 60.0
+    max_brightness: float = 200.0
+    max_clipped_fraction: float = 0.2
+    # 64-bit pHash: a re-encoded or resized copy differs by 0-4 bits, two different photos
+    # by ~20 or more.
+    max_duplicate_bits: int = 10
+    # The same shot (a crop, a letterboxed copy, a burst): identity embeddings closer than
+    # this, where two different photos of one person are 0.3 or more apart.
+    max_same_shot_distance: float = 0.15
+    # Distance to the set's centroid: one person's photos lie within ~0.45 of their mean,
+    # another person's ~0.65 and beyond (dlib's pairwise threshold is 0.6).
+    max_identity_distance: float = 0.55
+    max_nudity_score: float = safety.DEFAULT_THRESHOLD
+
+
+@dataclass(frozen=True)
+class KnownPhoto:
+    key: str
+    perceptual_hash: str
+    embedding: list[float] | None = None
+
+
+@dataclass
+class PhotoVerdict:
+    accepted: bool
+    reason_code: str
+    reason: str
+    checks: dict = field(default_factory=dict)
+    width: int | None = None  # of the kept copy, which face_box refers to
+    height: int | None = None
+    face_box: list[int] | None = None
+    embedding: list[float] | None = None
+    perceptual_hash: str = ""
+    quality_score: float | None = None
+    cleaned_image: bytes | None = None
+    duplicate_of: str | None = None
+    cleaned_format: str = "JPEG"
+
+
+@dataclass(frozen=True)
+class TrainingCandidate:
+    key: str
+    quality_score: float | None
+    embedding: Sequence[float] | None
+
+
+REASONS = {
+    "not_an_image": "This file is not a photo we can read ({what}). Please upload a JPEG, PNG, WebP or HEIC photo.",
+    "too_large": "This file is {size_mb:.0f} MB; photos can be up to {limit_mb:.0f} MB. "
+                 "Please upload the photo as your phone saved it, not a scan or a raw file.",
+    "too_small": "This photo is only {width} × {height} pixels. "
+                 "Please use one at least {min_side} pixels on its shorter side, straight from your camera.",
+    "bomb": "This image declares {pixels:,} pixels, far more than any camera photo, so we did not open it.",
+    "animated": "Animated images can't be used. Please upload a still photo.",
+    "unreadable": "This photo could not be read: {what}. Please upload it again, or pick another.",
+    "no_face": "We couldn't find a face in this photo. Please use one where your face is clearly visible.",
+    "several_faces": "Only one person should be in the photo: we found {count} faces. "
+                     "Please use photos of you alone, or crop the others out.",
+    "face_too_small": "Your face is too small in this photo. Please use one where your face fills more of the frame.",
+    "not_frontal": "Your head is turned too far to the side. Please use photos where you look towards the camera.",
+    "blurry": "This photo is blurry: hold the phone still and tap to focus on your face.",
+    "too_dark": "This photo is too dark to see your face well. Please use one taken in daylight or good light.",
+    "too_bright": "Your face is overexposed in this photo. Please avoid direct sunlight or flash on your face.",
+    "duplicate": "This is the same photo as one you already uploaded. Please use a different photo.",
+    "different_person": "This looks like a different person from your other photos. "
+                        "All photos should show only you.",
+    "unsafe": "This photo can't be used: it appears to contain nudity. Please upload a clothed photo.",
+}
+
+# What the first bytes say a file is. Only these formats reach Pillow's decoders.
+_PILLOW_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "HEIF")
+_STILL_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "HEIF"}
+_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")
+
+
+def _sniff(data: bytes) -> tuple[str | None, str]:
+    """The image format the bytes start like (or None) and, when not an image, what they look like."""
+    head = data[:64]
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG", ""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG", ""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP", ""
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF", ""
+    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
+        return "HEIF", ""
+    lowered = head.lstrip().lower()
+    if head.startswith(b"%PDF"):
+        return None, "it is a PDF document"
+    if lowered.startswith((b"<!doctype html", b"<html", b"<?xml", b"<svg")):
+        return None, "it is a web page or a drawing"
+    if head.startswith(b"PK\x03\x04"):
+        return None, "it is a zip archive or an office document"
+    return None, "its contents are not a picture"
+
+
+# ---- decoding ---------------------------------------------------------------------------
+
+class _Refusal(Exception):
+    def __init__(self, code: str, **details):
+        super().__init__(code)
+        self.code = code
+        self.details = details
+
+
+def _open(data: bytes, limits: IntakeLimits, checks: dict) -> Image.Image:
+    size = len(data)
+    checks["file_size"] = {"value": size, "limit": limits.max_bytes, "passed": 0 < size <= limits.max_bytes}
+    if size == 0:
+        raise _Refusal("unreadable", what="the file is empty")
+    if size > limits.max_bytes:
+        raise _Refusal("too_large", size_mb=size / 2**20, limit_mb=limits.max_bytes / 2**20)
+    sniffed, what = _sniff(data)
+    checks["format"] = {"value": sniffed, "passed": sniffed is not None}
+    if sniffed is None:
+        raise _Refusal("not_an_image", what=what)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=_PILLOW_FORMATS)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise _Refusal("bomb", pixels=_declared_pixels(error)) from error
+    except (UnidentifiedImageError, SyntaxError, ValueError, OSError, EOFError) as error:
+        checks["format"]["passed"] = False
+        raise _Refusal("not_an_image", what=f"it starts like a {sniffed} file but is not one") from error
+    checks["format"]["value"] = image.format
+    width, height = image.size
+    checks["dimensions"] = {"value": [width, height], "min_side": limits.min_side, "max_pixels": limits.max_pixels}
+    if width * height > limits.max_pixels:
+        checks["dimensions"]["passed"] = False
+        raise _Refusal("bomb", pixels=width * height)
+    # A phone's MPO holds the photo and a depth or preview frame: not an animation.
+    if image.format != "MPO" and getattr(image, "is_animated", False):
+        checks["animated"] = {"value": True, "passed": False}
+        raise _Refusal("animated")
+    if image.format not in _STILL_FORMATS:
+        raise _Refusal("not_an_image", what=f"a {image.format} image")
+    checks["dimensions"]["passed"] = min(width, height) >= limits.min_side
+    if min(width, height) < limits.min_side:
+        raise _Refusal("too_small", width=width, height=height, min_side=limits.min_side)
+    return image
+
+
+def _declared_pixels(error: Exception) -> int:
+    # Pillow's message is "Image size (400000000 pixels) exceeds limit of ...".
+    words = str(error).replace("(", " ").split()
+    numbers = [int(word) for word in words if word.isdigit()]
+    return numbers[0] if numbers else 0
+
+
+def _decode(image: Image.Image, limits: IntakeLimits) -> Image.Image:
+    """The upright RGB picture, its longest side at most `kept_max_side`."""
+    width, height = image.size
+    if image.format in ("JPEG", "MPO"):
+        # libjpeg can decode at 1/2, 1/4 or 1/8 scale almost for free; ask for no less
+        # than 3/4 of the kept size so the final resize only ever shrinks a little.
+        target = 0.75 * limits.kept_max_side / max(width, height)
+        if target < 1.0:
+            image.draft("RGB", (math.ceil(width * target), math.ceil(height * target)))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise _Refusal("bomb", pixels=width * height) from error
+    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as error:
+        raise _Refusal("unreadable", what="the file is damaged or cut short") from error
+    try:
+        upright = ImageOps.exif_transpose(image)
+    except Exception:  # noqa: BLE001 - a broken EXIF block only costs us the orientation
+        upright = image
+    icc_profile = image.info.get("icc_profile") if image.mode == "RGB" else None
+    rgb = _to_rgb(upright)
+    rgb.thumbnail((limits.kept_max_side, limits.kept_max_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
+    # Pillow carries EXIF and XMP along in `info` and writes some of them back on save.
+    rgb.info = {}
+    # The colour profile is kept (a Display P3 photo looks washed out without it); it is
+    # colour data, not metadata about the person. A CMYK one no longer fits the pixels.
+    if icc_profile:
+        rgb.info["icc_profile"] = icc_profile
+    return rgb
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    mode = image.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        # Pillow's own conversion of 16-bit grey clips at 255 instead of scaling.
+        values = np.asarray(image, dtype=np.uint32 if mode == "I" else np.uint16)
+        if values.max(initial=0) > 255:
+            values = values // 257
+        image = Image.fromarray(values.astype(np.uint8), mode="L")
+    elif mode == "F":
+        image = Image.fromarray(np.clip(np.asarray(image), 0, 255).astype(np.uint8), mode="L")
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        flattened = Image.new("RGB", rgba.size, (255, 255, 255))
+        flattened.paste(rgba, mask=rgba.getchannel("A"))
+        image = flattened
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def _encode_clean(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    # A fresh JPEG: no EXIF (GPS, camera, time), no XMP, no comment; only the colour profile.
+    image.save(buffer, format="JPEG", quality=92, icc_profile=image.info.get("icc_profile"))
+    return buffer.getvalue()
+
+
+# ---- measurements -----------------------------------------------------------------------
+
+def perceptual_hash(image: Image.Image) -> str:
+    """64-bit pHash as 16 hex digits: the low 8x8 DCT frequencies of a 32x32 grey copy against their median."""
+    grey = image.convert("L").resize((32, 32), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    frequencies = _DCT_32 @ np.asarray(grey, dtype=np.float64) @ _DCT_32.T
+    low = frequencies[:8, :8].flatten()
+    bits = low > np.median(low)
+    return f"{int(''.join('1' if bit else '0' for bit in bits), 2):016x}"
+
+
+def _dct_matrix(n: int) -> np.ndarray:
+    k = np.arange(n)[:, None]
+    i = np.arange(n)[None, :]
+    return np.cos(np.pi * (2 * i + 1) * k / (2 * n))
+
+
+_DCT_32 = _dct_matrix(32)
+
+
+def hash_distance(first: str, second: str) -> int:
+    return (int(first, 16) ^ int(second, 16)).bit_count()
+
+
+def _laplacian_variance(grey: np.ndarray) -> float:
+    values = grey.astype(np.float64)
+    laplacian = (values[1:-1, :-2] + values[1:-1, 2:] + values[:-2, 1:-1] + values[2:, 1:-1]
+                 - 4.0 * values[1:-1, 1:-1])
+    return float(laplacian.var())
+
+
+_FACE_MEASURE_SIDE = 256
+
+
+def _face_measurements(image: Image.Image, face: face_engine.DetectedFace) -> dict:
+    # Measured on the face resized to 256 px, so a blur means the same at any photo size.
+    face = image.crop(face.box).convert("L")
+    grey = np.asarray(face.resize((_FACE_MEASURE_SIDE, _FACE_MEASURE_SIDE), Image.Resampling.BILINEAR))
+    return {
+        "sharpness": _laplacian_variance(grey),
+        "brightness": float(grey.mean()),
+        "clipped_fraction": float(np.mean(grey >= 250)),
+    }
+
+
+def _quality_score(*, sharpness: float, face_fraction: float, yaw: float, brightness: float,
+                   limits: IntakeLimits) -> float:
+    """0-1 for ranking a set's photos: sharpness 40%, face size 25%, pose 20%, exposure 15%."""
+    # Sharpness counts on a log scale: 10x the floor is as good as it gets.
+    sharp = min(1.0, max(0.0, math.log(max(sharpness, 1e-6) / limits.min_sharpness) / math.log(10)))
+    # A face filling 35% of the shorter side gives a close, detailed training crop.
+    size = min(1.0, max(0.0, (face_fraction - limits.min_face_fraction) / (0.35 - limits.min_face_fraction)))
+    pose = max(0.0, 1.0 - yaw / limits.max_yaw_degrees)
+    middle = (limits.min_brightness + limits.max_brightness) / 2
+    exposure = max(0.0, 1.0 - abs(brightness - middle) / (middle - limits.min_brightness))
+    return round(0.4 * sharp + 0.25 * size + 0.2 * pose + 0.15 * exposure, 4)
+
+
+# ---- the check --------------------------------------------------------------------------
+
+class _Helpers:
+    """One helper thread per process for the work that overlaps dlib's."""
+
+    _lock = threading.Lock()
+    _pool: ThreadPoolExecutor | None = None
+
+    @classmethod
+    def pool(cls) -> ThreadPoolExecutor:
+        if cls._pool is None:
+            with cls._lock:
+                if cls._pool is None:
+                    cls._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="photo-intake")
+        return cls._pool
+
+
+def load_models() -> None:
+    """Load every intake model now, so the first photo is as fast as the rest."""
+    face_engine.load_models()
+    safety.load_models()
+
+
+def check_photo(data: bytes, *, known: Sequence[KnownPhoto] = (), limits: IntakeLimits = IntakeLimits()) -> PhotoVerdict:
+    """Check one uploaded photo against the rules and the photos already accepted into its set."""
+    checks: dict = {}
+    try:
+        image = _open(data, limits, checks)
+        kept = _decode(image, limits)
+    except _Refusal as refusal:
+        return _refused(refusal.code, checks, **refusal.details)
+
+    pool = _Helpers.pool()
+    safety_future = pool.submit(safety.nudity_verdict, kept, threshold=limits.max_nudity_score)
+    cleaned_future = pool.submit(_encode_clean, kept)
+    verdict = PhotoVerdict(
+        accepted=False, reason_code="", reason="", checks=checks, width=kept.width, height=kept.height,
+        perceptual_hash=perceptual_hash(kept),
+    )
+    code, details = _check_pixels(kept, verdict, known, limits)
+    return _finish(verdict, code, details, safety_future, cleaned_future)
+
+
+def _check_pixels(kept: Image.Image, verdict: PhotoVerdict, known: Sequence[KnownPhoto],
+                  limits: IntakeLimits) -> tuple[str, dict]:
+    """The reason code ("" when accepted) after the face and set checks; fills in `verdict`."""
+    checks = verdict.checks
+    nearest = min(known, key=lambda photo: hash_distance(verdict.perceptual_hash, photo.perceptual_hash),
+                  default=None)
+    if nearest is not None:
+        distance = hash_distance(verdict.perceptual_hash, nearest.perceptual_hash)
+        checks["duplicate"] = {"value": distance, "max": limits.max_duplicate_bits, "nearest": nearest.key,
+                               "passed": distance > limits.max_duplicate_bits}
+        if distance <= limits.max_duplicate_bits:
+            verdict.duplicate_of = nearest.key
+            return "duplicate", {}
+
+    pixels = np.asarray(kept)
+    faces = face_engine.detect_faces(kept, pixels=pixels)
+    if not faces:
+        checks["faces"] = {"value": 0, "passed": False}
+        return _no_face_reason(kept, limits, checks), {}
+    main = faces[0]
+    people = [face for face in faces if face.width >= limits.other_face_fraction * main.width]
+    checks["faces"] = {"value": len(people), "detected": len(faces), "passed": len(people) == 1}
+    if len(people) > 1:
+        return "several_faces", {"count": len(people)}
+    verdict.face_box = list(main.box)
+
+    face_fraction = main.width / min(kept.size)
+    yaw = face_engine.yaw_degrees(main.landmarks)
+    measured = _face_measurements(kept, main)
+    checks["face_size"] = {
+        "value": round(face_fraction, 4), "min": limits.min_face_fraction,
+        "pixels": main.width, "min_pixels": limits.min_face_px,
+        "passed": face_fraction >= limits.min_face_fraction and main.width >= limits.min_face_px,
+    }
+    checks["yaw"] = {"value": round(yaw, 1), "max": limits.max_yaw_degrees, "passed": yaw <= limits.max_yaw_degrees}
+    checks["sharpness"] = {"value": round(measured["sharpness"], 2), "min": limits.min_sharpness,
+                           "passed": measured["sharpness"] >= limits.min_sharpness}
+    too_dark = measured["brightness"] < limits.min_brightness
+    too_bright = (measured["brightness"] > limits.max_brightness
+                  or measured["clipped_fraction"] > limits.max_clipped_fraction)
+    checks["brightness"] = {"value": round(measured["brightness"], 1), "min": limits.min_brightness,
+                            "max": limits.max_brightness, "passed": not (too_dark or too_bright)}
+    checks["clipped"] = {"value": round(measured["clipped_fraction"], 4), "max": limits.max_clipped_fraction,
+                         "passed": measured["clipped_fraction"] <= limits.max_clipped_fraction}
+    verdict.quality_score = _quality_score(
+        sharpness=measured["sharpness"], face_fraction=face_fraction, yaw=yaw,
+        brightness=measured["brightness"], limits=limits,
+    )
+    for code, passed in (("face_too_small", checks["face_size"]["passed"]), ("not_frontal", checks["yaw"]["passed"]),
+                         ("blurry", checks["sharpness"]["passed"]), ("too_dark", not too_dark),
+                         ("too_bright", not too_bright)):
+        if not passed:
+            return code, {}
+
+    embedding = face_engine.embed_face(pixels, main)
+    verdict.embedding = [round(float(value), 6) for value in embedding]
+    known_embeddings = [(photo.key, photo.embedding) for photo in known if photo.embedding]
+    if not known_embeddings:
+        return "", {}
+    same_shot_key, same_shot_distance = min(
+        ((key, face_engine.identity_distance(embedding, other)) for key, other in known_embeddings),
+        key=lambda pair: pair[1],
+    )
+    checks["same_shot"] = {"value": round(same_shot_distance, 4), "max": limits.max_same_shot_distance,
+                           "nearest": same_shot_key, "passed": same_shot_distance > limits.max_same_shot_distance}
+    if same_shot_distance <= limits.max_same_shot_distance:
+        verdict.duplicate_of = same_shot_key
+        return "duplicate", {}
+    others = [other for _, other in known_embeddings]
+    # The centroid of the set's majority, so an earlier photo of someone else does not pull it away.
+    outliers = set(find_identity_outliers(others))
+    centroid = identity_centroid([other for index, other in enumerate(others) if index not in outliers])
+    distance = face_engine.identity_distance(embedding, centroid)
+    checks["identity"] = {"value": round(distance, 4), "max": limits.max_identity_distance,
+                          "compared_with": len(others) - len(outliers),
+                          "passed": distance <= limits.max_identity_distance}
+    if distance > limits.max_identity_distance:
+        return "different_person", {}
+    return "", {}
+
+
+def _no_face_reason(kept: Image.Image, limits: IntakeLimits, checks: dict) -> str:
+    # Darkness or glare can hide a face from the detector: say so rather than "no face".
+    small = kept.convert("L").resize((128, 128), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    grey = np.asarray(small)
+    brightness, clipped = float(grey.mean()), float(np.mean(grey >= 250))
+    checks["brightness"] = {"value": round(brightness, 1), "min": limits.min_brightness,
+                            "max": limits.max_brightness, "of": "whole photo"}
+    if brightness < limits.min_brightness:
+        return "too_dark"
+    if brightness > limits.max_brightness or clipped > limits.max_clipped_fraction:
+        return "too_bright"
+    return "no_face"
+
+
+def _finish(verdict: PhotoVerdict, code: str, details: dict, safety_future: Future,
+            cleaned_future: Future) -> PhotoVerdict:
+    nudity = safety_future.result()
+    verdict.checks["nudity"] = {"value": nudity.score, "labels": nudity.labels, "passed": nudity.is_safe}
+    if not nudity.is_safe:
+        code, details = "unsafe", {}
+        verdict.duplicate_of = None
+    verdict.cleaned_image = cleaned_future.result()
+    verdict.accepted = code == ""
+    verdict.reason_code = code
+    verdict.reason = REASONS[code].format(**details) if code else ""
+    return verdict
+
+
+def _refused(code: str, checks: dict, **details) -> PhotoVerdict:
+    return PhotoVerdict(accepted=False, reason_code=code, reason=REASONS[code].format(**details), checks=checks)
+
+
+# ---- the set ----------------------------------------------------------------------------
+
+def identity_centroid(embeddings: Sequence[Sequence[float]]) -> list[float]:
+    """The mean embedding: what a person's likeness is measured against. Empty for no embeddings."""
+    vectors = [np.asarray(embedding, dtype=np.float64) for embedding in embeddings if embedding is not None]
+    if not vectors:
+        return []
+    return [round(float(value), 6) for value in np.mean(vectors, axis=0)]
+
+
+def find_identity_outliers(embeddings: Sequence[Sequence[float]], *,
+                           threshold: float = face_engine.SAME_PERSON_DISTANCE) -> list[int]:
+    """Indexes of the photos that are not of the set's majority person.
+
+    The photo with the most others within `threshold` (dlib's same-person distance) anchors
+    the majority; its group's centroid is recomputed once, and every photo farther than
+    `threshold` from it is an outlier. So a friend's photo uploaded first is caught once
+    the person's own photos outnumber it. A tie goes to the tighter group.
+    """
+    vectors = np.asarray([list(embedding) for embedding in embeddings], dtype=np.float64)
+    count = len(vectors)
+    if count < 2:
+        return []
+    distances = np.linalg.norm(vectors[:, None, :] - vectors[None, :, :], axis=2)
+    close = distances <= threshold
+    neighbours = close.sum(axis=1)
+    spread = np.where(close, distances, 0.0).sum(axis=1) / neighbours
+    anchor = min(range(count), key=lambda index: (-neighbours[index], spread[index]))
+    group = close[anchor]
+    centroid = vectors[group].mean(axis=0)
+    to_centroid = np.linalg.norm(vectors - centroid, axis=1)
+    group = to_centroid <= threshold
+    if group.any():
+        to_centroid = np.linalg.norm(vectors - vectors[group].mean(axis=0), axis=1)
+    return [index for index in range(count) if to_centroid[index] > threshold]
+
+
+def choose_training_photos(candidates: Sequence[TrainingCandidate], *, limit: int) -> list[str]:
+    """The keys of the best `limit` photos to train on, best first.
+
+    As FaceChain and EasyPhoto do: drop photos of anyone but the majority person, then rank
+    by a blend of photo quality and closeness to the person's mean face (a photo near the
+    centroid shows the face as it usually is, without odd expressions or angles).
+    """
+    usable = [candidate for candidate in candidates if candidate.embedding]
+    if not usable or limit <= 0:
+        return []
+    outliers = set(find_identity_outliers([candidate.embedding for candidate in usable]))
+    majority = [candidate for index, candidate in enumerate(usable) if index not in outliers]
+    centroid = identity_centroid([candidate.embedding for candidate in majority])
+
+    def rank(candidate: TrainingCandidate) -> float:
+        closeness = face_engine.likeness_score(candidate.embedding, centroid) / 100.0
+        return 0.6 * (candidate.quality_score or 0.0) + 0.4 * closeness
+
+    return [candidate.key for candidate in sorted(majority, key=rank, reverse=True)[:limit]]
