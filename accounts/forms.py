@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 
 from accounts.models import User
 
@@ -8,9 +8,42 @@ class SignupForm(UserCreationForm):
     class Meta:
         model = User
         fields = ["email"]
+        widgets = {"email": forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})}
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip().lower()
         if User.objects.filter(email__iexact=email).exists():
             raise forms.ValidationError("An account with this email already exists. Sign in instead.")
+        return email
+
+
+class EmailAuthenticationForm(AuthenticationForm):
+    username = forms.EmailField(
+        label="Email address", widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+    )
+
+    def clean_username(self) -> str:
+        return self.cleaned_data["username"].strip().lower()
+
+
+class AvatarDeleteForm(forms.Form):
+    confirm = forms.BooleanField(
+        label="I understand: its photos, avatar file and portraits are deleted for good.", required=True
+    )
+
+
+class DeleteEverythingForm(forms.Form):
+    email = forms.EmailField(
+        label="Type your email address to confirm",
+        widget=forms.EmailInput(attrs={"autocomplete": "off"}),
+    )
+
+    def __init__(self, *args, user: User, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        if email != self.user.email.lower():
+            raise forms.ValidationError("That is not the email address of this account.")
         return email

@@ -9,5 +9,17 @@ urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password-reset/", views.PasswordResetView.as_view(), name="password_reset"),
+    path("password-reset/sent/", views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path("password-reset/done/", views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("my-data/", views.my_data, name="my_data"),
+    path("my-data/avatars/<uuid:public_id>/delete/", views.avatar_delete, name="avatar_delete"),
+    path("my-data/portraits/<uuid:public_id>/delete/", views.portrait_delete, name="portrait_delete"),
+    path("my-data/delete-everything/", views.delete_everything, name="delete_everything"),
+    path("receipts/<str:token>/", views.receipt, name="receipt"),
 ]

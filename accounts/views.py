@@ -1,15 +1,42 @@
-from django.contrib.auth import login
+from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect, render
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse_lazy
+from django.views.decorators.http import require_POST
 
-from accounts.forms import SignupForm
+from accounts.forms import AvatarDeleteForm, DeleteEverythingForm, EmailAuthenticationForm, SignupForm
+from accounts.selectors import my_data_for_user, receipt_get, receipt_lines
+from accounts.services import (
+    auth_rate_limit_hit,
+    avatar_delete_with_receipt,
+    portrait_delete_with_receipt,
+    user_delete_everything,
+)
+
+
+def rate_limited(request, *, scope: str):
+    return render(request, "accounts/rate_limited.html", {"scope": scope}, status=429)
+
+
+class RateLimitedPostMixin:
+    """Counts each POST against the client's per-minute budget for `rate_limit_scope`."""
+
+    rate_limit_scope = ""
+
+    def post(self, request, *args, **kwargs):
+        if auth_rate_limit_hit(request=request, scope=self.rate_limit_scope):
+            return rate_limited(request, scope=self.rate_limit_scope)
+        return super().post(request, *args, **kwargs)
 
 
 def signup(request):
     if request.user.is_authenticated:
         return redirect("avatars:home")
-    form = SignupForm(request.POST or None)
+    if request.method == "POST" and auth_rate_limit_hit(request=request, scope="signup"):
+        return rate_limited(request, scope="signup")
+    form = SignupForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
@@ -17,11 +44,81 @@ def signup(request):
     return render(request, "accounts/signup.html", {"form": form})
 
 
-class LoginView(auth_views.LoginView):
+class LoginView(RateLimitedPostMixin, auth_views.LoginView):
     template_name = "accounts/login.html"
+    authentication_form = EmailAuthenticationForm
     redirect_authenticated_user = True
+    rate_limit_scope = "login"
+
+
+class PasswordResetView(RateLimitedPostMixin, auth_views.PasswordResetView):
+    template_name = "accounts/password_reset_form.html"
+    email_template_name = "accounts/password_reset_email.txt"
+    subject_template_name = "accounts/password_reset_subject.txt"
+    success_url = reverse_lazy("accounts:password_reset_done")
+    rate_limit_scope = "password_reset"
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "accounts/password_reset_done.html"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("accounts:password_reset_complete")
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "accounts/password_reset_complete.html"
 
 
 @login_required
 def my_data(request):
-    return render(request, "accounts/my_data.html", {})
+    return render(request, "accounts/my_data.html", my_data_for_user(user=request.user))
+
+
+def _own_avatar(request, public_id):
+    from avatars.models import Avatar
+
+    return get_object_or_404(
+        Avatar.objects.exclude(status=Avatar.Status.DELETED), public_id=public_id, user=request.user
+    )
+
+
+@login_required
+def avatar_delete(request, public_id):
+    avatar = _own_avatar(request, public_id)
+    form = AvatarDeleteForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        receipt = avatar_delete_with_receipt(user=request.user, avatar=avatar)
+        return redirect("accounts:receipt", token=receipt.token)
+    return render(request, "accounts/avatar_delete.html", {"avatar": avatar, "form": form})
+
+
+@login_required
+@require_POST
+def portrait_delete(request, public_id):
+    from avatars.models import Portrait
+
+    portrait = get_object_or_404(Portrait, public_id=public_id, avatar__user=request.user)
+    receipt = portrait_delete_with_receipt(user=request.user, portrait=portrait)
+    return redirect("accounts:receipt", token=receipt.token)
+
+
+@login_required
+def delete_everything(request):
+    form = DeleteEverythingForm(request.POST if request.method == "POST" else None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        receipt = user_delete_everything(user=request.user)
+        logout(request)
+        return redirect("accounts:receipt", token=receipt.token)
+    return render(request, "accounts/delete_everything.html", {"form": form})
+
+
+def receipt(request, token):
+    found = receipt_get(token=token)
+    if found is None:
+        raise Http404("No such receipt.")
+    return render(
+        request, "accounts/receipt.html", {"receipt": found, "lines": receipt_lines(receipt=found)}
+    )

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import render
 
@@ -5,7 +6,12 @@ from styles.selectors import template_list_published
 
 
 def landing(request):
-    return render(request, "landing.html", {"templates": template_list_published()[:6]})
+    return render(request, "landing.html", {
+        "templates": list(template_list_published()[:8]),
+        "price_minor": settings.LIKENESS_PRICE_MINOR,
+        "price_currency": settings.LIKENESS_CURRENCY,
+        "min_photos": settings.LIKENESS_MIN_PHOTOS,
+    })
 
 
 def healthz(request):

@@ -1,0 +1,65 @@
+"""What the account pages read: a person's stored data, and deletion receipts."""
+
+from django.db.models import Count, Q
+
+from accounts.models import DeletionReceipt, User
+
+RECEIPT_LABELS = [
+    ("account", "Your account (email, password, settings)"),
+    ("avatars", "Avatars"),
+    ("photos", "Uploaded photos and their check results"),
+    ("lora_files", "Avatar files (the trained LoRA weights)"),
+    ("portraits", "Portraits"),
+    ("files", "Files erased from storage"),
+    ("votes", "Votes on style requests"),
+    ("notices", "Notices"),
+    ("api_tokens", "API tokens"),
+    ("sessions", "Signed-in sessions"),
+]
+
+
+def _lora_size(avatar) -> int | None:
+    if not avatar.lora_file:
+        return None
+    try:
+        return avatar.lora_file.size
+    except OSError:
+        return None
+
+
+def my_data_for_user(*, user: User) -> dict:
+    """Everything stored about the user, counted per avatar, for the My data page."""
+    from avatars.models import Avatar, Portrait
+    from orders.models import Order
+
+    avatars = list(
+        Avatar.objects.filter(user=user)
+        .exclude(status=Avatar.Status.DELETED)
+        .annotate(
+            photos_kept=Count("photos", filter=~Q(photos__image=""), distinct=True),
+            portrait_count=Count("portraits", distinct=True),
+        )
+        .order_by("-created_at")
+    )
+    portraits_by_avatar: dict[int, list] = {}
+    for portrait in Portrait.objects.filter(avatar__in=avatars).select_related("template").order_by("-created_at"):
+        portraits_by_avatar.setdefault(portrait.avatar_id, []).append(portrait)
+    for avatar in avatars:
+        avatar.lora_bytes = _lora_size(avatar)
+        avatar.portrait_list = portraits_by_avatar.get(avatar.pk, [])
+    return {
+        "avatars": avatars,
+        "orders": list(Order.objects.filter(user=user).order_by("-created_at")),
+        "template_requests": user.template_requests.count(),
+        "votes": user.template_votes.count(),
+    }
+
+
+def receipt_get(*, token: str) -> DeletionReceipt | None:
+    return DeletionReceipt.objects.filter(token=token).first()
+
+
+def receipt_lines(*, receipt: DeletionReceipt) -> list[tuple[str, int]]:
+    """The receipt's counts as (what, how many), in a fixed order a person can read."""
+    removed = receipt.removed
+    return [(label, removed[key]) for key, label in RECEIPT_LABELS if key in removed]
