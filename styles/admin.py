@@ -124,7 +124,9 @@ class TemplateRequestAdmin(admin.ModelAdmin):
     actions = ["plan", "decline", "to_template"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(vote_total=Count("votes"))
+        # The default ordering is by the annotation, so annotate before ModelAdmin would order.
+        requests = self.model._default_manager.get_queryset().annotate(vote_total=Count("votes"))
+        return requests.order_by(*self.get_ordering(request))
 
     def get_ordering(self, request):
         return ["-vote_total", "created_at"]

@@ -1,0 +1,302 @@
+import threading
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.urls import reverse
+
+from styles import services
+from styles.models import TemplateRequest, TemplateVote
+from styles.selectors import template_request_list_ranked
+from styles.services import (
+    DuplicateTemplateRequest,
+    VoteRateLimited,
+    VoteRefused,
+    template_request_create,
+    template_request_vote_set,
+    template_request_vote_toggle,
+)
+from tests.factories import TemplateRequestFactory, TemplateVoteFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_creating_a_request_casts_the_authors_single_vote():
+    author = UserFactory()
+    request = template_request_create(author=author, title="  Rainy   Tokyo night ", description="Neon, rain.")
+    assert request.title == "Rainy Tokyo night"
+    assert list(request.votes.values_list("user_id", flat=True)) == [author.pk]
+    assert template_request_vote_set(user=author, request_id=request.pk, voted=True) == (True, 1)
+
+
+@pytest.mark.parametrize("title, message", [
+    ("", "Give the style a title."),
+    ("   \n\t ", "Give the style a title."),
+    ("x" * 121, "Keep the title to 120 characters (this one has 121)."),
+    ("y" * 10_000, "Keep the title to 120 characters (this one has 10000)."),
+])
+def test_bad_titles_are_refused_with_a_clear_message(title, message):
+    with pytest.raises(ValidationError) as refused:
+        template_request_create(author=UserFactory(), title=title)
+    assert refused.value.messages == [message]
+    assert not TemplateRequest.objects.exists()
+
+
+def test_a_title_of_exactly_120_characters_is_fine():
+    assert len(template_request_create(author=UserFactory(), title="z" * 120).title) == 120
+
+
+def test_too_long_description_is_refused():
+    with pytest.raises(ValidationError, match="2000 characters"):
+        template_request_create(author=UserFactory(), title="Long story", description="d" * 2001)
+
+
+def test_the_same_title_in_other_case_and_spacing_is_a_duplicate_carrying_the_existing_request():
+    existing = template_request_create(author=UserFactory(), title="Film Noir Detective")
+    with pytest.raises(DuplicateTemplateRequest) as duplicate:
+        template_request_create(author=UserFactory(), title="  film   noir DETECTIVE")
+    assert duplicate.value.existing == existing
+    assert TemplateRequest.objects.count() == 1
+
+
+def test_a_declined_title_may_be_requested_again():
+    declined = TemplateRequestFactory(title="Clown portraits", status=TemplateRequest.Status.DECLINED)
+    again = template_request_create(author=UserFactory(), title="clown portraits")
+    assert again.pk != declined.pk
+
+
+def test_the_database_refuses_two_live_requests_with_the_same_title():
+    TemplateRequestFactory(title="Snowy mountain")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        TemplateRequestFactory(title="snowy  mountain")
+
+
+def test_reference_images_that_are_not_pictures_are_refused():
+    fake = SimpleUploadedFile("look.png", b"<?php echo 'hi'; ?>", content_type="image/png")
+    with pytest.raises(ValidationError, match="could not be read as a picture"):
+        template_request_create(author=UserFactory(), title="Look", reference_image=fake)
+    assert not TemplateRequest.objects.exists()
+
+
+def test_reference_images_over_the_size_caps_are_refused(make_upload, monkeypatch):
+    with pytest.raises(ValidationError, match="4096 pixels"):
+        template_request_create(author=UserFactory(), title="Wide", reference_image=make_upload(size=(4097, 8)))
+    monkeypatch.setattr(services, "REFERENCE_IMAGE_MAX_BYTES", 100)
+    with pytest.raises(ValidationError, match="larger than 0 MB|larger than"):
+        template_request_create(author=UserFactory(), title="Heavy", reference_image=make_upload(size=(200, 200)))
+
+
+def test_reference_images_in_other_formats_are_refused(make_upload):
+    with pytest.raises(ValidationError, match="JPEG, PNG or WebP"):
+        template_request_create(author=UserFactory(), title="Gif", reference_image=make_upload(fmt="GIF"))
+
+
+def test_vote_toggle_casts_then_takes_back():
+    request = TemplateRequestFactory()
+    voter = UserFactory()
+    assert template_request_vote_toggle(user=voter, request_id=request.pk) == (True, 1)
+    assert template_request_vote_toggle(user=voter, request_id=request.pk) == (False, 0)
+    assert template_request_vote_toggle(user=voter, request_id=request.pk) == (True, 1)
+
+
+def test_setting_the_same_vote_twice_records_one_vote():
+    request = TemplateRequestFactory()
+    voter = UserFactory()
+    template_request_vote_set(user=voter, request_id=request.pk, voted=True)
+    assert template_request_vote_set(user=voter, request_id=request.pk, voted=True) == (True, 1)
+    assert TemplateVote.objects.filter(request=request).count() == 1
+
+
+@pytest.mark.parametrize("status, reason", [
+    (TemplateRequest.Status.DECLINED, "declined"),
+    (TemplateRequest.Status.SHIPPED, "shipped"),
+])
+def test_votes_on_declined_or_shipped_requests_are_refused_with_a_reason(status, reason):
+    request = TemplateRequestFactory(status=status)
+    with pytest.raises(VoteRefused, match=reason):
+        template_request_vote_toggle(user=UserFactory(), request_id=request.pk)
+    assert not TemplateVote.objects.exists()
+
+
+def test_vote_storms_are_rate_limited_per_user():
+    requests = TemplateRequestFactory.create_batch(2)
+    storm, calm = UserFactory(), UserFactory()
+    for _ in range(services.VOTE_ACTIONS_PER_MINUTE):
+        template_request_vote_toggle(user=storm, request_id=requests[0].pk)
+    with pytest.raises(VoteRateLimited):
+        template_request_vote_toggle(user=storm, request_id=requests[1].pk)
+    assert not TemplateVote.objects.filter(user=storm, request=requests[1]).exists()
+    assert template_request_vote_toggle(user=calm, request_id=requests[1].pk) == (True, 1)
+
+
+def test_ranking_is_votes_first_then_oldest_first_and_hides_closed_requests():
+    old_one_vote = TemplateRequestFactory(title="Old, one vote")
+    three_votes = TemplateRequestFactory(title="Three votes")
+    new_one_vote = TemplateRequestFactory(title="New, one vote")
+    TemplateRequestFactory(title="Declined", status=TemplateRequest.Status.DECLINED)
+    TemplateRequestFactory(title="Shipped", status=TemplateRequest.Status.SHIPPED)
+    TemplateVoteFactory.create_batch(3, request=three_votes)
+    TemplateVoteFactory(request=old_one_vote)
+    TemplateVoteFactory(request=new_one_vote)
+    ranked = list(template_request_list_ranked())
+    assert [r.title for r in ranked] == ["Three votes", "Old, one vote", "New, one vote"]
+    assert [r.vote_count for r in ranked] == [3, 1, 1]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_double_votes_record_one_vote():
+    request = TemplateRequestFactory()
+    voter = UserFactory()
+    start = threading.Barrier(6)
+    outcomes, errors = [], []
+
+    def vote():
+        try:
+            start.wait()
+            outcomes.append(template_request_vote_set(user=voter, request_id=request.pk, voted=True))
+        except Exception as error:  # noqa: BLE001 - the assertion below reports it
+            errors.append(error)
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threads = [threading.Thread(target=vote) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert outcomes == [(True, 1)] * 6
+    assert TemplateVote.objects.filter(request=request, user=voter).count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_database_constraint_stops_concurrent_duplicate_inserts():
+    request = TemplateRequestFactory()
+    voter = UserFactory()
+    start = threading.Barrier(2)
+    refused = []
+
+    def insert():
+        try:
+            start.wait()
+            with transaction.atomic():
+                TemplateVote.objects.create(user=voter, request=request)
+        except IntegrityError:
+            refused.append(True)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=insert) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert refused == [True]
+    assert TemplateVote.objects.filter(request=request, user=voter).count() == 1
+
+
+# --- The page -------------------------------------------------------------------
+
+
+def test_requests_page_lists_ranked_requests_for_anyone(client):
+    TemplateVoteFactory.create_batch(2, request=TemplateRequestFactory(title="Popular"))
+    TemplateRequestFactory(title="Quiet")
+    response = client.get(reverse("styles:requests"))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert body.index("Popular") < body.index("Quiet")
+    assert "Sign in</a> to propose" in body
+
+
+def test_script_in_titles_and_descriptions_renders_escaped(client):
+    author = UserFactory()
+    template_request_create(
+        author=author, title="<script>alert(1)</script>", description="<img src=x onerror=alert(2)>"
+    )
+    client.force_login(author)
+    body = client.get(reverse("styles:requests")).content.decode()
+    assert "<script>alert(1)</script>" not in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+    assert "<img src=x" not in body
+
+
+def test_a_signed_in_user_proposes_a_style_and_sees_it_with_their_vote(client):
+    user = UserFactory()
+    client.force_login(user)
+    response = client.post(reverse("styles:requests"), {"title": "Rooftop at dusk", "description": "City lights"},
+                           follow=True)
+    assert response.status_code == 200
+    created = TemplateRequest.objects.get()
+    assert created.author == user and created.votes.filter(user=user).exists()
+    assert "Take back my vote" in response.content.decode()
+
+
+def test_proposing_needs_a_signed_in_user(client):
+    response = client.post(reverse("styles:requests"), {"title": "Anonymous"})
+    assert response.status_code == 302 and reverse("accounts:login") in response["Location"]
+    assert not TemplateRequest.objects.exists()
+
+
+def test_the_page_shows_form_errors_for_bad_titles(client):
+    client.force_login(UserFactory())
+    response = client.post(reverse("styles:requests"), {"title": "t" * 10_000})
+    assert response.status_code == 200
+    assert "at most 120 characters" in response.content.decode()
+    assert not TemplateRequest.objects.exists()
+
+
+def test_a_duplicate_title_offers_a_vote_for_the_existing_request(client):
+    existing = TemplateRequestFactory(title="Misty forest")
+    client.force_login(UserFactory())
+    response = client.post(reverse("styles:requests"), {"title": "MISTY forest"})
+    body = response.content.decode()
+    assert TemplateRequest.objects.count() == 1
+    assert reverse("styles:request_vote", args=[existing.pk]) in body
+    assert "Vote for “Misty forest” instead" in body
+
+
+def test_voting_through_the_page_is_idempotent_per_intended_state(client):
+    request = TemplateRequestFactory()
+    voter = UserFactory()
+    client.force_login(voter)
+    url = reverse("styles:request_vote", args=[request.pk])
+    client.post(url, {"voted": "1"})
+    client.post(url, {"voted": "1"})  # a double-click
+    assert TemplateVote.objects.filter(request=request, user=voter).count() == 1
+    client.post(url, {"voted": "0"})
+    assert not TemplateVote.objects.filter(request=request, user=voter).exists()
+    client.post(url)
+    assert TemplateVote.objects.filter(request=request, user=voter).count() == 1
+
+
+def test_a_refused_vote_says_why_on_the_page(client):
+    request = TemplateRequestFactory(status=TemplateRequest.Status.DECLINED)
+    client.force_login(UserFactory())
+    response = client.post(reverse("styles:request_vote", args=[request.pk]), {"voted": "1"}, follow=True)
+    assert "declined, so it no longer takes votes" in response.content.decode()
+    assert not TemplateVote.objects.exists()
+
+
+def test_voting_needs_a_post_from_a_signed_in_user(client):
+    request = TemplateRequestFactory()
+    url = reverse("styles:request_vote", args=[request.pk])
+    assert client.post(url).status_code == 302
+    client.force_login(UserFactory())
+    assert client.get(url).status_code == 405
+    assert TemplateVote.objects.count() == 0
+
+
+def test_reference_images_are_shown_to_staff_and_the_author_only(client, settings):
+    request = TemplateRequestFactory()
+    request.reference_image.save("x.png", SimpleUploadedFile("x.png", b"png bytes"), save=True)
+    url = reverse("styles:request_reference", args=[request.pk])
+    client.force_login(UserFactory())
+    assert client.get(url).status_code == 404
+    client.force_login(request.author)
+    assert client.get(url).status_code == 200
+    client.force_login(UserFactory(is_staff=True))
+    assert client.get(url).status_code == 200
