@@ -147,3 +147,25 @@ def avatar_progress(*, avatar: Avatar) -> dict:
         "jobs": [j.__dict__ for j in jobs],
         "eta_seconds": max((j.eta_seconds or 0 for j in active), default=0) or None,
     }
+
+
+def avatar_list_for_user_with_counts(*, user) -> QuerySet[Avatar]:
+    """The user's avatars with their accepted-photo and portrait counts and chosen templates, for lists."""
+    from django.db.models import Count, Q
+
+    return (
+        avatar_list_for_user(user=user)
+        .annotate(
+            accepted_photo_count=Count("photos", filter=Q(photos__status=Photo.Status.ACCEPTED), distinct=True),
+            portrait_count=Count("portraits", distinct=True),
+        )
+        .prefetch_related("templates")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def portrait_list_for_user(*, user, avatar: Avatar | None = None) -> QuerySet[Portrait]:
+    portraits = Portrait.objects.filter(avatar__user=user).select_related("avatar", "template", "more_like_me_of")
+    if avatar is not None:
+        portraits = portraits.filter(avatar=avatar)
+    return portraits.order_by("-created_at", "-pk")

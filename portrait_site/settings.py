@@ -240,14 +240,16 @@ LIKENESS_RUN_JOBS_INLINE = env.bool("LIKENESS_RUN_JOBS_INLINE", default=False)
 
 # --- API --------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first: an anonymous call then gets 401 with "WWW-Authenticate: Token", not a bare 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "portrait_site.api.AutoSchema",
+    "EXCEPTION_HANDLER": "portrait_site.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "uploads": env.str("LIKENESS_THROTTLE_UPLOADS", default="120/min"),
         "votes": env.str("LIKENESS_THROTTLE_VOTES", default="30/min"),
@@ -259,6 +261,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Private AI portraits from your own avatar.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Separate request and response components, so uploads are binary in and URLs out.
+    "COMPONENT_SPLIT_REQUEST": True,
     # One schema name per status set: several models have a "status" field, and
     # `check --deploy` must stay free of warnings.
     "ENUM_NAME_OVERRIDES": {
@@ -268,6 +272,10 @@ SPECTACULAR_SETTINGS = {
         "OrderStatusEnum": "orders.models.Order.Status",
         "TemplateRequestStatusEnum": "styles.models.TemplateRequest.Status",
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "portrait_site.api.schema_bound_path_integers",
+    ],
 }
 
 # --- Security -------------------------------------------------------------------

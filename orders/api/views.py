@@ -1,7 +1,7 @@
 """Paying for an avatar and following the order: thin views over orders.services."""
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -36,16 +36,13 @@ class CheckoutView(APIView):
         return Response(CheckoutSerializer({"order": order, "checkout_url": url}).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(get=extend_schema(operation_id="orders_list", summary="Your orders, newest first"))
 class OrderListView(generics.ListAPIView):
     serializer_class = OrderSerializer
     permission_classes = OWNED
 
     def get_queryset(self):
         return Order.objects.filter(user=self.request.user).select_related("avatar").order_by("-created_at", "-pk")
-
-    @extend_schema(operation_id="orders_list", summary="Your orders, newest first")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
 
 
 class OrderDetailView(APIView):

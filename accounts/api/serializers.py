@@ -1,0 +1,42 @@
+from django.urls import reverse
+from rest_framework import serializers
+
+from accounts.models import DeletionReceipt, User
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    password = serializers.CharField(trim_whitespace=False, style={"input_type": "password"})
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="Send it as 'Authorization: Token <token>'.")
+
+
+class MeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["email", "display_name", "date_joined"]
+        read_only_fields = fields
+
+
+class DeleteEverythingSerializer(serializers.Serializer):
+    confirm = serializers.EmailField(help_text="The account's email address, typed again to confirm.")
+
+    def validate_confirm(self, value: str) -> str:
+        if value.strip().lower() != self.context["user"].email.lower():
+            raise serializers.ValidationError("That is not the email address of this account.")
+        return value
+
+
+class DeletionReceiptSerializer(serializers.ModelSerializer):
+    removed = serializers.DictField(help_text="How many of each thing were deleted (avatars, photos, portraits...).")
+    url = serializers.SerializerMethodField(help_text="The receipt's page; anyone with the link can read it.")
+
+    class Meta:
+        model = DeletionReceipt
+        fields = ["token", "scope", "removed", "created_at", "url"]
+        read_only_fields = fields
+
+    def get_url(self, receipt) -> str:
+        return reverse("accounts:receipt", kwargs={"token": receipt.token})

@@ -1,0 +1,70 @@
+"""The signed-in person: API tokens, their account, and deleting everything with a receipt."""
+
+from django.contrib.auth import authenticate, logout
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, parsers, serializers, status
+from rest_framework.authtoken.models import Token
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.api import serializers as api_serializers
+from accounts.services import auth_rate_limit_hit, user_delete_everything
+from portrait_site.api import error_responses
+
+
+class TokenView(APIView):
+    parser_classes = [parsers.JSONParser]
+    authentication_classes = []
+
+    def get_permissions(self):
+        return [AllowAny()]
+
+    @extend_schema(
+        operation_id="auth_token_create", summary="Trade an email and password for an API token",
+        request=api_serializers.TokenRequestSerializer,
+        responses={200: api_serializers.TokenSerializer, **error_responses(429)},
+        auth=[],
+    )
+    def post(self, request):
+        # The same per-address budget as the website's sign-in form.
+        if auth_rate_limit_hit(request=request, scope="api-token"):
+            raise exceptions.Throttled(detail="Too many sign-in attempts. Wait a minute and try again.")
+        payload = api_serializers.TokenRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        user = authenticate(request, username=payload.validated_data["email"].strip().lower(),
+                            password=payload.validated_data["password"])
+        if user is None:
+            raise serializers.ValidationError("That email and password do not match an account.")
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
+
+
+class TokenRevokeView(APIView):
+    @extend_schema(operation_id="auth_token_destroy", summary="Sign this token out", request=None,
+                   responses={204: None})
+    def delete(self, request):
+        Token.objects.filter(user=request.user).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    permission_classes = [IsAuthenticated]
+    parser_classes = [parsers.JSONParser]
+
+    @extend_schema(operation_id="me_retrieve", summary="Your account", responses=api_serializers.MeSerializer)
+    def get(self, request):
+        return Response(api_serializers.MeSerializer(request.user).data)
+
+    @extend_schema(
+        operation_id="me_destroy",
+        summary="Delete your account and everything of yours; answers with the receipt",
+        request=api_serializers.DeleteEverythingSerializer,
+        responses={200: api_serializers.DeletionReceiptSerializer, **error_responses(400)},
+    )
+    def delete(self, request):
+        payload = api_serializers.DeleteEverythingSerializer(data=request.data, context={"user": request.user})
+        payload.is_valid(raise_exception=True)
+        receipt = user_delete_everything(user=request.user)
+        logout(request._request)
+        return Response(api_serializers.DeletionReceiptSerializer(receipt).data)

@@ -1,0 +1,196 @@
+from django.conf import settings
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from avatars.models import Avatar, Photo, Portrait, RenderJob
+from avatars.selectors import PhotoReadiness
+from styles.selectors import template_list_published
+
+
+class ReadinessSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField(help_text="Photos accepted so far.")
+    required = serializers.IntegerField(help_text="Accepted photos needed before paying.")
+    missing = serializers.IntegerField()
+    ready = serializers.BooleanField()
+
+
+def readiness_data(readiness: PhotoReadiness) -> dict:
+    return {"accepted": readiness.accepted, "required": readiness.required, "missing": readiness.missing,
+            "ready": readiness.ready}
+
+
+class AvatarSerializer(serializers.ModelSerializer):
+    """An avatar in a list: the counts come annotated by avatar_list_for_user_with_counts."""
+
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    status_label = serializers.CharField(source="get_status_display", read_only=True)
+    templates = serializers.SlugRelatedField(many=True, slug_field="slug", read_only=True)
+    readiness = serializers.SerializerMethodField()
+    portrait_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Avatar
+        fields = ["id", "name", "status", "status_label", "subject_class", "templates", "readiness",
+                  "portrait_count", "created_at", "trained_at", "photos_deleted_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(ReadinessSerializer)
+    def get_readiness(self, avatar) -> dict:
+        return readiness_data(PhotoReadiness(accepted=avatar.accepted_photo_count, required=settings.LIKENESS_MIN_PHOTOS))
+
+
+class AvatarCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=80, required=False, allow_blank=True, default="")
+    subject_class = serializers.ChoiceField(choices=Avatar.SubjectClass.choices, default=Avatar.SubjectClass.PERSON)
+
+
+class PhotoSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="original_name", read_only=True)
+    accepted = serializers.SerializerMethodField()
+    image_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Photo
+        fields = ["id", "name", "status", "accepted", "reason_code", "reason", "width", "height",
+                  "quality_score", "selected_for_training", "image_url", "created_at"]
+        read_only_fields = fields
+
+    def get_accepted(self, photo) -> bool:
+        return photo.status == Photo.Status.ACCEPTED
+
+    def get_image_url(self, photo) -> str | None:
+        if not photo.image:
+            return None
+        return reverse("api:avatar-photo-image", kwargs={"public_id": photo.avatar.public_id, "photo_id": photo.pk})
+
+
+class AvatarDetailSerializer(AvatarSerializer):
+    """One avatar with its readiness from the selector, and the photos that were refused."""
+
+    refused_photos = serializers.SerializerMethodField()
+
+    class Meta(AvatarSerializer.Meta):
+        fields = [*AvatarSerializer.Meta.fields, "refused_photos"]
+        read_only_fields = fields
+
+    @extend_schema_field(ReadinessSerializer)
+    def get_readiness(self, avatar) -> dict:
+        return readiness_data(self.context["readiness"])
+
+    @extend_schema_field(PhotoSerializer(many=True))
+    def get_refused_photos(self, avatar) -> list:
+        return PhotoSerializer(self.context["readiness"].refused, many=True).data
+
+
+class PhotoUploadSerializer(serializers.Serializer):
+    photos = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True), allow_empty=False,
+        help_text="One or more selfies (JPEG, PNG, HEIC), sent as repeated multipart 'photos' parts.",
+    )
+
+
+class PhotoVerdictSerializer(serializers.Serializer):
+    id = serializers.IntegerField(allow_null=True, help_text="The photo's id; null when it was not taken at all.")
+    name = serializers.CharField()
+    status = serializers.ChoiceField(choices=Photo.Status.choices)
+    accepted = serializers.BooleanField()
+    reason_code = serializers.CharField(help_text="A short machine code such as 'several_faces'; empty if accepted.")
+    reason = serializers.CharField(help_text="Why it was refused, for the person; empty if accepted.")
+
+
+class PhotoUploadResultSerializer(serializers.Serializer):
+    results = PhotoVerdictSerializer(many=True)
+    readiness = ReadinessSerializer()
+
+
+class TemplateChoiceSerializer(serializers.Serializer):
+    templates = serializers.SlugRelatedField(
+        many=True, slug_field="slug", queryset=template_list_published(),
+        help_text="Slugs of published templates.",
+    )
+
+
+class RenderJobSerializer(serializers.ModelSerializer):
+    template = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    source_portrait = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
+
+    class Meta:
+        model = RenderJob
+        fields = ["id", "kind", "status", "stage", "progress", "template", "source_portrait", "queued_at"]
+        read_only_fields = fields
+
+
+class RenderJobListSerializer(serializers.Serializer):
+    jobs = RenderJobSerializer(many=True)
+
+
+class JobProgressSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["training", "render"])
+    label = serializers.CharField()
+    status = serializers.CharField()
+    stage = serializers.CharField(allow_blank=True)
+    progress = serializers.IntegerField(min_value=0, max_value=100)
+    queue_position = serializers.IntegerField(allow_null=True)
+    eta_seconds = serializers.IntegerField(allow_null=True)
+
+
+class ProgressSerializer(serializers.Serializer):
+    avatar_status = serializers.ChoiceField(choices=Avatar.Status.choices)
+    avatar_status_label = serializers.CharField()
+    overall_progress = serializers.IntegerField(min_value=0, max_value=100)
+    done = serializers.BooleanField()
+    failed = serializers.BooleanField()
+    portrait_count = serializers.IntegerField()
+    jobs = JobProgressSerializer(many=True)
+    eta_seconds = serializers.IntegerField(allow_null=True, help_text="Seconds until all queued work is done, if known.")
+
+
+class TemplateBriefSerializer(serializers.Serializer):
+    slug = serializers.SlugField()
+    title = serializers.CharField()
+
+
+class PortraitSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    avatar = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
+    template = TemplateBriefSerializer(read_only=True)
+    more_like_me_of = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
+    likeness_score = serializers.FloatField(
+        read_only=True, allow_null=True, help_text="0-100: how close the portrait is to the person's photos."
+    )
+    download_url = serializers.SerializerMethodField(help_text="Streams the full-size file (token or session).")
+    web_download_url = serializers.SerializerMethodField(help_text="The website's download link (session only).")
+
+    class Meta:
+        model = Portrait
+        fields = ["id", "avatar", "template", "width", "height", "likeness_score", "version", "more_like_me_of",
+                  "download_count", "created_at", "download_url", "web_download_url"]
+        read_only_fields = fields
+
+    def get_download_url(self, portrait) -> str:
+        return reverse("api:portrait-download", kwargs={"public_id": portrait.public_id})
+
+    def get_web_download_url(self, portrait) -> str:
+        return reverse("avatars:portrait_download", kwargs={"public_id": portrait.public_id})
+
+
+class PortraitVersionSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+
+    class Meta:
+        model = Portrait
+        fields = ["id", "version", "likeness_score", "created_at"]
+        read_only_fields = fields
+
+
+class PortraitDetailSerializer(PortraitSerializer):
+    versions = serializers.SerializerMethodField(help_text="The 'more like me' chain it belongs to, oldest first.")
+
+    class Meta(PortraitSerializer.Meta):
+        fields = [*PortraitSerializer.Meta.fields, "versions"]
+        read_only_fields = fields
+
+    @extend_schema_field(PortraitVersionSerializer(many=True))
+    def get_versions(self, portrait) -> list:
+        return PortraitVersionSerializer(self.context["versions"], many=True).data
