@@ -68,3 +68,14 @@ def error_of(response) -> dict:
     assert isinstance(body["error"]["code"], str) and body["error"]["code"]
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
     return body["error"]
+
+
+@pytest.fixture
+def throttle_rate(monkeypatch):
+    """Lowers one throttle scope's rate for the test (DRF reads the rates once, at import)."""
+    from rest_framework.throttling import ScopedRateThrottle
+
+    def set_rate(scope: str, rate: str) -> None:
+        monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {**ScopedRateThrottle.THROTTLE_RATES, scope: rate})
+
+    return set_rate

@@ -1,0 +1,215 @@
+"""Avatars through the API: create, readiness, photo uploads with verdicts, templates, progress."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from avatars.models import Avatar, Photo, RenderJob, TrainingJob
+from tests.api.conftest import REQUIRED_PHOTOS, error_of
+from tests.factories import AvatarFactory, PhotoFactory, PortraitFactory, StyleTemplateFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_create_then_list_and_read_an_avatar(api, user):
+    created = api.post("/api/v1/avatars/", {"name": "  Me at work ", "subject_class": "woman"}, format="json")
+
+    assert created.status_code == 201
+    body = created.json()
+    avatar = Avatar.objects.get(public_id=body["id"])
+    assert (avatar.user, avatar.name, avatar.subject_class) == (user, "Me at work", "woman")
+    assert body["status"] == "collecting"
+    assert body["readiness"] == {"accepted": 0, "required": REQUIRED_PHOTOS, "missing": REQUIRED_PHOTOS,
+                                 "ready": False}
+    listed = api.get("/api/v1/avatars/").json()
+    assert listed["count"] == 1 and listed["results"][0]["id"] == body["id"]
+    assert api.get(f"/api/v1/avatars/{avatar.public_id}/").json()["name"] == "Me at work"
+
+
+def test_create_refuses_an_unknown_subject_with_field_errors(api):
+    response = api.post("/api/v1/avatars/", {"subject_class": "cat"}, format="json")
+
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["code"] == "invalid"
+    assert "subject_class" in error["fields"]
+    assert not Avatar.objects.exists()
+
+
+def test_detail_shows_readiness_and_the_refused_photos_with_reasons(api, user):
+    avatar = AvatarFactory(user=user)
+    PhotoFactory.create_batch(REQUIRED_PHOTOS, avatar=avatar)
+    PhotoFactory(avatar=avatar, status=Photo.Status.REJECTED, reason_code="blurry", reason="Too blurry.")
+    PhotoFactory(avatar=avatar, status=Photo.Status.REMOVED)
+
+    body = api.get(f"/api/v1/avatars/{avatar.public_id}/").json()
+
+    assert body["readiness"] == {"accepted": REQUIRED_PHOTOS, "required": REQUIRED_PHOTOS, "missing": 0,
+                                 "ready": True}
+    assert [(p["reason_code"], p["reason"]) for p in body["refused_photos"]] == [("blurry", "Too blurry.")]
+    listed = api.get("/api/v1/avatars/").json()["results"][0]
+    assert listed["readiness"]["accepted"] == REQUIRED_PHOTOS
+
+
+def test_upload_gives_each_photo_its_own_verdict(api, user, faces_dir):
+    avatar = AvatarFactory(user=user)
+    files = [
+        SimpleUploadedFile("obama.jpg", (faces_dir / "obama" / sorted((faces_dir / "obama").iterdir())[0].name)
+                           .read_bytes(), content_type="image/jpeg"),
+        SimpleUploadedFile("notes.txt", b"not a picture", content_type="text/plain"),
+    ]
+
+    response = api.post(f"/api/v1/avatars/{avatar.public_id}/photos/", {"photos": files}, format="multipart")
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    first, second = body["results"]
+    assert (first["name"], first["accepted"], first["reason_code"]) == ("obama.jpg", True, "")
+    assert (second["name"], second["accepted"]) == ("notes.txt", False)
+    assert second["reason_code"] and second["reason"]
+    assert body["readiness"]["accepted"] == 1
+    assert Photo.objects.filter(avatar=avatar, status="accepted").count() == 1
+    photos = api.get(f"/api/v1/avatars/{avatar.public_id}/photos/").json()
+    assert [p["name"] for p in photos["results"]] == ["obama.jpg", "notes.txt"]
+    image = api.get(photos["results"][0]["image_url"])
+    assert image.status_code == 200 and image["Content-Type"] == "image/jpeg"
+    assert image["Cache-Control"] == "private, no-store"
+
+
+def test_upload_without_files_is_a_field_error(api, user):
+    avatar = AvatarFactory(user=user)
+
+    response = api.post(f"/api/v1/avatars/{avatar.public_id}/photos/", {}, format="multipart")
+
+    assert response.status_code == 400
+    assert "photos" in error_of(response)["fields"]
+
+
+def test_upload_to_a_paid_avatar_is_a_conflict_with_the_services_reason(api, user):
+    avatar = AvatarFactory(user=user, status=Avatar.Status.PAID)
+    upload = SimpleUploadedFile("me.jpg", b"whatever", content_type="image/jpeg")
+
+    response = api.post(f"/api/v1/avatars/{avatar.public_id}/photos/", {"photos": [upload]}, format="multipart")
+
+    assert response.status_code == 409
+    error = error_of(response)
+    assert error["code"] == "avatar_state"
+    assert "already paid" in error["message"]
+    assert not Photo.objects.exists()
+
+
+def test_uploads_are_throttled_per_user(api, user, throttle_rate):
+    avatar = AvatarFactory(user=user, status=Avatar.Status.PAID)
+    throttle_rate("uploads", "2/min")
+    url = f"/api/v1/avatars/{avatar.public_id}/photos/"
+
+    statuses = [api.post(url, {"photos": [SimpleUploadedFile("a.jpg", b"x")]}, format="multipart").status_code
+                for _ in range(3)]
+    listing = api.get(url)
+
+    assert statuses == [409, 409, 429]
+    assert listing.status_code == 200, "reading the photo list must not use up the upload budget"
+
+
+def test_removing_a_photo(api, user):
+    avatar = AvatarFactory(user=user)
+    photo = PhotoFactory(avatar=avatar)
+
+    response = api.delete(f"/api/v1/avatars/{avatar.public_id}/photos/{photo.pk}/")
+
+    assert response.status_code == 204
+    photo.refresh_from_db()
+    assert photo.status == Photo.Status.REMOVED
+    assert api.get(f"/api/v1/avatars/{avatar.public_id}/photos/").json()["count"] == 0
+
+
+def test_choosing_templates_takes_published_slugs_only(api, user):
+    avatar = AvatarFactory(user=user)
+    chosen = StyleTemplateFactory()
+    hidden = StyleTemplateFactory(is_published=False)
+    url = f"/api/v1/avatars/{avatar.public_id}/templates/"
+
+    refused = api.put(url, {"templates": [chosen.slug, hidden.slug]}, format="json")
+    accepted = api.put(url, {"templates": [chosen.slug]}, format="json")
+
+    assert refused.status_code == 400 and "templates" in error_of(refused)["fields"]
+    assert accepted.status_code == 200 and accepted.json()["templates"] == [chosen.slug]
+    assert list(avatar.templates.all()) == [chosen]
+
+
+def test_choosing_templates_of_a_paid_avatar_is_a_conflict(api, user):
+    avatar = AvatarFactory(user=user, status=Avatar.Status.PAID)
+
+    response = api.put(f"/api/v1/avatars/{avatar.public_id}/templates/",
+                       {"templates": [StyleTemplateFactory().slug]}, format="json")
+
+    assert response.status_code == 409
+    assert "fixed" in error_of(response)["message"]
+
+
+def test_progress_lists_the_jobs_with_queue_positions(api, user):
+    avatar = AvatarFactory(user=user, status=Avatar.Status.TRAINING)
+    TrainingJob.objects.create(avatar=avatar, status="running", progress=40, stage="training")
+    RenderJob.objects.create(avatar=avatar, template=StyleTemplateFactory(title="Studio"))
+
+    body = api.get(f"/api/v1/avatars/{avatar.public_id}/progress/").json()
+
+    assert body["avatar_status"] == "training"
+    assert [(j["kind"], j["status"], j["progress"]) for j in body["jobs"]] == [
+        ("training", "running", 40), ("render", "queued", 0)]
+    assert body["jobs"][1]["queue_position"] == 1
+    assert body["done"] is False
+
+
+def test_render_more_queues_jobs_for_a_ready_avatar(api, user, django_capture_on_commit_callbacks):
+    avatar = AvatarFactory(user=user, status=Avatar.Status.READY)
+    templates = StyleTemplateFactory.create_batch(2)
+
+    with django_capture_on_commit_callbacks():
+        response = api.post(f"/api/v1/avatars/{avatar.public_id}/render-more/",
+                            {"templates": [t.slug for t in templates]}, format="json")
+
+    assert response.status_code == 202
+    assert sorted(j["template"] for j in response.json()["jobs"]) == sorted(t.slug for t in templates)
+    assert RenderJob.objects.filter(avatar=avatar, kind="extra").count() == 2
+
+
+def test_deleting_an_avatar_answers_with_a_receipt(api, user):
+    avatar = AvatarFactory(user=user, status=Avatar.Status.READY, name="Old me")
+    PortraitFactory(avatar=avatar)
+
+    response = api.delete(f"/api/v1/avatars/{avatar.public_id}/")
+
+    assert response.status_code == 200
+    receipt = response.json()
+    assert receipt["scope"] == "avatar"
+    assert receipt["removed"]["portraits"] == 1 and receipt["removed"]["avatar_names"] == ["Old me"]
+    assert receipt["url"].endswith(f"/receipts/{receipt['token']}/")
+    assert not Avatar.objects.filter(pk=avatar.pk).exists()
+
+
+@pytest.mark.parametrize("rows", [3, 25])
+def test_the_avatar_list_takes_the_same_queries_for_any_number_of_rows(api, user, rows,
+                                                                      django_assert_num_queries):
+    template = StyleTemplateFactory()
+    for avatar in AvatarFactory.create_batch(rows, user=user):
+        PhotoFactory(avatar=avatar)
+        avatar.templates.add(template)
+
+    # token, count, page of avatars, their templates
+    with django_assert_num_queries(4):
+        response = api.get("/api/v1/avatars/")
+
+    assert len(response.json()["results"]) == min(rows, 20)
+
+
+@pytest.mark.parametrize("rows", [3, 25])
+def test_the_photo_list_takes_the_same_queries_for_any_number_of_rows(api, user, rows,
+                                                                     django_assert_num_queries):
+    avatar = AvatarFactory(user=user)
+    PhotoFactory.create_batch(rows, avatar=avatar)
+
+    # token, avatar, count, page of photos
+    with django_assert_num_queries(4):
+        response = api.get(f"/api/v1/avatars/{avatar.public_id}/photos/")
+
+    assert response.json()["count"] == rows
