@@ -85,7 +85,7 @@ def _checkout_start(*, order_id: int) -> str:
     with transaction.atomic():
         # The row stays locked during the call to Stripe, so a double click waits
         # for the first session and is handed the same one.
-        order = Order.objects.select_for_update().select_related("user").get(pk=order_id)
+        order = Order.objects.select_for_update(of=("self",)).select_related("user").get(pk=order_id)
         if order.status not in (Order.Status.PENDING, Order.Status.AWAITING_PAYMENT):
             raise OrderNotAllowed(f"This order is {order.get_status_display().lower()}: it cannot be paid now.")
         now = timezone.now()
