@@ -1,0 +1,39 @@
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+FACES_DIR = Path(__file__).resolve().parent.parent.parent.parent / "shared" / "testdata" / "faces"
+
+
+@pytest.fixture(scope="session")
+def tiny_engine():
+    """The tiny engine on the CPU, one torch thread: its layers are so small that a second
+    thread only adds contention on a busy 2-core machine (10x slower there)."""
+    import torch
+
+    from avatars.engine.pipeline import EngineSpec, get_engine
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield get_engine(EngineSpec(base_model="tiny", device="cpu"))
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def photos_of():
+    """photos_of("obama"): one person's shared test photos, as small RGB copies."""
+
+    def load(person: str) -> list[Image.Image]:
+        photos = []
+        for path in sorted((FACES_DIR / person).iterdir()):
+            with Image.open(path) as image:
+                image.draft("RGB", (256, 256))
+                photo = image.convert("RGB")
+                photo.thumbnail((256, 256))
+                photos.append(photo)
+        if not photos:
+            pytest.fail(f"No photos of {person} in {FACES_DIR}")
+        return photos
+
+    return load

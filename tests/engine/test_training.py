@@ -1,0 +1,150 @@
+"""Real DreamBooth-LoRA training on the tiny engine (64 px, a handful of steps)."""
+
+import math
+
+import numpy as np
+import pytest
+from safetensors.torch import load_file
+
+from avatars.engine.pipeline import Engine, EngineSpec, build_tiny_pipeline
+from avatars.engine.training import TrainResult, train_lora
+
+# Ten times the production rate so a few steps move the weights far enough to see in pixels.
+TEST_LEARNING_RATE = 1e-3
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_engine, photos_of, tmp_path_factory):
+    calls = []
+    result = train_lora(
+        tiny_engine,
+        photos_of("obama"),
+        identity_token="sks",
+        subject_class="man",
+        output_path=tmp_path_factory.mktemp("lora") / "avatar.safetensors",
+        rank=4,
+        steps=6,
+        learning_rate=TEST_LEARNING_RATE,
+        seed=7,
+        progress=lambda step, total, loss: calls.append((step, total, loss)),
+        progress_every=2,
+    )
+    return result, calls
+
+
+def _raw_render(pipeline, *, seed: int = 3) -> np.ndarray:
+    import torch
+
+    return pipeline(
+        "a photo of sks man",
+        num_inference_steps=2,
+        height=64,
+        width=64,
+        generator=torch.Generator().manual_seed(seed),
+        output_type="np",
+    ).images[0]
+
+
+def test_training_writes_a_small_safetensors_file_of_changed_lora_weights(trained):
+    result, _ = trained
+    assert isinstance(result, TrainResult)
+    assert result.steps == 6
+    assert math.isfinite(result.final_loss) and result.final_loss > 0
+    assert result.seconds > 0
+    assert 1_000 < result.lora_path.stat().st_size < 5_000_000
+    assert [path.name for path in result.lora_path.parent.iterdir()] == ["avatar.safetensors"]
+
+    weights = load_file(result.lora_path)
+    up = {name: tensor for name, tensor in weights.items() if name.endswith("lora.up.weight")}
+    down = {name: tensor for name, tensor in weights.items() if name.endswith("lora.down.weight")}
+    assert up and len(up) == len(down)
+    assert all(name.startswith("unet.") for name in weights)
+    assert {name.split(".")[-4] for name in up} >= {"to_q", "to_k", "to_v"}
+    # peft starts every lora_B ("up") at zero, so a non-zero one was moved by the optimizer.
+    assert all(tensor.abs().max() > 0 for tensor in up.values())
+
+
+def test_progress_is_reported_every_few_steps_and_at_the_end(trained):
+    _, calls = trained
+    assert [(step, total) for step, total, _ in calls] == [(2, 6), (4, 6), (6, 6)]
+    assert all(math.isfinite(loss) for _, _, loss in calls)
+
+
+def test_saved_lora_loads_into_a_fresh_pipeline_and_changes_its_output(trained):
+    result, _ = trained
+    fresh = build_tiny_pipeline(seed=0)
+    fresh.set_progress_bar_config(disable=True)
+    without_lora = _raw_render(fresh)
+
+    fresh.load_lora_weights(str(result.lora_path.parent), weight_name=result.lora_path.name)
+    with_lora = _raw_render(fresh)
+    fresh.unload_lora_weights()
+    unloaded = _raw_render(fresh)
+
+    assert np.abs(with_lora - without_lora).max() > 1e-3
+    np.testing.assert_array_equal(unloaded, without_lora)
+
+
+def test_training_leaves_the_shared_engine_as_it_found_it(tiny_engine, photos_of, tmp_path):
+    unet = tiny_engine.pipeline.unet
+    before = _raw_render(tiny_engine.pipeline)
+
+    train_lora(
+        tiny_engine,
+        photos_of("biden"),
+        identity_token="zwx",
+        subject_class="man",
+        output_path=tmp_path / "b.safetensors",
+        rank=4,
+        steps=2,
+        learning_rate=TEST_LEARNING_RATE,
+    )
+
+    assert not any("lora" in name for name, _ in unet.named_modules())
+    assert not any(parameter.requires_grad for parameter in unet.parameters())
+    assert not unet.training
+    assert tiny_engine.active_lora is None
+    np.testing.assert_array_equal(_raw_render(tiny_engine.pipeline), before)
+
+
+def test_the_same_seed_trains_the_same_weights(tiny_engine, photos_of, tmp_path):
+    photos = photos_of("rose_leslie")
+    paths = []
+    for name in ("first", "second"):
+        result = train_lora(
+            tiny_engine,
+            photos,
+            identity_token="sks",
+            subject_class="woman",
+            output_path=tmp_path / f"{name}.safetensors",
+            rank=4,
+            steps=2,
+            seed=11,
+        )
+        paths.append(result.lora_path)
+    first, second = load_file(paths[0]), load_file(paths[1])
+    assert first.keys() == second.keys()
+    assert all((first[name] == second[name]).all() for name in first)
+
+
+def test_sdxl_training_says_it_is_not_implemented(tmp_path):
+    import torch
+
+    sdxl = Engine(
+        spec=EngineSpec(base_model="some/sdxl", family="sdxl"),
+        pipeline=None,
+        image_to_image=None,
+        device="cpu",
+        dtype=torch.float32,
+        label="some/sdxl",
+        resolution=1024,
+        is_tiny=False,
+        load_seconds=0.0,
+    )
+    with pytest.raises(NotImplementedError, match="sd15"):
+        train_lora(sdxl, [], identity_token="sks", subject_class="man", output_path=tmp_path / "x.safetensors")
+
+
+def test_training_without_photos_is_refused(tiny_engine, tmp_path):
+    with pytest.raises(ValueError, match="at least one photo"):
+        train_lora(tiny_engine, [], identity_token="sks", subject_class="man", output_path=tmp_path / "x.safetensors")
