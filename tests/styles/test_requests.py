@@ -1,3 +1,4 @@
+import io
 import threading
 
 import pytest
@@ -300,3 +301,30 @@ def test_reference_images_are_shown_to_staff_and_the_author_only(client, setting
     assert client.get(url).status_code == 200
     client.force_login(UserFactory(is_staff=True))
     assert client.get(url).status_code == 200
+
+
+def test_a_good_reference_image_passes_the_checks_and_is_stored_re_encoded_without_exif(faces_dir):
+    from PIL import Image
+
+    photo = sorted(p for p in faces_dir.rglob("*.jp*g") if "multi" not in p.parts)[0]
+    with Image.open(photo) as source:
+        exif = Image.Exif()
+        exif[0x010F] = "SecretCam"  # Make
+        encoded = io.BytesIO()
+        source.convert("RGB").save(encoded, format="JPEG", exif=exif.tobytes())
+    upload = SimpleUploadedFile("look.jpg", encoded.getvalue(), content_type="image/jpeg")
+    request = template_request_create(author=UserFactory(), title="Like this", reference_image=upload)
+    with request.reference_image.open("rb") as stored, Image.open(stored) as image:
+        assert image.format == "PNG"
+        assert not image.getexif()
+        assert b"SecretCam" not in request.reference_image.open("rb").read()
+
+
+def test_an_unsafe_reference_image_is_refused(make_upload, monkeypatch):
+    from avatars.engine import safety
+
+    monkeypatch.setattr(safety, "nudity_verdict", lambda image: safety.NudityVerdict(
+        is_safe=False, score=0.9, labels=["FEMALE_BREAST_EXPOSED"]))
+    with pytest.raises(ValidationError, match="explicit content"):
+        template_request_create(author=UserFactory(), title="Nope", reference_image=make_upload())
+    assert not TemplateRequest.objects.exists()
