@@ -13,7 +13,7 @@ def _private_name(folder: str, extension: str) -> str:
 
 
 def photo_path(instance, filename: str) -> str:
-    return _private_name(f"uploads/{instance.avatar.public_id.hex}", ".png")
+    return _private_name(f"uploads/{instance.avatar.public_id.hex}", ".jpg")
 
 
 def lora_path(instance, filename: str) -> str:

@@ -1,0 +1,126 @@
+"""Photos in, portraits out: the real intake, training and rendering on the tiny engine."""
+
+from pathlib import Path
+
+import pytest
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from avatars import services
+from avatars.models import Avatar, Photo, Portrait, RenderJob
+from orders.services import order_create_for_avatar, order_fulfil
+from tests.factories import StyleTemplateFactory, UserFactory
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+
+@pytest.fixture(autouse=True)
+def small_engine(settings):
+    settings.LIKENESS_MIN_PHOTOS = 3
+    settings.LIKENESS_TRAIN_MAX_STEPS = 2
+    settings.LIKENESS_CANDIDATES_PER_TEMPLATE = 1
+    settings.LIKENESS_MAX_REROLLS = 0
+    settings.LIKENESS_RUN_JOBS_INLINE = True
+    settings.STRIPE_SECRET_KEY = ""
+    settings.LIKENESS_LOCAL_PAYMENTS = True
+
+
+def upload(avatar, path: Path) -> Photo:
+    return services.photo_add(avatar=avatar, uploaded_file=SimpleUploadedFile(path.name, path.read_bytes()))
+
+
+def stored_files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def collected_avatar(faces_dir):
+    avatar = services.avatar_create(user=UserFactory(), subject_class="man")
+    for path in sorted((faces_dir / "obama").glob("*.jpg")):
+        upload(avatar, path)
+    services.avatar_templates_set(avatar=avatar, templates=[StyleTemplateFactory(), StyleTemplateFactory()])
+    return avatar
+
+
+def test_the_set_keeps_one_persons_good_photos_and_says_why_it_refused_the_rest(collected_avatar, faces_dir):
+    friend = upload(collected_avatar, faces_dir / "biden" / "biden-2.jpg")
+    group = upload(collected_avatar, faces_dir / "multi" / "obama_and_biden.jpg")
+
+    verdicts = {p.original_name: (p.status, p.reason_code) for p in collected_avatar.photos.all()}
+    assert verdicts["obama-5-small.jpg"] == ("rejected", "too_small")
+    # obama-4-1080p is obama-1 letterboxed into a 1080p frame: the same shot.
+    assert verdicts["obama-4-1080p.jpg"] == ("rejected", "duplicate")
+    assert sum(1 for status, _ in verdicts.values() if status == "accepted") == 3
+    assert (friend.status, friend.reason_code) == ("rejected", "different_person")
+    assert (group.status, group.reason_code) == ("rejected", "several_faces")
+    assert friend.reason and group.reason
+    # A refusal that can't change with the set keeps no file.
+    assert not group.image and friend.image
+
+
+def test_a_paid_avatar_is_trained_rendered_and_its_photos_deleted(collected_avatar, private_media,
+                                                                   django_capture_on_commit_callbacks):
+    photo_files = {p.image.name for p in collected_avatar.photos.exclude(image="")}
+    assert photo_files and photo_files <= stored_files(private_media)
+    order = order_create_for_avatar(user=collected_avatar.user, avatar=collected_avatar)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        order_fulfil(order_id=order.pk, via="test")
+
+    avatar = Avatar.objects.get(pk=collected_avatar.pk)
+    job = avatar.training_jobs.get()
+    assert (job.status, job.progress, job.attempts) == ("succeeded", 100, 1), job.error
+    assert avatar.status == Avatar.Status.READY and avatar.lora_file.name.endswith(".safetensors")
+    assert avatar.engine_label == "tiny engine: not a real model"
+    assert len(avatar.embedding_centroid) == 128
+    assert job.gpu_seconds > 0
+    # The photos served their one purpose: no file of them is left anywhere in storage.
+    assert not photo_files & stored_files(private_media)
+    assert not avatar.photos.exclude(image="").exists()
+    assert not avatar.photos.filter(embedding__isnull=False).exists()
+
+    portraits = list(avatar.portraits.all())
+    assert len(portraits) == 2
+    for portrait in portraits:
+        assert default_storage.exists(portrait.image.name)
+        assert portrait.parameters["lora_scale"] == 1.0 and portrait.engine_label == avatar.engine_label
+    assert set(avatar.render_jobs.values_list("status", flat=True)) == {"succeeded"}
+
+
+def test_more_like_me_raises_the_avatar_pull_each_click_and_keeps_the_chain(collected_avatar,
+                                                                             django_capture_on_commit_callbacks):
+    order = order_create_for_avatar(user=collected_avatar.user, avatar=collected_avatar)
+    with django_capture_on_commit_callbacks(execute=True):
+        order_fulfil(order_id=order.pk, via="test")
+    portrait = collected_avatar.portraits.order_by("pk").first()
+
+    chain = [portrait]
+    for _ in range(3):
+        with django_capture_on_commit_callbacks(execute=True):
+            services.portrait_more_like_me(portrait=chain[-1])
+        chain.append(Portrait.objects.get(more_like_me_of=chain[-1]))
+
+    assert [p.version for p in chain] == [1, 2, 3, 4]
+    scales = [p.parameters["lora_scale"] for p in chain]
+    guidance = [p.parameters["guidance_scale"] for p in chain]
+    assert scales == sorted(scales) and len(set(scales)) == 4
+    assert guidance == sorted(guidance, reverse=True)
+    assert RenderJob.objects.filter(kind="more_like_me").count() == 3
+    assert all(p.seed == portrait.seed for p in chain)
+
+
+def test_a_second_delivery_of_the_training_task_does_nothing(collected_avatar, django_capture_on_commit_callbacks):
+    from avatars.jobs import training_job_execute
+
+    order = order_create_for_avatar(user=collected_avatar.user, avatar=collected_avatar)
+    with django_capture_on_commit_callbacks(execute=True):
+        order_fulfil(order_id=order.pk, via="test")
+    job = collected_avatar.training_jobs.get()
+    lora_name = Avatar.objects.get(pk=collected_avatar.pk).lora_file.name
+
+    training_job_execute(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert job.attempts == 1
+    assert Avatar.objects.get(pk=collected_avatar.pk).lora_file.name == lora_name
+    assert RenderJob.objects.filter(avatar=collected_avatar).count() == 2
