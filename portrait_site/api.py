@@ -38,8 +38,9 @@ DEFAULT_CODES = {
 }
 
 
-def error_response(*, status_code: int, code: str, message: str, fields: dict | None = None,
-                   headers: dict | None = None) -> Response:
+def error_response(
+    *, status_code: int, code: str, message: str, fields: dict | None = None, headers: dict | None = None
+) -> Response:
     body = {"code": code, "message": message}
     if fields:
         body["fields"] = fields
@@ -104,19 +105,29 @@ def exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
-    headers = {key: value for key, value in response.headers.items() if key in ("WWW-Authenticate", "Retry-After", "Allow")}
+    headers = {
+        key: value
+        for key, value in response.headers.items()
+        if key in ("WWW-Authenticate", "Retry-After", "Allow")
+    }
     code = DEFAULT_CODES.get(response.status_code, "error")
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         return error_response(
-            status_code=response.status_code, code="invalid", message=_first_message(detail),
-            fields=_field_messages(detail), headers=headers,
+            status_code=response.status_code,
+            code="invalid",
+            message=_first_message(detail),
+            fields=_field_messages(detail),
+            headers=headers,
         )
     if isinstance(exc, exceptions.APIException):
         message = _first_message(exc.detail)
         if isinstance(exc, exceptions.Throttled):
-            message = (f"Too many requests. Try again in {exc.wait:.0f} seconds." if exc.wait
-                       else "Too many requests. Try again in a moment.")
+            message = (
+                f"Too many requests. Try again in {exc.wait:.0f} seconds."
+                if exc.wait
+                else "Too many requests. Try again in a moment."
+            )
         elif isinstance(exc, exceptions.NotAuthenticated):
             message = "Sign in first: send a session cookie or an 'Authorization: Token <key>' header."
         return error_response(status_code=response.status_code, code=code, message=message, headers=headers)
@@ -175,7 +186,10 @@ ErrorSerializer = inline_serializer(
 
 
 def error_responses(*status_codes: int) -> dict[int, OpenApiResponse]:
-    return {code: OpenApiResponse(ErrorSerializer, description=DEFAULT_CODES.get(code, "error")) for code in status_codes}
+    return {
+        code: OpenApiResponse(ErrorSerializer, description=DEFAULT_CODES.get(code, "error"))
+        for code in status_codes
+    }
 
 
 # --- Private files ----------------------------------------------------------------------
@@ -193,8 +207,12 @@ def private_file_response(field_file, *, content_type: str, download_name: str |
         opened = field_file.open("rb")
     except FileNotFoundError:
         raise Http404("This file is no longer stored.") from None
-    response = FileResponse(opened, content_type=content_type, as_attachment=download_name is not None,
-                            filename=download_name or "")
+    response = FileResponse(
+        opened,
+        content_type=content_type,
+        as_attachment=download_name is not None,
+        filename=download_name or "",
+    )
     response["Cache-Control"] = "private, no-store"
     return response
 
@@ -208,7 +226,9 @@ class AutoSchema(openapi.AutoSchema):
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction=direction)
         for code in self._error_codes():
-            responses.setdefault(str(code), self._get_response_for_code(ErrorSerializer, str(code), direction=direction))
+            responses.setdefault(
+                str(code), self._get_response_for_code(ErrorSerializer, str(code), direction=direction)
+            )
         return responses
 
     def _error_codes(self) -> list[int]:

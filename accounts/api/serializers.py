@@ -30,7 +30,9 @@ class DeleteEverythingSerializer(serializers.Serializer):
 
 
 class DeletionReceiptSerializer(serializers.ModelSerializer):
-    removed = serializers.DictField(help_text="How many of each thing were deleted (avatars, photos, portraits...).")
+    removed = serializers.DictField(
+        help_text="How many of each thing were deleted (avatars, photos, portraits...)."
+    )
     url = serializers.SerializerMethodField(help_text="The receipt's page; anyone with the link can read it.")
 
     class Meta:

@@ -21,7 +21,8 @@ class TokenView(APIView):
         return [AllowAny()]
 
     @extend_schema(
-        operation_id="auth_token_create", summary="Trade an email and password for an API token",
+        operation_id="auth_token_create",
+        summary="Trade an email and password for an API token",
         request=api_serializers.TokenRequestSerializer,
         responses={200: api_serializers.TokenSerializer, **error_responses(429)},
         auth=[],
@@ -32,8 +33,11 @@ class TokenView(APIView):
             raise exceptions.Throttled(detail="Too many sign-in attempts. Wait a minute and try again.")
         payload = api_serializers.TokenRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        user = authenticate(request, username=payload.validated_data["email"].strip().lower(),
-                            password=payload.validated_data["password"])
+        user = authenticate(
+            request,
+            username=payload.validated_data["email"].strip().lower(),
+            password=payload.validated_data["password"],
+        )
         if user is None:
             raise serializers.ValidationError("That email and password do not match an account.")
         token, _ = Token.objects.get_or_create(user=user)
@@ -41,8 +45,9 @@ class TokenView(APIView):
 
 
 class TokenRevokeView(APIView):
-    @extend_schema(operation_id="auth_token_destroy", summary="Sign this token out", request=None,
-                   responses={204: None})
+    @extend_schema(
+        operation_id="auth_token_destroy", summary="Sign this token out", request=None, responses={204: None}
+    )
     def delete(self, request):
         Token.objects.filter(user=request.user).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -63,7 +68,9 @@ class MeView(APIView):
         responses={200: api_serializers.DeletionReceiptSerializer, **error_responses(400)},
     )
     def delete(self, request):
-        payload = api_serializers.DeleteEverythingSerializer(data=request.data, context={"user": request.user})
+        payload = api_serializers.DeleteEverythingSerializer(
+            data=request.data, context={"user": request.user}
+        )
         payload.is_valid(raise_exception=True)
         receipt = user_delete_everything(user=request.user)
         logout(request._request)

@@ -16,8 +16,12 @@ class ReadinessSerializer(serializers.Serializer):
 
 
 def readiness_data(readiness: PhotoReadiness) -> dict:
-    return {"accepted": readiness.accepted, "required": readiness.required, "missing": readiness.missing,
-            "ready": readiness.ready}
+    return {
+        "accepted": readiness.accepted,
+        "required": readiness.required,
+        "missing": readiness.missing,
+        "ready": readiness.ready,
+    }
 
 
 class AvatarSerializer(serializers.ModelSerializer):
@@ -31,18 +35,33 @@ class AvatarSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Avatar
-        fields = ["id", "name", "status", "status_label", "subject_class", "templates", "readiness",
-                  "portrait_count", "created_at", "trained_at", "photos_deleted_at"]
+        fields = [
+            "id",
+            "name",
+            "status",
+            "status_label",
+            "subject_class",
+            "templates",
+            "readiness",
+            "portrait_count",
+            "created_at",
+            "trained_at",
+            "photos_deleted_at",
+        ]
         read_only_fields = fields
 
     @extend_schema_field(ReadinessSerializer)
     def get_readiness(self, avatar) -> dict:
-        return readiness_data(PhotoReadiness(accepted=avatar.accepted_photo_count, required=settings.LIKENESS_MIN_PHOTOS))
+        return readiness_data(
+            PhotoReadiness(accepted=avatar.accepted_photo_count, required=settings.LIKENESS_MIN_PHOTOS)
+        )
 
 
 class AvatarCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=80, required=False, allow_blank=True, default="")
-    subject_class = serializers.ChoiceField(choices=Avatar.SubjectClass.choices, default=Avatar.SubjectClass.PERSON)
+    subject_class = serializers.ChoiceField(
+        choices=Avatar.SubjectClass.choices, default=Avatar.SubjectClass.PERSON
+    )
 
 
 class PhotoSerializer(serializers.ModelSerializer):
@@ -52,8 +71,20 @@ class PhotoSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Photo
-        fields = ["id", "name", "status", "accepted", "reason_code", "reason", "width", "height",
-                  "quality_score", "selected_for_training", "image_url", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "status",
+            "accepted",
+            "reason_code",
+            "reason",
+            "width",
+            "height",
+            "quality_score",
+            "selected_for_training",
+            "image_url",
+            "created_at",
+        ]
         read_only_fields = fields
 
     def get_accepted(self, photo) -> bool:
@@ -62,7 +93,9 @@ class PhotoSerializer(serializers.ModelSerializer):
     def get_image_url(self, photo) -> str | None:
         if not photo.image:
             return None
-        return reverse("api:avatar-photo-image", kwargs={"public_id": photo.avatar.public_id, "photo_id": photo.pk})
+        return reverse(
+            "api:avatar-photo-image", kwargs={"public_id": photo.avatar.public_id, "photo_id": photo.pk}
+        )
 
 
 class AvatarDetailSerializer(AvatarSerializer):
@@ -85,17 +118,22 @@ class AvatarDetailSerializer(AvatarSerializer):
 
 class PhotoUploadSerializer(serializers.Serializer):
     photos = serializers.ListField(
-        child=serializers.FileField(allow_empty_file=True), allow_empty=False,
+        child=serializers.FileField(allow_empty_file=True),
+        allow_empty=False,
         help_text="One or more selfies (JPEG, PNG, HEIC), sent as repeated multipart 'photos' parts.",
     )
 
 
 class PhotoVerdictSerializer(serializers.Serializer):
-    id = serializers.IntegerField(allow_null=True, help_text="The photo's id; null when it was not taken at all.")
+    id = serializers.IntegerField(
+        allow_null=True, help_text="The photo's id; null when it was not taken at all."
+    )
     name = serializers.CharField()
     status = serializers.ChoiceField(choices=Photo.Status.choices)
     accepted = serializers.BooleanField()
-    reason_code = serializers.CharField(help_text="A short machine code such as 'several_faces'; empty if accepted.")
+    reason_code = serializers.CharField(
+        help_text="A short machine code such as 'several_faces'; empty if accepted."
+    )
     reason = serializers.CharField(help_text="Why it was refused, for the person; empty if accepted.")
 
 
@@ -106,7 +144,9 @@ class PhotoUploadResultSerializer(serializers.Serializer):
 
 class TemplateChoiceSerializer(serializers.Serializer):
     templates = serializers.SlugRelatedField(
-        many=True, slug_field="slug", queryset=template_list_published(),
+        many=True,
+        slug_field="slug",
+        queryset=template_list_published(),
         help_text="Slugs of published templates.",
     )
 
@@ -143,7 +183,9 @@ class ProgressSerializer(serializers.Serializer):
     failed = serializers.BooleanField()
     portrait_count = serializers.IntegerField()
     jobs = JobProgressSerializer(many=True)
-    eta_seconds = serializers.IntegerField(allow_null=True, help_text="Seconds until all queued work is done, if known.")
+    eta_seconds = serializers.IntegerField(
+        allow_null=True, help_text="Seconds until all queued work is done, if known."
+    )
 
 
 class TemplateBriefSerializer(serializers.Serializer):
@@ -159,13 +201,29 @@ class PortraitSerializer(serializers.ModelSerializer):
     likeness_score = serializers.FloatField(
         read_only=True, allow_null=True, help_text="0-100: how close the portrait is to the person's photos."
     )
-    download_url = serializers.SerializerMethodField(help_text="Streams the full-size file (token or session).")
-    web_download_url = serializers.SerializerMethodField(help_text="The website's download link (session only).")
+    download_url = serializers.SerializerMethodField(
+        help_text="Streams the full-size file (token or session)."
+    )
+    web_download_url = serializers.SerializerMethodField(
+        help_text="The website's download link (session only)."
+    )
 
     class Meta:
         model = Portrait
-        fields = ["id", "avatar", "template", "width", "height", "likeness_score", "version", "more_like_me_of",
-                  "download_count", "created_at", "download_url", "web_download_url"]
+        fields = [
+            "id",
+            "avatar",
+            "template",
+            "width",
+            "height",
+            "likeness_score",
+            "version",
+            "more_like_me_of",
+            "download_count",
+            "created_at",
+            "download_url",
+            "web_download_url",
+        ]
         read_only_fields = fields
 
     def get_download_url(self, portrait) -> str:
@@ -185,7 +243,9 @@ class PortraitVersionSerializer(serializers.ModelSerializer):
 
 
 class PortraitDetailSerializer(PortraitSerializer):
-    versions = serializers.SerializerMethodField(help_text="The 'more like me' chain it belongs to, oldest first.")
+    versions = serializers.SerializerMethodField(
+        help_text="The 'more like me' chain it belongs to, oldest first."
+    )
 
     class Meta(PortraitSerializer.Meta):
         fields = [*PortraitSerializer.Meta.fields, "versions"]

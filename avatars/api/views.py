@@ -1,4 +1,4 @@
-"""Avatars, photos, templates chosen, progress and portraits: thin views over avatars.services and selectors."""
+"""Avatars, photos, chosen templates, progress and portraits: thin views over the avatars services."""
 
 import uuid
 
@@ -50,7 +50,8 @@ class AvatarListView(generics.ListAPIView):
         return selectors.avatar_list_for_user_with_counts(user=self.request.user)
 
     @extend_schema(
-        operation_id="avatars_create", summary="Start a new avatar",
+        operation_id="avatars_create",
+        summary="Start a new avatar",
         request=api_serializers.AvatarCreateSerializer,
         responses={201: api_serializers.AvatarDetailSerializer},
     )
@@ -68,22 +69,28 @@ def _avatar_detail(avatar) -> dict:
 
 
 class AvatarDetailView(OwnedAvatarMixin, APIView):
-    @extend_schema(operation_id="avatars_retrieve", summary="One avatar: status, readiness, refused photos",
-                   responses=api_serializers.AvatarDetailSerializer)
+    @extend_schema(
+        operation_id="avatars_retrieve",
+        summary="One avatar: status, readiness, refused photos",
+        responses=api_serializers.AvatarDetailSerializer,
+    )
     def get(self, request, public_id):
         return Response(_avatar_detail(self.get_avatar()))
 
     @extend_schema(
-        operation_id="avatars_destroy", summary="Delete the avatar with its photos, avatar file and portraits",
-        request=None, responses={200: DeletionReceiptSerializer},
+        operation_id="avatars_destroy",
+        summary="Delete the avatar with its photos, avatar file and portraits",
+        request=None,
+        responses={200: DeletionReceiptSerializer},
     )
     def delete(self, request, public_id):
         receipt = avatar_delete_with_receipt(user=request.user, avatar=self.get_avatar())
         return Response(DeletionReceiptSerializer(receipt).data)
 
 
-@extend_schema_view(get=extend_schema(operation_id="avatars_photos_list",
-                                       summary="The avatar's photos with their verdicts"))
+@extend_schema_view(
+    get=extend_schema(operation_id="avatars_photos_list", summary="The avatar's photos with their verdicts")
+)
 class AvatarPhotosView(OwnedAvatarMixin, generics.ListAPIView):
     serializer_class = api_serializers.PhotoSerializer
     parser_classes = [parsers.MultiPartParser]
@@ -94,7 +101,8 @@ class AvatarPhotosView(OwnedAvatarMixin, generics.ListAPIView):
         return selectors.photo_list_for_avatar(avatar=self.get_avatar()).select_related("avatar")
 
     @extend_schema(
-        operation_id="avatars_photos_upload", summary="Upload photos; each gets its own verdict",
+        operation_id="avatars_photos_upload",
+        summary="Upload photos; each gets its own verdict",
         request={"multipart/form-data": api_serializers.PhotoUploadSerializer},
         responses={201: api_serializers.PhotoUploadResultSerializer},
     )
@@ -104,46 +112,74 @@ class AvatarPhotosView(OwnedAvatarMixin, generics.ListAPIView):
             payload = api_serializers.PhotoUploadSerializer(data=request.data)
             payload.is_valid(raise_exception=True)
         except (TooManyFilesSent, RequestDataTooBig):
-            raise serializers.ValidationError({"photos": ["Too many photos in one go: send at most 50 at a time."]})
+            raise serializers.ValidationError(
+                {"photos": ["Too many photos in one go: send at most 50 at a time."]}
+            )
         results, refusals = [], []
         for uploaded in payload.validated_data["photos"]:
             try:
                 photo = services.photo_add(avatar=avatar, uploaded_file=uploaded)
             except services.AvatarError as error:
                 refusals.append(error)
-                results.append({"id": None, "name": uploaded.name, "status": Photo.Status.REJECTED,
-                                "accepted": False, "reason_code": "not_taken", "reason": str(error)})
+                results.append(
+                    {
+                        "id": None,
+                        "name": uploaded.name,
+                        "status": Photo.Status.REJECTED,
+                        "accepted": False,
+                        "reason_code": "not_taken",
+                        "reason": str(error),
+                    }
+                )
             else:
-                results.append({"id": photo.pk, "name": photo.original_name, "status": photo.status,
-                                "accepted": photo.status == Photo.Status.ACCEPTED,
-                                "reason_code": photo.reason_code, "reason": photo.reason})
+                results.append(
+                    {
+                        "id": photo.pk,
+                        "name": photo.original_name,
+                        "status": photo.status,
+                        "accepted": photo.status == Photo.Status.ACCEPTED,
+                        "reason_code": photo.reason_code,
+                        "reason": photo.reason,
+                    }
+                )
         if len(refusals) == len(results):
             # Not one photo was taken: the avatar's state refused the whole request.
             raise refusals[0]
         readiness = selectors.avatar_photo_readiness(avatar=avatar)
         body = {"results": results, "readiness": api_serializers.readiness_data(readiness)}
-        return Response(api_serializers.PhotoUploadResultSerializer(body).data, status=status.HTTP_201_CREATED)
+        return Response(
+            api_serializers.PhotoUploadResultSerializer(body).data, status=status.HTTP_201_CREATED
+        )
 
 
 class OwnedPhotoMixin(OwnedAvatarMixin):
     def get_photo(self):
         avatar = self.get_avatar()
-        photo = selectors.photo_get_for_user(user=self.request.user, avatar=avatar, photo_id=self.kwargs["photo_id"])
+        photo = selectors.photo_get_for_user(
+            user=self.request.user, avatar=avatar, photo_id=self.kwargs["photo_id"]
+        )
         self.check_object_permissions(self.request, photo)
         return photo
 
 
 class AvatarPhotoView(OwnedPhotoMixin, APIView):
-    @extend_schema(operation_id="avatars_photos_remove", summary="Remove a photo from the set",
-                   request=None, responses={204: None})
+    @extend_schema(
+        operation_id="avatars_photos_remove",
+        summary="Remove a photo from the set",
+        request=None,
+        responses={204: None},
+    )
     def delete(self, request, public_id, photo_id):
         services.photo_remove(photo=self.get_photo())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class AvatarPhotoImageView(PrivateFileView, OwnedPhotoMixin, APIView):
-    @extend_schema(operation_id="avatars_photos_image", summary="The cleaned copy of a photo, while it is kept",
-                   responses={(200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="JPEG")})
+    @extend_schema(
+        operation_id="avatars_photos_image",
+        summary="The cleaned copy of a photo, while it is kept",
+        responses={(200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="JPEG")},
+    )
     def get(self, request, public_id, photo_id):
         photo = self.get_photo()
         if not photo.image:
@@ -155,8 +191,10 @@ class AvatarTemplatesView(OwnedAvatarMixin, APIView):
     parser_classes = [parsers.JSONParser]
 
     @extend_schema(
-        operation_id="avatars_templates_set", summary="Choose the styles the first portraits are rendered in",
-        request=api_serializers.TemplateChoiceSerializer, responses=api_serializers.AvatarDetailSerializer,
+        operation_id="avatars_templates_set",
+        summary="Choose the styles the first portraits are rendered in",
+        request=api_serializers.TemplateChoiceSerializer,
+        responses=api_serializers.AvatarDetailSerializer,
     )
     def put(self, request, public_id):
         avatar = self.get_avatar()
@@ -167,8 +205,11 @@ class AvatarTemplatesView(OwnedAvatarMixin, APIView):
 
 
 class AvatarProgressView(OwnedAvatarMixin, APIView):
-    @extend_schema(operation_id="avatars_progress", summary="Training and render jobs with queue position and ETA",
-                   responses=api_serializers.ProgressSerializer)
+    @extend_schema(
+        operation_id="avatars_progress",
+        summary="Training and render jobs with queue position and ETA",
+        responses=api_serializers.ProgressSerializer,
+    )
     def get(self, request, public_id):
         progress = selectors.avatar_progress(avatar=self.get_avatar())
         return Response(api_serializers.ProgressSerializer(progress).data)
@@ -178,24 +219,33 @@ class AvatarRenderMoreView(OwnedAvatarMixin, APIView):
     parser_classes = [parsers.JSONParser]
 
     @extend_schema(
-        operation_id="avatars_render_more", summary="Render a ready avatar in more styles",
-        request=api_serializers.TemplateChoiceSerializer, responses={202: api_serializers.RenderJobListSerializer},
+        operation_id="avatars_render_more",
+        summary="Render a ready avatar in more styles",
+        request=api_serializers.TemplateChoiceSerializer,
+        responses={202: api_serializers.RenderJobListSerializer},
     )
     def post(self, request, public_id):
         avatar = self.get_avatar()
         payload = api_serializers.TemplateChoiceSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         jobs = services.avatar_render_more(avatar=avatar, templates=payload.validated_data["templates"])
-        return Response(api_serializers.RenderJobListSerializer({"jobs": jobs}).data, status=status.HTTP_202_ACCEPTED)
+        return Response(
+            api_serializers.RenderJobListSerializer({"jobs": jobs}).data, status=status.HTTP_202_ACCEPTED
+        )
 
 
 # --- Portraits ------------------------------------------------------------------------
 
 
-@extend_schema_view(get=extend_schema(
-    operation_id="portraits_list", summary="Your portraits, newest first",
-    parameters=[OpenApiParameter("avatar", OpenApiTypes.UUID, description="Only this avatar's portraits.")],
-))
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="portraits_list",
+        summary="Your portraits, newest first",
+        parameters=[
+            OpenApiParameter("avatar", OpenApiTypes.UUID, description="Only this avatar's portraits.")
+        ],
+    )
+)
 class PortraitListView(generics.ListAPIView):
     serializer_class = api_serializers.PortraitSerializer
 
@@ -203,7 +253,9 @@ class PortraitListView(generics.ListAPIView):
         avatar = None
         avatar_id = self.request.query_params.get("avatar")
         if avatar_id:
-            avatar = selectors.avatar_get_for_user(user=self.request.user, public_id=_avatar_filter(avatar_id))
+            avatar = selectors.avatar_get_for_user(
+                user=self.request.user, public_id=_avatar_filter(avatar_id)
+            )
         return selectors.portrait_list_for_user(user=self.request.user, avatar=avatar)
 
 
@@ -215,23 +267,33 @@ def _avatar_filter(value: str):
 
 
 class PortraitDetailView(OwnedPortraitMixin, APIView):
-    @extend_schema(operation_id="portraits_retrieve", summary="One portrait with its likeness and versions",
-                   responses=api_serializers.PortraitDetailSerializer)
+    @extend_schema(
+        operation_id="portraits_retrieve",
+        summary="One portrait with its likeness and versions",
+        responses=api_serializers.PortraitDetailSerializer,
+    )
     def get(self, request, public_id):
         portrait = self.get_portrait()
         context = {"versions": selectors.portrait_versions(portrait=portrait)}
         return Response(api_serializers.PortraitDetailSerializer(portrait, context=context).data)
 
-    @extend_schema(operation_id="portraits_destroy", summary="Delete the portrait and its file",
-                   request=None, responses={200: DeletionReceiptSerializer})
+    @extend_schema(
+        operation_id="portraits_destroy",
+        summary="Delete the portrait and its file",
+        request=None,
+        responses={200: DeletionReceiptSerializer},
+    )
     def delete(self, request, public_id):
         receipt = portrait_delete_with_receipt(user=request.user, portrait=self.get_portrait())
         return Response(DeletionReceiptSerializer(receipt).data)
 
 
 class PortraitDownloadView(PrivateFileView, OwnedPortraitMixin, APIView):
-    @extend_schema(operation_id="portraits_download", summary="The full-size portrait file",
-                   responses={(200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="PNG")})
+    @extend_schema(
+        operation_id="portraits_download",
+        summary="The full-size portrait file",
+        responses={(200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="PNG")},
+    )
     def get(self, request, public_id):
         portrait = self.get_portrait()
         services.portrait_download_record(portrait=portrait)
@@ -240,16 +302,24 @@ class PortraitDownloadView(PrivateFileView, OwnedPortraitMixin, APIView):
 
 
 class PortraitMoreLikeMeView(OwnedPortraitMixin, APIView):
-    @extend_schema(operation_id="portraits_more_like_me", summary="Render it again, closer to the person",
-                   request=None, responses={202: api_serializers.RenderJobSerializer})
+    @extend_schema(
+        operation_id="portraits_more_like_me",
+        summary="Render it again, closer to the person",
+        request=None,
+        responses={202: api_serializers.RenderJobSerializer},
+    )
     def post(self, request, public_id):
         job = services.portrait_more_like_me(portrait=self.get_portrait())
         return Response(api_serializers.RenderJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
 class PortraitRerollView(OwnedPortraitMixin, APIView):
-    @extend_schema(operation_id="portraits_reroll", summary="Render a fresh take on the same style",
-                   request=None, responses={202: api_serializers.RenderJobSerializer})
+    @extend_schema(
+        operation_id="portraits_reroll",
+        summary="Render a fresh take on the same style",
+        request=None,
+        responses={202: api_serializers.RenderJobSerializer},
+    )
     def post(self, request, public_id):
         job = services.portrait_reroll(portrait=self.get_portrait())
         return Response(api_serializers.RenderJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

@@ -11,11 +11,22 @@ class OrderSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Order
-        fields = ["id", "avatar", "status", "status_label", "amount", "currency", "amount_display",
-                  "created_at", "paid_at"]
+        fields = [
+            "id",
+            "avatar",
+            "status",
+            "status_label",
+            "amount",
+            "currency",
+            "amount_display",
+            "created_at",
+            "paid_at",
+        ]
         read_only_fields = fields
 
 
 class CheckoutSerializer(serializers.Serializer):
     order = OrderSerializer()
-    checkout_url = serializers.URLField(help_text="Open it in a browser to pay; poll the order for its status.")
+    checkout_url = serializers.URLField(
+        help_text="Open it in a browser to pay; poll the order for its status."
+    )

@@ -25,7 +25,8 @@ class CheckoutView(APIView):
     @extend_schema(
         operation_id="avatars_checkout",
         summary="Create (or reuse) the avatar's order and open a Stripe Checkout Session for it",
-        request=None, responses={201: CheckoutSerializer, **error_responses(503)},
+        request=None,
+        responses={201: CheckoutSerializer, **error_responses(503)},
     )
     def post(self, request, public_id):
         avatar = avatar_get_for_user(user=request.user, public_id=public_id)
@@ -33,7 +34,9 @@ class CheckoutView(APIView):
         order = order_create_for_avatar(user=request.user, avatar=avatar)
         url = request.build_absolute_uri(checkout_start(order=order))
         order.refresh_from_db()
-        return Response(CheckoutSerializer({"order": order, "checkout_url": url}).data, status=status.HTTP_201_CREATED)
+        return Response(
+            CheckoutSerializer({"order": order, "checkout_url": url}).data, status=status.HTTP_201_CREATED
+        )
 
 
 @extend_schema_view(get=extend_schema(operation_id="orders_list", summary="Your orders, newest first"))
@@ -42,14 +45,19 @@ class OrderListView(generics.ListAPIView):
     permission_classes = OWNED
 
     def get_queryset(self):
-        return Order.objects.filter(user=self.request.user).select_related("avatar").order_by("-created_at", "-pk")
+        return (
+            Order.objects.filter(user=self.request.user)
+            .select_related("avatar")
+            .order_by("-created_at", "-pk")
+        )
 
 
 class OrderDetailView(APIView):
     permission_classes = OWNED
 
-    @extend_schema(operation_id="orders_retrieve", summary="One order and its payment status",
-                   responses=OrderSerializer)
+    @extend_schema(
+        operation_id="orders_retrieve", summary="One order and its payment status", responses=OrderSerializer
+    )
     def get(self, request, public_id):
         try:
             order = order_get_for_user(user=request.user, public_id=public_id)

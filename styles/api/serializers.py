@@ -6,13 +6,25 @@ from styles.models import StyleTemplate, TemplateRequest
 
 class StyleTemplateSerializer(serializers.ModelSerializer):
     category_label = serializers.CharField(source="get_category_display", read_only=True)
-    used_by = serializers.IntegerField(read_only=True, help_text="How many avatars have portraits in this style.")
+    used_by = serializers.IntegerField(
+        read_only=True, help_text="How many avatars have portraits in this style."
+    )
     cover_url = serializers.SerializerMethodField()
 
     class Meta:
         model = StyleTemplate
-        fields = ["slug", "title", "description", "category", "category_label", "audience", "width", "height",
-                  "used_by", "cover_url"]
+        fields = [
+            "slug",
+            "title",
+            "description",
+            "category",
+            "category_label",
+            "audience",
+            "width",
+            "height",
+            "used_by",
+            "cover_url",
+        ]
         read_only_fields = fields
 
     def get_cover_url(self, template) -> str | None:
@@ -39,8 +51,9 @@ class TemplateRequestSerializer(serializers.ModelSerializer):
 class TemplateRequestCreateSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=120)
     description = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-    reference_image = serializers.ImageField(required=False, allow_null=True,
-                                             help_text="A picture of the look (JPEG, PNG or WebP, up to 5 MB).")
+    reference_image = serializers.ImageField(
+        required=False, allow_null=True, help_text="A picture of the look (JPEG, PNG or WebP, up to 5 MB)."
+    )
 
 
 class VoteSerializer(serializers.Serializer):

@@ -19,8 +19,11 @@ from styles.selectors import template_gallery_list, template_get_visible, templa
 from styles.services import template_request_create, template_request_vote_set, template_request_vote_toggle
 
 
-@extend_schema_view(get=extend_schema(operation_id="templates_list",
-                                       summary="Published style templates, in the gallery's order"))
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="templates_list", summary="Published style templates, in the gallery's order"
+    )
+)
 class TemplateListView(generics.ListAPIView):
     serializer_class = StyleTemplateSerializer
     permission_classes = [AllowAny]
@@ -32,15 +35,19 @@ class TemplateListView(generics.ListAPIView):
 class TemplateDetailView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(operation_id="templates_retrieve", summary="One published template",
-                   responses=StyleTemplateSerializer)
+    @extend_schema(
+        operation_id="templates_retrieve", summary="One published template", responses=StyleTemplateSerializer
+    )
     def get(self, request, slug):
         # viewer=None: the API shows published templates only, to staff as well.
         return Response(StyleTemplateSerializer(template_get_visible(slug=slug, viewer=None)).data)
 
 
-@extend_schema_view(get=extend_schema(operation_id="template_requests_list",
-                                       summary="Open and planned requests, most votes first"))
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="template_requests_list", summary="Open and planned requests, most votes first"
+    )
+)
 class TemplateRequestListView(generics.ListAPIView):
     serializer_class = TemplateRequestSerializer
     permission_classes = [IsAuthenticatedOrReadOnly]
@@ -50,9 +57,12 @@ class TemplateRequestListView(generics.ListAPIView):
         return template_request_list_ranked(viewer=self.request.user)
 
     @extend_schema(
-        operation_id="template_requests_create", summary="Propose a style; your own vote is cast with it",
-        request={"application/json": TemplateRequestCreateSerializer,
-                 "multipart/form-data": TemplateRequestCreateSerializer},
+        operation_id="template_requests_create",
+        summary="Propose a style; your own vote is cast with it",
+        request={
+            "application/json": TemplateRequestCreateSerializer,
+            "multipart/form-data": TemplateRequestCreateSerializer,
+        },
         responses={201: TemplateRequestSerializer},
     )
     def post(self, request):
@@ -78,23 +88,34 @@ class TemplateRequestVoteView(APIView):
     throttle_classes = [WriteScopedRateThrottle]
     throttle_scope = "votes"
 
-    @extend_schema(operation_id="template_requests_vote_toggle",
-                   summary="Vote for the request, or take your vote back if you have one on it",
-                   request=None, responses=VoteSerializer)
+    @extend_schema(
+        operation_id="template_requests_vote_toggle",
+        summary="Vote for the request, or take your vote back if you have one on it",
+        request=None,
+        responses=VoteSerializer,
+    )
     def post(self, request, request_id):
         get_object_or_404(TemplateRequest, pk=request_id)
         voted, vote_count = template_request_vote_toggle(user=request.user, request_id=request_id)
         return Response({"voted": voted, "vote_count": vote_count})
 
-    @extend_schema(operation_id="template_requests_vote_cast", summary="Vote for the request (idempotent)",
-                   request=None, responses=VoteSerializer)
+    @extend_schema(
+        operation_id="template_requests_vote_cast",
+        summary="Vote for the request (idempotent)",
+        request=None,
+        responses=VoteSerializer,
+    )
     def put(self, request, request_id):
         get_object_or_404(TemplateRequest, pk=request_id)
         voted, vote_count = template_request_vote_set(user=request.user, request_id=request_id, voted=True)
         return Response({"voted": voted, "vote_count": vote_count})
 
-    @extend_schema(operation_id="template_requests_vote_remove", summary="Take your vote back (idempotent)",
-                   request=None, responses=VoteSerializer)
+    @extend_schema(
+        operation_id="template_requests_vote_remove",
+        summary="Take your vote back (idempotent)",
+        request=None,
+        responses=VoteSerializer,
+    )
     def delete(self, request, request_id):
         get_object_or_404(TemplateRequest, pk=request_id)
         voted, vote_count = template_request_vote_set(user=request.user, request_id=request_id, voted=False)

@@ -57,8 +57,15 @@ def owned(user):
     ready = AvatarFactory(user=user, status=Avatar.Status.READY)
     portrait = PortraitFactory(avatar=ready, template=template)
     order = OrderFactory(user=user, avatar=collecting)
-    return {"template": template, "avatar": collecting, "photo": photo, "ready": ready, "portrait": portrait,
-            "order": order, "request": TemplateRequestFactory(author=user)}
+    return {
+        "template": template,
+        "avatar": collecting,
+        "photo": photo,
+        "ready": ready,
+        "portrait": portrait,
+        "order": order,
+        "request": TemplateRequestFactory(author=user),
+    }
 
 
 def error_of(response) -> dict:
@@ -76,6 +83,8 @@ def throttle_rate(monkeypatch):
     from rest_framework.throttling import ScopedRateThrottle
 
     def set_rate(scope: str, rate: str) -> None:
-        monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {**ScopedRateThrottle.THROTTLE_RATES, scope: rate})
+        monkeypatch.setattr(
+            ScopedRateThrottle, "THROTTLE_RATES", {**ScopedRateThrottle.THROTTLE_RATES, scope: rate}
+        )
 
     return set_rate

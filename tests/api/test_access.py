@@ -42,8 +42,12 @@ OBJECT_URLS = [(method, path) for method, path in PRIVATE_URLS if "{" in path an
 
 def fill(path: str, owned: dict) -> str:
     return path.format(
-        avatar=owned["avatar"].public_id, ready=owned["ready"].public_id, photo=owned["photo"].pk,
-        order=owned["order"].public_id, portrait=owned["portrait"].public_id, request=owned["request"].pk,
+        avatar=owned["avatar"].public_id,
+        ready=owned["ready"].public_id,
+        photo=owned["photo"].pk,
+        order=owned["order"].public_id,
+        portrait=owned["portrait"].public_id,
+        request=owned["request"].pk,
     )
 
 

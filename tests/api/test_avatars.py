@@ -18,8 +18,12 @@ def test_create_then_list_and_read_an_avatar(api, user):
     avatar = Avatar.objects.get(public_id=body["id"])
     assert (avatar.user, avatar.name, avatar.subject_class) == (user, "Me at work", "woman")
     assert body["status"] == "collecting"
-    assert body["readiness"] == {"accepted": 0, "required": REQUIRED_PHOTOS, "missing": REQUIRED_PHOTOS,
-                                 "ready": False}
+    assert body["readiness"] == {
+        "accepted": 0,
+        "required": REQUIRED_PHOTOS,
+        "missing": REQUIRED_PHOTOS,
+        "ready": False,
+    }
     listed = api.get("/api/v1/avatars/").json()
     assert listed["count"] == 1 and listed["results"][0]["id"] == body["id"]
     assert api.get(f"/api/v1/avatars/{avatar.public_id}/").json()["name"] == "Me at work"
@@ -43,8 +47,12 @@ def test_detail_shows_readiness_and_the_refused_photos_with_reasons(api, user):
 
     body = api.get(f"/api/v1/avatars/{avatar.public_id}/").json()
 
-    assert body["readiness"] == {"accepted": REQUIRED_PHOTOS, "required": REQUIRED_PHOTOS, "missing": 0,
-                                 "ready": True}
+    assert body["readiness"] == {
+        "accepted": REQUIRED_PHOTOS,
+        "required": REQUIRED_PHOTOS,
+        "missing": 0,
+        "ready": True,
+    }
     assert [(p["reason_code"], p["reason"]) for p in body["refused_photos"]] == [("blurry", "Too blurry.")]
     listed = api.get("/api/v1/avatars/").json()["results"][0]
     assert listed["readiness"]["accepted"] == REQUIRED_PHOTOS
@@ -53,8 +61,11 @@ def test_detail_shows_readiness_and_the_refused_photos_with_reasons(api, user):
 def test_upload_gives_each_photo_its_own_verdict(api, user, faces_dir):
     avatar = AvatarFactory(user=user)
     files = [
-        SimpleUploadedFile("obama.jpg", (faces_dir / "obama" / sorted((faces_dir / "obama").iterdir())[0].name)
-                           .read_bytes(), content_type="image/jpeg"),
+        SimpleUploadedFile(
+            "obama.jpg",
+            (faces_dir / "obama" / sorted((faces_dir / "obama").iterdir())[0].name).read_bytes(),
+            content_type="image/jpeg",
+        ),
         SimpleUploadedFile("notes.txt", b"not a picture", content_type="text/plain"),
     ]
 
@@ -88,7 +99,9 @@ def test_upload_to_a_paid_avatar_is_a_conflict_with_the_services_reason(api, use
     avatar = AvatarFactory(user=user, status=Avatar.Status.PAID)
     upload = SimpleUploadedFile("me.jpg", b"whatever", content_type="image/jpeg")
 
-    response = api.post(f"/api/v1/avatars/{avatar.public_id}/photos/", {"photos": [upload]}, format="multipart")
+    response = api.post(
+        f"/api/v1/avatars/{avatar.public_id}/photos/", {"photos": [upload]}, format="multipart"
+    )
 
     assert response.status_code == 409
     error = error_of(response)
@@ -102,8 +115,10 @@ def test_uploads_are_throttled_per_user(api, user, throttle_rate):
     throttle_rate("uploads", "2/min")
     url = f"/api/v1/avatars/{avatar.public_id}/photos/"
 
-    statuses = [api.post(url, {"photos": [SimpleUploadedFile("a.jpg", b"x")]}, format="multipart").status_code
-                for _ in range(3)]
+    statuses = [
+        api.post(url, {"photos": [SimpleUploadedFile("a.jpg", b"x")]}, format="multipart").status_code
+        for _ in range(3)
+    ]
     listing = api.get(url)
 
     assert statuses == [409, 409, 429]
@@ -139,8 +154,11 @@ def test_choosing_templates_takes_published_slugs_only(api, user):
 def test_choosing_templates_of_a_paid_avatar_is_a_conflict(api, user):
     avatar = AvatarFactory(user=user, status=Avatar.Status.PAID)
 
-    response = api.put(f"/api/v1/avatars/{avatar.public_id}/templates/",
-                       {"templates": [StyleTemplateFactory().slug]}, format="json")
+    response = api.put(
+        f"/api/v1/avatars/{avatar.public_id}/templates/",
+        {"templates": [StyleTemplateFactory().slug]},
+        format="json",
+    )
 
     assert response.status_code == 409
     assert "fixed" in error_of(response)["message"]
@@ -155,7 +173,9 @@ def test_progress_lists_the_jobs_with_queue_positions(api, user):
 
     assert body["avatar_status"] == "training"
     assert [(j["kind"], j["status"], j["progress"]) for j in body["jobs"]] == [
-        ("training", "running", 40), ("render", "queued", 0)]
+        ("training", "running", 40),
+        ("render", "queued", 0),
+    ]
     assert body["jobs"][1]["queue_position"] == 1
     assert body["done"] is False
 
@@ -165,8 +185,11 @@ def test_render_more_queues_jobs_for_a_ready_avatar(api, user, django_capture_on
     templates = StyleTemplateFactory.create_batch(2)
 
     with django_capture_on_commit_callbacks():
-        response = api.post(f"/api/v1/avatars/{avatar.public_id}/render-more/",
-                            {"templates": [t.slug for t in templates]}, format="json")
+        response = api.post(
+            f"/api/v1/avatars/{avatar.public_id}/render-more/",
+            {"templates": [t.slug for t in templates]},
+            format="json",
+        )
 
     assert response.status_code == 202
     assert sorted(j["template"] for j in response.json()["jobs"]) == sorted(t.slug for t in templates)
@@ -188,8 +211,9 @@ def test_deleting_an_avatar_answers_with_a_receipt(api, user):
 
 
 @pytest.mark.parametrize("rows", [3, 25])
-def test_the_avatar_list_takes_the_same_queries_for_any_number_of_rows(api, user, rows,
-                                                                      django_assert_num_queries):
+def test_the_avatar_list_takes_the_same_queries_for_any_number_of_rows(
+    api, user, rows, django_assert_num_queries
+):
     template = StyleTemplateFactory()
     for avatar in AvatarFactory.create_batch(rows, user=user):
         PhotoFactory(avatar=avatar)
@@ -203,8 +227,9 @@ def test_the_avatar_list_takes_the_same_queries_for_any_number_of_rows(api, user
 
 
 @pytest.mark.parametrize("rows", [3, 25])
-def test_the_photo_list_takes_the_same_queries_for_any_number_of_rows(api, user, rows,
-                                                                     django_assert_num_queries):
+def test_the_photo_list_takes_the_same_queries_for_any_number_of_rows(
+    api, user, rows, django_assert_num_queries
+):
     avatar = AvatarFactory(user=user)
     PhotoFactory.create_batch(rows, avatar=avatar)
 

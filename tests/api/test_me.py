@@ -16,8 +16,9 @@ def test_a_token_for_email_and_password_opens_the_api(anonymous, settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     user = UserFactory(email="me@example.com")
 
-    response = anonymous.post("/api/v1/auth/token/", {"email": " ME@example.com ", "password": PASSWORD},
-                              format="json")
+    response = anonymous.post(
+        "/api/v1/auth/token/", {"email": " ME@example.com ", "password": PASSWORD}, format="json"
+    )
 
     assert response.status_code == 200
     token = response.json()["token"]
@@ -28,7 +29,9 @@ def test_a_token_for_email_and_password_opens_the_api(anonymous, settings):
 
 
 def test_a_wrong_password_gets_no_token(anonymous, user):
-    response = anonymous.post("/api/v1/auth/token/", {"email": user.email, "password": "wrong"}, format="json")
+    response = anonymous.post(
+        "/api/v1/auth/token/", {"email": user.email, "password": "wrong"}, format="json"
+    )
 
     assert response.status_code == 400
     assert error_of(response)["message"] == "That email and password do not match an account."
@@ -38,8 +41,12 @@ def test_a_wrong_password_gets_no_token(anonymous, user):
 def test_token_requests_are_rate_limited_per_address(anonymous, user, settings):
     settings.LIKENESS_AUTH_RATE_LIMIT = 2
 
-    statuses = [anonymous.post("/api/v1/auth/token/", {"email": user.email, "password": PASSWORD},
-                               format="json").status_code for _ in range(3)]
+    statuses = [
+        anonymous.post(
+            "/api/v1/auth/token/", {"email": user.email, "password": PASSWORD}, format="json"
+        ).status_code
+        for _ in range(3)
+    ]
 
     assert statuses == [200, 200, 429]
 
@@ -50,8 +57,11 @@ def test_revoking_the_token_signs_it_out(api):
 
 
 def test_me(api, user):
-    assert api.get("/api/v1/me/").json() == {"email": user.email, "display_name": "",
-                                            "date_joined": user.date_joined.isoformat().replace("+00:00", "Z")}
+    assert api.get("/api/v1/me/").json() == {
+        "email": user.email,
+        "display_name": "",
+        "date_joined": user.date_joined.isoformat().replace("+00:00", "Z"),
+    }
 
 
 def test_delete_everything_needs_the_email_typed_again(api, user):

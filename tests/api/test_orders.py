@@ -89,8 +89,9 @@ def test_order_status_and_list(api, user):
 
 
 @pytest.mark.parametrize("rows", [3, 25])
-def test_the_order_list_takes_the_same_queries_for_any_number_of_rows(api, user, rows,
-                                                                     django_assert_num_queries):
+def test_the_order_list_takes_the_same_queries_for_any_number_of_rows(
+    api, user, rows, django_assert_num_queries
+):
     OrderFactory.create_batch(rows, user=user)
 
     # token, count, page of orders with their avatars

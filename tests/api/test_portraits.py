@@ -12,8 +12,11 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def portrait(user):
-    portrait = PortraitFactory(avatar=AvatarFactory(user=user, status=Avatar.Status.READY),
-                               template=StyleTemplateFactory(slug="studio"), likeness_score=81.5)
+    portrait = PortraitFactory(
+        avatar=AvatarFactory(user=user, status=Avatar.Status.READY),
+        template=StyleTemplateFactory(slug="studio"),
+        likeness_score=81.5,
+    )
     portrait.image.save("portrait.png", ContentFile(b"\x89PNG portrait bytes"))
     return portrait
 
@@ -64,8 +67,9 @@ def test_the_web_download_url_works_with_the_session(client, user, portrait):
 
 
 @pytest.mark.parametrize(("action", "kind"), [("more-like-me", "more_like_me"), ("reroll", "reroll")])
-def test_more_like_me_and_reroll_queue_a_render_from_the_portrait(api, portrait, action, kind,
-                                                                  django_capture_on_commit_callbacks):
+def test_more_like_me_and_reroll_queue_a_render_from_the_portrait(
+    api, portrait, action, kind, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks():
         response = api.post(f"/api/v1/portraits/{portrait.public_id}/{action}/")
 
@@ -95,8 +99,9 @@ def test_deleting_a_portrait_answers_with_a_receipt(api, portrait):
 
 
 @pytest.mark.parametrize("rows", [3, 25])
-def test_the_portrait_list_takes_the_same_queries_for_any_number_of_rows(api, user, rows,
-                                                                        django_assert_num_queries):
+def test_the_portrait_list_takes_the_same_queries_for_any_number_of_rows(
+    api, user, rows, django_assert_num_queries
+):
     avatar = AvatarFactory(user=user, status=Avatar.Status.READY)
     first = PortraitFactory(avatar=avatar)
     PortraitFactory.create_batch(rows - 1, avatar=avatar, more_like_me_of=first)

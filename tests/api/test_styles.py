@@ -47,7 +47,9 @@ def test_requests_are_ranked_by_votes_with_my_vote_marked(api, user):
     results = api.get("/api/v1/template-requests/").json()["results"]
 
     assert [(r["title"], r["vote_count"], r["has_voted"]) for r in results] == [
-        ("Popular", 3, True), ("Quiet", 0, False)]
+        ("Popular", 3, True),
+        ("Quiet", 0, False),
+    ]
     assert quiet.pk == results[1]["id"]
 
 
@@ -60,13 +62,18 @@ def test_anyone_may_read_requests_but_only_members_propose(anonymous):
 
 
 def test_proposing_a_request_casts_my_vote(api, user):
-    response = api.post("/api/v1/template-requests/", {"title": "  Old  Hollywood ", "description": "Glam"},
-                        format="json")
+    response = api.post(
+        "/api/v1/template-requests/", {"title": "  Old  Hollywood ", "description": "Glam"}, format="json"
+    )
 
     assert response.status_code == 201
     body = response.json()
     assert (body["title"], body["vote_count"], body["has_voted"], body["is_mine"]) == (
-        "Old Hollywood", 1, True, True)
+        "Old Hollywood",
+        1,
+        True,
+        True,
+    )
     assert TemplateVote.objects.filter(user=user, request_id=body["id"]).exists()
 
 
@@ -77,9 +84,14 @@ def test_proposing_with_a_reference_image(api, monkeypatch):
     png = io.BytesIO()
     Image.new("RGB", (32, 32), "white").save(png, format="PNG")
 
-    response = api.post("/api/v1/template-requests/", {
-        "title": "Snow", "reference_image": SimpleUploadedFile("ref.png", png.getvalue(), content_type="image/png"),
-    }, format="multipart")
+    response = api.post(
+        "/api/v1/template-requests/",
+        {
+            "title": "Snow",
+            "reference_image": SimpleUploadedFile("ref.png", png.getvalue(), content_type="image/png"),
+        },
+        format="multipart",
+    )
 
     assert response.status_code == 201, response.content
     assert TemplateRequest.objects.get(pk=response.json()["id"]).reference_image
@@ -141,8 +153,9 @@ def test_votes_are_throttled(api, throttle_rate):
 
 
 @pytest.mark.parametrize("rows", [3, 25])
-def test_the_template_list_takes_the_same_queries_for_any_number_of_rows(anonymous, rows,
-                                                                        django_assert_num_queries):
+def test_the_template_list_takes_the_same_queries_for_any_number_of_rows(
+    anonymous, rows, django_assert_num_queries
+):
     StyleTemplateFactory.create_batch(rows)
 
     # count, page of templates with their usage counted
@@ -153,8 +166,9 @@ def test_the_template_list_takes_the_same_queries_for_any_number_of_rows(anonymo
 
 
 @pytest.mark.parametrize("rows", [3, 25])
-def test_the_request_list_takes_the_same_queries_for_any_number_of_rows(api, user, rows,
-                                                                       django_assert_num_queries):
+def test_the_request_list_takes_the_same_queries_for_any_number_of_rows(
+    api, user, rows, django_assert_num_queries
+):
     for request in TemplateRequestFactory.create_batch(rows):
         TemplateVoteFactory(request=request, user=user)
 
