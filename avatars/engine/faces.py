@@ -59,7 +59,7 @@ def _model_file(name: str) -> str:
     # setuptools no longer ships; the weights are plain files inside the package.
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("face-recognition-models is not installed: its weights are needed for face checks.")
+        raise RuntimeError("face-recognition-models is not installed: face checks need its weights.")
     path = Path(next(iter(spec.submodule_search_locations))) / "models" / name
     if not path.is_file():
         raise RuntimeError(f"The face model {name} is missing from face-recognition-models.")
@@ -77,10 +77,12 @@ class _Models:
                 if cls._loaded is None:
                     import dlib
 
+                    landmarks = _model_file("shape_predictor_5_face_landmarks.dat")
+                    identity = _model_file("dlib_face_recognition_resnet_model_v1.dat")
                     cls._loaded = (
                         dlib.get_frontal_face_detector(),
-                        dlib.shape_predictor(_model_file("shape_predictor_5_face_landmarks.dat")),
-                        dlib.face_recognition_model_v1(_model_file("dlib_face_recognition_resnet_model_v1.dat")),
+                        dlib.shape_predictor(landmarks),
+                        dlib.face_recognition_model_v1(identity),
                     )
         return cls._loaded
 
@@ -107,11 +109,12 @@ def detect_faces(image: Image.Image, *, pixels: np.ndarray | None = None) -> lis
     width, height = image.size
     scale = min(1.0, DETECTION_SHORT_SIDE / min(width, height))
     small = image if scale == 1.0 else image.resize(
-        (max(1, round(width * scale)), max(1, round(height * scale))), Image.Resampling.BILINEAR, reducing_gap=2.0,
+        (max(1, round(width * scale)), max(1, round(height * scale))),
+        Image.Resampling.BILINEAR, reducing_gap=2.0,
     )
     rectangles, scores, _ = detector.run(np.asarray(small.convert("L")), 0, 0.0)
     faces = []
-    for rectangle, score in zip(rectangles, scores):
+    for rectangle, score in zip(rectangles, scores, strict=True):
         box = (
             max(0, round(rectangle.left() / scale)),
             max(0, round(rectangle.top() / scale)),
@@ -147,7 +150,8 @@ def face_embedding(image: Image.Image) -> np.ndarray | None:
 
 
 def identity_distance(embedding: Sequence[float], other: Sequence[float]) -> float:
-    return float(np.linalg.norm(np.asarray(embedding, dtype=np.float64) - np.asarray(other, dtype=np.float64)))
+    difference = np.asarray(embedding, dtype=np.float64) - np.asarray(other, dtype=np.float64)
+    return float(np.linalg.norm(difference))
 
 
 def likeness_score(embedding: Sequence[float], centroid: Sequence[float]) -> float:

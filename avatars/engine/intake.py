@@ -24,6 +24,7 @@ import threading
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -109,7 +110,8 @@ class TrainingCandidate:
 
 
 REASONS = {
-    "not_an_image": "This file is not a photo we can read ({what}). Please upload a JPEG, PNG, WebP or HEIC photo.",
+    "not_an_image": "This file is not a photo we can read ({what}). "
+                    "Please upload a JPEG, PNG, WebP or HEIC photo.",
     "too_large": "This file is {size_mb:.0f} MB; photos can be up to {limit_mb:.0f} MB. "
                  "Please upload the photo as your phone saved it, not a scan or a raw file.",
     "too_small": "This photo is only {width} × {height} pixels. "
@@ -120,11 +122,15 @@ REASONS = {
     "no_face": "We couldn't find a face in this photo. Please use one where your face is clearly visible.",
     "several_faces": "Only one person should be in the photo: we found {count} faces. "
                      "Please use photos of you alone, or crop the others out.",
-    "face_too_small": "Your face is too small in this photo. Please use one where your face fills more of the frame.",
-    "not_frontal": "Your head is turned too far to the side. Please use photos where you look towards the camera.",
+    "face_too_small": "Your face is too small in this photo. "
+                      "Please use one where your face fills more of the frame.",
+    "not_frontal": "Your head is turned too far to the side. "
+                   "Please use photos where you look towards the camera.",
     "blurry": "This photo is blurry: hold the phone still and tap to focus on your face.",
-    "too_dark": "This photo is too dark to see your face well. Please use one taken in daylight or good light.",
-    "too_bright": "Your face is overexposed in this photo. Please avoid direct sunlight or flash on your face.",
+    "too_dark": "This photo is too dark to see your face well. "
+                "Please use one taken in daylight or good light.",
+    "too_bright": "Your face is overexposed in this photo. "
+                  "Please avoid direct sunlight or flash on your face.",
     "duplicate": "This is the same photo as one you already uploaded. Please use a different photo.",
     "different_person": "This looks like a different person from your other photos. "
                         "All photos should show only you.",
@@ -169,6 +175,15 @@ class _Refusal(Exception):
         self.details = details
 
 
+@contextmanager
+def _pillow_warnings():
+    """A bomb warning becomes a refusal; "Corrupt EXIF data" is Pillow noticing what we ignore anyway."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        yield
+
+
 def _open(data: bytes, limits: IntakeLimits, checks: dict) -> Image.Image:
     size = len(data)
     checks["file_size"] = {"value": size, "limit": limits.max_bytes, "passed": 0 < size <= limits.max_bytes}
@@ -181,8 +196,7 @@ def _open(data: bytes, limits: IntakeLimits, checks: dict) -> Image.Image:
     if sniffed is None:
         raise _Refusal("not_an_image", what=what)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with _pillow_warnings():
             image = Image.open(io.BytesIO(data), formats=_PILLOW_FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise _Refusal("bomb", pixels=_declared_pixels(error)) from error
@@ -191,7 +205,9 @@ def _open(data: bytes, limits: IntakeLimits, checks: dict) -> Image.Image:
         raise _Refusal("not_an_image", what=f"it starts like a {sniffed} file but is not one") from error
     checks["format"]["value"] = image.format
     width, height = image.size
-    checks["dimensions"] = {"value": [width, height], "min_side": limits.min_side, "max_pixels": limits.max_pixels}
+    checks["dimensions"] = {
+        "value": [width, height], "min_side": limits.min_side, "max_pixels": limits.max_pixels,
+    }
     if width * height > limits.max_pixels:
         checks["dimensions"]["passed"] = False
         raise _Refusal("bomb", pixels=width * height)
@@ -224,15 +240,15 @@ def _decode(image: Image.Image, limits: IntakeLimits) -> Image.Image:
         if target < 1.0:
             image.draft("RGB", (math.ceil(width * target), math.ceil(height * target)))
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with _pillow_warnings():
             image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise _Refusal("bomb", pixels=width * height) from error
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as error:
         raise _Refusal("unreadable", what="the file is damaged or cut short") from error
     try:
-        upright = ImageOps.exif_transpose(image)
+        with _pillow_warnings():
+            upright = ImageOps.exif_transpose(image)
     except Exception:  # noqa: BLE001 - a broken EXIF block only costs us the orientation
         upright = image
     icc_profile = image.info.get("icc_profile") if image.mode == "RGB" else None
@@ -275,7 +291,8 @@ def _encode_clean(image: Image.Image) -> bytes:
 # ---- measurements -----------------------------------------------------------------------
 
 def perceptual_hash(image: Image.Image) -> str:
-    """64-bit pHash as 16 hex digits: the low 8x8 DCT frequencies of a 32x32 grey copy against their median."""
+    """64-bit pHash as 16 hex digits: the lowest 8x8 DCT frequencies of a 32x32 grey copy, each
+    against their median."""
     grey = image.convert("L").resize((32, 32), Image.Resampling.BILINEAR, reducing_gap=2.0)
     frequencies = _DCT_32 @ np.asarray(grey, dtype=np.float64) @ _DCT_32.T
     low = frequencies[:8, :8].flatten()
@@ -353,7 +370,9 @@ def load_models() -> None:
     safety.load_models()
 
 
-def check_photo(data: bytes, *, known: Sequence[KnownPhoto] = (), limits: IntakeLimits = IntakeLimits()) -> PhotoVerdict:
+def check_photo(
+    data: bytes, *, known: Sequence[KnownPhoto] = (), limits: IntakeLimits = IntakeLimits(),
+) -> PhotoVerdict:
     """Check one uploaded photo against the rules and the photos already accepted into its set."""
     checks: dict = {}
     try:
@@ -407,7 +426,9 @@ def _check_pixels(kept: Image.Image, verdict: PhotoVerdict, known: Sequence[Know
         "pixels": main.width, "min_pixels": limits.min_face_px,
         "passed": face_fraction >= limits.min_face_fraction and main.width >= limits.min_face_px,
     }
-    checks["yaw"] = {"value": round(yaw, 1), "max": limits.max_yaw_degrees, "passed": yaw <= limits.max_yaw_degrees}
+    checks["yaw"] = {
+        "value": round(yaw, 1), "max": limits.max_yaw_degrees, "passed": yaw <= limits.max_yaw_degrees,
+    }
     checks["sharpness"] = {"value": round(measured["sharpness"], 2), "min": limits.min_sharpness,
                            "passed": measured["sharpness"] >= limits.min_sharpness}
     too_dark = measured["brightness"] < limits.min_brightness
@@ -421,9 +442,14 @@ def _check_pixels(kept: Image.Image, verdict: PhotoVerdict, known: Sequence[Know
         sharpness=measured["sharpness"], face_fraction=face_fraction, yaw=yaw,
         brightness=measured["brightness"], limits=limits,
     )
-    for code, passed in (("face_too_small", checks["face_size"]["passed"]), ("not_frontal", checks["yaw"]["passed"]),
-                         ("blurry", checks["sharpness"]["passed"]), ("too_dark", not too_dark),
-                         ("too_bright", not too_bright)):
+    # Exposure before sharpness: a dark face has faint edges and would read as blurry.
+    for code, passed in (
+        ("face_too_small", checks["face_size"]["passed"]),
+        ("not_frontal", checks["yaw"]["passed"]),
+        ("too_dark", not too_dark),
+        ("too_bright", not too_bright),
+        ("blurry", checks["sharpness"]["passed"]),
+    ):
         if not passed:
             return code, {}
 
@@ -436,8 +462,10 @@ def _check_pixels(kept: Image.Image, verdict: PhotoVerdict, known: Sequence[Know
         ((key, face_engine.identity_distance(embedding, other)) for key, other in known_embeddings),
         key=lambda pair: pair[1],
     )
-    checks["same_shot"] = {"value": round(same_shot_distance, 4), "max": limits.max_same_shot_distance,
-                           "nearest": same_shot_key, "passed": same_shot_distance > limits.max_same_shot_distance}
+    checks["same_shot"] = {
+        "value": round(same_shot_distance, 4), "max": limits.max_same_shot_distance, "nearest": same_shot_key,
+        "passed": same_shot_distance > limits.max_same_shot_distance,
+    }
     if same_shot_distance <= limits.max_same_shot_distance:
         verdict.duplicate_of = same_shot_key
         return "duplicate", {}
@@ -454,16 +482,23 @@ def _check_pixels(kept: Image.Image, verdict: PhotoVerdict, known: Sequence[Know
     return "", {}
 
 
+# A photo whose brightest 1% is still darker than this is underexposed as a whole (a
+# dark jacket or background alone leaves highlights elsewhere).
+_UNDEREXPOSED_HIGHLIGHTS = 100
+
+
 def _no_face_reason(kept: Image.Image, limits: IntakeLimits, checks: dict) -> str:
     # Darkness or glare can hide a face from the detector: say so rather than "no face".
     small = kept.convert("L").resize((128, 128), Image.Resampling.BILINEAR, reducing_gap=2.0)
     grey = np.asarray(small)
-    brightness, clipped = float(grey.mean()), float(np.mean(grey >= 250))
-    checks["brightness"] = {"value": round(brightness, 1), "min": limits.min_brightness,
-                            "max": limits.max_brightness, "of": "whole photo"}
-    if brightness < limits.min_brightness:
+    highlights, clipped = float(np.percentile(grey, 99)), float(np.mean(grey >= 250))
+    checks["exposure"] = {
+        "highlights": round(highlights, 1), "clipped": round(clipped, 4), "of": "whole photo",
+        "passed": highlights >= _UNDEREXPOSED_HIGHLIGHTS and clipped <= limits.max_clipped_fraction,
+    }
+    if highlights < _UNDEREXPOSED_HIGHLIGHTS:
         return "too_dark"
-    if brightness > limits.max_brightness or clipped > limits.max_clipped_fraction:
+    if clipped > limits.max_clipped_fraction:
         return "too_bright"
     return "no_face"
 
@@ -483,7 +518,8 @@ def _finish(verdict: PhotoVerdict, code: str, details: dict, safety_future: Futu
 
 
 def _refused(code: str, checks: dict, **details) -> PhotoVerdict:
-    return PhotoVerdict(accepted=False, reason_code=code, reason=REASONS[code].format(**details), checks=checks)
+    reason = REASONS[code].format(**details)
+    return PhotoVerdict(accepted=False, reason_code=code, reason=reason, checks=checks)
 
 
 # ---- the set ----------------------------------------------------------------------------

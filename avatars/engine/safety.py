@@ -52,7 +52,8 @@ class _Detector:
                     options.inter_op_num_threads = 1
                     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                     detector.onnx_session = onnxruntime.InferenceSession(
-                        str(Path(nudenet.__file__).parent / "320n.onnx"), options, providers=["CPUExecutionProvider"],
+                        str(Path(nudenet.__file__).parent / "320n.onnx"), options,
+                        providers=["CPUExecutionProvider"],
                     )
                     cls._detector = detector
         return cls._detector
