@@ -9,6 +9,8 @@ from safetensors.torch import load_file
 from avatars.engine.pipeline import Engine, EngineSpec, build_tiny_pipeline
 from avatars.engine.training import TrainResult, train_lora
 
+pytestmark = pytest.mark.slow  # trains and renders on the engine end to end
+
 # Ten times the production rate so a few steps move the weights far enough to see in pixels.
 TEST_LEARNING_RATE = 1e-3
 

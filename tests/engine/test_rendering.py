@@ -1,0 +1,226 @@
+"""Rendering on the tiny engine with real LoRAs: candidates, re-rolls, avatars swapped in
+and out of the one loaded pipeline, image-to-image, "more like me"."""
+
+import json
+
+import numpy as np
+import pytest
+
+from avatars.engine.rendering import (
+    candidate_seed,
+    more_like_me_parameters,
+    render,
+    render_arguments,
+    render_size,
+)
+from avatars.engine.training import train_lora
+
+pytestmark = pytest.mark.slow  # trains and renders on the engine end to end
+
+TEMPLATE_PROMPT = "studio portrait of {identity}, soft window light"
+
+
+@pytest.fixture(scope="module")
+def avatars(tiny_engine, photos_of, tmp_path_factory):
+    """Two people's LoRAs, trained for a few steps at a high rate so they differ visibly."""
+    folder = tmp_path_factory.mktemp("avatars")
+    paths = {}
+    for person, seed in (("obama", 1), ("biden", 2)):
+        paths[person] = train_lora(
+            tiny_engine,
+            photos_of(person),
+            identity_token="sks",
+            subject_class="man",
+            output_path=folder / f"{person}.safetensors",
+            rank=4,
+            steps=4,
+            learning_rate=1e-3,
+            seed=seed,
+        ).lora_path
+    return paths
+
+
+def _render(engine, lora_path, **overrides):
+    arguments = {
+        "lora_path": lora_path,
+        "identity_token": "sks",
+        "subject_class": "man",
+        "prompt": TEMPLATE_PROMPT,
+        "steps": 2,
+        "seed": 5,
+    }
+    return render(engine, **{**arguments, **overrides})
+
+
+def _pixels(result) -> np.ndarray:
+    return np.asarray(result.image, dtype=np.int16)
+
+
+class ScriptedScore:
+    """A likeness callback returning the given values in turn, remembering what it saw."""
+
+    def __init__(self, values):
+        self.values = list(values)
+        self.images = []
+
+    def __call__(self, image):
+        self.images.append(image)
+        return self.values[len(self.images) - 1]
+
+
+def test_swapping_avatars_in_the_cached_engine_does_not_leak(tiny_engine, avatars):
+    first_a = _render(tiny_engine, avatars["obama"])
+    b = _render(tiny_engine, avatars["biden"])
+    second_a = _render(tiny_engine, avatars["obama"])
+    bare = _render(tiny_engine, None)
+
+    np.testing.assert_array_equal(_pixels(second_a), _pixels(first_a))
+    assert np.abs(_pixels(b) - _pixels(first_a)).max() > 0
+    assert np.abs(_pixels(bare) - _pixels(first_a)).max() > 0
+    assert tiny_engine.active_lora is None
+    assert not any("lora" in name for name, _ in tiny_engine.pipeline.unet.named_modules())
+
+
+def test_lora_scale_changes_the_render(tiny_engine, avatars):
+    full = _render(tiny_engine, avatars["obama"], lora_scale=1.0)
+    off = _render(tiny_engine, avatars["obama"], lora_scale=0.0)
+    bare = _render(tiny_engine, None)
+
+    assert np.abs(_pixels(full) - _pixels(off)).max() > 0
+    np.testing.assert_array_equal(_pixels(off), _pixels(bare))
+
+
+def test_render_keeps_the_best_scoring_candidate(tiny_engine, avatars):
+    score = ScriptedScore([0.3, 0.8, None])
+
+    result = _render(tiny_engine, avatars["obama"], candidates=3, score=score, seed=40)
+
+    assert result.candidates_tried == 3
+    assert result.likeness == 0.8
+    assert result.seed == candidate_seed(40, 1)
+    assert result.image is score.images[1]
+    assert result.parameters["candidate_seeds"] == [candidate_seed(40, index) for index in range(3)]
+    assert result.parameters["candidate_likeness"] == [0.3, 0.8, None]
+    assert len({image.tobytes() for image in score.images}) == 3
+
+
+def test_render_rerolls_while_no_face_or_too_little_likeness(tiny_engine, avatars):
+    score = ScriptedScore([None, None, 0.2, 0.4, 0.7, 0.1])
+
+    result = _render(
+        tiny_engine, avatars["obama"], candidates=2, score=score, max_rerolls=5, min_likeness=0.5, seed=9
+    )
+
+    assert result.candidates_tried == 6
+    assert result.likeness == 0.7
+    assert result.seed == candidate_seed(9, 4)
+    assert len(set(result.parameters["candidate_seeds"])) == 6
+
+
+def test_rerolls_stop_at_the_limit_and_return_the_best_seen(tiny_engine, avatars):
+    no_face = ScriptedScore([None, None, None])
+    result = _render(tiny_engine, avatars["obama"], score=no_face, max_rerolls=2)
+    assert result.candidates_tried == 3
+    assert result.likeness is None
+    assert result.image is no_face.images[0]
+
+    too_unlike = ScriptedScore([0.1, None, 0.3])
+    result = _render(tiny_engine, avatars["obama"], score=too_unlike, max_rerolls=2, min_likeness=0.9)
+    assert result.candidates_tried == 3
+    assert result.likeness == 0.3
+
+
+def test_without_a_score_the_first_candidate_is_kept_and_nothing_rerolled(tiny_engine, avatars):
+    result = _render(tiny_engine, avatars["obama"], candidates=2, max_rerolls=3, seed=12)
+    assert result.candidates_tried == 2
+    assert result.seed == 12
+    assert result.likeness is None
+
+
+def test_parameters_record_the_render_and_reproduce_it(tiny_engine, avatars):
+    result = _render(tiny_engine, avatars["obama"], negative_prompt="blurry", guidance_scale=6.0, beauty=0.2)
+    parameters = json.loads(json.dumps(result.parameters))
+
+    assert parameters["engine"] == "tiny engine: not a real model"
+    assert parameters["mode"] == "txt2img"
+    assert parameters["prompt"] == TEMPLATE_PROMPT
+    assert parameters["resolved_prompt"] == "studio portrait of sks man, soft window light"
+    assert parameters["negative_prompt"] == "blurry"
+    assert parameters["guidance_scale"] == 6.0
+    assert parameters["beauty"] == 0.2
+    assert parameters["lora"] == "obama.safetensors"
+    assert (parameters["width"], parameters["height"]) == (64, 64)
+
+    again = render(tiny_engine, lora_path=avatars["obama"], **render_arguments(parameters))
+    np.testing.assert_array_equal(_pixels(again), _pixels(result))
+
+
+def test_the_tiny_engine_scales_a_template_size_down_keeping_its_aspect(tiny_engine):
+    assert render_size(tiny_engine, 512, 640) == (48, 64)
+    assert render_size(tiny_engine, None, None) == (64, 64)
+    result = _render(tiny_engine, None, width=512, height=640)
+    assert result.image.size == (48, 64)
+
+
+def test_a_reference_image_renders_image_to_image(tiny_engine, avatars, photos_of):
+    reference = photos_of("kit_harington")[0]
+    steps_seen = []
+
+    close = _render(
+        tiny_engine,
+        avatars["obama"],
+        reference_image=reference,
+        strength=0.5,
+        steps=4,
+        progress=lambda step, total: steps_seen.append((step, total)),
+    )
+    far = _render(tiny_engine, avatars["obama"], reference_image=reference, strength=1.0, steps=4)
+    from_text = _render(tiny_engine, avatars["obama"], steps=4)
+
+    assert close.parameters["mode"] == "img2img"
+    assert close.parameters["strength"] == 0.5
+    assert close.image.size == (64, 64)
+    assert steps_seen == [(1, 2), (2, 2)]
+    assert np.abs(_pixels(close) - _pixels(far)).max() > 0
+    assert np.abs(_pixels(close) - _pixels(from_text)).max() > 0
+
+
+def test_progress_counts_steps_across_rerolls(tiny_engine, avatars):
+    calls = []
+    _render(
+        tiny_engine,
+        avatars["obama"],
+        score=ScriptedScore([None, 0.9]),
+        max_rerolls=3,
+        progress=lambda step, total: calls.append((step, total)),
+    )
+    assert calls == [(1, 2), (2, 2), (3, 4), (4, 4)]
+
+
+def test_more_like_me_moves_toward_the_avatar_monotonically_and_stays_bounded():
+    parameters = {"lora_scale": 0.8, "strength": 0.6, "guidance_scale": 7.5, "seed": 123, "prompt": "x {identity}"}
+    original = dict(parameters)
+    history = [parameters]
+    for _ in range(20):
+        history.append(more_like_me_parameters(history[-1]))
+
+    assert parameters == original
+    for before, after in zip(history, history[1:]):
+        assert after["lora_scale"] >= before["lora_scale"]
+        assert after["strength"] >= before["strength"]
+        assert after["guidance_scale"] <= before["guidance_scale"]
+        assert after["seed"] == 123
+        assert after["prompt"] == "x {identity}"
+    assert history[1]["lora_scale"] > history[0]["lora_scale"]
+    assert history[1]["strength"] > history[0]["strength"]
+    assert history[1]["guidance_scale"] < history[0]["guidance_scale"]
+    assert history[-1]["lora_scale"] == 1.4
+    assert history[-1]["strength"] == 0.9
+    assert history[-1]["guidance_scale"] == 4.0
+    assert history[-1]["more_like_me_clicks"] == 20
+
+
+def test_more_like_me_never_pulls_a_value_back_from_past_its_bound():
+    beyond = {"lora_scale": 1.6, "strength": 0.95, "guidance_scale": 3.0, "seed": 1}
+    after = more_like_me_parameters(beyond)
+    assert (after["lora_scale"], after["strength"], after["guidance_scale"]) == (1.6, 0.95, 3.0)
