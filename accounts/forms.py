@@ -1,14 +1,29 @@
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm, UserCreationForm
 
 from accounts.models import User
 
 
-class SignupForm(UserCreationForm):
+class NoColonMixin:
+    """Labels read as headings above their fields: no trailing colon."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class SignupForm(NoColonMixin, UserCreationForm):
     class Meta:
         model = User
         fields = ["email"]
         widgets = {"email": forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # One plain line instead of the validators' four-item list; their messages still explain a refusal.
+        self.fields["password1"].help_text = "At least 8 characters, not a common password, not only digits."
+        self.fields["password1"].widget.attrs["autocomplete"] = "new-password"
+        self.fields["password2"].help_text = ""
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip().lower()
@@ -17,7 +32,7 @@ class SignupForm(UserCreationForm):
         return email
 
 
-class EmailAuthenticationForm(AuthenticationForm):
+class EmailAuthenticationForm(NoColonMixin, AuthenticationForm):
     username = forms.EmailField(
         label="Email address", widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
     )
@@ -26,13 +41,13 @@ class EmailAuthenticationForm(AuthenticationForm):
         return self.cleaned_data["username"].strip().lower()
 
 
-class AvatarDeleteForm(forms.Form):
+class AvatarDeleteForm(NoColonMixin, forms.Form):
     confirm = forms.BooleanField(
         label="I understand: its photos, avatar file and portraits are deleted for good.", required=True
     )
 
 
-class DeleteEverythingForm(forms.Form):
+class DeleteEverythingForm(NoColonMixin, forms.Form):
     email = forms.EmailField(
         label="Type your email address to confirm",
         widget=forms.EmailInput(attrs={"autocomplete": "off"}),
@@ -47,3 +62,11 @@ class DeleteEverythingForm(forms.Form):
         if email != self.user.email.lower():
             raise forms.ValidationError("That is not the email address of this account.")
         return email
+
+
+class EmailPasswordResetForm(NoColonMixin, PasswordResetForm):
+    pass
+
+
+class NewPasswordForm(NoColonMixin, SetPasswordForm):
+    pass

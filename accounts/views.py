@@ -6,7 +6,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
 
-from accounts.forms import AvatarDeleteForm, DeleteEverythingForm, EmailAuthenticationForm, SignupForm
+from accounts.forms import (
+    AvatarDeleteForm,
+    DeleteEverythingForm,
+    EmailAuthenticationForm,
+    EmailPasswordResetForm,
+    NewPasswordForm,
+    SignupForm,
+)
 from accounts.selectors import my_data_for_user, receipt_get, receipt_lines
 from accounts.services import (
     auth_rate_limit_hit,
@@ -53,6 +60,7 @@ class LoginView(RateLimitedPostMixin, auth_views.LoginView):
 
 class PasswordResetView(RateLimitedPostMixin, auth_views.PasswordResetView):
     template_name = "accounts/password_reset_form.html"
+    form_class = EmailPasswordResetForm
     email_template_name = "accounts/password_reset_email.txt"
     subject_template_name = "accounts/password_reset_subject.txt"
     success_url = reverse_lazy("accounts:password_reset_done")
@@ -65,6 +73,7 @@ class PasswordResetDoneView(auth_views.PasswordResetDoneView):
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "accounts/password_reset_confirm.html"
+    form_class = NewPasswordForm
     success_url = reverse_lazy("accounts:password_reset_complete")
 
 

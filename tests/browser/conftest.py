@@ -1,0 +1,281 @@
+"""The browser-test harness: Debian's Chromium through Playwright, pytest-django's live
+server, and real django-q2 workers against the same test database.
+
+Fixtures
+  browser                     one Chromium for the session
+  page_desktop / page_phone   a fresh page at 1280x800 / 375x812 (touch, mobile), base_url = live server
+  page                        parametrized: the test runs once at each of the two sizes
+  screenshot(page, name)      full-page PNG under test-artifacts/screenshots/<test>/<nn>-<name>.png
+  worker_settings             {SETTING_NAME: value}, applied to the live server's settings AND, as
+                              environment variables of the same names, to the workers; override it
+                              in a test module (e.g. {"LIKENESS_MIN_PHOTOS": 3})
+  live_site                   the live server with worker_settings applied
+  q_workers                   a default and a "gpu" qcluster process for this test, stopped after it
+  wait_until(check, ...)      polls check() until it returns something truthy (no sleeps to tune)
+"""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+# Playwright's sync API runs an asyncio event loop in the test's thread. Django sees that
+# loop and refuses ORM calls from the same thread (SynchronousOnlyOperation), although
+# nothing here is async: the browser is driven from this thread one call at a time and the
+# live server answers from its own threads. So the guard is off for the browser tests.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+VIEWPORTS = {
+    "desktop": {"viewport": {"width": 1280, "height": 800}},
+    "phone": {"viewport": {"width": 375, "height": 812}, "is_mobile": True, "has_touch": True,
+              "device_scale_factor": 2},
+}
+WORKER_START_TIMEOUT = 90
+
+
+def pytest_configure(config):
+    """Give SQLite a test database file instead of memory: the worker processes must open it too.
+
+    This runs when the browser tests are collected, before any database is created, so the
+    whole session shares the one file (a session-scoped fixture override would come too late
+    whenever another directory's test sets the database up first).
+    """
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        test_settings = database.setdefault("TEST", {})
+        if not test_settings.get("NAME"):
+            test_settings["NAME"] = str(REPO / "var" / f"test-likeness-{os.getpid()}.sqlite3")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:120]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    # Fixtures read the outcome in their teardown: the workers' log is printed only when it helps.
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
+def _test_failed(request) -> bool:
+    return any(getattr(request.node, f"report_{when}", None) is not None
+               and getattr(request.node, f"report_{when}").failed for when in ("setup", "call"))
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    # The live server hashes each sign-up and sign-in; PBKDF2's cost is not what is tested here.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def wait_until(check, *, timeout: float = 30, interval: float = 0.1, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+@pytest.fixture(name="wait_until")
+def wait_until_fixture():
+    return wait_until
+
+
+# --- Browser -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Debian's Chromium is missing at {CHROMIUM} (apt-get install chromium)")
+    playwright = sync_playwright().start()
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
+    playwright.stop()
+
+
+def _open_page(browser, live_server, viewport: str):
+    context = browser.new_context(base_url=live_server.url, **VIEWPORTS[viewport])
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.viewport_name = viewport
+    # Our CSP reports inline scripts and styles as console errors: each one is a defect.
+    page.console_errors = []
+    page.on("console", lambda message: message.type == "error" and page.console_errors.append(
+        f"{message.text} ({message.location.get('url', '')})"))
+    page.on("pageerror", lambda error: page.console_errors.append(str(error)))
+    page.on("response", lambda response: response.status >= 400 and page.console_errors.append(
+        f"{response.status} {response.request.method} {response.url}"))
+    return context, page
+
+
+def _close_page(context, page, request):
+    errors = list(page.console_errors)
+    context.close()
+    if errors and not _test_failed(request):
+        pytest.fail("The browser console reported errors:\n" + "\n".join(errors))
+
+
+@pytest.fixture
+def page_desktop(browser, live_site, request):
+    context, page = _open_page(browser, live_site, "desktop")
+    yield page
+    _close_page(context, page, request)
+
+
+@pytest.fixture
+def page_phone(browser, live_site, request):
+    context, page = _open_page(browser, live_site, "phone")
+    yield page
+    _close_page(context, page, request)
+
+
+@pytest.fixture(params=["desktop", "phone"])
+def page(request, live_site):
+    return request.getfixturevalue(f"page_{request.param}")
+
+
+@pytest.fixture
+def screenshot(request):
+    folder = SCREENSHOTS / _slug(request.node.nodeid.removeprefix("tests/browser/"))
+    taken = []
+
+    def take(page, name: str) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{len(taken) + 1:02d}-{_slug(name)}.png"
+        page.screenshot(path=str(path), full_page=True)
+        taken.append(path)
+        return path
+
+    return take
+
+
+# --- Live server and workers -------------------------------------------------------------------
+
+
+@pytest.fixture
+def worker_settings() -> dict:
+    return {}
+
+
+@pytest.fixture
+def live_site(live_server, transactional_db, settings, worker_settings):
+    for name, value in worker_settings.items():
+        setattr(settings, name, value)
+    return live_server
+
+
+def _database_url() -> str:
+    from django.db import connection
+
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        if connection.is_in_memory_db():
+            pytest.fail("The SQLite test database is in memory; worker processes cannot open it.")
+        return f"sqlite:///{Path(db['NAME']).resolve()}"
+    if connection.vendor == "postgresql":
+        credentials = quote(db["USER"] or "", safe="")
+        if db.get("PASSWORD"):
+            credentials += ":" + quote(db["PASSWORD"], safe="")
+        host = f"{credentials}@" if credentials else ""
+        port = f":{db['PORT']}" if db.get("PORT") else ""
+        return f"postgres://{host}{db['HOST'] or ''}{port}/{db['NAME']}"
+    pytest.fail(f"No worker support for the {connection.vendor} database")
+
+
+class QWorkers:
+    """Two `manage.py qcluster` processes (default and gpu) bound to this test's database and media."""
+
+    def __init__(self, *, env: dict, log_dir: Path):
+        self.env = env
+        self.log_dir = log_dir
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def log_path(self, cluster: str) -> Path:
+        return self.log_dir / f"qcluster-{cluster}.log"
+
+    def log_text(self) -> str:
+        return "\n".join(
+            f"----- qcluster {cluster} (exit {process.poll()}) -----\n"
+            + self.log_path(cluster).read_text(errors="replace")
+            for cluster, process in self.processes.items()
+        )
+
+    def start(self) -> None:
+        for cluster in ("default", "gpu"):
+            env = {**self.env, **({"Q_CLUSTER_NAME": "gpu"} if cluster == "gpu" else {})}
+            with open(self.log_path(cluster), "wb") as log:
+                # A session of its own: teardown can stop the cluster and every worker it forked.
+                self.processes[cluster] = subprocess.Popen(
+                    [sys.executable, "manage.py", "qcluster"], cwd=REPO, env=env,
+                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                )
+        for cluster, process in self.processes.items():
+            wait_until(lambda: process.poll() is not None or "running." in self.log_path(cluster).read_text(),
+                       timeout=WORKER_START_TIMEOUT, interval=0.2, message=f"the {cluster} cluster to start")
+            if process.poll() is not None:
+                raise AssertionError(f"qcluster {cluster} exited at start:\n{self.log_text()}")
+
+    def stop(self) -> None:
+        # SIGTERM to the cluster's own process: it stops its sentinel and workers in order.
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                pass
+            # Whatever it forked and left behind goes with its session.
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait(timeout=5)
+
+
+@pytest.fixture
+def q_workers(live_site, settings, worker_settings, tmp_path, request):
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "portrait_site.settings",
+        "DATABASE_URL": _database_url(),
+        "LIKENESS_MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "LIKENESS_RUN_JOBS_INLINE": "false",
+        "LIKENESS_CPU_WORKERS": "1",
+        "LIKENESS_GPU_WORKERS": "1",
+        "PYTHONUNBUFFERED": "1",
+        **{name: str(value) for name, value in worker_settings.items()},
+    }
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    workers = QWorkers(env=env, log_dir=tmp_path)
+    try:
+        workers.start()
+        yield workers
+    finally:
+        workers.stop()
+        if _test_failed(request):
+            print(workers.log_text())
