@@ -177,3 +177,14 @@ def test_the_request_list_takes_the_same_queries_for_any_number_of_rows(
         response = api.get("/api/v1/template-requests/")
 
     assert response.json()["count"] == rows
+
+
+def test_vote_throttle_counts_live_in_the_shared_cache(api, user):
+    """Django's default cache holds the counts (Redis when REDIS_URL is set), so every process sees them."""
+    from django.core.cache import cache
+
+    request = TemplateRequestFactory()
+
+    api.post(f"/api/v1/template-requests/{request.pk}/vote/")
+
+    assert len(cache.get(f"throttle_votes_{user.pk}")) == 1
