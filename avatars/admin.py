@@ -1,47 +1,90 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import Sum
 
+from avatars import services
 from avatars.models import Avatar, Photo, Portrait, RenderJob, TrainingJob
 
 
 @admin.register(Avatar)
 class AvatarAdmin(admin.ModelAdmin):
-    list_display = ["id", "name", "user", "status", "created_at", "trained_at"]
-    list_filter = ["status"]
+    list_display = ["id", "name", "user", "status", "engine_label", "created_at", "trained_at"]
+    list_filter = ["status", "subject_class"]
     list_select_related = ["user"]
-    search_fields = ["user__email", "name"]
-    readonly_fields = ["public_id", "identity_token", "lora_file", "embedding_centroid", "trained_at"]
+    search_fields = ["user__email", "name", "public_id"]
+    readonly_fields = ["public_id", "user", "status", "identity_token", "lora_file", "embedding_centroid",
+                       "engine_label", "trained_at", "photos_deleted_at"]
 
 
 @admin.register(Photo)
 class PhotoAdmin(admin.ModelAdmin):
-    # No thumbnail on purpose: operators do not look at customers' selfies.
-    list_display = ["id", "avatar", "status", "reason_code", "quality_score", "selected_for_training"]
-    list_filter = ["status", "reason_code"]
-    readonly_fields = ["image", "checks", "face_box", "embedding", "perceptual_hash"]
-    exclude = ["embedding"]
+    # No thumbnails on purpose: operators see verdicts, never customers' selfies.
+    list_display = ["id", "avatar", "status", "reason_code", "quality_score", "selected_for_training", "created_at"]
+    list_filter = ["status", "reason_code", "selected_for_training"]
+    search_fields = ["avatar__user__email", "original_name"]
+    exclude = ["image", "embedding"]
+    readonly_fields = ["avatar", "original_name", "status", "reason_code", "reason", "checks", "face_box",
+                       "perceptual_hash", "width", "height", "quality_score", "selected_for_training"]
 
 
-class JobAdmin(admin.ModelAdmin):
-    list_display = ["id", "avatar", "status", "stage", "progress", "attempts", "gpu_seconds", "queued_at"]
+class GpuJobAdmin(admin.ModelAdmin):
+    """Jobs with the GPU time they spent; the changelist totals it for what is filtered."""
+
+    list_display = ["id", "avatar", "status", "stage", "progress", "attempts", "gpu_minutes", "queued_at",
+                    "finished_at"]
     list_filter = ["status"]
     list_select_related = ["avatar"]
     search_fields = ["avatar__user__email"]
+    readonly_fields = ["status", "stage", "progress", "attempts", "heartbeat_at", "gpu_seconds", "error",
+                       "task_id", "started_at", "finished_at"]
+    actions = ["retry_jobs"]
+    change_list_template = "admin/avatars/gpu_job_change_list.html"
+
+    @admin.display(description="GPU minutes", ordering="gpu_seconds")
+    def gpu_minutes(self, job) -> str:
+        return f"{job.gpu_seconds / 60:.2f}"
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context=extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:
+            total = changelist.queryset.aggregate(total=Sum("gpu_seconds"))["total"] or 0
+            response.context_data["gpu_minutes_total"] = f"{total / 60:.1f}"
+        return response
+
+    @admin.action(description="Retry selected failed jobs")
+    def retry_jobs(self, request, queryset):
+        retried = 0
+        for job in queryset:
+            try:
+                services.job_retry(job=job)
+                retried += 1
+            except services.AvatarError as error:
+                self.message_user(request, f"Job {job.pk}: {error}", messages.WARNING)
+        if retried:
+            self.message_user(request, f"Queued {retried} job(s) again.", messages.SUCCESS)
 
 
 @admin.register(TrainingJob)
-class TrainingJobAdmin(JobAdmin):
-    pass
+class TrainingJobAdmin(GpuJobAdmin):
+    list_display = [*GpuJobAdmin.list_display, "order"]
+    list_select_related = ["avatar", "order"]
+    readonly_fields = [*GpuJobAdmin.readonly_fields, "avatar", "order", "steps", "final_loss"]
 
 
 @admin.register(RenderJob)
-class RenderJobAdmin(JobAdmin):
-    list_display = [*JobAdmin.list_display, "template", "kind"]
-    list_filter = ["status", "kind"]
+class RenderJobAdmin(GpuJobAdmin):
+    list_display = [*GpuJobAdmin.list_display, "template", "kind"]
+    list_filter = ["status", "kind", "template"]
     list_select_related = ["avatar", "template"]
+    readonly_fields = [*GpuJobAdmin.readonly_fields, "avatar", "template", "kind", "source_portrait"]
 
 
 @admin.register(Portrait)
 class PortraitAdmin(admin.ModelAdmin):
-    list_display = ["public_id", "avatar", "template", "likeness_score", "version", "created_at"]
-    list_filter = ["template"]
+    list_display = ["public_id", "avatar", "template", "likeness_score", "version", "download_count", "created_at"]
+    list_filter = ["template", "version"]
     list_select_related = ["avatar", "template"]
+    search_fields = ["avatar__user__email", "public_id"]
+    exclude = ["image"]
+    readonly_fields = ["avatar", "template", "render_job", "seed", "likeness_score", "parameters",
+                       "more_like_me_of", "version", "engine_label", "download_count", "width", "height"]

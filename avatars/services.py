@@ -234,6 +234,28 @@ def job_enqueue(*, job: TrainingJob | RenderJob) -> None:
         type(job).objects.filter(pk=job.pk).update(task_id=task_id)
 
 
+def job_retry(*, job: TrainingJob | RenderJob) -> None:
+    """An operator's retry of a job that failed for good: a fresh set of attempts."""
+    with transaction.atomic():
+        job = type(job).objects.select_for_update().get(pk=job.pk)
+        if job.status != job.Status.FAILED:
+            raise AvatarError(f"Only failed jobs can be retried; this one is {job.get_status_display().lower()}.")
+        avatar = Avatar.objects.select_for_update().get(pk=job.avatar_id)
+        if isinstance(job, TrainingJob):
+            if job.order is not None and job.order.status != "paid":
+                raise AvatarError("This training's order was refunded: the customer has to pay again.")
+            avatar.transition_to(Avatar.Status.PAID)
+            avatar.save(update_fields=["status"])
+        elif avatar.status != Avatar.Status.READY:
+            raise AvatarError("The avatar is not ready, so its portraits can't be rendered.")
+        job.transition_to(job.Status.QUEUED)
+        job.attempts = 0
+        job.stage = "retried by an operator"
+        job.progress = 0
+        job.save()
+        transaction.on_commit(lambda: job_enqueue(job=job))
+
+
 def _ready_avatar_for_portrait(portrait: Portrait) -> Avatar:
     avatar = Avatar.objects.select_for_update().get(pk=portrait.avatar_id)
     if avatar.status != Avatar.Status.READY:
