@@ -122,3 +122,40 @@ def test_progress_reporter_stops_work_once_the_job_is_cancelled():
 
     with pytest.raises(jobs.JobAbandoned):
         report("rendering", 20, force=True)
+
+
+def retry_through_admin(client, model_name: str, job) -> str:
+    from django.urls import reverse
+
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    response = client.post(
+        reverse(f"admin:avatars_{model_name}_changelist"),
+        {"action": "retry_jobs", "_selected_action": [job.pk]}, follow=True,
+    )
+    return response.content.decode()
+
+
+def test_an_operator_retries_a_failed_render_from_the_admin(client, django_capture_on_commit_callbacks):
+    job = RenderJobFactory(avatar=AvatarFactory(status=Avatar.Status.READY), status="failed", attempts=3)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        page = retry_through_admin(client, "renderjob", job)
+
+    job.refresh_from_db()
+    assert "Queued 1 job(s) again." in page
+    assert (job.status, job.attempts) == ("queued", 0)
+    assert gpu_queue_size() == 1
+
+
+def test_the_admin_refuses_to_retry_training_of_a_refunded_order(client):
+    order = OrderFactory(status="refunded")
+    Avatar.objects.filter(pk=order.avatar_id).update(status=Avatar.Status.FAILED)
+    job = TrainingJobFactory(avatar=order.avatar, order=order, status="failed", attempts=3)
+
+    page = retry_through_admin(client, "trainingjob", job)
+
+    assert "order was refunded" in page
+    assert TrainingJob.objects.get(pk=job.pk).status == "failed"
+    assert gpu_queue_size() == 0
