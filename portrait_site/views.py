@@ -1,6 +1,8 @@
 from django.conf import settings
-from django.http import HttpResponse
+from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views import defaults
 
 from styles.selectors import template_list_published
 
@@ -16,3 +18,12 @@ def landing(request):
 
 def healthz(request):
     return HttpResponse("ok", content_type="text/plain")
+
+
+def bad_request(request, exception):
+    # Too many files in one POST is raised while the CSRF check reads the form, before the
+    # upload view can answer: the page's script still gets the reason it shows to the person.
+    if isinstance(exception, (TooManyFilesSent, RequestDataTooBig)):
+        return JsonResponse({"error": "Too many photos in one go: send at most "
+                                      f"{settings.DATA_UPLOAD_MAX_NUMBER_FILES} at a time."}, status=400)
+    return defaults.bad_request(request, exception)
