@@ -137,9 +137,6 @@ def clear_engine_cache() -> None:
 
 
 def _load_engine(spec: EngineSpec, *, device: str, dtype: "torch.dtype") -> Engine:
-    from diffusers import DPMSolverMultistepScheduler
-    from diffusers.models.attention_processor import AttnProcessor2_0
-
     started = time.perf_counter()
     is_tiny = spec.base_model == TINY_BASE_MODEL
     if is_tiny:
@@ -148,7 +145,33 @@ def _load_engine(spec: EngineSpec, *, device: str, dtype: "torch.dtype") -> Engi
         pipeline = build_tiny_pipeline(seed=0)
     else:
         pipeline = _load_pretrained(spec.base_model, family=spec.family, dtype=dtype)
+    return engine_from_pipeline(
+        pipeline,
+        spec=spec,
+        device=device,
+        dtype=dtype,
+        label=TINY_LABEL if is_tiny else spec.base_model,
+        is_tiny=is_tiny,
+        started=started,
+    )
 
+
+def engine_from_pipeline(
+    pipeline,
+    *,
+    spec: EngineSpec,
+    device: str,
+    dtype: "torch.dtype",
+    label: str,
+    is_tiny: bool = False,
+    started: float | None = None,
+) -> Engine:
+    """Ready a constructed text-to-image pipeline for jobs: every engine, tiny or real, goes
+    through here, and so does the benchmark's full-size random-weight model."""
+    from diffusers import DPMSolverMultistepScheduler
+    from diffusers.models.attention_processor import AttnProcessor2_0
+
+    started = time.perf_counter() if started is None else started
     # DPM-Solver++ gives a finished portrait in ~25 steps where the checkpoints' own PNDM needs 50.
     pipeline.scheduler = DPMSolverMultistepScheduler.from_config(pipeline.scheduler.config)
     if pipeline.dtype != dtype:
@@ -170,7 +193,7 @@ def _load_engine(spec: EngineSpec, *, device: str, dtype: "torch.dtype") -> Engi
         image_to_image=image_to_image,
         device=device,
         dtype=dtype,
-        label=TINY_LABEL if is_tiny else spec.base_model,
+        label=label,
         resolution=resolution,
         is_tiny=is_tiny,
         load_seconds=time.perf_counter() - started,

@@ -1,0 +1,309 @@
+"""Engine benchmark: pipeline acquisition cold vs warm, and a small avatar job.
+
+Default (the tiny engine, CPU): imports, a cold get_engine, a warm one, and two jobs
+(acquire the engine, train a LoRA a few steps, render a portrait) back to back, the first
+cold, the second warm with a different avatar swapped in. Goal: the second job gets its
+pipeline >= 10x faster than the first.
+
+--full (meant for a CUDA machine; no download): a full-size SD 1.5 UNet, VAE and text
+encoder built from their configs with random weights, readied by the same
+engine_from_pipeline as any real model, then trained with train_lora (LoRA rank 16, batch
+1, 512 px, bf16) and rendered with render (25 steps, 512x512). Prints training steps/s,
+the projected time of a 400- and an 800-step avatar, peak GPU memory while training and
+seconds per portrait, each next to its goal (one H100: avatar <= 60 s, portrait <= 0.7 s,
+peak memory <= 12 GB). Random weights cost exactly what trained ones do.
+
+    .venv/bin/python bench/engine.py [--threads 1]
+    .venv/bin/python bench/engine.py --full [--steps 100] [--no-gradient-checkpointing]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from avatars.engine.pipeline import (  # noqa: E402  (the project root has to be on the path first)
+    EngineSpec,
+    build_tiny_tokenizer,
+    clear_engine_cache,
+    engine_from_pipeline,
+    get_engine,
+    resolve_device,
+    resolve_dtype,
+)
+from avatars.engine.rendering import render  # noqa: E402
+from avatars.engine.training import train_lora  # noqa: E402
+
+GOAL_WARM_SPEEDUP = 10.0
+GOAL_AVATAR_SECONDS = 60.0
+GOAL_PORTRAIT_SECONDS = 0.7
+GOAL_PEAK_TRAINING_GB = 12.0
+PROMPT = "studio portrait photo of {identity}, soft window light, 85mm"
+
+
+def synthetic_photos(count: int, *, size: int, seed: int):
+    """Deterministic stand-ins for cropped selfies: the cost of training does not depend on
+    what the pixels show."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size] / size
+    photos = []
+    for _ in range(count):
+        base = rng.uniform(40, 215, size=3)
+        tilt = rng.uniform(-60, 60, size=3)
+        pixels = base + tilt * (x[..., None] - y[..., None]) + rng.normal(0, 12, size=(size, size, 3))
+        photos.append(Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), mode="RGB"))
+    return photos
+
+
+def synchronize(engine) -> None:
+    import torch
+
+    if engine.device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def timed(function, *args, **kwargs):
+    started = time.perf_counter()
+    result = function(*args, **kwargs)
+    return result, time.perf_counter() - started
+
+
+def tiny_job(spec: EngineSpec, *, folder: Path, avatar: int, steps: int, render_steps: int) -> dict[str, float]:
+    engine, acquire_seconds = timed(get_engine, spec)
+    photos = synthetic_photos(5, size=engine.resolution, seed=avatar)
+    trained, train_seconds = timed(
+        train_lora,
+        engine,
+        photos,
+        identity_token="sks",
+        subject_class="person",
+        output_path=folder / f"avatar-{avatar}.safetensors",
+        rank=16,
+        steps=steps,
+        seed=avatar,
+    )
+    _, render_seconds = timed(
+        render,
+        engine,
+        lora_path=trained.lora_path,
+        identity_token="sks",
+        subject_class="person",
+        prompt=PROMPT,
+        steps=render_steps,
+        seed=avatar,
+    )
+    return {"acquire": acquire_seconds, "train": train_seconds, "render": render_seconds}
+
+
+def bench_tiny(args) -> None:
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    spec = EngineSpec(base_model="tiny", device=args.device or "cpu")
+    clear_engine_cache()
+    print(f"tiny engine on {resolve_device(spec.device)}, {torch.get_num_threads()} torch threads")
+
+    # A worker's first job also pays for importing diffusers and transformers; shown apart,
+    # since a real checkpoint's load (tens of seconds) would dwarf it.
+    _, import_seconds = timed(_import_diffusers)
+    _, cold_seconds = timed(get_engine, spec)
+    _, warm_seconds = timed(get_engine, spec)
+    print(f"import diffusers (once)    {import_seconds * 1000:10.2f} ms")
+    print(f"get_engine cold            {cold_seconds * 1000:10.2f} ms")
+    print(f"get_engine warm            {warm_seconds * 1000:10.4f} ms")
+    print(f"cold / warm                {cold_seconds / warm_seconds:10.0f} x   (goal >= {GOAL_WARM_SPEEDUP:.0f} x)")
+
+    clear_engine_cache()
+    with tempfile.TemporaryDirectory() as folder:
+        jobs = [
+            tiny_job(spec, folder=Path(folder), avatar=avatar, steps=args.steps, render_steps=args.render_steps)
+            for avatar in (1, 2)
+        ]
+    print(f"\ntwo jobs, each: get the pipeline, train {args.steps} steps, render one {args.render_steps}-step portrait")
+    print("                           job 1 (cold)   job 2 (warm)")
+    for figure in ("acquire", "train", "render"):
+        print(f"{figure:<26} {jobs[0][figure]:12.3f} s {jobs[1][figure]:12.3f} s")
+    speedup = jobs[0]["acquire"] / jobs[1]["acquire"]
+    print(f"pipeline acquisition, job 1 / job 2: {speedup:.0f} x   (goal >= {GOAL_WARM_SPEEDUP:.0f} x)")
+
+
+def _import_diffusers() -> None:
+    import diffusers  # noqa: F401
+    from diffusers import StableDiffusionImg2ImgPipeline, StableDiffusionPipeline  # noqa: F401
+    from transformers import CLIPTextModel  # noqa: F401
+
+
+def build_full_size_sd15_pipeline(device: str):
+    """Stable Diffusion 1.5's architecture (860M-parameter UNet, KL VAE, CLIP ViT-L/14 text
+    encoder) from its published configs, random weights, built directly on `device`."""
+    import torch
+    from diffusers import AutoencoderKL, DDPMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    with torch.device(device):
+        unet = UNet2DConditionModel(
+            sample_size=64,
+            in_channels=4,
+            out_channels=4,
+            layers_per_block=2,
+            block_out_channels=(320, 640, 1280, 1280),
+            down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+            up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+            cross_attention_dim=768,
+            attention_head_dim=8,
+        )
+        vae = AutoencoderKL(
+            in_channels=3,
+            out_channels=3,
+            down_block_types=("DownEncoderBlock2D",) * 4,
+            up_block_types=("UpDecoderBlock2D",) * 4,
+            block_out_channels=(128, 256, 512, 512),
+            layers_per_block=2,
+            latent_channels=4,
+            sample_size=512,
+        )
+        text_encoder = CLIPTextModel(
+            CLIPTextConfig(
+                vocab_size=49408,
+                hidden_size=768,
+                intermediate_size=3072,
+                num_hidden_layers=12,
+                num_attention_heads=12,
+                max_position_embeddings=77,
+                hidden_act="quick_gelu",
+                projection_dim=768,
+            )
+        )
+    scheduler = DDPMScheduler(
+        num_train_timesteps=1000,
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        steps_offset=1,
+    )
+    return StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        # Any CLIP tokenizer will do for timing; the tiny engine's needs no download.
+        tokenizer=build_tiny_tokenizer(),
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+
+
+def bench_full(args) -> None:
+    import torch
+
+    device = resolve_device(args.device or "auto")
+    dtype = resolve_dtype(device)
+    on_gpu = device.startswith("cuda")
+    spec = EngineSpec(base_model="random-sd15-full", family="sd15", device=device, resolution=512)
+    pipeline, build_seconds = timed(build_full_size_sd15_pipeline, device)
+    engine = engine_from_pipeline(
+        pipeline, spec=spec, device=device, dtype=dtype, label="full-size SD 1.5, random weights (bench)"
+    )
+    name = torch.cuda.get_device_name(device) if on_gpu else "CPU"
+    print(f"full-size SD 1.5 (random weights) on {device} ({name}), {dtype}; built in {build_seconds:.1f} s")
+    parameters = sum(parameter.numel() for parameter in pipeline.unet.parameters())
+    print(f"UNet parameters            {parameters / 1e6:10.0f} M")
+
+    progress_times: list[tuple[int, float]] = []
+
+    def record(step: int, total: int, loss: float) -> None:
+        progress_times.append((step, time.perf_counter()))
+
+    if on_gpu:
+        torch.cuda.reset_peak_memory_stats(device)
+    gradient_checkpointing = False if args.no_gradient_checkpointing else None
+    with tempfile.TemporaryDirectory() as folder:
+        trained, train_seconds = timed(
+            train_lora,
+            engine,
+            synthetic_photos(args.photos, size=512, seed=0),
+            identity_token="sks",
+            subject_class="person",
+            output_path=Path(folder) / "avatar.safetensors",
+            rank=16,
+            steps=args.steps,
+            batch_size=1,
+            gradient_checkpointing=gradient_checkpointing,
+            progress=record,
+            progress_every=10,
+        )
+        peak_gb = torch.cuda.max_memory_allocated(device) / 1024**3 if on_gpu else float("nan")
+        if len(progress_times) >= 2:
+            (first_step, first_time), (last_step, last_time) = progress_times[0], progress_times[-1]
+            steps_per_second = (last_step - first_step) / (last_time - first_time)
+        else:
+            steps_per_second = args.steps / train_seconds
+        overhead = max(0.0, train_seconds - args.steps / steps_per_second)
+        lora_mb = trained.lora_path.stat().st_size / 1024**2
+
+        render_arguments = {
+            "lora_path": trained.lora_path,
+            "identity_token": "sks",
+            "subject_class": "person",
+            "prompt": PROMPT,
+            "steps": args.render_steps,
+            "width": 512,
+            "height": 512,
+            "guidance_scale": 7.0,
+        }
+        render(engine, **{**render_arguments, "steps": 2})
+        portrait_seconds = []
+        for seed in range(args.renders):
+            synchronize(engine)
+            _, seconds = timed(render, engine, **render_arguments, seed=seed)
+            portrait_seconds.append(seconds)
+
+    checkpointing = "off" if args.no_gradient_checkpointing else ("on" if on_gpu else "off")
+    print(f"training: {args.photos} photos, rank 16, batch 1, 512 px, gradient checkpointing {checkpointing}")
+    print(f"training steps/s           {steps_per_second:10.2f}")
+    print(f"training {args.steps} steps          {train_seconds:10.1f} s   (setup {overhead:.1f} s)")
+    for steps in (400, 800):
+        projected = overhead + steps / steps_per_second
+        print(f"avatar of {steps} steps (proj.)  {projected:8.1f} s   (goal <= {GOAL_AVATAR_SECONDS:.0f} s)")
+    print(f"peak GPU memory, training  {peak_gb:10.2f} GB  (goal <= {GOAL_PEAK_TRAINING_GB:.0f} GB)")
+    print(f"LoRA file                  {lora_mb:10.1f} MB")
+    print(
+        f"portrait, {args.render_steps} steps 512x512    {statistics.median(portrait_seconds):6.3f} s   "
+        f"(goal <= {GOAL_PORTRAIT_SECONDS} s; median of {args.renders})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--full", action="store_true", help="full-size SD 1.5 with random weights (for a GPU)")
+    parser.add_argument("--device", help="cpu, cuda, auto (default: cpu for the tiny engine, auto for --full)")
+    parser.add_argument("--steps", type=int, help="training steps (default: 10 tiny, 100 full)")
+    parser.add_argument("--render-steps", type=int, default=25)
+    parser.add_argument("--renders", type=int, default=3, help="portraits timed with --full")
+    parser.add_argument("--photos", type=int, default=20, help="training photos with --full")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--no-gradient-checkpointing", action="store_true", help="with --full: faster, more memory")
+    args = parser.parse_args()
+    if args.full:
+        args.steps = args.steps or 100
+        bench_full(args)
+    else:
+        args.steps = args.steps or 10
+        bench_tiny(args)
+
+
+if __name__ == "__main__":
+    main()
