@@ -9,8 +9,8 @@ face (exactly one, big enough, frontal, sharp, well lit), the set (not a duplica
 same person) and safety (no nudity, which outranks every other reason once decoded).
 
 Speed: a 12 MP JPEG is decoded at half scale by libjpeg's DCT scaling (`Image.draft`),
-faces are detected on a 560 px copy, and the nudity check and the re-encoding of the kept
-copy run on a helper thread while dlib works (both release the GIL).
+faces are detected on a 560 px copy, and the perceptual hash, the nudity check and the
+re-encoding of the kept copy run on a helper thread while dlib works (all release the GIL).
 
 `find_identity_outliers` and `choose_training_photos` work on a whole set, once its
 majority is known.
@@ -248,11 +248,11 @@ def _decode(image: Image.Image, limits: IntakeLimits) -> Image.Image:
         raise _Refusal("unreadable", what="the file is damaged or cut short") from error
     try:
         with _pillow_warnings():
-            upright = ImageOps.exif_transpose(image)
+            ImageOps.exif_transpose(image, in_place=True)
     except Exception:  # noqa: BLE001 - a broken EXIF block only costs us the orientation
-        upright = image
+        pass
     icc_profile = image.info.get("icc_profile") if image.mode == "RGB" else None
-    rgb = _to_rgb(upright)
+    rgb = _to_rgb(image)
     rgb.thumbnail((limits.kept_max_side, limits.kept_max_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
     # Pillow carries EXIF and XMP along in `info` and writes some of them back on save.
     rgb.info = {}
@@ -381,19 +381,25 @@ def check_photo(
     except _Refusal as refusal:
         return _refused(refusal.code, checks, **refusal.details)
 
+    small = face_engine.detection_copy(kept)
     pool = _Helpers.pool()
-    safety_future = pool.submit(safety.nudity_verdict, kept, threshold=limits.max_nudity_score)
+    hash_future = pool.submit(perceptual_hash, small)
+    safety_future = pool.submit(safety.nudity_verdict, small, threshold=limits.max_nudity_score)
     cleaned_future = pool.submit(_encode_clean, kept)
     verdict = PhotoVerdict(
         accepted=False, reason_code="", reason="", checks=checks, width=kept.width, height=kept.height,
-        perceptual_hash=perceptual_hash(kept),
     )
-    code, details = _check_pixels(kept, verdict, known, limits)
+    pixels = np.asarray(kept)
+    faces = face_engine.detect_faces(kept, pixels=pixels, small=small)
+    verdict.perceptual_hash = hash_future.result()
+    code, details = _check_pixels(kept, pixels, faces, verdict, known, limits)
     return _finish(verdict, code, details, safety_future, cleaned_future)
 
 
-def _check_pixels(kept: Image.Image, verdict: PhotoVerdict, known: Sequence[KnownPhoto],
-                  limits: IntakeLimits) -> tuple[str, dict]:
+def _check_pixels(
+    kept: Image.Image, pixels: np.ndarray, faces: list[face_engine.DetectedFace], verdict: PhotoVerdict,
+    known: Sequence[KnownPhoto], limits: IntakeLimits,
+) -> tuple[str, dict]:
     """The reason code ("" when accepted) after the face and set checks; fills in `verdict`."""
     checks = verdict.checks
     nearest = min(known, key=lambda photo: hash_distance(verdict.perceptual_hash, photo.perceptual_hash),
@@ -406,8 +412,6 @@ def _check_pixels(kept: Image.Image, verdict: PhotoVerdict, known: Sequence[Know
             verdict.duplicate_of = nearest.key
             return "duplicate", {}
 
-    pixels = np.asarray(kept)
-    faces = face_engine.detect_faces(kept, pixels=pixels)
     if not faces:
         checks["faces"] = {"value": 0, "passed": False}
         return _no_face_reason(kept, limits, checks), {}
