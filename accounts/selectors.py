@@ -11,6 +11,7 @@ RECEIPT_LABELS = [
     ("lora_files", "Avatar files (the trained LoRA weights)"),
     ("portraits", "Portraits"),
     ("files", "Files erased from storage"),
+    ("reference_images", "Reference images of your style requests"),
     ("votes", "Votes on style requests"),
     ("notices", "Notices"),
     ("api_tokens", "API tokens"),

@@ -6,6 +6,7 @@ import secrets
 from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.core.cache import cache
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
@@ -103,6 +104,11 @@ def _sessions_delete_for_user(*, user_id: int) -> int:
     return len(session_keys)
 
 
+def _storage_delete(names: list[str]) -> None:
+    for name in names:
+        default_storage.delete(name)
+
+
 def user_delete_everything(*, user: User) -> DeletionReceipt:
     """Delete the person's account and everything of theirs, and return the receipt.
 
@@ -125,9 +131,15 @@ def user_delete_everything(*, user: User) -> DeletionReceipt:
             avatar_names.append(avatar.name)
             for key, count in _summary_counts(avatar_delete(avatar=avatar)).items():
                 totals[key] += count
+        # The request stays for its voters, but its reference image may show the person.
+        authored = TemplateRequest.objects.filter(author=user).exclude(reference_image="")
+        reference_names = list(authored.values_list("reference_image", flat=True))
+        authored.update(reference_image="")
+        transaction.on_commit(lambda: _storage_delete(reference_names))
         removed = {
             **totals,
             "avatar_names": avatar_names,
+            "reference_images": len(reference_names),
             "template_requests_detached": TemplateRequest.objects.filter(author=user).update(author=None),
             "votes": TemplateVote.objects.filter(user=user).delete()[0],
             "notices": Notice.objects.filter(user=user).delete()[0],

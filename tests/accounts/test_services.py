@@ -57,6 +57,7 @@ def test_delete_everything_removes_the_person_and_keeps_anonymous_order_records(
     )
     paid_at_before = order.created_at
     own_request = TemplateRequestFactory(author=user)
+    own_request.reference_image.save("look.png", ContentFile(b"reference"), save=True)
     TemplateVoteFactory(user=user, request=own_request)
     others_request = TemplateRequestFactory()
     TemplateVoteFactory(user=user, request=others_request)
@@ -66,7 +67,7 @@ def test_delete_everything_removes_the_person_and_keeps_anonymous_order_records(
     client.force_login(user)
     other_person = UserFactory()
     other_avatar = _avatar_with_files(other_person, photos=1, portraits=1, lora=False)
-    assert len(_stored_files(private_media)) == 4 + 3 + 1 + 1 + 1
+    assert len(_stored_files(private_media)) == 4 + 3 + 1 + 1 + 1 + 1
 
     receipt = user_delete_everything(user=user)
 
@@ -75,7 +76,7 @@ def test_delete_everything_removes_the_person_and_keeps_anonymous_order_records(
     assert len(receipt.token) >= 40
     assert receipt.removed == {
         "avatars": 2, "photos": 5, "portraits": 3, "lora_files": 1, "files": 8,
-        "avatar_names": [trained.name, collecting.name],
+        "avatar_names": [trained.name, collecting.name], "reference_images": 1,
         "template_requests_detached": 1, "votes": 2, "notices": 1, "api_tokens": 1, "sessions": 1,
         "orders_kept_without_link": 1, "account": 1,
     }
@@ -88,7 +89,7 @@ def test_delete_everything_removes_the_person_and_keeps_anonymous_order_records(
     assert (order.stripe_checkout_session_id, order.stripe_payment_intent_id) == ("cs_test_123", "pi_test_456")
     assert order.created_at == paid_at_before
     own_request.refresh_from_db()
-    assert own_request.author_id is None
+    assert (own_request.author_id, own_request.reference_image.name) == (None, "")
     assert list(TemplateVote.objects.all()) == [someone_else_vote]
     assert not Session.objects.exists()
     # Only the other person's files are left in storage.
