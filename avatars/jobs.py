@@ -218,6 +218,9 @@ def training_job_execute(*, job_id: int) -> None:
                 identity_token=avatar.identity_token, subject_class=avatar.subject_class,
                 output_path=output, rank=settings.LIKENESS_LORA_RANK, steps=steps,
                 learning_rate=settings.LIKENESS_LEARNING_RATE, seed=job.pk, progress=on_step,
+                # Every step: the reporter throttles the writes, and ten slow steps (a CPU, a big
+                # model) can outlast the stale limit, so the sweep would take over a live job.
+                progress_every=1,
             )
             lora_bytes = output.read_bytes()
         report("saving", 97, force=True)
@@ -225,7 +228,7 @@ def training_job_execute(*, job_id: int) -> None:
             locked = _lock_own_running_job(job)
             avatar = Avatar.objects.select_for_update().get(pk=locked.avatar_id)
             services.avatar_mark_trained(
-                avatar=avatar, lora_bytes=lora_bytes, centroid=identity_centroid(embeddings),
+                avatar=avatar, lora_bytes=lora_bytes, centroid=identity_centroid(embeddings) or None,
                 engine_label=engine.label,
             )
             locked.transition_to(locked.Status.SUCCEEDED)
@@ -295,7 +298,7 @@ def _portrait_scorer(centroid):
         if not is_safe:
             return None
         embedding = face_embedding(image)
-        if embedding is None or centroid is None:
+        if embedding is None or not centroid:
             return None
         return likeness_score(embedding, centroid)
 

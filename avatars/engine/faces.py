@@ -66,6 +66,11 @@ def _model_file(name: str) -> str:
     return str(path)
 
 
+# dlib's detector, landmark and embedding objects are not safe to share between threads:
+# two web requests checking photos at once aborted the whole process. One call at a time.
+_DLIB_CALLS = threading.Lock()
+
+
 class _Models:
     _lock = threading.Lock()
     _loaded: tuple | None = None
@@ -123,7 +128,9 @@ def detect_faces(image: Image.Image, *, pixels: np.ndarray | None = None,
         small = detection_copy(image)
     width, height = image.size
     scale = small.width / width
-    rectangles, scores, _ = detector.run(np.asarray(small.convert("L")), 0, 0.0)
+    grey = np.asarray(small.convert("L"))
+    with _DLIB_CALLS:
+        rectangles, scores, _ = detector.run(grey, 0, 0.0)
     faces = []
     for rectangle, score in zip(rectangles, scores, strict=True):
         box = (
@@ -134,7 +141,8 @@ def detect_faces(image: Image.Image, *, pixels: np.ndarray | None = None,
         )
         if box[2] <= box[0] or box[3] <= box[1]:
             continue
-        shape = shape_predictor(pixels, dlib.rectangle(*box))
+        with _DLIB_CALLS:
+            shape = shape_predictor(pixels, dlib.rectangle(*box))
         landmarks = np.array([(point.x, point.y) for point in shape.parts()], dtype=np.float64)
         faces.append(DetectedFace(box=box, landmarks=landmarks, detection_score=float(score), shape=shape))
     faces.sort(key=lambda face: face.width * face.height, reverse=True)
@@ -144,7 +152,9 @@ def detect_faces(image: Image.Image, *, pixels: np.ndarray | None = None,
 def embed_face(pixels: np.ndarray, face: DetectedFace) -> np.ndarray:
     """The 128-d identity embedding of one detected face (`pixels`: the RGB array it was found in)."""
     _, _, recognizer = _Models.get()
-    return np.array(recognizer.compute_face_descriptor(pixels, face.shape), dtype=np.float64)
+    with _DLIB_CALLS:
+        descriptor = recognizer.compute_face_descriptor(pixels, face.shape)
+    return np.array(descriptor, dtype=np.float64)
 
 
 def face_embeddings(image: Image.Image) -> list[tuple[Box, np.ndarray]]:

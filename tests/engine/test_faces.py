@@ -111,3 +111,28 @@ def test_the_nudity_threshold_counts_only_exposed_intimate_parts(monkeypatch, de
     # jobs.py unpacks it as a tuple, styles/services.py reads its fields.
     is_safe_again, score, labels = verdict
     assert is_safe_again is is_safe and labels == verdict.labels and score == verdict.score
+
+
+def test_photos_checked_from_several_threads_at_once_do_not_crash_the_process(faces_dir):
+    """The web server checks uploads in parallel threads; dlib aborted the process when two met."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = f"""
+import glob, threading
+from avatars.engine.intake import check_photo
+paths = sorted(glob.glob({str(faces_dir)!r} + "/*/*.jpg"))
+verdicts = []
+def check(path):
+    for _ in range(2):
+        verdicts.append(check_photo(open(path, "rb").read()).reason_code)
+threads = [threading.Thread(target=check, args=(path,)) for path in paths]
+for thread in threads: thread.start()
+for thread in threads: thread.join()
+print(len(verdicts))
+"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert int(result.stdout.split()[-1]) == 2 * len(list(faces_dir.glob("*/*.jpg")))
