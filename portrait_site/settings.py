@@ -167,6 +167,9 @@ EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Likeness <noreply@localhost>")
+# Read only by the file-based backend (DJANGO_EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend),
+# which lets a test read what a worker process sent.
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "sent-mail"))
 
 # --- Product --------------------------------------------------------------------
 LIKENESS_PRICE_MINOR = env.int("LIKENESS_PRICE_MINOR", default=990)  # ¥9.90
