@@ -126,6 +126,8 @@ def train_lora(
                 weight_decay=ADAM_WEIGHT_DECAY,
                 eps=ADAM_EPSILON,
             )
+            # fp16 gradients underflow without loss scaling; bf16 and fp32 need none.
+            scaler = torch.amp.GradScaler("cuda", enabled=on_gpu and engine.dtype == torch.float16)
             if gradient_checkpointing:
                 unet.enable_gradient_checkpointing()
             unet.train()
@@ -144,7 +146,7 @@ def train_lora(
                 timesteps = torch.randint(num_train_timesteps, (batch_size,), generator=generator).to(engine.device)
                 noisy_input = noise_scheduler.add_noise(model_input, noise, timesteps)
 
-                with torch.autocast(device_type="cuda", dtype=engine.dtype, enabled=on_gpu):
+                with torch.autocast(device_type="cuda" if on_gpu else "cpu", dtype=engine.dtype, enabled=on_gpu):
                     model_pred = unet(
                         noisy_input.to(engine.dtype),
                         timesteps,
@@ -156,9 +158,11 @@ def train_lora(
                 else:
                     target = noise
                 loss = F.mse_loss(model_pred.float(), target.float(), reduction="mean")
-                loss.backward()
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
                 torch.nn.utils.clip_grad_norm_(lora_parameters, MAX_GRAD_NORM)
-                optimizer.step()
+                scaler.step(optimizer)
+                scaler.update()
                 optimizer.zero_grad(set_to_none=True)
                 recent_losses.append(loss.detach())
 

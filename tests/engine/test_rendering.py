@@ -185,6 +185,17 @@ def test_a_reference_image_renders_image_to_image(tiny_engine, avatars, photos_o
     assert np.abs(_pixels(close) - _pixels(from_text)).max() > 0
 
 
+def test_image_to_image_renders_several_candidates_in_one_batch(tiny_engine, avatars, photos_of):
+    score = ScriptedScore([0.1, 0.2])
+    result = _render(
+        tiny_engine, avatars["obama"], reference_image=photos_of("rose_leslie")[0], candidates=2, score=score
+    )
+    assert result.parameters["mode"] == "img2img"
+    assert result.candidates_tried == 2
+    assert result.image is score.images[1]
+    assert score.images[0].tobytes() != score.images[1].tobytes()
+
+
 def test_progress_counts_steps_across_rerolls(tiny_engine, avatars):
     calls = []
     _render(

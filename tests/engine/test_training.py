@@ -109,6 +109,32 @@ def test_training_leaves_the_shared_engine_as_it_found_it(tiny_engine, photos_of
     np.testing.assert_array_equal(_raw_render(tiny_engine.pipeline), before)
 
 
+def test_gradient_checkpointing_trains_the_same_weights(tiny_engine, photos_of, tmp_path):
+    weights = []
+    for checkpointing in (False, True):
+        result = train_lora(
+            tiny_engine,
+            photos_of("biden"),
+            identity_token="sks",
+            subject_class="man",
+            output_path=tmp_path / f"checkpointing-{checkpointing}.safetensors",
+            rank=4,
+            steps=2,
+            seed=3,
+            gradient_checkpointing=checkpointing,
+        )
+        weights.append(load_file(result.lora_path))
+    assert not tiny_engine.pipeline.unet.is_gradient_checkpointing
+    assert all(tensor.abs().max() > 0 for name, tensor in weights[1].items() if name.endswith("lora.up.weight"))
+    assert all(torch_allclose(weights[0][name], weights[1][name]) for name in weights[0])
+
+
+def torch_allclose(a, b) -> bool:
+    import torch
+
+    return torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
 def test_the_same_seed_trains_the_same_weights(tiny_engine, photos_of, tmp_path):
     photos = photos_of("rose_leslie")
     paths = []
