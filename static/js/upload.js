@@ -16,6 +16,8 @@
   var running = 0;
   var done = 0;
   var total = 0;
+  var readyAtStart = bar.value >= bar.max;
+  var readyNow = readyAtStart;
 
   function card(photo) {
     var li = document.createElement("li");
@@ -52,8 +54,9 @@
       var r = data.readiness;
       bar.max = r.required;
       bar.value = r.accepted;
+      readyNow = r.ready;
       readinessText.textContent = r.ready
-        ? r.accepted + " good photos: ready to train. Reload to pay."
+        ? r.accepted + " good photos: ready to train."
         : r.accepted + " of " + r.required + " good photos: " + r.missing + " more needed.";
     }
   }
@@ -63,7 +66,13 @@
       running += 1;
       send(queue.shift());
     }
-    status.textContent = done < total ? "Checking photos: " + done + " of " + total + " done" : "All photos checked.";
+    if (done < total) {
+      status.textContent = "Checking photos: " + done + " of " + total + " done";
+      return;
+    }
+    status.textContent = "All photos checked.";
+    // The pay step is rendered by the server: show it as soon as the set is good enough.
+    if (readyNow !== readyAtStart) window.location.reload();
   }
 
   function send(file) {

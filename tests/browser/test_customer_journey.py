@@ -70,7 +70,8 @@ def test_from_sign_up_to_portraits_and_out_again(page, browser, live_site, q_wor
     stranger = faces_dir / "biden" / "biden-2.jpg"
     group = faces_dir / "multi" / "obama_and_biden.jpg"
     page.locator("#photo-input").set_input_files([*good, stranger, group])
-    expect(page.locator("#upload-status")).to_have_text("All photos checked.", timeout=60_000)
+    # Once the set is good enough the page reloads itself to show the pay step.
+    expect(page.locator(".pay")).to_contain_text("Pick at least one style", timeout=90_000)
     cards = page.locator("#photo-grid .photo-card")
     expect(cards).to_have_count(5)
     expect(page.locator("#photo-grid .photo-card.accepted")).to_have_count(3)
@@ -80,7 +81,6 @@ def test_from_sign_up_to_portraits_and_out_again(page, browser, live_site, q_wor
     expect(page.locator("#readiness-text")).to_contain_text("ready to train")
     screenshot(page, "intake-verdicts")
 
-    page.reload()
     page.get_by_label("Studio white").check()
     page.get_by_label("Film noir").check()
     page.get_by_role("button", name="Save styles").click()
