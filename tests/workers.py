@@ -114,7 +114,8 @@ class QWorkers:
                 )
         for name in names:
             process = self.processes[name]
-            wait_until(lambda: process.poll() is not None or "running." in self.log_path(name).read_text(),
+            log = self.log_path(name)
+            wait_until(lambda: process.poll() is not None or "running." in log.read_text(),  # noqa: B023 (called now)
                        timeout=WORKER_START_TIMEOUT, interval=0.2, message=f"the {name} cluster to start")
             if process.poll() is not None:
                 raise AssertionError(f"qcluster {name} exited at start:\n{self.log_text()}")

@@ -16,14 +16,11 @@ Fixtures
 
 import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
+
+from tests.workers import QWorkers, database_url, wait_until
 
 # Playwright's sync API runs an asyncio event loop in the test's thread. Django sees that
 # loop and refuses ORM calls from the same thread (SynchronousOnlyOperation), although
@@ -43,7 +40,6 @@ VIEWPORTS = {
     "phone": {"viewport": {"width": 375, "height": 812}, "is_mobile": True, "has_touch": True,
               "device_scale_factor": 2},
 }
-WORKER_START_TIMEOUT = 90
 
 
 def pytest_configure(config):
@@ -83,17 +79,6 @@ def _test_failed(request) -> bool:
 def fast_password_hasher(settings):
     # The live server hashes each sign-up and sign-in; PBKDF2's cost is not what is tested here.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def wait_until(check, *, timeout: float = 30, interval: float = 0.1, message: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"Timed out after {timeout}s waiting for {message}")
-        time.sleep(interval)
 
 
 @pytest.fixture(name="wait_until")
@@ -188,81 +173,12 @@ def live_site(live_server, transactional_db, settings, worker_settings):
     return live_server
 
 
-def _database_url() -> str:
-    from django.db import connection
-
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        if connection.is_in_memory_db():
-            pytest.fail("The SQLite test database is in memory; worker processes cannot open it.")
-        return f"sqlite:///{Path(db['NAME']).resolve()}"
-    if connection.vendor == "postgresql":
-        credentials = quote(db["USER"] or "", safe="")
-        if db.get("PASSWORD"):
-            credentials += ":" + quote(db["PASSWORD"], safe="")
-        host = f"{credentials}@" if credentials else ""
-        port = f":{db['PORT']}" if db.get("PORT") else ""
-        return f"postgres://{host}{db['HOST'] or ''}{port}/{db['NAME']}"
-    pytest.fail(f"No worker support for the {connection.vendor} database")
-
-
-class QWorkers:
-    """Two `manage.py qcluster` processes (default and gpu) bound to this test's database and media."""
-
-    def __init__(self, *, env: dict, log_dir: Path):
-        self.env = env
-        self.log_dir = log_dir
-        self.processes: dict[str, subprocess.Popen] = {}
-
-    def log_path(self, cluster: str) -> Path:
-        return self.log_dir / f"qcluster-{cluster}.log"
-
-    def log_text(self) -> str:
-        return "\n".join(
-            f"----- qcluster {cluster} (exit {process.poll()}) -----\n"
-            + self.log_path(cluster).read_text(errors="replace")
-            for cluster, process in self.processes.items()
-        )
-
-    def start(self) -> None:
-        for cluster in ("default", "gpu"):
-            env = {**self.env, **({"Q_CLUSTER_NAME": "gpu"} if cluster == "gpu" else {})}
-            with open(self.log_path(cluster), "wb") as log:
-                # A session of its own: teardown can stop the cluster and every worker it forked.
-                self.processes[cluster] = subprocess.Popen(
-                    [sys.executable, "manage.py", "qcluster"], cwd=REPO, env=env,
-                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                )
-        for cluster, process in self.processes.items():
-            wait_until(lambda: process.poll() is not None or "running." in self.log_path(cluster).read_text(),
-                       timeout=WORKER_START_TIMEOUT, interval=0.2, message=f"the {cluster} cluster to start")
-            if process.poll() is not None:
-                raise AssertionError(f"qcluster {cluster} exited at start:\n{self.log_text()}")
-
-    def stop(self) -> None:
-        # SIGTERM to the cluster's own process: it stops its sentinel and workers in order.
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                pass
-            # Whatever it forked and left behind goes with its session.
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            process.wait(timeout=5)
-
-
 @pytest.fixture
 def q_workers(live_site, settings, worker_settings, tmp_path, request):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "portrait_site.settings",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "LIKENESS_MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "LIKENESS_RUN_JOBS_INLINE": "false",
         "LIKENESS_CPU_WORKERS": "1",
