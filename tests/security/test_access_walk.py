@@ -22,7 +22,6 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
-from accounts.services import deletion_receipt_create
 from avatars.models import Avatar
 from orders.models import Order
 from tests.factories import (
@@ -108,7 +107,8 @@ def object_patterns() -> dict[str, set]:
 
 def test_every_url_with_an_object_id_is_covered_by_the_walk():
     uncovered = sorted(
-        name for name in object_patterns()
+        name
+        for name in object_patterns()
         if name not in OBJECT_URLS and name not in PUBLIC_URLS and not name.startswith(STAFF_NAMESPACES)
     )
     assert uncovered == [], "Add these to OBJECT_URLS (owner-only) or PUBLIC_URLS (with the reason)"
@@ -257,18 +257,25 @@ def test_every_post_form_carries_a_csrf_token_and_is_refused_without_one(owned, 
     paid_order = OrderFactory(user=owner, avatar=owned["ready"], status=Order.Status.EXPIRED)
     pages = {
         "signed in": [
-            reverse("landing"), reverse("avatars:home"),
+            reverse("landing"),
+            reverse("avatars:home"),
             reverse("avatars:detail", args=[owned["avatar"].public_id]),
             reverse("avatars:detail", args=[owned["ready"].public_id]),
             reverse("avatars:portrait_detail", args=[owned["portrait"].public_id]),
             reverse("orders:detail", args=[owned["order"].public_id]),
             reverse("orders:detail", args=[paid_order.public_id]),
             reverse("orders:local_pay", args=[owned["order"].public_id]),
-            reverse("styles:gallery"), reverse("styles:requests"),
-            reverse("accounts:my_data"), reverse("accounts:delete_everything"),
+            reverse("styles:gallery"),
+            reverse("styles:requests"),
+            reverse("accounts:my_data"),
+            reverse("accounts:delete_everything"),
             reverse("accounts:avatar_delete", args=[owned["avatar"].public_id]),
         ],
-        "anonymous": [reverse("accounts:login"), reverse("accounts:signup"), reverse("accounts:password_reset")],
+        "anonymous": [
+            reverse("accounts:login"),
+            reverse("accounts:signup"),
+            reverse("accounts:password_reset"),
+        ],
     }
     actions = set()
     for who, urls in pages.items():
@@ -298,8 +305,10 @@ def test_every_post_form_carries_a_csrf_token_and_is_refused_without_one(owned, 
 
 def test_the_admin_is_for_staff_only(client):
     index = reverse("admin:index")
-    changelists = [reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
-                   for model in admin.site._registry]
+    changelists = [
+        reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        for model in admin.site._registry
+    ]
     assert len(changelists) >= 8
 
     client.force_login(UserFactory())

@@ -47,23 +47,38 @@ def _encode(image: Image.Image, fmt: str, **options) -> bytes:
 def _landscape(width: int, height: int) -> Image.Image:
     """A sky over a field: a picture with no face, well exposed."""
     sky = Image.linear_gradient("L").resize((width, height // 2)).point(lambda v: 120 + v // 2)
-    field = Image.linear_gradient("L").rotate(90).resize((width, height - height // 2)).point(lambda v: 70 + v // 3)
+    field = (
+        Image.linear_gradient("L")
+        .rotate(90)
+        .resize((width, height - height // 2))
+        .point(lambda v: 70 + v // 3)
+    )
     picture = Image.new("RGB", (width, height))
-    picture.paste(Image.merge("RGB", (sky.point(lambda v: v // 2), sky.point(lambda v: v * 3 // 4), sky)), (0, 0))
-    picture.paste(Image.merge("RGB", (field.point(lambda v: v // 2), field, field.point(lambda v: v // 3))),
-                  (0, height // 2))
+    picture.paste(
+        Image.merge("RGB", (sky.point(lambda v: v // 2), sky.point(lambda v: v * 3 // 4), sky)), (0, 0)
+    )
+    picture.paste(
+        Image.merge("RGB", (field.point(lambda v: v // 2), field, field.point(lambda v: v // 3))),
+        (0, height // 2),
+    )
     return picture
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (
+        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
 
 
 def png_declaring(width: int, height: int) -> bytes:
     """A tiny PNG file whose header claims width x height pixels: a decompression bomb's shape."""
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
-            + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + _png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 def jpeg_declaring(width: int, height: int) -> bytes:
@@ -71,7 +86,7 @@ def jpeg_declaring(width: int, height: int) -> bytes:
     data = bytearray(_encode(Image.new("RGB", (16, 16), "grey"), "JPEG"))
     frame = data.index(b"\xff\xc0")
     # SOFn: marker, length (2), precision (1), height (2), width (2).
-    data[frame + 5:frame + 9] = struct.pack(">HH", height, width)
+    data[frame + 5 : frame + 9] = struct.pack(">HH", height, width)
     return bytes(data)
 
 
@@ -100,15 +115,25 @@ def hostile_corpus(faces_dir: Path) -> list[tuple[str, bytes, set[str]]]:
         ("gif-then-script.gif", _encode(_landscape(640, 640), "GIF") + HTML_PAYLOAD, {"not_an_image"}),
         ("gif-header-script.gif", b"GIF89a" + HTML_PAYLOAD, {"not_an_image"}),
         ("jpeg-then-script.jpg", _encode(_landscape(800, 600), "JPEG") + HTML_PAYLOAD, {"no_face"}),
-        ("invoice.jpg", b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF",
-         {"not_an_image"}),
+        (
+            "invoice.jpg",
+            b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF",
+            {"not_an_image"},
+        ),
         ("page.png", b"\x89PNG\r\n\x1a\n" + HTML_PAYLOAD, {"not_an_image"}),
         ("page.jpg", HTML_PAYLOAD, {"not_an_image"}),
-        ("drawing.jpg", b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>',
-         {"not_an_image"}),
+        (
+            "drawing.jpg",
+            b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>',
+            {"not_an_image"},
+        ),
         # 28 MP: under the bomb limit, far over the kept size.
         ("huge-landscape.jpg", _encode(_landscape(7000, 4000), "JPEG", quality=70), {"no_face"}),
-        ("broken-exif-landscape.jpg", jpeg_with_broken_exif(_encode(_landscape(800, 600), "JPEG")), {"no_face"}),
+        (
+            "broken-exif-landscape.jpg",
+            jpeg_with_broken_exif(_encode(_landscape(800, 600), "JPEG")),
+            {"no_face"},
+        ),
         ("sixteen-bit.png", _encode(sixteen_bit, "PNG"), {"no_face"}),
         ("cmyk.jpg", _encode(cmyk, "JPEG"), {"no_face"}),
         ("animated.gif", animated("GIF"), {"animated"}),
@@ -134,8 +159,10 @@ def good_photos(faces_dir: Path) -> list[tuple[str, bytes]]:
 
 
 def upload(client: Client, avatar, name: str, data: bytes):
-    response = client.post(reverse("avatars:photo_upload", args=[avatar.public_id]),
-                           {"photos": SimpleUploadedFile(name, data, content_type="image/jpeg")})
+    response = client.post(
+        reverse("avatars:photo_upload", args=[avatar.public_id]),
+        {"photos": SimpleUploadedFile(name, data, content_type="image/jpeg")},
+    )
     assert response.status_code == 200, (name, response.status_code, response.content[:300])
     [result] = response.json()["results"]
     return result
@@ -161,8 +188,9 @@ def signed_in_with_good_set(client, faces_dir):
     return client, avatar
 
 
-def test_every_hostile_file_is_refused_with_a_reason_and_the_good_photos_stay(signed_in_with_good_set, faces_dir,
-                                                                              private_media):
+def test_every_hostile_file_is_refused_with_a_reason_and_the_good_photos_stay(
+    signed_in_with_good_set, faces_dir, private_media
+):
     client, avatar = signed_in_with_good_set
     before = stored_state(avatar)
     assert len(before) == 3

@@ -1,4 +1,6 @@
-"""Privacy, proven on storage and on every table: photos gone after training, the person gone after "delete everything".
+"""Privacy, proven on storage and on every table.
+
+Photos are gone after training, and the person is gone after "delete everything".
 
 The real intake, training and rendering run on the tiny engine (inline jobs), then every
 file left in the private media folder is hashed and every row of every model is read.
@@ -70,7 +72,10 @@ def train(faces_dir, private_media, django_capture_on_commit_callbacks):
     for path in sorted((faces_dir / "obama").glob("*.jpg")):
         uploaded[path.name] = digest(path.read_bytes())
         upload(avatar, path)
-    kept = {p.image.name: digest(default_storage.open(p.image.name).read()) for p in avatar.photos.exclude(image="")}
+    kept = {
+        p.image.name: digest(default_storage.open(p.image.name).read())
+        for p in avatar.photos.exclude(image="")
+    }
     assert len(kept) >= 3
     services.avatar_templates_set(avatar=avatar, templates=templates)
     order = order_create_for_avatar(user=user, avatar=avatar)
@@ -78,8 +83,14 @@ def train(faces_dir, private_media, django_capture_on_commit_callbacks):
         order_fulfil(order_id=order.pk, via="test")
     avatar.refresh_from_db()
     assert avatar.status == Avatar.Status.READY and avatar.portraits.count() == 2
-    return {"user": user, "avatar": avatar, "order": order, "uploaded": uploaded, "kept": kept,
-            "templates": templates}
+    return {
+        "user": user,
+        "avatar": avatar,
+        "order": order,
+        "uploaded": uploaded,
+        "kept": kept,
+        "templates": templates,
+    }
 
 
 def check_no_uploaded_photo_is_left(trained, private_media):
@@ -100,7 +111,8 @@ def _rows_pointing_at(model, field: models.Field, ids: set) -> int:
 
 
 def test_photos_go_after_training_and_delete_everything_leaves_only_the_order_the_law_requires(
-        client, private_media, faces_dir, django_capture_on_commit_callbacks):
+    client, private_media, faces_dir, django_capture_on_commit_callbacks
+):
     # One training run serves both halves: it is the slow part.
     trained = train(faces_dir, private_media, django_capture_on_commit_callbacks)
     check_no_uploaded_photo_is_left(trained, private_media)
@@ -111,13 +123,18 @@ def test_photos_go_after_training_and_delete_everything_leaves_only_the_order_th
     # request with a reference image, votes, a notice, an API token, a signed-in session.
     second = services.avatar_create(user=user, name="Second")
     upload(second, faces_dir / "biden" / "biden-1.jpg")
-    own_request = template_request_create(author=user, title="Rainy Tokyo night", reference_image=landscape_png())
+    own_request = template_request_create(
+        author=user, title="Rainy Tokyo night", reference_image=landscape_png()
+    )
     template_request_vote_toggle(user=user, request_id=TemplateRequestFactory().pk)
     notice_create(user=user, message="Your style shipped")
     Token.objects.create(user=user)
     client.force_login(user)
-    files_of_others = {name: h for name, h in files_of_others.items()
-                       if name not in {avatar.lora_file.name, *(p.image.name for p in avatar.portraits.all())}}
+    files_of_others = {
+        name: h
+        for name, h in files_of_others.items()
+        if name not in {avatar.lora_file.name, *(p.image.name for p in avatar.portraits.all())}
+    }
     files_of_user = set(stored_files(private_media)) - set(files_of_others)
     existed = {
         "avatars": 2,
@@ -167,7 +184,15 @@ def test_photos_go_after_training_and_delete_everything_leaves_only_the_order_th
     # The order stays for the books: amounts, dates and Stripe ids, with no link to the person.
     order = Order.objects.values().get(pk=trained["order"].pk)
     assert order["user_id"] is None and order["avatar_id"] is None
-    kept_for_law = ("amount", "currency", "status", "created_at", "paid_at", "stripe_checkout_session_id",
-                    "stripe_payment_intent_id", "public_id")
+    kept_for_law = (
+        "amount",
+        "currency",
+        "status",
+        "created_at",
+        "paid_at",
+        "stripe_checkout_session_id",
+        "stripe_payment_intent_id",
+        "public_id",
+    )
     assert {k: order[k] for k in kept_for_law} == {k: order_before[k] for k in kept_for_law}
     assert order["paid_at"] is not None

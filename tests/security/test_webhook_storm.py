@@ -51,18 +51,28 @@ def order_story(order) -> list[dict]:
         (completed, {}),
         (completed, {}),  # Stripe retries the same event id
         (stripe_event("checkout.session.async_payment_succeeded", session), {}),
-        (stripe_event("checkout.session.expired", {**session, "status": "expired", "payment_status": "unpaid"}), {}),
+        (
+            stripe_event(
+                "checkout.session.expired", {**session, "status": "expired", "payment_status": "unpaid"}
+            ),
+            {},
+        ),
         (stripe_event("customer.created", {"id": "cus_storm", "object": "customer"}), {}),
         (stripe_event("checkout.session.completed", session), {"secret": "whsec_forged", "expect": 400}),
-        (stripe_event("checkout.session.completed", session),
-         {"timestamp": int(time.time()) - STALE_SECONDS, "expect": 400}),
+        (
+            stripe_event("checkout.session.completed", session),
+            {"timestamp": int(time.time()) - STALE_SECONDS, "expect": 400},
+        ),
     ]
     stories = []
     for event, how in deliveries:
         body = json.dumps(event)
-        signature = webhook_signature(body, secret=how.get("secret", TEST_WEBHOOK_SECRET),
-                                      timestamp=how.get("timestamp"))
-        stories.append({"order": order.pk, "body": body, "signature": signature, "expect": how.get("expect", 200)})
+        signature = webhook_signature(
+            body, secret=how.get("secret", TEST_WEBHOOK_SECRET), timestamp=how.get("timestamp")
+        )
+        stories.append(
+            {"order": order.pk, "body": body, "signature": signature, "expect": how.get("expect", 200)}
+        )
     return stories
 
 
@@ -71,17 +81,29 @@ def test_a_shuffled_storm_of_webhooks_pays_every_order_exactly_once(live_server)
     for index in range(ORDERS):
         avatar = AvatarFactory()
         PhotoFactory.create_batch(3, avatar=avatar)
-        orders.append(OrderFactory(user=avatar.user, avatar=avatar, status=Order.Status.AWAITING_PAYMENT,
-                                   stripe_checkout_session_id=f"cs_test_storm_{index:03d}"))
+        orders.append(
+            OrderFactory(
+                user=avatar.user,
+                avatar=avatar,
+                status=Order.Status.AWAITING_PAYMENT,
+                stripe_checkout_session_id=f"cs_test_storm_{index:03d}",
+            )
+        )
     deliveries = [delivery for order in orders for delivery in order_story(order)]
     random.Random(20240601).shuffle(deliveries)
     url = live_server.url + WEBHOOK_PATH
 
     def deliver(delivery: dict) -> tuple[dict, int, str]:
         with requests.Session() as session:
-            response = session.post(url, data=delivery["body"], timeout=60, headers={
-                "Content-Type": "application/json", "Stripe-Signature": delivery["signature"],
-            })
+            response = session.post(
+                url,
+                data=delivery["body"],
+                timeout=60,
+                headers={
+                    "Content-Type": "application/json",
+                    "Stripe-Signature": delivery["signature"],
+                },
+            )
         return delivery, response.status_code, response.text
 
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
@@ -98,6 +120,8 @@ def test_a_shuffled_storm_of_webhooks_pays_every_order_exactly_once(live_server)
     # Every signed event is written down once (the retried one once); forged and stale ones never.
     assert StripeEvent.objects.count() == ORDERS * 4
     assert Counter(StripeEvent.objects.values_list("type", flat=True)) == {
-        "checkout.session.completed": ORDERS, "checkout.session.async_payment_succeeded": ORDERS,
-        "checkout.session.expired": ORDERS, "customer.created": ORDERS,
+        "checkout.session.completed": ORDERS,
+        "checkout.session.async_payment_succeeded": ORDERS,
+        "checkout.session.expired": ORDERS,
+        "customer.created": ORDERS,
     }

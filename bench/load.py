@@ -1,0 +1,298 @@
+"""Load benchmark: the site under gunicorn on 127.0.0.1, driven by concurrent keep-alive clients.
+
+Starts gunicorn (gthread, 4 workers by default) on a free port of 127.0.0.1 over a fresh
+SQLite database in a temp folder (or --database-url), migrated and seeded: the template
+catalogue, a user with a trained avatar, portraits and template requests. Then, one
+scenario after another, N clients (32 by default), each on its own keep-alive
+http.client connection, call one page for a fixed time:
+
+  bare      /healthz: a plain HttpResponse("ok"), the baseline for this server and machine
+  landing   /
+  templates /styles/
+  requests  /styles/requests/             (signed in)
+  progress  /avatars/<id>/progress.json   (signed in, the page's polling)
+  api       /api/v1/templates/
+
+and prints requests/s, p50/p95/p99 latency and errors per scenario, with the ratio to the
+bare view's requests/s, each next to its goal (>= 0.5x bare, p99 < 100 ms, 0 errors).
+
+    .venv/bin/python bench/load.py [--clients 32] [--seconds 15] [--workers 4] [--threads 8]
+    .venv/bin/python bench/load.py --database-url postgres://postgres@127.0.0.1:5432/likeness_load
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+GOAL_RATIO = 0.5
+GOAL_P99_MS = 100.0
+
+SEED_SCRIPT = """
+import json
+import django
+django.setup()
+from django.core.files.base import ContentFile
+from django.core.management import call_command
+from django.test import Client
+from accounts.models import User
+from avatars.models import Avatar, Portrait, RenderJob
+from styles.models import StyleTemplate, TemplateRequest, TemplateVote
+
+call_command("seed_likeness", verbosity=0)
+user = User.objects.create_user(email="load@example.com", password=None)
+voters = [User.objects.create_user(email=f"voter{i}@example.com", password=None) for i in range(20)]
+templates = list(StyleTemplate.objects.filter(is_published=True))
+avatar = Avatar.objects.create(user=user, name="Load", status=Avatar.Status.READY)
+avatar.templates.set(templates[:6])
+for index, template in enumerate(templates[:6]):
+    job = RenderJob.objects.create(avatar=avatar, template=template, status="succeeded", progress=100)
+    Portrait.objects.create(avatar=avatar, template=template, render_job=job, seed=index,
+                            image=ContentFile(b"png", name="p.png"))
+for index in range(30):
+    request = TemplateRequest.objects.create(
+        title=f"Requested style {index}", title_key=f"requested style {index}",
+        description="A look people asked for.", author=voters[index % 20],
+    )
+    votes = [TemplateVote(user=voter, request=request) for voter in voters[: index % 20 + 1]]
+    TemplateVote.objects.bulk_create(votes)
+client = Client()
+client.force_login(user)
+print(json.dumps({"session": client.cookies["sessionid"].value, "avatar": str(avatar.public_id),
+                  "templates": len(templates)}))
+"""
+
+
+@dataclass
+class Result:
+    name: str
+    path: str
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    def percentile(self, fraction: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def site_env(database_url: str, media_root: Path) -> dict:
+    return {
+        **{
+            name: value for name, value in os.environ.items() if not name.startswith(("DJANGO_", "LIKENESS_"))
+        },
+        "DJANGO_SETTINGS_MODULE": "portrait_site.settings",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": HOST,
+        "DATABASE_URL": database_url,
+        "LIKENESS_MEDIA_ROOT": str(media_root),
+        "LIKENESS_LOG_LEVEL": "WARNING",
+    }
+
+
+def prepare(env: dict) -> dict:
+    python = sys.executable
+    subprocess.run([python, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
+    seeded = subprocess.run(
+        [python, "-c", SEED_SCRIPT], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
+    return json.loads(seeded.stdout.strip().splitlines()[-1])
+
+
+def start_gunicorn(env: dict, port: int, workers: int, threads: int) -> subprocess.Popen:
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "portrait_site.wsgi",
+            "--bind",
+            f"{HOST}:{port}",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(threads),
+            "--keep-alive",
+            "30",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection(HOST, port, timeout=2)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                return server
+        except OSError:
+            time.sleep(0.2)
+    server.terminate()
+    raise SystemExit("gunicorn did not answer /healthz within 60 s")
+
+
+def drive(
+    port: int, result: Result, *, clients: int, seconds: float, headers: dict, max_requests: int
+) -> None:
+    """`clients` threads, each on one keep-alive connection, call the path until the time is up."""
+    start_line = threading.Barrier(clients + 1)
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def client() -> None:
+        connection = http.client.HTTPConnection(HOST, port, timeout=30)
+        latencies, errors = [], []
+        start_line.wait()
+        while not done.is_set() and len(latencies) + len(errors) < max_requests:
+            began = time.perf_counter()
+            try:
+                connection.request("GET", result.path, headers=headers)
+                response = connection.getresponse()
+                response.read()
+                if response.status != 200:
+                    errors.append(f"HTTP {response.status}")
+                else:
+                    latencies.append(time.perf_counter() - began)
+                if response.getheader("Connection", "").lower() == "close":
+                    connection.close()
+            except (OSError, http.client.HTTPException) as error:
+                errors.append(type(error).__name__)
+                connection.close()
+        connection.close()
+        with lock:
+            result.latencies.extend(latencies)
+            result.errors.extend(errors)
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    start_line.wait()
+    began = time.perf_counter()
+    timer = threading.Timer(seconds, done.set)
+    timer.start()
+    for thread in threads:
+        thread.join()
+    timer.cancel()
+    result.seconds = time.perf_counter() - began
+
+
+def report(results: list[Result], *, clients: int) -> bool:
+    bare = results[0]
+    print(
+        f"\n{clients} concurrent clients; "
+        f"goals: >= {GOAL_RATIO}x bare req/s, p99 < {GOAL_P99_MS:.0f} ms, 0 errors"
+    )
+    print(
+        f"{'scenario':<10} {'req/s':>8} {'x bare':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
+        f"{'errors':>7}  goals"
+    )
+    all_met = True
+    for result in results:
+        ratio = result.rate / bare.rate if bare.rate else 0.0
+        p99 = result.percentile(0.99)
+        met = {
+            "ratio": result is bare or ratio >= GOAL_RATIO,
+            "p99": p99 < GOAL_P99_MS,
+            "errors": not result.errors,
+        }
+        all_met &= all(met.values())
+        verdict = "met" if all(met.values()) else "MISSED " + ",".join(k for k, ok in met.items() if not ok)
+        print(
+            f"{result.name:<10} {result.rate:8.0f} {ratio:7.2f} {result.percentile(0.5):7.1f} "
+            f"{result.percentile(0.95):7.1f} {p99:7.1f} {len(result.errors):7d}  {verdict}"
+        )
+        if result.errors:
+            print(f"{'':<10} errors: {dict((e, result.errors.count(e)) for e in set(result.errors))}")
+    return all_met
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=15.0, help="per scenario")
+    parser.add_argument("--max-requests", type=int, default=200_000, help="per client and scenario")
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=8, help="gthread threads per worker")
+    parser.add_argument("--database-url", default="", help="default: a fresh SQLite file in a temp folder")
+    parser.add_argument("--only", nargs="*", help="scenario names to run (bare always runs)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="likeness-load-") as folder:
+        database_url = args.database_url or f"sqlite:///{Path(folder) / 'load.sqlite3'}"
+        env = site_env(database_url, Path(folder) / "media")
+        seeded = prepare(env)
+        port = free_port()
+        server = start_gunicorn(env, port, args.workers, args.threads)
+        signed_in = {"Cookie": f"sessionid={seeded['session']}"}
+        scenarios = [
+            ("bare", "/healthz", {}),
+            ("landing", "/", {}),
+            ("templates", "/styles/", {}),
+            ("requests", "/styles/requests/", signed_in),
+            ("progress", f"/avatars/{seeded['avatar']}/progress.json", signed_in),
+            ("api", "/api/v1/templates/", {"Accept": "application/json"}),
+        ]
+        scenarios = [s for s in scenarios if s[0] == "bare" or not args.only or s[0] in args.only]
+        print(
+            f"gunicorn on {HOST}:{port}: {args.workers} gthread workers x {args.threads} threads; "
+            f"{seeded['templates']} published templates; {os.cpu_count()} CPUs; "
+            f"database {'SQLite' if not args.database_url else 'from --database-url'}"
+        )
+        results = []
+        try:
+            for name, path, headers in scenarios:
+                result = Result(name, path)
+                drive(
+                    port,
+                    result,
+                    clients=args.clients,
+                    seconds=args.seconds,
+                    headers={"Host": HOST, **headers},
+                    max_requests=args.max_requests,
+                )
+                results.append(result)
+                print(
+                    f"  {name}: {len(result.latencies)} ok, {len(result.errors)} errors "
+                    f"in {result.seconds:.1f} s",
+                    flush=True,
+                )
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        return 0 if report(results, clients=args.clients) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
