@@ -80,6 +80,8 @@ class Engine:
             return
         self.clear_lora()
         self.pipeline.load_lora_weights(str(path.parent), weight_name=path.name, adapter_name=LORA_ADAPTER_NAME)
+        # peft injects adapters trainable; for rendering they are frozen like the base weights.
+        self.pipeline.unet.requires_grad_(False)
         self.active_lora = key
 
     def clear_lora(self) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 PROBE = """
-import json, os, resource, sys
+import json, os, sys
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portrait_site.settings")
 import django
 django.setup()
@@ -28,7 +28,8 @@ intake.load_models()
 print(json.dumps({
     "torch": "torch" in sys.modules,
     "diffusers": "diffusers" in sys.modules,
-    "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking pytest process.
+    "max_rss_mb": int(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:"))) / 1024,
 }))
 """
 
