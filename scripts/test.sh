@@ -21,14 +21,19 @@ if ! redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
 fi
 
 mkdir -p test-artifacts
+# Both passes always run, so one database's failure doesn't hide the other's.
+sqlite_status=0
 echo "== Likeness tests on SQLite (embedded default) =="
-env -u DATABASE_URL -u REDIS_URL "$PY" -m pytest "$@"
+env -u DATABASE_URL -u REDIS_URL "$PY" -m pytest "$@" || sqlite_status=$?
+
+postgres_status=0
 echo "== Likeness tests on PostgreSQL + Redis (scale path) =="
 # tests/engine never touches a database: its one run above covers it.
-status=0
 DATABASE_URL="${LIKENESS_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/likeness}" \
 REDIS_URL="${LIKENESS_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}" \
-  "$PY" -m pytest --ignore=tests/engine "$@" || status=$?
+  "$PY" -m pytest --ignore=tests/engine "$@" || postgres_status=$?
 # Exit 5 means the arguments picked only engine tests, which the first pass ran.
-[ "$status" -eq 5 ] && status=0
-exit "$status"
+[ "$postgres_status" -eq 5 ] && postgres_status=0
+
+echo "== SQLite pass exit $sqlite_status, PostgreSQL pass exit $postgres_status =="
+[ "$sqlite_status" -eq 0 ] && [ "$postgres_status" -eq 0 ]
