@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from django.core import mail
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -85,6 +86,9 @@ def test_a_paid_avatar_is_trained_rendered_and_its_photos_deleted(collected_avat
         assert default_storage.exists(portrait.image.name)
         assert portrait.parameters["lora_scale"] == 1.0 and portrait.engine_label == avatar.engine_label
     assert set(avatar.render_jobs.values_list("status", flat=True)) == {"succeeded"}
+    ready_mail = [m for m in mail.outbox if m.subject == "Your portraits are ready"]
+    assert len(ready_mail) == 1 and ready_mail[0].to == [avatar.user.email]
+    assert str(avatar.public_id) in ready_mail[0].body
 
 
 def test_more_like_me_raises_the_avatar_pull_each_click_and_keeps_the_chain(collected_avatar,
