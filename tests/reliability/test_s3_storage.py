@@ -9,6 +9,7 @@ import runpy
 import urllib.error
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 from unittest import mock
 
 import boto3
@@ -56,14 +57,13 @@ def s3(settings):
             production = runpy.run_path(str(SETTINGS_FILE))
         settings.LIKENESS_STORAGE = "s3"
         settings.STORAGES = {**settings.STORAGES, "default": production["STORAGES"]["default"]}
-        client.endpoint = endpoint
-        yield client
+        yield SimpleNamespace(client=client, endpoint=endpoint)
     finally:
         server.stop()
 
 
-def keys(client, prefix: str) -> set[str]:
-    listing = client.list_objects_v2(Bucket=BUCKET, Prefix=prefix)
+def keys(s3, prefix: str) -> set[str]:
+    listing = s3.client.list_objects_v2(Bucket=BUCKET, Prefix=prefix)
     return {item["Key"] for item in listing.get("Contents", [])}
 
 
@@ -89,12 +89,12 @@ def test_the_whole_flow_on_s3_keeps_every_object_private_and_no_photo_after_trai
     assert keys(s3, "uploads/") == set()
 
     for key in keys(s3, ""):
-        grants = s3.get_object_acl(Bucket=BUCKET, Key=key)["Grants"]
+        grants = s3.client.get_object_acl(Bucket=BUCKET, Key=key)["Grants"]
         assert [grant["Permission"] for grant in grants] == ["FULL_CONTROL"]
         assert grants[0]["Grantee"]["Type"] == "CanonicalUser"
         assert unsigned_get(f"{s3.endpoint}/{BUCKET}/{key}") == 403
     # The refusal is the ACL's doing, not the server's: a public object is served to anyone.
-    s3.put_object(Bucket=BUCKET, Key="control/public.txt", Body=b"public", ACL="public-read")
+    s3.client.put_object(Bucket=BUCKET, Key="control/public.txt", Body=b"public", ACL="public-read")
     assert unsigned_get(f"{s3.endpoint}/{BUCKET}/control/public.txt") == 200
 
     url = reverse("avatars:portrait_download", args=[portrait.public_id])
@@ -104,6 +104,6 @@ def test_the_whole_flow_on_s3_keeps_every_object_private_and_no_photo_after_trai
     response = client.get(url)
     assert response.status_code == 200
     assert response["Content-Disposition"].startswith("attachment")
-    stored = s3.get_object(Bucket=BUCKET, Key=portrait.image.name)["Body"].read()
+    stored = s3.client.get_object(Bucket=BUCKET, Key=portrait.image.name)["Body"].read()
     assert b"".join(response.streaming_content) == stored
     assert stored.startswith(b"\x89PNG")
