@@ -4,9 +4,11 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views import defaults
 
-from styles.selectors import template_list_published
+from portrait_site.caching import cache_public_page
+from styles.selectors import template_catalogue_version, template_list_published
 
 
+@cache_public_page(template_catalogue_version)
 def landing(request):
     return render(request, "landing.html", {
         "templates": list(template_list_published()[:8]),

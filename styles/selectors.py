@@ -9,6 +9,14 @@ def template_list_published() -> QuerySet[StyleTemplate]:
     return StyleTemplate.objects.filter(is_published=True).order_by("sort_order", "title")
 
 
+def template_catalogue_version() -> str:
+    """Changes whenever a published template is added, removed or edited (one indexed query)."""
+    from django.db.models import Max
+
+    figures = StyleTemplate.objects.filter(is_published=True).aggregate(count=Count("pk"), changed=Max("updated_at"))
+    return f"{figures['count']}:{figures['changed']}"
+
+
 def template_gallery_list(*, category: str | None = None) -> QuerySet[StyleTemplate]:
     """Published templates in the operator's order, each with how many avatars have portraits in it."""
     templates = template_list_published().annotate(

@@ -9,7 +9,13 @@ from django.views.decorators.http import require_POST
 
 from styles.forms import TemplateRequestForm
 from styles.models import StyleTemplate, TemplateRequest
-from styles.selectors import template_gallery_list, template_get_visible, template_request_list_ranked
+from portrait_site.caching import cache_public_page
+from styles.selectors import (
+    template_catalogue_version,
+    template_gallery_list,
+    template_get_visible,
+    template_request_list_ranked,
+)
 from styles.services import (
     DuplicateTemplateRequest,
     VoteRefused,
@@ -19,6 +25,7 @@ from styles.services import (
 )
 
 
+@cache_public_page(template_catalogue_version)
 def gallery(request):
     category = request.GET.get("category", "")
     if category not in StyleTemplate.Category.values:
@@ -30,6 +37,7 @@ def gallery(request):
     })
 
 
+@cache_public_page(template_catalogue_version)
 def detail(request, slug: str):
     return render(request, "styles/detail.html", {"template": template_get_visible(slug=slug, viewer=request.user)})
 

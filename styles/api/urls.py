@@ -1,10 +1,14 @@
 from django.urls import path
 
+from portrait_site.caching import cache_public_page
 from styles.api import views
+from styles.selectors import template_catalogue_version
+
+public = cache_public_page(template_catalogue_version)
 
 urlpatterns = [
-    path("templates/", views.TemplateListView.as_view(), name="template-list"),
-    path("templates/<slug:slug>/", views.TemplateDetailView.as_view(), name="template-detail"),
+    path("templates/", public(views.TemplateListView.as_view()), name="template-list"),
+    path("templates/<slug:slug>/", public(views.TemplateDetailView.as_view()), name="template-detail"),
     path("template-requests/", views.TemplateRequestListView.as_view(), name="template-request-list"),
     path(
         "template-requests/<int:request_id>/",
