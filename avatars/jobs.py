@@ -188,64 +188,73 @@ def _training_images(avatar: Avatar, size: int):
     return images, embeddings
 
 
-def training_job_execute(*, job_id: int) -> None:
-    job = _job_claim(TrainingJob, job_id)
+def _job_run(model, job_id: int, work) -> None:
+    """Claim the job, run `work(job, report, started)`, and record a failed attempt if it raises."""
+    job = _job_claim(model, job_id)
     if job is None:
         return
     started = time.monotonic()
     report = ProgressReporter(job)
     try:
         report("loading the model", 1, force=True)
-        from avatars.engine.intake import identity_centroid
-        from avatars.engine.pipeline import get_engine
-        from avatars.engine.training import train_lora
-
-        engine = get_engine(engine_spec())
-        avatar = job.avatar
-        images, embeddings = _training_images(avatar, engine.resolution)
-        if not images:
-            raise RuntimeError("The avatar has no accepted photos to train on.")
-        steps = training_steps_for(len(images))
-        report("training", 2, force=True)
-
-        def on_step(step: int, total: int, loss: float) -> None:
-            report("training", 2 + int(93 * step / max(total, 1)))
-
-        with tempfile.TemporaryDirectory() as folder:
-            output = Path(folder) / "avatar.safetensors"
-            result = train_lora(
-                engine, images,
-                identity_token=avatar.identity_token, subject_class=avatar.subject_class,
-                output_path=output, rank=settings.LIKENESS_LORA_RANK, steps=steps,
-                learning_rate=settings.LIKENESS_LEARNING_RATE, seed=job.pk, progress=on_step,
-                # Every step: the reporter throttles the writes, and ten slow steps (a CPU, a big
-                # model) can outlast the stale limit, so the sweep would take over a live job.
-                progress_every=1,
-            )
-            lora_bytes = output.read_bytes()
-        report("saving", 97, force=True)
-        with transaction.atomic():
-            locked = _lock_own_running_job(job)
-            avatar = Avatar.objects.select_for_update().get(pk=locked.avatar_id)
-            services.avatar_mark_trained(
-                avatar=avatar, lora_bytes=lora_bytes, centroid=identity_centroid(embeddings) or None,
-                engine_label=engine.label,
-            )
-            locked.transition_to(locked.Status.SUCCEEDED)
-            locked.stage = "done"
-            locked.progress = 100
-            locked.steps = result.steps
-            locked.final_loss = result.final_loss
-            locked.finished_at = timezone.now()
-            locked.gpu_seconds += time.monotonic() - started
-            locked.save()
-            for template in avatar.templates.filter(is_published=True):
-                services.render_job_create(avatar=avatar, template=template, kind=RenderJob.Kind.INITIAL)
+        work(job, report, started)
     except JobAbandoned:
-        logger.info("Training job %s was taken over or cancelled; stopping", job_id)
+        logger.info("%s %s was taken over or cancelled; stopping", model.__name__, job_id)
     except Exception as exc:
-        logger.exception("Training job %s failed (attempt %s)", job_id, job.attempts)
+        logger.exception("%s %s failed (attempt %s)", model.__name__, job_id, job.attempts)
         _job_fail_attempt(job, f"{type(exc).__name__}: {exc}", time.monotonic() - started)
+
+
+def training_job_execute(*, job_id: int) -> None:
+    _job_run(TrainingJob, job_id, _train)
+
+
+def _train(job: TrainingJob, report: ProgressReporter, started: float) -> None:
+    from avatars.engine.intake import identity_centroid
+    from avatars.engine.pipeline import get_engine
+    from avatars.engine.training import train_lora
+
+    engine = get_engine(engine_spec())
+    avatar = job.avatar
+    images, embeddings = _training_images(avatar, engine.resolution)
+    if not images:
+        raise RuntimeError("The avatar has no accepted photos to train on.")
+    steps = training_steps_for(len(images))
+    report("training", 2, force=True)
+
+    def on_step(step: int, total: int, loss: float) -> None:
+        report("training", 2 + int(93 * step / max(total, 1)))
+
+    with tempfile.TemporaryDirectory() as folder:
+        output = Path(folder) / "avatar.safetensors"
+        result = train_lora(
+            engine, images,
+            identity_token=avatar.identity_token, subject_class=avatar.subject_class,
+            output_path=output, rank=settings.LIKENESS_LORA_RANK, steps=steps,
+            learning_rate=settings.LIKENESS_LEARNING_RATE, seed=job.pk, progress=on_step,
+            # Every step: the reporter throttles the writes, and ten slow steps (a CPU, a big
+            # model) can outlast the stale limit, so the sweep would take over a live job.
+            progress_every=1,
+        )
+        lora_bytes = output.read_bytes()
+    report("saving", 97, force=True)
+    with transaction.atomic():
+        locked = _lock_own_running_job(job)
+        avatar = Avatar.objects.select_for_update().get(pk=locked.avatar_id)
+        services.avatar_mark_trained(
+            avatar=avatar, lora_bytes=lora_bytes, centroid=identity_centroid(embeddings) or None,
+            engine_label=engine.label,
+        )
+        locked.transition_to(locked.Status.SUCCEEDED)
+        locked.stage = "done"
+        locked.progress = 100
+        locked.steps = result.steps
+        locked.final_loss = result.final_loss
+        locked.finished_at = timezone.now()
+        locked.gpu_seconds += time.monotonic() - started
+        locked.save()
+        for template in avatar.templates.filter(is_published=True):
+            services.render_job_create(avatar=avatar, template=template, kind=RenderJob.Kind.INITIAL)
 
 
 # --- Rendering --------------------------------------------------------------------
@@ -306,85 +315,77 @@ def _portrait_scorer(centroid):
 
 
 def render_job_execute(*, job_id: int) -> None:
-    job = _job_claim(RenderJob, job_id)
-    if job is None:
-        return
-    started = time.monotonic()
-    report = ProgressReporter(job)
-    try:
-        report("loading the model", 1, force=True)
-        from PIL import Image
+    _job_run(RenderJob, job_id, _render)
 
-        from avatars.engine.pipeline import get_engine
-        from avatars.engine.rendering import render
-        from avatars.engine.safety import nudity_verdict
 
-        engine = get_engine(engine_spec())
-        avatar = job.avatar
-        if avatar.status != Avatar.Status.READY or not avatar.lora_file:
-            raise RuntimeError("The avatar is not trained.")
-        parameters, seed = render_parameters(job)
-        reference = None
-        if parameters.get("use_reference") and job.template.reference_image:
-            with job.template.reference_image.open("rb") as handle:
-                reference = Image.open(io.BytesIO(handle.read())).convert("RGB")
-        report("rendering", 5, force=True)
-        result = render(
-            engine,
-            lora_path=_local_lora_path(avatar),
-            identity_token=avatar.identity_token,
-            subject_class=avatar.subject_class,
-            prompt=parameters["prompt"],
-            negative_prompt=parameters["negative_prompt"],
-            reference_image=reference,
-            strength=parameters["strength"],
-            guidance_scale=parameters["guidance_scale"],
-            steps=parameters["steps"],
-            width=parameters["width"],
-            height=parameters["height"],
-            seed=seed,
-            lora_scale=parameters["lora_scale"],
-            candidates=settings.LIKENESS_CANDIDATES_PER_TEMPLATE,
-            score=_portrait_scorer(avatar.embedding_centroid),
-            max_rerolls=settings.LIKENESS_MAX_REROLLS,
-            min_likeness=settings.LIKENESS_MIN_LIKENESS,
-            beauty=parameters["beauty"],
-            progress=lambda step, total: report("rendering", 5 + int(90 * step / max(total, 1))),
+def _render(job: RenderJob, report: ProgressReporter, started: float) -> None:
+    from PIL import Image
+
+    from avatars.engine.pipeline import get_engine
+    from avatars.engine.rendering import render
+    from avatars.engine.safety import nudity_verdict
+
+    engine = get_engine(engine_spec())
+    avatar = job.avatar
+    if avatar.status != Avatar.Status.READY or not avatar.lora_file:
+        raise RuntimeError("The avatar is not trained.")
+    parameters, seed = render_parameters(job)
+    reference = None
+    if parameters.get("use_reference") and job.template.reference_image:
+        with job.template.reference_image.open("rb") as handle:
+            reference = Image.open(io.BytesIO(handle.read())).convert("RGB")
+    report("rendering", 5, force=True)
+    result = render(
+        engine,
+        lora_path=_local_lora_path(avatar),
+        identity_token=avatar.identity_token,
+        subject_class=avatar.subject_class,
+        prompt=parameters["prompt"],
+        negative_prompt=parameters["negative_prompt"],
+        reference_image=reference,
+        strength=parameters["strength"],
+        guidance_scale=parameters["guidance_scale"],
+        steps=parameters["steps"],
+        width=parameters["width"],
+        height=parameters["height"],
+        seed=seed,
+        lora_scale=parameters["lora_scale"],
+        candidates=settings.LIKENESS_CANDIDATES_PER_TEMPLATE,
+        score=_portrait_scorer(avatar.embedding_centroid),
+        max_rerolls=settings.LIKENESS_MAX_REROLLS,
+        min_likeness=settings.LIKENESS_MIN_LIKENESS,
+        beauty=parameters["beauty"],
+        progress=lambda step, total: report("rendering", 5 + int(90 * step / max(total, 1))),
+    )
+    is_safe, nudity_score, _ = nudity_verdict(result.image)
+    if not is_safe:
+        raise RuntimeError(f"Every candidate failed the safety check (nudity score {nudity_score:.2f}).")
+    buffer = io.BytesIO()
+    result.image.save(buffer, format="PNG")
+    report("saving", 97, force=True)
+    with transaction.atomic():
+        locked = _lock_own_running_job(job)
+        source = locked.source_portrait
+        chain_parent = source if locked.kind == RenderJob.Kind.MORE_LIKE_ME else None
+        portrait = Portrait(
+            avatar=avatar, template=locked.template, render_job=locked, seed=result.seed,
+            likeness_score=result.likeness,
+            parameters={**parameters, **result.parameters},
+            more_like_me_of=chain_parent,
+            version=(chain_parent.version + 1) if chain_parent else 1,
+            width=result.image.width, height=result.image.height,
+            engine_label=engine.label,
         )
-        is_safe, nudity_score, _ = nudity_verdict(result.image)
-        if not is_safe:
-            raise RuntimeError(f"Every candidate failed the safety check (nudity score {nudity_score:.2f}).")
-        buffer = io.BytesIO()
-        result.image.save(buffer, format="PNG")
-        report("saving", 97, force=True)
-        with transaction.atomic():
-            locked = _lock_own_running_job(job)
-            source = locked.source_portrait
-            chain_parent = source if locked.kind == RenderJob.Kind.MORE_LIKE_ME else None
-            portrait = Portrait(
-                avatar=avatar, template=locked.template, render_job=locked, seed=result.seed,
-                likeness_score=result.likeness,
-                parameters={**parameters, **result.parameters},
-                more_like_me_of=chain_parent,
-                version=(chain_parent.version + 1) if chain_parent else 1,
-                width=result.image.width, height=result.image.height,
-                engine_label=engine.label,
-            )
-            portrait.image.save("portrait.png", ContentFile(buffer.getvalue()), save=False)
-            portrait.save()
-            locked.transition_to(locked.Status.SUCCEEDED)
-            locked.stage = "done"
-            locked.progress = 100
-            locked.finished_at = timezone.now()
-            locked.gpu_seconds += time.monotonic() - started
-            locked.save()
-            if locked.kind == RenderJob.Kind.INITIAL:
-                _notify_when_first_portraits_ready(avatar)
-    except JobAbandoned:
-        logger.info("Render job %s was taken over or cancelled; stopping", job_id)
-    except Exception as exc:
-        logger.exception("Render job %s failed (attempt %s)", job_id, job.attempts)
-        _job_fail_attempt(job, f"{type(exc).__name__}: {exc}", time.monotonic() - started)
+        portrait.image.save("portrait.png", ContentFile(buffer.getvalue()), save=False)
+        portrait.save()
+        locked.transition_to(locked.Status.SUCCEEDED)
+        locked.stage = "done"
+        locked.progress = 100
+        locked.finished_at = timezone.now()
+        locked.gpu_seconds += time.monotonic() - started
+        locked.save()
+        if locked.kind == RenderJob.Kind.INITIAL:
+            _notify_when_first_portraits_ready(avatar)
 
 
 def _notify_when_first_portraits_ready(avatar: Avatar) -> None:
