@@ -69,6 +69,14 @@ def worker_environment(*, media_root, overrides: dict) -> dict:
     return env
 
 
+def _stop_with_parent() -> None:
+    """Ask the kernel to SIGTERM the cluster if the test run dies without its teardown (a crash)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 class QWorkers:
     """`manage.py qcluster` processes bound to a test's database and media, each in a session of its own.
 
@@ -111,6 +119,7 @@ class QWorkers:
                 self.processes[name] = subprocess.Popen(
                     [sys.executable, "manage.py", "qcluster"], cwd=REPO, env=process_env,
                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                    preexec_fn=_stop_with_parent,
                 )
         for name in names:
             process = self.processes[name]
