@@ -19,7 +19,8 @@ from tests.workers import wait_until
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 JOB_TIMEOUT = 240
-SLOW_RENDER_STEPS = 12
+# Long enough to be caught mid-render on a fast idle machine (progress is written once a second).
+SLOW_RENDER_STEPS = 150
 STALE_SECONDS = 10
 
 

@@ -17,8 +17,9 @@ from tests.workers import wait_until
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 # Long enough on the tiny engine that the kill lands mid-job, short enough to run twice.
-TRAINING_STEPS = 10
-RENDER_STEPS = 12
+# Long enough to be caught mid-job on a fast idle machine (progress is written once a second).
+TRAINING_STEPS = 40
+RENDER_STEPS = 100
 STALE_SECONDS = 3
 JOB_TIMEOUT = 300
 
