@@ -9,7 +9,11 @@ warm-up call that loads the models, times
 - check: `check_photo` on each in turn, as one set (each photo checked against the ones
   accepted before it).
 
-Prints both, their ratio, and each photo's time and verdict. Goal: the check <= 3 s for 20.
+- check, as the site takes them: the upload page sends two photos at a time and the web
+  server runs several worker processes, so two checks run at once in two processes, each
+  against the photos accepted when it started.
+
+Prints them, the ratios, and each photo's time and verdict. Goal: the check <= 3 s for 20.
 Wall time depends on what else runs on the machine, so CPU time and the load average are
 printed too: on an idle 2-core machine the check's wall time is about the calling thread's
 CPU time (the helper thread's share runs beside it on the other core).
@@ -88,6 +92,47 @@ def make_photos(folder: Path, count: int) -> list[Path]:
     return paths
 
 
+def _worker_start() -> None:
+    from avatars.engine.intake import load_models
+
+    load_models()
+
+
+def _check(path: str, known: list) -> tuple:
+    from avatars.engine.intake import check_photo
+
+    verdict = check_photo(Path(path).read_bytes(), known=known)
+    return verdict.accepted, verdict.reason_code, verdict.perceptual_hash, verdict.embedding
+
+
+def check_two_at_a_time(paths: list[Path]) -> float:
+    """Two checks in flight in two processes, like two upload requests on a multi-process server."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    from avatars.engine.intake import KnownPhoto
+
+    # Spawned, like separate server processes: forking this one would copy its model threads mid-state.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=2, initializer=_worker_start, mp_context=context) as pool:
+        list(pool.map(_check, [str(paths[0])] * 2, [[], []]))  # both workers warm
+        known: list = []
+        pending: dict = {}
+        queue = list(paths)
+        started = time.perf_counter()
+        while queue or pending:
+            while queue and len(pending) < 2:
+                path = queue.pop(0)
+                pending[pool.submit(_check, str(path), list(known))] = path
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                accepted, _, perceptual_hash, embedding = future.result()
+                if accepted:
+                    known.append(KnownPhoto(pending[future].name, perceptual_hash, embedding))
+                del pending[future]
+        return time.perf_counter() - started
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=20)
@@ -128,6 +173,7 @@ def main() -> int:
         check_seconds = time.perf_counter() - started
         check_cpu_seconds = time.process_time() - cpu_started
         main_thread_seconds = time.thread_time() - main_thread_started
+        parallel_seconds = check_two_at_a_time(paths)
 
     for name, seconds, verdict in rows:
         outcome = "accepted" if verdict.accepted else verdict.reason_code
@@ -138,11 +184,14 @@ def main() -> int:
     print(f"check_photo, as one set:    {check_seconds:6.2f} s  {check_seconds / count * 1000:6.0f} ms/photo"
           f"  (CPU: {check_cpu_seconds:.2f} s in all, {main_thread_seconds:.2f} s on the calling thread)")
     print(f"check / decode:             {check_seconds / decode_seconds:6.1f}x")
+    print(f"check, two at a time:       {parallel_seconds:6.2f} s  {parallel_seconds / count * 1000:6.0f} ms/photo"
+          f"  ({parallel_seconds / decode_seconds:.1f}x decode)")
     outcomes = collections.Counter(verdict.reason_code or "accepted" for _, _, verdict in rows)
     print("verdicts:", ", ".join(f"{outcome} {number}" for outcome, number in outcomes.most_common()))
     print(f"load average before/after: {load_before:.2f}/{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    met = "met" if check_seconds <= GOAL_SECONDS * count / 20 else "missed"
-    print(f"goal <= {GOAL_SECONDS * count / 20:.1f} s for {count}: {met}")
+    goal = GOAL_SECONDS * count / 20
+    for label, seconds in (("one at a time", check_seconds), ("two at a time, as the site", parallel_seconds)):
+        print(f"goal <= {goal:.1f} s for {count}, {label}: {'met' if seconds <= goal else 'missed'}")
     return 0
 
 
