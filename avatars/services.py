@@ -265,19 +265,17 @@ def _ready_avatar_for_portrait(portrait: Portrait) -> Avatar:
 
 def portrait_more_like_me(*, portrait: Portrait) -> RenderJob:
     """Render the portrait again with the avatar's pull raised and the template's lowered."""
-    with transaction.atomic():
-        avatar = _ready_avatar_for_portrait(portrait)
-        return render_job_create(
-            avatar=avatar, template=portrait.template, kind=RenderJob.Kind.MORE_LIKE_ME, source_portrait=portrait
-        )
+    return _portrait_render_again(portrait=portrait, kind=RenderJob.Kind.MORE_LIKE_ME)
 
 
 def portrait_reroll(*, portrait: Portrait) -> RenderJob:
+    return _portrait_render_again(portrait=portrait, kind=RenderJob.Kind.REROLL)
+
+
+def _portrait_render_again(*, portrait: Portrait, kind: str) -> RenderJob:
     with transaction.atomic():
         avatar = _ready_avatar_for_portrait(portrait)
-        return render_job_create(
-            avatar=avatar, template=portrait.template, kind=RenderJob.Kind.REROLL, source_portrait=portrait
-        )
+        return render_job_create(avatar=avatar, template=portrait.template, kind=kind, source_portrait=portrait)
 
 
 def avatar_render_more(*, avatar: Avatar, templates) -> list[RenderJob]:

@@ -170,28 +170,28 @@ def portrait_detail(request, public_id):
     })
 
 
-@login_required
-@require_POST
-def portrait_more_like_me(request, public_id):
+def _portrait_render_again(request, public_id, service, success_message: str):
     portrait = selectors.portrait_get_for_user(user=request.user, public_id=public_id)
     try:
-        services.portrait_more_like_me(portrait=portrait)
-        messages.success(request, "Rendering a version that looks more like you.")
+        service(portrait=portrait)
+        messages.success(request, success_message)
     except services.AvatarError as error:
         messages.error(request, str(error))
     return redirect("avatars:detail", public_id=portrait.avatar.public_id)
+
+
+@login_required
+@require_POST
+def portrait_more_like_me(request, public_id):
+    return _portrait_render_again(request, public_id, services.portrait_more_like_me,
+                                  "Rendering a version that looks more like you.")
 
 
 @login_required
 @require_POST
 def portrait_reroll(request, public_id):
-    portrait = selectors.portrait_get_for_user(user=request.user, public_id=public_id)
-    try:
-        services.portrait_reroll(portrait=portrait)
-        messages.success(request, "Rendering a fresh take on this style.")
-    except services.AvatarError as error:
-        messages.error(request, str(error))
-    return redirect("avatars:detail", public_id=portrait.avatar.public_id)
+    return _portrait_render_again(request, public_id, services.portrait_reroll,
+                                  "Rendering a fresh take on this style.")
 
 
 @login_required
