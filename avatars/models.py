@@ -45,7 +45,8 @@ class Avatar(StatusModel):
         Status.PAID: {Status.TRAINING, Status.FAILED, Status.DELETED},
         Status.TRAINING: {Status.READY, Status.FAILED, Status.PAID, Status.DELETED},
         Status.READY: {Status.DELETED},
-        Status.FAILED: {Status.PAID, Status.DELETED},
+        # Back to collecting: after a refunded failure the person may fix the set and pay again.
+        Status.FAILED: {Status.PAID, Status.COLLECTING, Status.DELETED},
         Status.DELETED: set(),
     }
 

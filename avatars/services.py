@@ -162,6 +162,17 @@ def photo_remove(*, photo: Photo) -> None:
             transaction.on_commit(lambda: default_storage.delete(name))
 
 
+def avatar_reopen(*, avatar: Avatar) -> Avatar:
+    """After a build failed for good (and was refunded), let the person change the set and pay again."""
+    with transaction.atomic():
+        locked = Avatar.objects.select_for_update().get(pk=avatar.pk)
+        if locked.status != Avatar.Status.FAILED:
+            raise AvatarError("Only an avatar whose training failed can be started again.")
+        locked.transition_to(Avatar.Status.COLLECTING)
+        locked.save(update_fields=["status"])
+    return locked
+
+
 def avatar_templates_set(*, avatar: Avatar, templates) -> None:
     templates = list(templates)
     if not templates:

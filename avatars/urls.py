@@ -14,6 +14,7 @@ urlpatterns = [
     path("<uuid:public_id>/templates/", views.templates_choose, name="templates_choose"),
     path("<uuid:public_id>/progress.json", views.progress, name="progress"),
     path("<uuid:public_id>/render-more/", views.render_more, name="render_more"),
+    path("<uuid:public_id>/reopen/", views.reopen, name="reopen"),
     path("portraits/<uuid:public_id>/", views.portrait_detail, name="portrait_detail"),
     path("portraits/<uuid:public_id>/image/", views.portrait_image, name="portrait_image"),
     path("portraits/<uuid:public_id>/download/", views.portrait_download, name="portrait_download"),

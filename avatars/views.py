@@ -196,6 +196,17 @@ def portrait_reroll(request, public_id):
 
 @login_required
 @require_POST
+def reopen(request, public_id):
+    avatar = selectors.avatar_get_for_user(user=request.user, public_id=public_id)
+    try:
+        services.avatar_reopen(avatar=avatar)
+    except services.AvatarError as error:
+        messages.error(request, str(error))
+    return redirect("avatars:detail", public_id=avatar.public_id)
+
+
+@login_required
+@require_POST
 def render_more(request, public_id):
     avatar = selectors.avatar_get_for_user(user=request.user, public_id=public_id)
     templates = template_list_published().filter(pk__in=request.POST.getlist("templates"))

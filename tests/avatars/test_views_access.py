@@ -28,6 +28,7 @@ def object_urls(avatar, photo, portrait):
         ("post", reverse("avatars:templates_choose", args=[a])),
         ("get", reverse("avatars:progress", args=[a])),
         ("post", reverse("avatars:render_more", args=[a])),
+        ("post", reverse("avatars:reopen", args=[a])),
         ("get", reverse("avatars:portrait_detail", args=[p])),
         ("get", reverse("avatars:portrait_image", args=[p])),
         ("get", reverse("avatars:portrait_download", args=[p])),
@@ -94,3 +95,28 @@ def test_template_choice_only_takes_published_templates(client):
                 {"templates": [published.pk, hidden.pk]})
 
     assert list(avatar.templates.all()) == [published]
+
+
+def test_a_failed_avatar_can_be_reopened_and_paid_for_again(client, settings):
+    from orders.services import order_create_for_avatar
+
+    settings.LIKENESS_MIN_PHOTOS = 3
+    avatar = AvatarFactory(status=Avatar.Status.FAILED)
+    PhotoFactory.create_batch(3, avatar=avatar)
+    client.force_login(avatar.user)
+
+    client.post(reverse("avatars:reopen", args=[avatar.public_id]))
+
+    avatar.refresh_from_db()
+    assert avatar.status == Avatar.Status.COLLECTING
+    assert order_create_for_avatar(user=avatar.user, avatar=avatar).status == "pending"
+
+
+def test_only_a_failed_avatar_can_be_reopened(client, owned):
+    avatar, _, _ = owned
+    client.force_login(avatar.user)
+
+    response = client.post(reverse("avatars:reopen", args=[avatar.public_id]), follow=True)
+
+    assert Avatar.objects.get(pk=avatar.pk).status == Avatar.Status.READY
+    assert "Only an avatar whose training failed" in response.content.decode()

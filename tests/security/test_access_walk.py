@@ -45,6 +45,7 @@ OBJECT_URLS = {
     "avatars:templates_choose": lambda o: {"public_id": o["avatar"].public_id},
     "avatars:progress": lambda o: {"public_id": o["avatar"].public_id},
     "avatars:render_more": lambda o: {"public_id": o["ready"].public_id},
+    "avatars:reopen": lambda o: {"public_id": o["avatar"].public_id},
     "avatars:portrait_detail": lambda o: {"public_id": o["portrait"].public_id},
     "avatars:portrait_image": lambda o: {"public_id": o["portrait"].public_id},
     "avatars:portrait_download": lambda o: {"public_id": o["portrait"].public_id},
