@@ -23,6 +23,7 @@ urlpatterns = [
         views.AvatarRenderMoreView.as_view(),
         name="avatar-render-more",
     ),
+    path("avatars/<uuid:public_id>/reopen/", views.AvatarReopenView.as_view(), name="avatar-reopen"),
     path("portraits/", views.PortraitListView.as_view(), name="portrait-list"),
     path("portraits/<uuid:public_id>/", views.PortraitDetailView.as_view(), name="portrait-detail"),
     path(

@@ -234,6 +234,18 @@ class AvatarRenderMoreView(OwnedAvatarMixin, APIView):
         )
 
 
+class AvatarReopenView(OwnedAvatarMixin, APIView):
+    @extend_schema(
+        operation_id="avatars_reopen",
+        summary="After a failed, refunded build: change the photo set and pay again",
+        request=None,
+        responses={200: api_serializers.AvatarDetailSerializer},
+    )
+    def post(self, request, public_id):
+        avatar = services.avatar_reopen(avatar=self.get_avatar())
+        return Response(_avatar_detail(avatar))
+
+
 # --- Portraits ------------------------------------------------------------------------
 
 

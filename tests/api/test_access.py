@@ -23,6 +23,7 @@ PRIVATE_URLS = [
     ("put", "/api/v1/avatars/{avatar}/templates/"),
     ("get", "/api/v1/avatars/{avatar}/progress/"),
     ("post", "/api/v1/avatars/{ready}/render-more/"),
+    ("post", "/api/v1/avatars/{avatar}/reopen/"),
     ("post", "/api/v1/avatars/{avatar}/checkout/"),
     ("get", "/api/v1/orders/"),
     ("get", "/api/v1/orders/{order}/"),

@@ -238,3 +238,15 @@ def test_the_photo_list_takes_the_same_queries_for_any_number_of_rows(
         response = api.get(f"/api/v1/avatars/{avatar.public_id}/photos/")
 
     assert response.json()["count"] == rows
+
+
+def test_a_failed_avatar_is_reopened_for_a_new_photo_set(api, user):
+    failed = AvatarFactory(user=user, status=Avatar.Status.FAILED)
+    ready = AvatarFactory(user=user, status=Avatar.Status.READY)
+
+    reopened = api.post(f"/api/v1/avatars/{failed.public_id}/reopen/")
+    refused = api.post(f"/api/v1/avatars/{ready.public_id}/reopen/")
+
+    assert reopened.status_code == 200 and reopened.json()["status"] == "collecting"
+    assert refused.status_code == 409
+    assert refused.json()["error"]["message"] == "Only an avatar whose training failed can be started again."
