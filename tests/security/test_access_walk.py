@@ -65,6 +65,7 @@ OBJECT_URLS = {
     "api:avatar-templates": lambda o: {"public_id": o["avatar"].public_id},
     "api:avatar-progress": lambda o: {"public_id": o["avatar"].public_id},
     "api:avatar-render-more": lambda o: {"public_id": o["ready"].public_id},
+    "api:avatar-reopen": lambda o: {"public_id": o["avatar"].public_id},
     "api:avatar-checkout": lambda o: {"public_id": o["avatar"].public_id},
     "api:portrait-detail": lambda o: {"public_id": o["portrait"].public_id},
     "api:portrait-download": lambda o: {"public_id": o["portrait"].public_id},
