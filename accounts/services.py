@@ -5,12 +5,12 @@ import secrets
 
 from django.conf import settings
 from django.contrib.sessions.models import Session
-from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import DeletionReceipt, Notice, User
+from portrait_site.rate_limits import rate_limit_hit
 
 
 def notice_create(*, user: User, message: str, link: str = "") -> Notice:
@@ -37,16 +37,7 @@ def client_ip(request) -> str:
 
 def auth_rate_limit_hit(*, request, scope: str) -> bool:
     """Count one attempt from this client; True when it is over settings.LIKENESS_AUTH_RATE_LIMIT this minute."""
-    minute = int(timezone.now().timestamp() // 60)
-    key = f"auth-rate:{scope}:{client_ip(request)}:{minute}"
-    cache.add(key, 0, timeout=90)
-    try:
-        attempts = cache.incr(key)
-    except ValueError:
-        # The key expired between add and incr.
-        cache.set(key, 1, timeout=90)
-        attempts = 1
-    return attempts > settings.LIKENESS_AUTH_RATE_LIMIT
+    return rate_limit_hit(key=f"auth:{scope}:{client_ip(request)}", limit=settings.LIKENESS_AUTH_RATE_LIMIT)
 
 
 # --- Deletion with receipts -------------------------------------------------------

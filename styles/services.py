@@ -2,10 +2,8 @@
 
 import io
 import logging
-import time
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.mail import EmailMessage, get_connection
@@ -15,6 +13,7 @@ from django.utils.text import slugify
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from accounts.services import notice_create
+from portrait_site.rate_limits import rate_limit_hit
 from styles.models import StyleTemplate, TemplateRequest, TemplateVote
 
 logger = logging.getLogger(__name__)
@@ -146,15 +145,7 @@ def template_request_create(
 
 
 def _vote_rate_check(*, user) -> None:
-    window = int(time.time() // 60)
-    key = f"styles:vote-actions:{user.pk}:{window}"
-    cache.add(key, 0, timeout=120)
-    try:
-        actions = cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, timeout=120)
-        actions = 1
-    if actions > VOTE_ACTIONS_PER_MINUTE:
+    if rate_limit_hit(key=f"votes:{user.pk}", limit=VOTE_ACTIONS_PER_MINUTE):
         raise VoteRateLimited("That is a lot of voting in one minute. Wait a moment and try again.")
 
 
