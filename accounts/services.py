@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+from importlib import import_module
 
 from django.conf import settings
 from django.contrib.sessions.models import Session
@@ -91,7 +92,10 @@ def _sessions_delete_for_user(*, user_id: int) -> int:
         for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator(chunk_size=500)
         if str(session.get_decoded().get("_auth_user_id")) == str(user_id)
     ]
-    Session.objects.filter(session_key__in=session_keys).delete()
+    session_store = import_module(settings.SESSION_ENGINE).SessionStore
+    for session_key in session_keys:
+        # The session engine's own delete, so a copy in the session cache goes as well.
+        session_store(session_key=session_key).delete()
     return len(session_keys)
 
 

@@ -58,5 +58,11 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture
+def session_read_queries(settings) -> int:
+    """Queries a signed-in request spends reading its session: none where sessions are cached."""
+    return 0 if settings.SESSION_ENGINE == "django.contrib.sessions.backends.cached_db" else 1
+
+
+@pytest.fixture
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"

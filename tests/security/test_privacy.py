@@ -8,14 +8,17 @@ file left in the private media folder is hashed and every row of every model is 
 
 import hashlib
 import io
+from importlib import import_module
 from pathlib import Path
 
 import pytest
 from django.apps import apps
+from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import models
+from django.test import Client
 from django.urls import reverse
 from PIL import Image
 from rest_framework.authtoken.models import Token
@@ -130,6 +133,12 @@ def test_photos_go_after_training_and_delete_everything_leaves_only_the_order_th
     notice_create(user=user, message="Your style shipped")
     Token.objects.create(user=user)
     client.force_login(user)
+    # Signed in on a second device too: that session goes with the account, cached copy included.
+    other_device = Client()
+    other_device.force_login(user)
+    other_device_session = other_device.cookies[settings.SESSION_COOKIE_NAME].value
+    session_store = import_module(settings.SESSION_ENGINE).SessionStore
+    assert session_store().exists(other_device_session)
     files_of_others = {
         name: h
         for name, h in files_of_others.items()
@@ -162,7 +171,7 @@ def test_photos_go_after_training_and_delete_everything_leaves_only_the_order_th
     assert {key: removed[key] for key in existed} == existed
     assert removed["files"] + removed.get("reference_images", 0) == len(files_of_user)
     assert removed["account"] == 1 and removed["api_tokens"] == 1 and removed["notices"] == 1
-    assert removed["votes"] == 2 and removed["sessions"] >= 1
+    assert removed["votes"] == 2 and removed["sessions"] == 2
     assert removed["avatar_names"] == [avatar.name, "Second"]
     page = client.get(response["Location"]).content.decode()
     assert str(existed["photos"]) in page and email not in page
@@ -180,6 +189,8 @@ def test_photos_go_after_training_and_delete_everything_leaves_only_the_order_th
                 pointing.append(f"{model._meta.label} row {row.get('id')} holds the email")
     assert pointing == []
     assert not any(str(s.get_decoded().get("_auth_user_id")) == str(user_id) for s in Session.objects.all())
+    assert not session_store().exists(other_device_session)
+    assert other_device.get(reverse("avatars:home")).status_code == 302
 
     # The order stays for the books: amounts, dates and Stripe ids, with no link to the person.
     order = Order.objects.values().get(pk=trained["order"].pk)
