@@ -1,4 +1,4 @@
-from django.db.models import Avg, Count, Exists, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models import Avg, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
@@ -80,4 +80,20 @@ def template_request_list_ranked(*, viewer=None) -> QuerySet[TemplateRequest]:
     else:
         requests = requests.annotate(has_voted=Value(False))
     return requests
+
+
+def template_request_position(*, request_id: int) -> int | None:
+    """Where the request stands in the ranking (1 for the most wanted); None when it is not
+    listed (declined, shipped or gone)."""
+    ranked = template_request_list_ranked()
+    request = ranked.filter(pk=request_id).first()
+    if request is None:
+        return None
+    same_votes = Q(vote_count=request.vote_count)
+    ahead = ranked.filter(
+        Q(vote_count__gt=request.vote_count)
+        | same_votes & Q(created_at__lt=request.created_at)
+        | same_votes & Q(created_at=request.created_at, pk__lt=request.pk)
+    )
+    return ahead.count() + 1
 

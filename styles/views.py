@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -15,6 +16,7 @@ from styles.selectors import (
     template_gallery_list,
     template_get_visible,
     template_request_list_ranked,
+    template_request_position,
 )
 from styles.services import (
     DuplicateTemplateRequest,
@@ -61,6 +63,18 @@ def cover(request, slug: str):
     return _image_response(template.cover_image, cache_control=cache_control)
 
 
+# A page stays light however many requests are open; the most wanted come first.
+REQUESTS_PER_PAGE = 20
+
+
+def _request_list_url(request_id: int) -> str:
+    """The requests page where this request now stands in the ranking, scrolled to it."""
+    position = template_request_position(request_id=request_id) or 1
+    page = (position - 1) // REQUESTS_PER_PAGE + 1
+    query = f"?page={page}" if page > 1 else ""
+    return f"{reverse('styles:requests')}{query}#request-{request_id}"
+
+
 def request_list(request):
     form = TemplateRequestForm()
     duplicate = None
@@ -83,9 +97,10 @@ def request_list(request):
                 form.add_error(None, error)
             else:
                 messages.success(request, f"Thanks! “{created.title}” is up for votes, and yours is counted.")
-                return redirect("styles:requests")
+                return redirect(_request_list_url(created.pk))
+    ranked = template_request_list_ranked(viewer=request.user)
     return render(request, "styles/requests.html", {
-        "requests": template_request_list_ranked(viewer=request.user),
+        "page": Paginator(ranked, REQUESTS_PER_PAGE).get_page(request.GET.get("page")),
         "form": form,
         "duplicate": duplicate,
     })
@@ -107,7 +122,7 @@ def request_vote(request, request_id: int):
         messages.error(request, str(refusal))
         return redirect("styles:requests")
     messages.success(request, "Your vote is counted." if voted else "Your vote was taken back.")
-    return redirect(f"{reverse('styles:requests')}#request-{request_id}")
+    return redirect(_request_list_url(request_id))
 
 
 @login_required

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from styles import services
 from styles.models import TemplateRequest, TemplateVote
-from styles.selectors import template_request_list_ranked
+from styles.selectors import template_request_list_ranked, template_request_position
 from styles.services import (
     DuplicateTemplateRequest,
     VoteRateLimited,
@@ -18,6 +18,7 @@ from styles.services import (
     template_request_vote_set,
     template_request_vote_toggle,
 )
+from styles.views import REQUESTS_PER_PAGE
 from tests.factories import TemplateRequestFactory, TemplateVoteFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -328,3 +329,48 @@ def test_an_unsafe_reference_image_is_refused(make_upload, monkeypatch):
     with pytest.raises(ValidationError, match="explicit content"):
         template_request_create(author=UserFactory(), title="Nope", reference_image=make_upload())
     assert not TemplateRequest.objects.exists()
+
+
+def test_the_page_shows_twenty_requests_at_a_time_and_pages_through_the_rest(client):
+    for index in range(REQUESTS_PER_PAGE + 5):
+        TemplateRequestFactory(title=f"Look number {index:02d}")
+    first = client.get(reverse("styles:requests")).content.decode()
+    second = client.get(reverse("styles:requests"), {"page": 2}).content.decode()
+
+    assert first.count('class="request-item"') == REQUESTS_PER_PAGE
+    assert second.count('class="request-item"') == 5
+    assert "Look number 00" in first and "Look number 24" in second and "Look number 24" not in first
+    assert 'start="21"' in second and "Page 2 of 2" in second
+    # Nonsense or out-of-range pages show a real page rather than an error.
+    assert client.get(reverse("styles:requests"), {"page": "x"}).status_code == 200
+    assert "Look number 24" in client.get(reverse("styles:requests"), {"page": 99}).content.decode()
+
+
+def test_after_a_vote_or_a_proposal_the_page_opens_where_the_request_now_ranks(client):
+    popular = [TemplateRequestFactory(title=f"Popular {i:02d}") for i in range(REQUESTS_PER_PAGE)]
+    for request in popular:
+        TemplateVoteFactory.create_batch(2, request=request)
+    quiet = TemplateRequestFactory(title="Quiet one")
+    client.force_login(UserFactory())
+
+    voted = client.post(reverse("styles:request_vote", args=[quiet.pk]), {"voted": "1"})
+    assert voted["Location"] == f"{reverse('styles:requests')}?page=2#request-{quiet.pk}"
+    TemplateVoteFactory.create_batch(2, request=quiet)  # now 3 votes: the most wanted
+    voted = client.post(reverse("styles:request_vote", args=[quiet.pk]), {"voted": "1"})
+    assert voted["Location"] == f"{reverse('styles:requests')}#request-{quiet.pk}"
+
+    proposed = client.post(reverse("styles:requests"), {"title": "Brand new look"})
+    created = TemplateRequest.objects.get(title="Brand new look")
+    assert proposed["Location"] == f"{reverse('styles:requests')}?page=2#request-{created.pk}"
+
+
+def test_the_position_of_a_request_follows_the_ranking():
+    ranked_titles = ["Most", "Tie older", "Tie newer", "Least"]
+    made = {title: TemplateRequestFactory(title=title) for title in ranked_titles}
+    TemplateVoteFactory.create_batch(3, request=made["Most"])
+    TemplateVoteFactory.create_batch(2, request=made["Tie older"])
+    TemplateVoteFactory.create_batch(2, request=made["Tie newer"])
+    declined = TemplateRequestFactory(title="Declined", status=TemplateRequest.Status.DECLINED)
+
+    assert [template_request_position(request_id=made[t].pk) for t in ranked_titles] == [1, 2, 3, 4]
+    assert template_request_position(request_id=declined.pk) is None
