@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
@@ -87,15 +88,36 @@ class JobProgress:
     eta_seconds: int | None
 
 
-def _queue_position(job) -> int:
-    """How many GPU jobs were queued before this one and are still waiting or running."""
-    ahead = 0
+def _jobs_ahead_in_queue(jobs) -> dict:
+    """For each waiting job's queue time: how many GPU jobs were queued before it and are
+    still waiting or running. One query per job table, however many of `jobs` wait."""
+    from django.db.models import Count, Q
+
+    moments = sorted({job.queued_at for job in jobs if job.status == "queued"})
+    ahead = dict.fromkeys(moments, 0)
+    if not moments:
+        return ahead
     for model in (TrainingJob, RenderJob):
-        ahead += model.objects.filter(status__in=["queued", "running"], queued_at__lt=job.queued_at).count()
+        counts = model.objects.filter(status__in=["queued", "running"]).aggregate(
+            **{f"before_{index}": Count("pk", filter=Q(queued_at__lt=moment)) for index, moment in enumerate(moments)}
+        )
+        for index, moment in enumerate(moments):
+            ahead[moment] += counts[f"before_{index}"]
     return ahead
 
 
 def _typical_seconds(model) -> float | None:
+    """How long one of these jobs takes, over the last twenty. A statistic over everyone's jobs
+    that every progress poll reads: kept in the cache for a minute."""
+    key = f"typical-seconds:{model._meta.label_lower}"
+    typical = cache.get(key)
+    if typical is None:
+        typical = {"seconds": _typical_seconds_measured(model)}
+        cache.set(key, typical, timeout=60)
+    return typical["seconds"]
+
+
+def _typical_seconds_measured(model) -> float | None:
     recent = list(
         model.objects.filter(status="succeeded", started_at__isnull=False, finished_at__isnull=False)
         .order_by("-finished_at")
@@ -118,12 +140,13 @@ def avatar_progress(*, avatar: Avatar) -> dict:
     """Everything the live progress page shows, as JSON-ready data."""
     training = avatar.training_jobs.order_by("-queued_at").first()
     renders = list(avatar.render_jobs.select_related("template").order_by("queued_at", "pk"))
+    ahead_in_queue = _jobs_ahead_in_queue([job for job in (training, *renders) if job is not None])
     jobs: list[JobProgress] = []
     if training is not None:
         jobs.append(JobProgress(
             kind="training", label="Training your avatar", status=training.status, stage=training.stage,
             progress=training.progress,
-            queue_position=_queue_position(training) if training.status == "queued" else None,
+            queue_position=ahead_in_queue.get(training.queued_at) if training.status == "queued" else None,
             eta_seconds=_eta(training, _typical_seconds(TrainingJob)) if training.is_active else None,
         ))
     typical_render = _typical_seconds(RenderJob) if any(r.is_active for r in renders) else None
@@ -131,7 +154,7 @@ def avatar_progress(*, avatar: Avatar) -> dict:
         jobs.append(JobProgress(
             kind="render", label=f"{job.get_kind_display()}: {job.template.title}", status=job.status,
             stage=job.stage, progress=job.progress,
-            queue_position=_queue_position(job) if job.status == "queued" else None,
+            queue_position=ahead_in_queue.get(job.queued_at) if job.status == "queued" else None,
             eta_seconds=_eta(job, typical_render) if job.is_active else None,
         ))
     active = [j for j in jobs if j.status in ("queued", "running")]
