@@ -10,14 +10,17 @@ http.client connection, call one page for a fixed time:
   landing   /
   templates /styles/
   requests  /styles/requests/             (signed in)
-  progress  /avatars/<id>/progress.json   (signed in, the page's polling)
+  progress  /avatars/<id>/progress.json   (signed in, the page's polling, mid-render)
   api       /api/v1/templates/
 
 and prints requests/s, p50/p95/p99 latency and errors per scenario, with the ratio to the
 bare view's requests/s, each next to its goal (>= 0.5x bare, p99 < 100 ms, 0 errors).
 
     .venv/bin/python bench/load.py [--clients 32] [--seconds 15] [--workers 4] [--threads 8]
-    .venv/bin/python bench/load.py --database-url postgres://postgres@127.0.0.1:5432/likeness_load
+    .venv/bin/python bench/load.py --postgres postgres://postgres@127.0.0.1:5432/postgres \
+        --redis-url redis://127.0.0.1:6379/13      # the scale path: sessions and caches in Redis
+
+With --postgres the bench creates a database of its own on that server and drops it at the end.
 """
 
 from __future__ import annotations
@@ -33,8 +36,10 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -49,7 +54,8 @@ from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.test import Client
 from accounts.models import User
-from avatars.models import Avatar, Portrait, RenderJob
+from django.utils import timezone
+from avatars.models import Avatar, Portrait, RenderJob, TrainingJob
 from styles.models import StyleTemplate, TemplateRequest, TemplateVote
 
 call_command("seed_likeness", verbosity=0)
@@ -62,6 +68,17 @@ for index, template in enumerate(templates[:6]):
     job = RenderJob.objects.create(avatar=avatar, template=template, status="succeeded", progress=100)
     Portrait.objects.create(avatar=avatar, template=template, render_job=job, seed=index,
                             image=ContentFile(b"png", name="p.png"))
+# The avatar whose page polls: trained, rendering its six templates (one running, five
+# queued) behind ten other people's queued jobs; pages only poll while work is under way.
+for voter in voters[:10]:
+    other = Avatar.objects.create(user=voter, name="Queued", status=Avatar.Status.READY)
+    RenderJob.objects.create(avatar=other, template=templates[0])
+rendering = Avatar.objects.create(user=user, name="Rendering", status=Avatar.Status.READY)
+TrainingJob.objects.create(avatar=rendering, status="succeeded", progress=100,
+                           started_at=timezone.now(), finished_at=timezone.now())
+for index, template in enumerate(templates[:6]):
+    RenderJob.objects.create(avatar=rendering, template=template, status="running" if index == 0 else "queued",
+                             progress=40 if index == 0 else 0)
 for index in range(30):
     request = TemplateRequest.objects.create(
         title=f"Requested style {index}", title_key=f"requested style {index}",
@@ -71,7 +88,7 @@ for index in range(30):
     TemplateVote.objects.bulk_create(votes)
 client = Client()
 client.force_login(user)
-print(json.dumps({"session": client.cookies["sessionid"].value, "avatar": str(avatar.public_id),
+print(json.dumps({"session": client.cookies["sessionid"].value, "avatar": str(rendering.public_id),
                   "templates": len(templates)}))
 """
 
@@ -95,13 +112,29 @@ class Result:
         return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
 
 
+@contextmanager
+def fresh_postgres_database(server_url: str):
+    """A new, empty database on the server `server_url` points at, dropped afterwards; yields its URL."""
+    import psycopg
+
+    parts = urlsplit(server_url)
+    name = f"likeness_load_{secrets.token_hex(4)}"
+    with psycopg.connect(server_url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         return probe.getsockname()[1]
 
 
-def site_env(database_url: str, media_root: Path) -> dict:
+def site_env(database_url: str, media_root: Path, redis_url: str = "") -> dict:
     return {
         **{
             name: value for name, value in os.environ.items() if not name.startswith(("DJANGO_", "LIKENESS_"))
@@ -111,6 +144,7 @@ def site_env(database_url: str, media_root: Path) -> dict:
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_ALLOWED_HOSTS": HOST,
         "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
         "LIKENESS_MEDIA_ROOT": str(media_root),
         "LIKENESS_LOG_LEVEL": "WARNING",
     }
@@ -245,13 +279,21 @@ def main() -> int:
     parser.add_argument("--max-requests", type=int, default=200_000, help="per client and scenario")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=8, help="gthread threads per worker")
-    parser.add_argument("--database-url", default="", help="default: a fresh SQLite file in a temp folder")
+    parser.add_argument(
+        "--postgres", default="", metavar="SERVER_URL",
+        help="run on a fresh database on this PostgreSQL server (default: a fresh SQLite file)",
+    )
+    parser.add_argument("--redis-url", default="", help="default: no Redis (per-process memory cache)")
     parser.add_argument("--only", nargs="*", help="scenario names to run (bare always runs)")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="likeness-load-") as folder:
-        database_url = args.database_url or f"sqlite:///{Path(folder) / 'load.sqlite3'}"
-        env = site_env(database_url, Path(folder) / "media")
+    with ExitStack() as cleanup:
+        folder = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="likeness-load-"))
+        if args.postgres:
+            database_url = cleanup.enter_context(fresh_postgres_database(args.postgres))
+        else:
+            database_url = f"sqlite:///{Path(folder) / 'load.sqlite3'}"
+        env = site_env(database_url, Path(folder) / "media", args.redis_url)
         seeded = prepare(env)
         port = free_port()
         server = start_gunicorn(env, port, args.workers, args.threads)
@@ -268,7 +310,8 @@ def main() -> int:
         print(
             f"gunicorn on {HOST}:{port}: {args.workers} gthread workers x {args.threads} threads; "
             f"{seeded['templates']} published templates; {os.cpu_count()} CPUs; "
-            f"database {'SQLite' if not args.database_url else 'from --database-url'}"
+            f"database {'PostgreSQL' if args.postgres else 'SQLite'}; "
+            f"cache {'Redis' if args.redis_url else 'per-process memory'}"
         )
         results = []
         try:
