@@ -1,9 +1,16 @@
 // Polls the avatar's progress every two seconds and updates the page in place;
 // reloads once when new portraits arrive so they show with their actions.
+// A tab in the background polls every thirty seconds (training takes minutes and people
+// look away); coming back to it polls at once.
 (function () {
   "use strict";
   var box = document.getElementById("progress");
   if (!box) return;
+  var VISIBLE_DELAY = 2000;
+  var HIDDEN_DELAY = 30000;
+  var timer = null;
+  var asking = false;
+  var finished = box.dataset.done === "true";
   var url = box.dataset.progressUrl;
   var bar = document.getElementById("overall-progress");
   var summary = document.getElementById("progress-summary");
@@ -28,10 +35,17 @@
     return li;
   }
 
+  function schedule(delay) {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(poll, document.hidden ? Math.max(delay, HIDDEN_DELAY) : delay);
+  }
+
   function poll() {
+    asking = true;
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) { return response.json(); })
       .then(function (data) {
+        asking = false;
         bar.value = data.overall_progress;
         summary.textContent = data.avatar_status_label + (data.eta_seconds ? ", about " + data.eta_seconds + " s left" : "");
         list.replaceChildren.apply(list, data.jobs.map(line));
@@ -39,10 +53,17 @@
           window.location.reload();
           return;
         }
-        if (!data.done && !data.failed) window.setTimeout(poll, 2000);
+        finished = data.done || data.failed;
+        if (!finished) schedule(VISIBLE_DELAY);
       })
-      .catch(function () { window.setTimeout(poll, 5000); });
+      .catch(function () {
+        asking = false;
+        schedule(5000);
+      });
   }
 
-  if (box.dataset.done !== "true") window.setTimeout(poll, 1000);
+  document.addEventListener("visibilitychange", function () {
+    if (!finished && !asking && !document.hidden) schedule(0);
+  });
+  if (!finished) schedule(1000);
 })();

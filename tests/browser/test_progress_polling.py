@@ -1,0 +1,54 @@
+"""The progress page's polling in a real browser: steady while watched, rare in a background tab."""
+
+import pytest
+from playwright.sync_api import expect
+
+from avatars.models import Avatar, TrainingJob
+from tests.browser.test_accounts import sign_in
+from tests.factories import AvatarFactory, UserFactory
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "a long enough passphrase 7"
+
+
+def set_tab_hidden(page, hidden: bool) -> None:
+    """What the browser does when the person switches tabs (headless Chromium never does)."""
+    page.evaluate(
+        """hidden => {
+            Object.defineProperty(document, "hidden", { configurable: true, get: () => hidden });
+            Object.defineProperty(document, "visibilityState", {
+                configurable: true, get: () => (hidden ? "hidden" : "visible") });
+            document.dispatchEvent(new Event("visibilitychange"));
+        }""",
+        hidden,
+    )
+
+
+def is_progress_poll(request) -> bool:
+    return "progress.json" in request.url
+
+
+def test_a_background_tab_asks_rarely_and_asks_at_once_when_looked_at_again(page_desktop):
+    page = page_desktop
+    user = UserFactory(password=PASSWORD)
+    avatar = AvatarFactory(user=user, status=Avatar.Status.TRAINING)
+    TrainingJob.objects.create(avatar=avatar, status="running", progress=30, stage="training")
+    polls = []
+    page.on("request", lambda request: polls.append(request.url) if is_progress_poll(request) else None)
+
+    sign_in(page, user.email, PASSWORD)
+    page.goto(f"/avatars/{avatar.public_id}/")
+    expect(page.locator("#progress")).to_be_visible()
+    for _ in range(2):  # every two seconds while watched
+        with page.expect_request(is_progress_poll, timeout=4000):
+            pass
+
+    set_tab_hidden(page, True)
+    page.wait_for_timeout(500)  # a poll already on its way may still land
+    asked_before = len(polls)
+    page.wait_for_timeout(5000)
+    assert len(polls) <= asked_before + 1  # at most the one scheduled before the tab went away
+
+    with page.expect_request(is_progress_poll, timeout=1000):
+        set_tab_hidden(page, False)
