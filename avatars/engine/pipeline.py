@@ -4,11 +4,11 @@ A job only swaps the avatar's LoRA in and out (`Engine.use_lora`); the base weig
 loaded between jobs, which is what makes the second job start in milliseconds instead of
 the tens of seconds a real checkpoint takes to load.
 
-The default base model is the *tiny engine*: a pipeline shaped like Stable Diffusion 1.5,
-built from small configs in code with seeded random weights and a tokenizer made in
-memory, so it needs no download. Its pictures are coloured noise, but it goes through the
-same code as a real model: `get_engine` differs only in how the pipeline is constructed;
-training and rendering never ask which one they hold.
+The default base model is the *tiny engine*: a pipeline shaped like Stable Diffusion 1.5
+(or SDXL, for the "sdxl" family), built from small configs in code with seeded random
+weights and a tokenizer made in memory, so it needs no download. Its pictures are coloured
+noise, but it goes through the same code as a real model: `get_engine` differs only in how
+the pipeline is constructed; training and rendering never ask which one they hold.
 
 torch and diffusers are imported inside functions so that importing this module (from a
 Django process, say) stays cheap.
@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
-    from diffusers import StableDiffusionPipeline
 
 TINY_BASE_MODEL = "tiny"
 TINY_LABEL = "tiny engine: not a real model"
@@ -142,9 +141,7 @@ def _load_engine(spec: EngineSpec, *, device: str, dtype: "torch.dtype") -> Engi
     started = time.perf_counter()
     is_tiny = spec.base_model == TINY_BASE_MODEL
     if is_tiny:
-        if spec.family != "sd15":
-            raise ValueError("The tiny engine is shaped like SD 1.5: use family 'sd15' with it")
-        pipeline = build_tiny_pipeline(seed=0)
+        pipeline = build_tiny_pipeline(seed=0, family=spec.family)
     else:
         pipeline = _load_pretrained(spec.base_model, family=spec.family, dtype=dtype)
     return engine_from_pipeline(
@@ -246,58 +243,84 @@ def build_tiny_tokenizer():
     return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=CLIP_MAX_TOKENS)
 
 
-def build_tiny_pipeline(seed: int = 0) -> "StableDiffusionPipeline":
-    """An SD 1.5-shaped pipeline from small configs with random weights drawn from `seed`.
+# The tiny engine's shapes, the same whichever family it is shaped like. Attention only at
+# 16x16 latents: at 32x32 it would be most of the cost.
+TINY_UNET_CONFIG = {
+    "sample_size": 32,
+    "in_channels": 4,
+    "out_channels": 4,
+    "layers_per_block": 1,
+    "block_out_channels": (32, 64),
+    "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D"),
+    "up_block_types": ("CrossAttnUpBlock2D", "UpBlock2D"),
+    "attention_head_dim": 4,
+    "norm_num_groups": 8,
+}
+TINY_VAE_CONFIG = {
+    "in_channels": 3,
+    "out_channels": 3,
+    "down_block_types": ("DownEncoderBlock2D", "DownEncoderBlock2D"),
+    "up_block_types": ("UpDecoderBlock2D", "UpDecoderBlock2D"),
+    "block_out_channels": (32, 64),
+    "layers_per_block": 1,
+    "latent_channels": 4,
+    "norm_num_groups": 8,
+    "sample_size": 64,
+}
+TINY_TEXT_WIDTH = 32
+# SDXL's UNet also adds to its time embedding the caption's pooled embedding and six
+# size-and-crop numbers (original size, crop's top left, target size), each embedded in
+# this many dimensions. Its SDXL-only settings are those of diffusers' own tiny SDXL
+# (tests/pipelines/stable_diffusion_xl/test_stable_diffusion_xl.py).
+TINY_SDXL_TIME_EMBED_DIM = 8
+SDXL_TIME_IDS = 6
+TINY_UNET_FAMILY_CONFIG = {
+    "sd15": {"cross_attention_dim": TINY_TEXT_WIDTH},
+    "sdxl": {
+        # Both text encoders' hidden states side by side.
+        "cross_attention_dim": 2 * TINY_TEXT_WIDTH,
+        "use_linear_projection": True,
+        "transformer_layers_per_block": (1, 2),
+        "addition_embed_type": "text_time",
+        "addition_time_embed_dim": TINY_SDXL_TIME_EMBED_DIM,
+        "projection_class_embeddings_input_dim": SDXL_TIME_IDS * TINY_SDXL_TIME_EMBED_DIM + TINY_TEXT_WIDTH,
+    },
+}
+
+
+def build_tiny_pipeline(seed: int = 0, *, family: str = "sd15"):
+    """A pipeline shaped like SD 1.5 (or SDXL: two text encoders, the second one's pooled
+    output and size-and-crop ids added to the UNet's time embedding), from small configs with
+    random weights drawn from `seed`.
 
     64 px images, 32 px latents; a full render or training step takes milliseconds on a CPU.
     The same seed always builds the same weights, without touching the global RNG.
     """
     import torch
-    from diffusers import AutoencoderKL, DDPMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
+    from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
     tokenizer = build_tiny_tokenizer()
+    text_config = CLIPTextConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=TINY_TEXT_WIDTH,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=CLIP_MAX_TOKENS,
+        projection_dim=TINY_TEXT_WIDTH,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        unet = UNet2DConditionModel(
-            sample_size=32,
-            in_channels=4,
-            out_channels=4,
-            layers_per_block=1,
-            block_out_channels=(32, 64),
-            # Attention only at 16x16 latents: at 32x32 it would be most of the cost.
-            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-            cross_attention_dim=32,
-            attention_head_dim=4,
-            norm_num_groups=8,
-        )
-        vae = AutoencoderKL(
-            in_channels=3,
-            out_channels=3,
-            down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
-            up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
-            block_out_channels=(32, 64),
-            layers_per_block=1,
-            latent_channels=4,
-            norm_num_groups=8,
-            sample_size=64,
-        )
-        text_encoder = CLIPTextModel(
-            CLIPTextConfig(
-                vocab_size=len(tokenizer),
-                hidden_size=32,
-                intermediate_size=64,
-                num_hidden_layers=2,
-                num_attention_heads=4,
-                max_position_embeddings=CLIP_MAX_TOKENS,
-                projection_dim=32,
-                bos_token_id=tokenizer.bos_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-                pad_token_id=tokenizer.pad_token_id,
-            )
-        )
-    # The noise schedule SD 1.5 was trained with; rendering swaps in a faster sampler from it.
+        unet = UNet2DConditionModel(**TINY_UNET_CONFIG, **TINY_UNET_FAMILY_CONFIG[family])
+        vae = AutoencoderKL(**TINY_VAE_CONFIG)
+        text_encoder = CLIPTextModel(text_config)
+        if family == "sdxl":
+            text_encoder_2 = CLIPTextModelWithProjection(text_config)
+    # The noise schedule SD 1.5 and SDXL were trained with; rendering swaps in a faster sampler from it.
     scheduler = DDPMScheduler(
         num_train_timesteps=1000,
         beta_start=0.00085,
@@ -307,6 +330,20 @@ def build_tiny_pipeline(seed: int = 0) -> "StableDiffusionPipeline":
         steps_offset=1,
         prediction_type="epsilon",
     )
+    if family == "sdxl":
+        from diffusers import StableDiffusionXLPipeline
+
+        return StableDiffusionXLPipeline(
+            vae=vae,
+            text_encoder=text_encoder,
+            text_encoder_2=text_encoder_2,
+            tokenizer=tokenizer,
+            tokenizer_2=tokenizer,
+            unet=unet,
+            scheduler=scheduler,
+        )
+    from diffusers import StableDiffusionPipeline
+
     return StableDiffusionPipeline(
         vae=vae,
         text_encoder=text_encoder,

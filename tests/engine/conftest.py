@@ -6,8 +6,7 @@ from PIL import Image
 FACES_DIR = Path(__file__).resolve().parent.parent.parent.parent / "shared" / "testdata" / "faces"
 
 
-@pytest.fixture(scope="session")
-def tiny_engine():
+def _tiny_engine_on_one_thread(family: str):
     """The tiny engine on the CPU, one torch thread: its layers are so small that a second
     thread only adds contention on a busy 2-core machine (10x slower there)."""
     import torch
@@ -16,8 +15,26 @@ def tiny_engine():
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield get_engine(EngineSpec(base_model="tiny", device="cpu"))
+    yield get_engine(EngineSpec(base_model="tiny", family=family, device="cpu"))
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def tiny_engine():
+    """The tiny engine shaped like SD 1.5."""
+    yield from _tiny_engine_on_one_thread("sd15")
+
+
+@pytest.fixture(scope="session")
+def tiny_sdxl_engine():
+    """The tiny engine shaped like SDXL."""
+    yield from _tiny_engine_on_one_thread("sdxl")
+
+
+@pytest.fixture(scope="session", params=["sd15", "sdxl"])
+def family_engine(request):
+    """The tiny engine of each family in turn: a test using it runs once per family."""
+    return request.getfixturevalue("tiny_sdxl_engine" if request.param == "sdxl" else "tiny_engine")
 
 
 @pytest.fixture(scope="session")

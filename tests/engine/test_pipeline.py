@@ -4,6 +4,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from avatars.engine.pipeline import (
@@ -13,6 +14,7 @@ from avatars.engine.pipeline import (
     clear_engine_cache,
     get_engine,
 )
+from avatars.engine.rendering import render
 
 
 def test_the_engine_is_loaded_once_and_then_reused(tiny_engine):
@@ -48,17 +50,40 @@ def test_the_tiny_engine_describes_itself(tiny_engine):
     assert not any(parameter.requires_grad for parameter in tiny_engine.pipeline.unet.parameters())
 
 
-def test_the_tiny_pipeline_is_the_same_for_the_same_seed_and_leaves_the_global_rng_alone():
+def test_the_tiny_sdxl_engine_is_shaped_like_sdxl(tiny_sdxl_engine):
+    pipeline = tiny_sdxl_engine.pipeline
+    unet_config = pipeline.unet.config
+    first_width = pipeline.text_encoder.config.hidden_size
+    second_width = pipeline.text_encoder_2.config.hidden_size
+    pooled_width = pipeline.text_encoder_2.config.projection_dim
+
+    assert tiny_sdxl_engine.label == TINY_LABEL
+    assert tiny_sdxl_engine.is_tiny
+    assert (tiny_sdxl_engine.family, tiny_sdxl_engine.resolution) == ("sdxl", 64)
+    assert type(pipeline).__name__ == "StableDiffusionXLPipeline"
+    assert type(tiny_sdxl_engine.image_to_image).__name__ == "StableDiffusionXLImg2ImgPipeline"
+    assert type(pipeline.text_encoder_2).__name__ == "CLIPTextModelWithProjection"
+    assert tiny_sdxl_engine.image_to_image.text_encoder_2 is pipeline.text_encoder_2
+    assert unet_config.addition_embed_type == "text_time"
+    assert unet_config.cross_attention_dim == first_width + second_width
+    # Six size-and-crop numbers, each embedded, then the second encoder's pooled caption.
+    time_ids_width = 6 * unet_config.addition_time_embed_dim
+    assert unet_config.projection_class_embeddings_input_dim == time_ids_width + pooled_width
+    assert not any(parameter.requires_grad for parameter in pipeline.text_encoder_2.parameters())
+
+
+@pytest.mark.parametrize("family", ["sd15", "sdxl"])
+def test_the_tiny_pipeline_is_the_same_for_the_same_seed_and_leaves_the_global_rng_alone(family):
     import torch
 
     state = torch.get_rng_state()
-    first, second, other = build_tiny_pipeline(seed=0), build_tiny_pipeline(seed=0), build_tiny_pipeline(seed=1)
+    first = build_tiny_pipeline(seed=0, family=family)
+    second = build_tiny_pipeline(seed=0, family=family)
+    other = build_tiny_pipeline(seed=1, family=family)
     assert torch.equal(torch.get_rng_state(), state)
 
-    for name in ("unet", "vae", "text_encoder"):
-        first_weights = getattr(first, name).state_dict()
-        second_weights = getattr(second, name).state_dict()
-        assert all(torch.equal(first_weights[key], second_weights[key]) for key in first_weights)
+    assert len(_weights(first)) == (4 if family == "sdxl" else 3)
+    assert _same_weights(first, second)
     assert not torch.equal(first.unet.conv_in.weight, other.unet.conv_in.weight)
 
 
@@ -72,11 +97,44 @@ def test_the_tiny_tokenizer_reads_any_prompt():
     assert ids.index(tokenizer.eos_token_id) - 1 == len(prompt.replace(" ", "").encode())
 
 
-def test_unknown_families_and_a_tiny_sdxl_are_refused():
+def test_unknown_families_are_refused():
     with pytest.raises(ValueError, match="family"):
         get_engine(EngineSpec(family="sd3"))
-    with pytest.raises(ValueError, match="sd15"):
-        get_engine(EngineSpec(base_model="tiny", family="sdxl", device="cpu"))
+
+
+def test_a_saved_pipeline_loads_from_its_folder_like_a_real_checkpoint_and_renders(family_engine, tmp_path):
+    family = family_engine.family
+    folder = tmp_path / f"tiny-{family}"
+    build_tiny_pipeline(seed=0, family=family).save_pretrained(folder)
+
+    loaded = get_engine(EngineSpec(base_model=str(folder), family=family, device="cpu", resolution=64))
+    portrait = render(loaded, lora_path=None, identity_token="sks", subject_class="man", prompt="", steps=2)
+
+    assert not loaded.is_tiny
+    assert loaded.label == str(folder)
+    assert type(loaded.pipeline) is type(family_engine.pipeline)
+    assert type(loaded.image_to_image) is type(family_engine.image_to_image)
+    assert _same_weights(loaded.pipeline, family_engine.pipeline)
+    assert portrait.image.size == (64, 64)
+    assert portrait.parameters["family"] == family
+    assert np.asarray(portrait.image).std() > 0
+
+
+def _weights(pipeline) -> dict:
+    names = ("unet", "vae", "text_encoder", "text_encoder_2")
+    modules = {name: getattr(pipeline, name, None) for name in names}
+    return {name: module.state_dict() for name, module in modules.items() if module is not None}
+
+
+def _same_weights(first, second) -> bool:
+    import torch
+
+    first_weights, second_weights = _weights(first), _weights(second)
+    return first_weights.keys() == second_weights.keys() and all(
+        torch.equal(tensor, second_weights[name][key])
+        for name, module_weights in first_weights.items()
+        for key, tensor in module_weights.items()
+    )
 
 
 def test_the_engine_modules_import_without_torch():
