@@ -1,10 +1,12 @@
 """DreamBooth-LoRA training of an avatar on the engine's loaded base model.
 
-Follows diffusers' examples/dreambooth/train_dreambooth_lora.py (UNet only, no prior
-preservation): a peft LoRA on the UNet's attention projections, AdamW on the LoRA weights
-alone, the noise-prediction MSE loss on latents noised by the training scheduler's
-`add_noise`, and the weights saved in the diffusers LoRA format that `load_lora_weights`
-reads. Two departures, both because a single caption and ~20 photos are all there is:
+Follows diffusers' examples/dreambooth/train_dreambooth_lora.py and, for SDXL,
+train_dreambooth_lora_sdxl.py (UNet only, no prior preservation): a peft LoRA on the UNet's
+attention projections, AdamW on the LoRA weights alone, the noise-prediction MSE loss on
+latents noised by the training scheduler's `add_noise`, and the weights saved in the
+diffusers LoRA format that the family's `load_lora_weights` reads. The families differ only
+in what conditions the UNet on the caption (see `caption_conditioning`); the loop is one.
+Two departures, both because a single caption and ~20 photos are all there is:
 the caption is encoded once, and each photo's latent distribution is encoded once and
 sampled every step, so the VAE and text encoder run ~20 times instead of once per step.
 
@@ -82,11 +84,6 @@ def train_lora(
     from diffusers.training_utils import cast_training_params
     from peft import LoraConfig
 
-    if engine.family != "sd15":
-        raise NotImplementedError(
-            f"LoRA training is implemented for the sd15 family only, not {engine.family!r}: "
-            "SDXL needs its second text encoder and added time ids, still to be written"
-        )
     if not images:
         raise ValueError("Training needs at least one photo")
     if steps < 1 or batch_size < 1 or rank < 1:
@@ -107,7 +104,12 @@ def train_lora(
         try:
             with torch.no_grad():
                 latent_mean, latent_std = _encode_photos(engine, images, resolution=resolution)
-                prompt_embeds = _encode_caption(engine, instance_caption(identity_token, subject_class))
+                prompt_embeds, added_conditions = caption_conditioning(
+                    engine,
+                    instance_caption(identity_token, subject_class),
+                    resolution=resolution,
+                    batch_size=batch_size,
+                )
 
             lora_config = LoraConfig(
                 r=rank, lora_alpha=rank, init_lora_weights="gaussian", target_modules=LORA_TARGET_MODULES
@@ -150,7 +152,8 @@ def train_lora(
                     model_pred = unet(
                         noisy_input.to(engine.dtype),
                         timesteps,
-                        prompt_embeds.expand(batch_size, -1, -1),
+                        prompt_embeds,
+                        added_cond_kwargs=added_conditions,
                         return_dict=False,
                     )[0]
                 if prediction_type == "v_prediction":
@@ -170,7 +173,7 @@ def train_lora(
                     progress(step, steps, float(loss.detach()))
 
             final_loss = float(torch.stack(list(recent_losses)).mean())
-            _save_lora(unet, output_path)
+            _save_lora(pipeline, output_path)
         finally:
             if gradient_checkpointing:
                 unet.disable_gradient_checkpointing()
@@ -211,25 +214,49 @@ def _encode_photos(engine: Engine, images, *, resolution: int) -> tuple["torch.T
     return torch.cat(means), torch.cat(stds)
 
 
-def _encode_caption(engine: Engine, caption: str) -> "torch.Tensor":
-    tokenizer = engine.pipeline.tokenizer
-    input_ids = tokenizer(
-        caption, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt"
-    ).input_ids.to(engine.device)
-    return engine.pipeline.text_encoder(input_ids)[0].to(engine.dtype)
+def caption_conditioning(
+    engine: Engine, caption: str, *, resolution: int, batch_size: int
+) -> tuple["torch.Tensor", dict[str, "torch.Tensor"] | None]:
+    """What the UNet is conditioned on for `caption`, `batch_size` times over: the prompt
+    embeddings from the pipeline's own `encode_prompt` (as rendering computes them), and for
+    SDXL the UNet's added conditions as well, the caption's pooled embedding and the time ids.
+    """
+    import torch
+
+    encoded = engine.pipeline.encode_prompt(
+        prompt=caption,
+        device=engine.device,
+        num_images_per_prompt=batch_size,
+        do_classifier_free_guidance=False,
+    )
+    if engine.family != "sdxl":
+        prompt_embeds, _ = encoded
+        return prompt_embeds, None
+    prompt_embeds, _, pooled_prompt_embeds, _ = encoded
+    # The size-and-crop conditioning every render uses (an uncropped picture of the size it
+    # makes), so the person is learnt under the condition they will be rendered in.
+    original_size = target_size = (resolution, resolution)
+    crops_coords_top_left = (0, 0)
+    time_ids = torch.tensor(
+        [original_size + crops_coords_top_left + target_size] * batch_size,
+        dtype=engine.dtype,
+        device=engine.device,
+    )
+    return prompt_embeds, {"text_embeds": pooled_prompt_embeds, "time_ids": time_ids}
 
 
-def _save_lora(unet, output_path: Path) -> None:
+def _save_lora(pipeline, output_path: Path) -> None:
     """Write the adapter where `load_lora_weights` finds it; via a temporary name, so a job
     killed while saving never leaves half a file at `output_path`."""
-    from diffusers import StableDiffusionPipeline
     from diffusers.utils import convert_state_dict_to_diffusers
     from peft.utils import get_peft_model_state_dict
 
     output_path.parent.mkdir(parents=True, exist_ok=True)
     partial_name = f".{output_path.name}.{os.getpid()}.partial.safetensors"
+    unet = pipeline.unet
     state_dict = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet, adapter_name=LORA_ADAPTER_NAME))
-    StableDiffusionPipeline.save_lora_weights(
+    # The family's own pipeline class writes the LoRA format its `load_lora_weights` reads.
+    type(pipeline).save_lora_weights(
         save_directory=output_path.parent,
         unet_lora_layers=state_dict,
         weight_name=partial_name,

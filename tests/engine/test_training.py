@@ -1,4 +1,5 @@
-"""Real DreamBooth-LoRA training on the tiny engine (64 px, a handful of steps)."""
+"""Real DreamBooth-LoRA training on the tiny engine (64 px, a handful of steps), SD 1.5
+and SDXL alike."""
 
 import math
 
@@ -6,8 +7,8 @@ import numpy as np
 import pytest
 from safetensors.torch import load_file
 
-from avatars.engine.pipeline import Engine, EngineSpec, build_tiny_pipeline
-from avatars.engine.training import TrainResult, train_lora
+from avatars.engine.pipeline import build_tiny_pipeline
+from avatars.engine.training import LORA_TARGET_MODULES, TrainResult, caption_conditioning, train_lora
 
 pytestmark = pytest.mark.slow  # trains and renders on the engine end to end
 
@@ -16,10 +17,10 @@ TEST_LEARNING_RATE = 1e-3
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_engine, photos_of, tmp_path_factory):
+def trained(family_engine, photos_of, tmp_path_factory):
     calls = []
     result = train_lora(
-        tiny_engine,
+        family_engine,
         photos_of("obama"),
         identity_token="sks",
         subject_class="man",
@@ -47,7 +48,7 @@ def _raw_render(pipeline, *, seed: int = 3) -> np.ndarray:
     ).images[0]
 
 
-def test_training_writes_a_small_safetensors_file_of_changed_lora_weights(trained):
+def test_training_writes_a_small_safetensors_file_of_changed_lora_weights(trained, family_engine):
     result, _ = trained
     assert isinstance(result, TrainResult)
     assert result.steps == 6
@@ -61,7 +62,10 @@ def test_training_writes_a_small_safetensors_file_of_changed_lora_weights(traine
     down = {name: tensor for name, tensor in weights.items() if name.endswith("lora.down.weight")}
     assert up and len(up) == len(down)
     assert all(name.startswith("unet.") for name in weights)
-    assert {name.split(".")[-4] for name in up} >= {"to_q", "to_k", "to_v"}
+    unet_modules = family_engine.pipeline.unet.named_modules()
+    attention_projections = {name for name, _ in unet_modules if name.endswith(tuple(LORA_TARGET_MODULES))}
+    adapted = {name.removeprefix("unet.").removesuffix(".lora.up.weight") for name in up}
+    assert adapted == attention_projections
     # peft starts every lora_B ("up") at zero, so a non-zero one was moved by the optimizer.
     assert all(tensor.abs().max() > 0 for tensor in up.values())
 
@@ -72,9 +76,9 @@ def test_progress_is_reported_every_few_steps_and_at_the_end(trained):
     assert all(math.isfinite(loss) for _, _, loss in calls)
 
 
-def test_saved_lora_loads_into_a_fresh_pipeline_and_changes_its_output(trained):
+def test_saved_lora_loads_into_a_fresh_pipeline_and_changes_its_output(trained, family_engine):
     result, _ = trained
-    fresh = build_tiny_pipeline(seed=0)
+    fresh = build_tiny_pipeline(seed=0, family=family_engine.family)
     fresh.set_progress_bar_config(disable=True)
     without_lora = _raw_render(fresh)
 
@@ -87,12 +91,12 @@ def test_saved_lora_loads_into_a_fresh_pipeline_and_changes_its_output(trained):
     np.testing.assert_array_equal(unloaded, without_lora)
 
 
-def test_training_leaves_the_shared_engine_as_it_found_it(tiny_engine, photos_of, tmp_path):
-    unet = tiny_engine.pipeline.unet
-    before = _raw_render(tiny_engine.pipeline)
+def test_training_leaves_the_shared_engine_as_it_found_it(family_engine, photos_of, tmp_path):
+    unet = family_engine.pipeline.unet
+    before = _raw_render(family_engine.pipeline)
 
     train_lora(
-        tiny_engine,
+        family_engine,
         photos_of("biden"),
         identity_token="zwx",
         subject_class="man",
@@ -105,15 +109,15 @@ def test_training_leaves_the_shared_engine_as_it_found_it(tiny_engine, photos_of
     assert not any("lora" in name for name, _ in unet.named_modules())
     assert not any(parameter.requires_grad for parameter in unet.parameters())
     assert not unet.training
-    assert tiny_engine.active_lora is None
-    np.testing.assert_array_equal(_raw_render(tiny_engine.pipeline), before)
+    assert family_engine.active_lora is None
+    np.testing.assert_array_equal(_raw_render(family_engine.pipeline), before)
 
 
-def test_gradient_checkpointing_trains_the_same_weights(tiny_engine, photos_of, tmp_path):
+def test_gradient_checkpointing_trains_the_same_weights(family_engine, photos_of, tmp_path):
     weights = []
     for checkpointing in (False, True):
         result = train_lora(
-            tiny_engine,
+            family_engine,
             photos_of("biden"),
             identity_token="sks",
             subject_class="man",
@@ -124,7 +128,7 @@ def test_gradient_checkpointing_trains_the_same_weights(tiny_engine, photos_of, 
             gradient_checkpointing=checkpointing,
         )
         weights.append(load_file(result.lora_path))
-    assert not tiny_engine.pipeline.unet.is_gradient_checkpointing
+    assert not family_engine.pipeline.unet.is_gradient_checkpointing
     assert all(tensor.abs().max() > 0 for name, tensor in weights[1].items() if name.endswith("lora.up.weight"))
     assert all(torch_allclose(weights[0][name], weights[1][name]) for name in weights[0])
 
@@ -135,12 +139,12 @@ def torch_allclose(a, b) -> bool:
     return torch.allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
-def test_the_same_seed_trains_the_same_weights(tiny_engine, photos_of, tmp_path):
+def test_the_same_seed_trains_the_same_weights(family_engine, photos_of, tmp_path):
     photos = photos_of("rose_leslie")
     paths = []
     for name in ("first", "second"):
         result = train_lora(
-            tiny_engine,
+            family_engine,
             photos,
             identity_token="sks",
             subject_class="woman",
@@ -155,22 +159,39 @@ def test_the_same_seed_trains_the_same_weights(tiny_engine, photos_of, tmp_path)
     assert all((first[name] == second[name]).all() for name in first)
 
 
-def test_sdxl_training_says_it_is_not_implemented(tmp_path):
+def test_training_conditions_the_unet_on_the_caption_as_rendering_does(family_engine):
+    """What the UNet is given for the caption while training is what the pipeline gives it
+    for the same prompt at the same size when rendering (without guidance, one pass): the
+    prompt embeddings, and for SDXL the pooled caption and the size-and-crop time ids."""
     import torch
 
-    sdxl = Engine(
-        spec=EngineSpec(base_model="some/sdxl", family="sdxl"),
-        pipeline=None,
-        image_to_image=None,
-        device="cpu",
-        dtype=torch.float32,
-        label="some/sdxl",
-        resolution=1024,
-        is_tiny=False,
-        load_seconds=0.0,
-    )
-    with pytest.raises(NotImplementedError, match="sd15"):
-        train_lora(sdxl, [], identity_token="sks", subject_class="man", output_path=tmp_path / "x.safetensors")
+    caption = "a photo of sks man"
+    seen = []
+
+    def remember_conditioning(unet, args, kwargs):
+        seen.append((kwargs["encoder_hidden_states"], kwargs.get("added_cond_kwargs")))
+
+    hook = family_engine.pipeline.unet.register_forward_pre_hook(remember_conditioning, with_kwargs=True)
+    try:
+        family_engine.pipeline(
+            caption, num_inference_steps=1, guidance_scale=1.0, height=64, width=64, output_type="latent"
+        )
+    finally:
+        hook.remove()
+    with torch.no_grad():
+        prompt_embeds, added_conditions = caption_conditioning(
+            family_engine, caption, resolution=64, batch_size=1
+        )
+
+    rendered_embeds, rendered_added_conditions = seen[0]
+    assert torch.equal(prompt_embeds, rendered_embeds)
+    if family_engine.family == "sdxl":
+        assert added_conditions.keys() == rendered_added_conditions.keys() == {"text_embeds", "time_ids"}
+        for name, tensor in added_conditions.items():
+            assert torch.equal(tensor, rendered_added_conditions[name]), name
+        assert added_conditions["time_ids"].tolist() == [[64, 64, 0, 0, 64, 64]]
+    else:
+        assert added_conditions is None
 
 
 def test_training_without_photos_is_refused(tiny_engine, tmp_path):
