@@ -1,5 +1,6 @@
-"""Rendering on the tiny engine with real LoRAs: candidates, re-rolls, avatars swapped in
-and out of the one loaded pipeline, image-to-image, "more like me"."""
+"""Rendering on the tiny engine (SD 1.5 and SDXL alike) with real LoRAs: candidates,
+re-rolls, avatars swapped in and out of the one loaded pipeline, image-to-image, "more like
+me"."""
 
 import json
 
@@ -21,13 +22,13 @@ TEMPLATE_PROMPT = "studio portrait of {identity}, soft window light"
 
 
 @pytest.fixture(scope="module")
-def avatars(tiny_engine, photos_of, tmp_path_factory):
+def avatars(family_engine, photos_of, tmp_path_factory):
     """Two people's LoRAs, trained for a few steps at a high rate so they differ visibly."""
     folder = tmp_path_factory.mktemp("avatars")
     paths = {}
     for person, seed in (("obama", 1), ("biden", 2)):
         paths[person] = train_lora(
-            tiny_engine,
+            family_engine,
             photos_of(person),
             identity_token="sks",
             subject_class="man",
@@ -68,32 +69,32 @@ class ScriptedScore:
         return self.values[len(self.images) - 1]
 
 
-def test_swapping_avatars_in_the_cached_engine_does_not_leak(tiny_engine, avatars):
-    first_a = _render(tiny_engine, avatars["obama"])
-    b = _render(tiny_engine, avatars["biden"])
-    second_a = _render(tiny_engine, avatars["obama"])
-    bare = _render(tiny_engine, None)
+def test_swapping_avatars_in_the_cached_engine_does_not_leak(family_engine, avatars):
+    first_a = _render(family_engine, avatars["obama"])
+    b = _render(family_engine, avatars["biden"])
+    second_a = _render(family_engine, avatars["obama"])
+    bare = _render(family_engine, None)
 
     np.testing.assert_array_equal(_pixels(second_a), _pixels(first_a))
     assert np.abs(_pixels(b) - _pixels(first_a)).max() > 0
     assert np.abs(_pixels(bare) - _pixels(first_a)).max() > 0
-    assert tiny_engine.active_lora is None
-    assert not any("lora" in name for name, _ in tiny_engine.pipeline.unet.named_modules())
+    assert family_engine.active_lora is None
+    assert not any("lora" in name for name, _ in family_engine.pipeline.unet.named_modules())
 
 
-def test_lora_scale_changes_the_render(tiny_engine, avatars):
-    full = _render(tiny_engine, avatars["obama"], lora_scale=1.0)
-    off = _render(tiny_engine, avatars["obama"], lora_scale=0.0)
-    bare = _render(tiny_engine, None)
+def test_lora_scale_changes_the_render(family_engine, avatars):
+    full = _render(family_engine, avatars["obama"], lora_scale=1.0)
+    off = _render(family_engine, avatars["obama"], lora_scale=0.0)
+    bare = _render(family_engine, None)
 
     assert np.abs(_pixels(full) - _pixels(off)).max() > 0
     np.testing.assert_array_equal(_pixels(off), _pixels(bare))
 
 
-def test_render_keeps_the_best_scoring_candidate(tiny_engine, avatars):
+def test_render_keeps_the_best_scoring_candidate(family_engine, avatars):
     score = ScriptedScore([0.3, 0.8, None])
 
-    result = _render(tiny_engine, avatars["obama"], candidates=3, score=score, seed=40)
+    result = _render(family_engine, avatars["obama"], candidates=3, score=score, seed=40)
 
     assert result.candidates_tried == 3
     assert result.likeness == 0.8
@@ -104,11 +105,11 @@ def test_render_keeps_the_best_scoring_candidate(tiny_engine, avatars):
     assert len({image.tobytes() for image in score.images}) == 3
 
 
-def test_render_rerolls_while_no_face_or_too_little_likeness(tiny_engine, avatars):
+def test_render_rerolls_while_no_face_or_too_little_likeness(family_engine, avatars):
     score = ScriptedScore([None, None, 0.2, 0.4, 0.7, 0.1])
 
     result = _render(
-        tiny_engine, avatars["obama"], candidates=2, score=score, max_rerolls=5, min_likeness=0.5, seed=9
+        family_engine, avatars["obama"], candidates=2, score=score, max_rerolls=5, min_likeness=0.5, seed=9
     )
 
     assert result.candidates_tried == 6
@@ -117,31 +118,34 @@ def test_render_rerolls_while_no_face_or_too_little_likeness(tiny_engine, avatar
     assert len(set(result.parameters["candidate_seeds"])) == 6
 
 
-def test_rerolls_stop_at_the_limit_and_return_the_best_seen(tiny_engine, avatars):
+def test_rerolls_stop_at_the_limit_and_return_the_best_seen(family_engine, avatars):
     no_face = ScriptedScore([None, None, None])
-    result = _render(tiny_engine, avatars["obama"], score=no_face, max_rerolls=2)
+    result = _render(family_engine, avatars["obama"], score=no_face, max_rerolls=2)
     assert result.candidates_tried == 3
     assert result.likeness is None
     assert result.image is no_face.images[0]
 
     too_unlike = ScriptedScore([0.1, None, 0.3])
-    result = _render(tiny_engine, avatars["obama"], score=too_unlike, max_rerolls=2, min_likeness=0.9)
+    result = _render(family_engine, avatars["obama"], score=too_unlike, max_rerolls=2, min_likeness=0.9)
     assert result.candidates_tried == 3
     assert result.likeness == 0.3
 
 
-def test_without_a_score_the_first_candidate_is_kept_and_nothing_rerolled(tiny_engine, avatars):
-    result = _render(tiny_engine, avatars["obama"], candidates=2, max_rerolls=3, seed=12)
+def test_without_a_score_the_first_candidate_is_kept_and_nothing_rerolled(family_engine, avatars):
+    result = _render(family_engine, avatars["obama"], candidates=2, max_rerolls=3, seed=12)
     assert result.candidates_tried == 2
     assert result.seed == 12
     assert result.likeness is None
 
 
-def test_parameters_record_the_render_and_reproduce_it(tiny_engine, avatars):
-    result = _render(tiny_engine, avatars["obama"], negative_prompt="blurry", guidance_scale=6.0, beauty=0.2)
+def test_parameters_record_the_render_and_reproduce_it(family_engine, avatars):
+    result = _render(
+        family_engine, avatars["obama"], negative_prompt="blurry", guidance_scale=6.0, beauty=0.2
+    )
     parameters = json.loads(json.dumps(result.parameters))
 
     assert parameters["engine"] == "tiny engine: not a real model"
+    assert parameters["family"] == family_engine.family
     assert parameters["mode"] == "txt2img"
     assert parameters["prompt"] == TEMPLATE_PROMPT
     assert parameters["resolved_prompt"] == "studio portrait of sks man, soft window light"
@@ -151,31 +155,31 @@ def test_parameters_record_the_render_and_reproduce_it(tiny_engine, avatars):
     assert parameters["lora"] == "obama.safetensors"
     assert (parameters["width"], parameters["height"]) == (64, 64)
 
-    again = render(tiny_engine, lora_path=avatars["obama"], **render_arguments(parameters))
+    again = render(family_engine, lora_path=avatars["obama"], **render_arguments(parameters))
     np.testing.assert_array_equal(_pixels(again), _pixels(result))
 
 
-def test_the_tiny_engine_scales_a_template_size_down_keeping_its_aspect(tiny_engine):
-    assert render_size(tiny_engine, 512, 640) == (48, 64)
-    assert render_size(tiny_engine, None, None) == (64, 64)
-    result = _render(tiny_engine, None, width=512, height=640)
+def test_the_tiny_engine_scales_a_template_size_down_keeping_its_aspect(family_engine):
+    assert render_size(family_engine, 512, 640) == (48, 64)
+    assert render_size(family_engine, None, None) == (64, 64)
+    result = _render(family_engine, None, width=512, height=640)
     assert result.image.size == (48, 64)
 
 
-def test_a_reference_image_renders_image_to_image(tiny_engine, avatars, photos_of):
+def test_a_reference_image_renders_image_to_image(family_engine, avatars, photos_of):
     reference = photos_of("kit_harington")[0]
     steps_seen = []
 
     close = _render(
-        tiny_engine,
+        family_engine,
         avatars["obama"],
         reference_image=reference,
         strength=0.5,
         steps=4,
         progress=lambda step, total: steps_seen.append((step, total)),
     )
-    far = _render(tiny_engine, avatars["obama"], reference_image=reference, strength=1.0, steps=4)
-    from_text = _render(tiny_engine, avatars["obama"], steps=4)
+    far = _render(family_engine, avatars["obama"], reference_image=reference, strength=1.0, steps=4)
+    from_text = _render(family_engine, avatars["obama"], steps=4)
 
     assert close.parameters["mode"] == "img2img"
     assert close.parameters["strength"] == 0.5
@@ -185,10 +189,14 @@ def test_a_reference_image_renders_image_to_image(tiny_engine, avatars, photos_o
     assert np.abs(_pixels(close) - _pixels(from_text)).max() > 0
 
 
-def test_image_to_image_renders_several_candidates_in_one_batch(tiny_engine, avatars, photos_of):
+def test_image_to_image_renders_several_candidates_in_one_batch(family_engine, avatars, photos_of):
     score = ScriptedScore([0.1, 0.2])
     result = _render(
-        tiny_engine, avatars["obama"], reference_image=photos_of("rose_leslie")[0], candidates=2, score=score
+        family_engine,
+        avatars["obama"],
+        reference_image=photos_of("rose_leslie")[0],
+        candidates=2,
+        score=score,
     )
     assert result.parameters["mode"] == "img2img"
     assert result.candidates_tried == 2
@@ -196,10 +204,10 @@ def test_image_to_image_renders_several_candidates_in_one_batch(tiny_engine, ava
     assert score.images[0].tobytes() != score.images[1].tobytes()
 
 
-def test_progress_counts_steps_across_rerolls(tiny_engine, avatars):
+def test_progress_counts_steps_across_rerolls(family_engine, avatars):
     calls = []
     _render(
-        tiny_engine,
+        family_engine,
         avatars["obama"],
         score=ScriptedScore([None, 0.9]),
         max_rerolls=3,
