@@ -31,8 +31,14 @@ def notices_take_unread(*, user: User) -> list[Notice]:
 
 
 def client_ip(request) -> str:
-    # The reverse proxy in front of gunicorn sets REMOTE_ADDR; a client-supplied
-    # X-Forwarded-For would let anyone pick a fresh address per attempt.
+    """The client's address as the outermost trusted proxy saw it (the same rule as the API's
+    throttles, DRF's NUM_PROXIES). Entries the client wrote into X-Forwarded-For itself come
+    before the proxies' and are never read: they would let anyone pick a fresh address per attempt."""
+    proxies = settings.LIKENESS_TRUSTED_PROXIES
+    forwarded = [address.strip() for address in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    forwarded = [address for address in forwarded if address]
+    if proxies and forwarded:
+        return forwarded[-min(proxies, len(forwarded))]
     return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 

@@ -112,6 +112,10 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # Sign-in and sign-up attempts per client address per minute.
 LIKENESS_AUTH_RATE_LIMIT = env.int("LIKENESS_AUTH_RATE_LIMIT", default=10)
+# How many reverse proxies stand in front of the site, each appending the address it saw to
+# X-Forwarded-For. 0: REMOTE_ADDR is the client. Never more than there are: the extra
+# entries would be whatever the client wrote.
+LIKENESS_TRUSTED_PROXIES = env.int("LIKENESS_TRUSTED_PROXIES", default=0)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -257,6 +261,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "portrait_site.api.AutoSchema",
     "EXCEPTION_HANDLER": "portrait_site.api.exception_handler",
+    "NUM_PROXIES": LIKENESS_TRUSTED_PROXIES,
     "DEFAULT_THROTTLE_RATES": {
         "uploads": env.str("LIKENESS_THROTTLE_UPLOADS", default="120/min"),
         "votes": env.str("LIKENESS_THROTTLE_VOTES", default="30/min"),

@@ -10,6 +10,7 @@ from rest_framework.authtoken.models import Token
 from accounts.models import DeletionReceipt, Notice, User
 from accounts.services import (
     auth_rate_limit_hit,
+    client_ip,
     avatar_delete_with_receipt,
     portrait_delete_with_receipt,
     user_delete_everything,
@@ -137,7 +138,22 @@ def test_rate_limit_counts_attempts_per_client_and_scope(settings):
     assert auth_rate_limit_hit(request=here, scope="signup") is False
 
 
-def test_rate_limit_ignores_a_forwarded_for_header(settings):
+@pytest.mark.parametrize("proxies, client", [(1, "198.51.100.7"), (2, "192.0.2.1")])
+def test_behind_trusted_proxies_the_limit_counts_the_address_they_saw(settings, proxies, client):
+    """The client wrote a fresh fake address each time; the proxies appended what they saw."""
+    settings.LIKENESS_AUTH_RATE_LIMIT = 1
+    settings.LIKENESS_TRUSTED_PROXIES = proxies
+    factory = RequestFactory()
+    attempts = [
+        factory.post("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}, 192.0.2.1, 198.51.100.7")
+        for n in range(2)
+    ]
+
+    assert {client_ip(r) for r in attempts} == {client}
+    assert [auth_rate_limit_hit(request=r, scope="login") for r in attempts] == [False, True]
+
+
+def test_with_no_trusted_proxy_the_forwarded_for_header_is_not_read(settings):
     settings.LIKENESS_AUTH_RATE_LIMIT = 1
     factory = RequestFactory()
     attempts = [
