@@ -45,6 +45,13 @@ def refund_list_unsent(*, created_before: datetime) -> QuerySet[Refund]:
     return Refund.objects.filter(status=Refund.Status.PENDING, stripe_refund_id="", created_at__lt=created_before)
 
 
+def refund_list_awaiting_stripe(*, sent_before: datetime) -> QuerySet[Refund]:
+    """Refunds Stripe accepted but whose outcome we have not heard (a lost webhook, or slow money)."""
+    return Refund.objects.filter(
+        status=Refund.Status.PENDING, updated_at__lt=sent_before
+    ).exclude(stripe_refund_id="").order_by("updated_at")
+
+
 def refund_find_for_stripe_refund(*, stripe_refund: dict) -> Refund | None:
     refund = Refund.objects.filter(stripe_refund_id=stripe_refund.get("id") or "-").first()
     if refund is not None:

@@ -25,6 +25,7 @@ from orders.selectors import (
     order_list_stale_checkouts,
     order_unpaid_for_avatar,
     refund_find_for_stripe_refund,
+    refund_list_awaiting_stripe,
     refund_list_unsent,
 )
 
@@ -37,6 +38,9 @@ CHECKOUT_SESSION_LIFETIME = timedelta(minutes=35)
 CHECKOUT_SESSION_REUSE = timedelta(minutes=25)
 # A refund younger than this may still be on its way to Stripe from its first sender.
 REFUND_RESEND_AFTER = timedelta(minutes=2)
+# Stripe settles most refunds within minutes and tells us by webhook; one still pending this
+# long after it was sent is asked about directly, in case that webhook was lost.
+REFUND_RECHECK_AFTER = timedelta(minutes=30)
 RECONCILE_BATCH = 200
 
 PAID_STATUSES = {Order.Status.PAID, Order.Status.REFUND_PENDING, Order.Status.REFUNDED}
@@ -190,7 +194,8 @@ def order_reconcile(*, order_id: int) -> str:
 
 
 def orders_reconcile(*, now: datetime | None = None) -> dict[str, int]:
-    """Settles stale checkouts and resends refunds Stripe never heard of."""
+    """Settles stale checkouts, resends refunds Stripe never heard of, and asks Stripe about
+    refunds whose outcome never reached us."""
     now = now or timezone.now()
     outcomes: Counter[str] = Counter()
     if settings.LIKENESS_LOCAL_PAYMENTS:
@@ -206,6 +211,13 @@ def orders_reconcile(*, now: datetime | None = None) -> dict[str, int]:
     for refund_id in list(refund_list_unsent(created_before=now - REFUND_RESEND_AFTER).values_list("pk", flat=True)):
         refund_send(refund_id=refund_id)
         outcomes["refund resent"] += 1
+    awaiting = refund_list_awaiting_stripe(sent_before=now - REFUND_RECHECK_AFTER).values_list("pk", flat=True)
+    for refund_id in list(awaiting[:RECONCILE_BATCH]):
+        try:
+            outcomes[refund_recheck(refund_id=refund_id)] += 1
+        except stripe_gateway.PaymentGatewayError:
+            logger.warning("Could not ask Stripe about refund %s; the next run tries again", refund_id, exc_info=True)
+            outcomes["gateway error"] += 1
     return dict(outcomes)
 
 
@@ -265,6 +277,19 @@ def refund_send(*, refund_id: int) -> Refund:
         logger.warning("Refund %s did not reach Stripe; the reconciliation sends it again", refund.pk, exc_info=True)
         return refund
     return _refund_settle(refund_id=refund.pk, stripe_status=stripe_status, stripe_refund_id=stripe_refund_id)
+
+
+def refund_recheck(*, refund_id: int) -> str:
+    """Asks Stripe how a refund it accepted ended, for when its webhook was lost."""
+    refund = Refund.objects.get(pk=refund_id)
+    if refund.status != Refund.Status.PENDING or not refund.stripe_refund_id:
+        return "nothing to do"
+    settled = _refund_settle(refund_id=refund.pk, stripe_status=stripe_gateway.refund_retrieve(refund.stripe_refund_id))
+    if settled.status == Refund.Status.PENDING:
+        # Still on its way at Stripe: asked again after another REFUND_RECHECK_AFTER, not every run.
+        Refund.objects.filter(pk=refund.pk).update(updated_at=timezone.now())
+        return "refund still pending"
+    return f"refund {settled.status}"
 
 
 def _refund_settle(*, refund_id: int, stripe_status: str, stripe_refund_id: str = "") -> Refund:

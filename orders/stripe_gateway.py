@@ -106,6 +106,15 @@ def refund_create(
     return refund.id, refund.status
 
 
+def refund_retrieve(refund_id: str) -> str:
+    """The refund's status at Stripe: pending, succeeded, failed, canceled or requires_action."""
+    try:
+        refund = _stripe().v1.refunds.retrieve(refund_id)
+    except stripe.StripeError as error:
+        raise PaymentGatewayError(f"refund {refund_id}: {error}") from error
+    return refund.status
+
+
 def webhook_event_construct(payload: bytes, sig_header: str) -> dict:
     """The verified event as a plain dict; raises WebhookPayloadRejected otherwise."""
     if not settings.STRIPE_WEBHOOK_SECRET:

@@ -46,7 +46,8 @@ class RecordedRequest:
 
 
 class FakeStripe:
-    """Answers POST /v1/checkout/sessions, GET /v1/checkout/sessions/<id> and POST /v1/refunds.
+    """Answers POST /v1/checkout/sessions, GET /v1/checkout/sessions/<id>, POST /v1/refunds and
+    GET /v1/refunds/<id>.
 
     `requests` records every call (idempotency key, flat form body such as
     form["metadata[order_id]"]); a repeated Idempotency-Key replays the first
@@ -68,6 +69,9 @@ class FakeStripe:
             self._session_retrieve
         )
         httpserver.expect_request("/v1/refunds", method="POST").respond_with_handler(self._refund_create)
+        httpserver.expect_request(re.compile(r"^/v1/refunds/[^/]+$"), method="GET").respond_with_handler(
+            self._refund_retrieve
+        )
 
     @property
     def api_base(self) -> str:
@@ -191,6 +195,15 @@ class FakeStripe:
             return _json(refund)
 
         return self._with_idempotency(request, create)
+
+
+    def _refund_retrieve(self, request: Request) -> Response:
+        self._record(request)
+        refund_id = request.path.rsplit("/", 1)[1]
+        refund = self.refunds.get(refund_id)
+        if refund is None:
+            return _error(404, "invalid_request_error", f"No such refund: '{refund_id}'", "resource_missing")
+        return _json(refund)
 
 
 def _nested(form: dict[str, str], name: str) -> dict[str, str]:

@@ -3,21 +3,20 @@ import hashlib
 import pytest
 from django.contrib.sessions.models import Session
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.test import RequestFactory
 from rest_framework.authtoken.models import Token
 
 from accounts.models import DeletionReceipt, Notice, User
 from accounts.services import (
     auth_rate_limit_hit,
-    client_ip,
     avatar_delete_with_receipt,
+    client_ip,
     portrait_delete_with_receipt,
     user_delete_everything,
 )
 from avatars.models import Avatar, Photo, Portrait
 from orders.models import Order
-from styles.models import TemplateRequest, TemplateVote
+from styles.models import TemplateVote
 from tests.factories import (
     AvatarFactory,
     OrderFactory,

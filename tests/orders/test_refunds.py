@@ -185,3 +185,49 @@ def test_a_local_test_payment_is_refunded_without_stripe(local_payments, user, d
     order.refresh_from_db()
     assert (refund.status, order.status) == (Refund.Status.SUCCEEDED, Order.Status.REFUNDED)
     assert "no real money" in mail.outbox[0].body
+
+
+def sent_ago(refund: Refund, minutes: int) -> None:
+    Refund.objects.filter(pk=refund.pk).update(updated_at=timezone.now() - timedelta(minutes=minutes))
+
+
+def test_a_refund_whose_webhook_was_lost_is_settled_by_asking_stripe(refund, paid_order, fake_stripe):
+    fake_stripe.refunds[refund.stripe_refund_id]["status"] = "succeeded"  # and the webhook never came
+    sent_ago(refund, 10)
+    assert orders_reconcile() == {}  # too early: the webhook may still be on its way
+
+    sent_ago(refund, 31)
+    assert orders_reconcile() == {"refund succeeded": 1}
+
+    refund.refresh_from_db()
+    paid_order.refresh_from_db()
+    assert (refund.status, paid_order.status) == (Refund.Status.SUCCEEDED, Order.Status.REFUNDED)
+    assert orders_reconcile(now=timezone.now() + timedelta(hours=1)) == {}
+
+
+def test_a_refund_that_failed_at_stripe_unseen_puts_the_order_back_to_paid(refund, paid_order, fake_stripe):
+    fake_stripe.refunds[refund.stripe_refund_id]["status"] = "failed"
+    sent_ago(refund, 31)
+
+    assert orders_reconcile() == {"refund failed": 1}
+
+    paid_order.refresh_from_db()
+    assert paid_order.status == Order.Status.PAID
+
+
+def test_a_refund_still_pending_at_stripe_is_asked_about_again_half_an_hour_later(refund, fake_stripe):
+    sent_ago(refund, 31)
+    assert orders_reconcile() == {"refund still pending": 1}
+    assert orders_reconcile() == {}  # not at every run
+    assert orders_reconcile(now=timezone.now() + timedelta(minutes=31)) == {"refund still pending": 1}
+    asked = fake_stripe.requests_to("GET", f"/v1/refunds/{refund.stripe_refund_id}")
+    assert len(asked) == 2
+
+
+def test_stripe_not_knowing_a_refund_is_tried_again_next_run(refund, fake_stripe):
+    del fake_stripe.refunds[refund.stripe_refund_id]
+    sent_ago(refund, 31)
+
+    assert orders_reconcile() == {"gateway error": 1}
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.PENDING
