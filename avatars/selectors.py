@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from avatars.models import Avatar, Photo, Portrait, RenderJob, TrainingJob
@@ -28,6 +30,27 @@ def portrait_get_for_user(*, user, public_id) -> Portrait:
     return get_object_or_404(
         Portrait.objects.select_related("avatar", "template").filter(avatar__user=user), public_id=public_id
     )
+
+
+def avatar_list_failed_with_photos(*, failed_before: datetime) -> QuerySet[Avatar]:
+    """Avatars whose last training failed for good before `failed_before`, not started again,
+    with uploaded photos still stored."""
+    return (
+        Avatar.objects.filter(status=Avatar.Status.FAILED, photos_deleted_at__isnull=True)
+        .annotate(failed_at=Max("training_jobs__finished_at", filter=Q(training_jobs__status="failed")))
+        .filter(failed_at__lt=failed_before)
+        .order_by("failed_at")
+    )
+
+
+def avatar_failed_photos_kept_until(*, avatar: Avatar) -> datetime | None:
+    """When a failed avatar's photos will be deleted unless the person starts it again."""
+    if avatar.status != Avatar.Status.FAILED or avatar.photos_deleted_at is not None:
+        return None
+    failed_at = avatar.training_jobs.filter(status="failed").aggregate(at=Max("finished_at"))["at"]
+    if failed_at is None:
+        return None
+    return failed_at + timedelta(days=settings.LIKENESS_FAILED_PHOTOS_KEEP_DAYS)
 
 
 def photo_list_for_avatar(*, avatar: Avatar) -> QuerySet[Photo]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -162,6 +163,38 @@ def photo_remove(*, photo: Photo) -> None:
             transaction.on_commit(lambda: default_storage.delete(name))
 
 
+def avatars_forget_photos_after_failure(*, now=None) -> int:
+    """Delete the photos of avatars whose training failed for good more than
+    LIKENESS_FAILED_PHOTOS_KEEP_DAYS ago and that nobody started again; tell their owners."""
+    from accounts.services import notice_create
+    from avatars.selectors import avatar_list_failed_with_photos
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.LIKENESS_FAILED_PHOTOS_KEEP_DAYS)
+    forgotten = 0
+    for avatar_id in list(avatar_list_failed_with_photos(failed_before=cutoff).values_list("pk", flat=True)):
+        with transaction.atomic():
+            avatar = Avatar.objects.select_for_update().select_related("user").get(pk=avatar_id)
+            if avatar.status != Avatar.Status.FAILED or avatar.photos_deleted_at is not None:
+                continue  # started again, or deleted, since the list was read
+            names = [photo.image.name for photo in avatar.photos.exclude(image="")]
+            for photo in avatar.photos.exclude(status=Photo.Status.REMOVED):
+                photo.transition_to(Photo.Status.REMOVED)
+                photo.image = ""
+                photo.embedding = None
+                photo.save(update_fields=["status", "image", "embedding"])
+            avatar.photos_deleted_at = now
+            avatar.save(update_fields=["photos_deleted_at"])
+            notice_create(
+                user=avatar.user,
+                message=f"We deleted the photos of “{avatar.name}”: its training failed and it was not started "
+                f"again within {settings.LIKENESS_FAILED_PHOTOS_KEEP_DAYS} days. Upload new ones to try again.",
+            )
+            transaction.on_commit(lambda names=names: _delete_files(names))
+        forgotten += 1
+    return forgotten
+
+
 def avatar_reopen(*, avatar: Avatar) -> Avatar:
     """After a build failed for good (and was refunded), let the person change the set and pay again."""
     with transaction.atomic():
@@ -169,7 +202,9 @@ def avatar_reopen(*, avatar: Avatar) -> Avatar:
         if locked.status != Avatar.Status.FAILED:
             raise AvatarError("Only an avatar whose training failed can be started again.")
         locked.transition_to(Avatar.Status.COLLECTING)
-        locked.save(update_fields=["status"])
+        # Photos are collected again: their deletion clock starts anew.
+        locked.photos_deleted_at = None
+        locked.save(update_fields=["status", "photos_deleted_at"])
     return locked
 
 

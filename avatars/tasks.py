@@ -27,6 +27,12 @@ def render_job_run(job_id: int) -> None:
     render_job_execute(job_id=job_id)
 
 
+def avatars_forget_photos_after_failure() -> int:
+    from avatars.services import avatars_forget_photos_after_failure as forget
+
+    return forget()
+
+
 def jobs_requeue_stale() -> int:
     from avatars.jobs import jobs_requeue_stale as sweep
 

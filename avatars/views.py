@@ -66,6 +66,7 @@ def detail(request, public_id):
     return render(request, "avatars/detail.html", {
         "avatar": avatar,
         "progress": selectors.avatar_progress(avatar=avatar),
+        "photos_kept_until": selectors.avatar_failed_photos_kept_until(avatar=avatar),
         "portraits": portraits,
         "more_templates": template_list_published().exclude(pk__in={p.template_id for p in portraits}),
     })

@@ -186,6 +186,9 @@ LIKENESS_MIN_PHOTOS = env.int("LIKENESS_MIN_PHOTOS", default=20)
 LIKENESS_MAX_PHOTOS = env.int("LIKENESS_MAX_PHOTOS", default=60)
 LIKENESS_TRAINING_PHOTOS = env.int("LIKENESS_TRAINING_PHOTOS", default=20)
 LIKENESS_MAX_TEMPLATES_PER_ORDER = env.int("LIKENESS_MAX_TEMPLATES_PER_ORDER", default=6)
+# After a training fails for good the photos stay this long, so the person can change the
+# set and try again; then they are deleted like those of a trained avatar.
+LIKENESS_FAILED_PHOTOS_KEEP_DAYS = env.int("LIKENESS_FAILED_PHOTOS_KEEP_DAYS", default=7)
 
 # --- Engine ---------------------------------------------------------------------
 # "tiny" builds a Stable-Diffusion-shaped pipeline with random weights from configs
