@@ -12,6 +12,8 @@ http.client connection, call one page for a fixed time:
   requests  /styles/requests/             (signed in)
   progress  /avatars/<id>/progress.json   (signed in, the page's polling, mid-render)
   api       /api/v1/templates/
+  me        /api/v1/me/                   (signed in: the cheapest signed-in request, what
+                                           reading the session and the user costs alone)
 
 and prints requests/s, p50/p95/p99 latency and errors per scenario, with the ratio to the
 bare view's requests/s, each next to its goal (>= 0.5x bare, p99 < 100 ms, 0 errors).
@@ -305,6 +307,7 @@ def main() -> int:
             ("requests", "/styles/requests/", signed_in),
             ("progress", f"/avatars/{seeded['avatar']}/progress.json", signed_in),
             ("api", "/api/v1/templates/", {"Accept": "application/json"}),
+            ("me", "/api/v1/me/", {"Accept": "application/json", **signed_in}),
         ]
         scenarios = [s for s in scenarios if s[0] == "bare" or not args.only or s[0] in args.only]
         print(
