@@ -13,8 +13,12 @@ the projected time of a 400- and an 800-step avatar, peak GPU memory while train
 seconds per portrait, each next to its goal (one H100: avatar <= 60 s, portrait <= 0.7 s,
 peak memory <= 12 GB). Random weights cost exactly what trained ones do.
 
-    .venv/bin/python bench/engine.py [--threads 1]
-    .venv/bin/python bench/engine.py --full [--steps 100] [--no-gradient-checkpointing]
+--family sdxl: the same for SDXL (the tiny SDXL engine; with --full, SDXL base 1.0's UNet,
+VAE and two text encoders from their published configs, at 1024 px). The goals above are
+SD 1.5's; SDXL's figures are printed for comparison.
+
+    .venv/bin/python bench/engine.py [--family sdxl] [--threads 1]
+    .venv/bin/python bench/engine.py --full [--family sdxl] [--steps 100] [--no-gradient-checkpointing]
 """
 
 from __future__ import annotations
@@ -30,11 +34,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from avatars.engine.pipeline import (  # noqa: E402  (the project root has to be on the path first)
+    TRAINING_NOISE_SCHEDULE,
     EngineSpec,
     build_tiny_tokenizer,
     clear_engine_cache,
     engine_from_pipeline,
     get_engine,
+    pipeline_from_modules,
     resolve_device,
     resolve_dtype,
 )
@@ -110,9 +116,10 @@ def bench_tiny(args) -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    spec = EngineSpec(base_model="tiny", device=args.device or "cpu")
+    spec = EngineSpec(base_model="tiny", family=args.family, device=args.device or "cpu")
     clear_engine_cache()
-    print(f"tiny engine on {resolve_device(spec.device)}, {torch.get_num_threads()} torch threads")
+    device = resolve_device(spec.device)
+    print(f"tiny {args.family} engine on {device}, {torch.get_num_threads()} torch threads")
 
     # A worker's first job also pays for importing diffusers and transformers; shown apart,
     # since a real checkpoint's load (tens of seconds) would dwarf it.
@@ -144,11 +151,44 @@ def _import_diffusers() -> None:
     from transformers import CLIPTextModel  # noqa: F401
 
 
+# What SD 1.5 and SDXL share: the KL VAE's layout and CLIP ViT-L/14 as the (first) text encoder.
+FULL_SIZE_VAE_CONFIG = {
+    "in_channels": 3,
+    "out_channels": 3,
+    "down_block_types": ("DownEncoderBlock2D",) * 4,
+    "up_block_types": ("UpDecoderBlock2D",) * 4,
+    "block_out_channels": (128, 256, 512, 512),
+    "layers_per_block": 2,
+    "latent_channels": 4,
+}
+CLIP_VIT_L_TEXT_CONFIG = {
+    "vocab_size": 49408,
+    "hidden_size": 768,
+    "intermediate_size": 3072,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 12,
+    "max_position_embeddings": 77,
+    "hidden_act": "quick_gelu",
+    "projection_dim": 768,
+}
+# OpenCLIP ViT-bigG/14's text tower (open_clip's model_configs/ViT-bigG-14.json).
+OPENCLIP_VIT_BIGG_TEXT_CONFIG = {
+    "vocab_size": 49408,
+    "hidden_size": 1280,
+    "intermediate_size": 5120,
+    "num_hidden_layers": 32,
+    "num_attention_heads": 20,
+    "max_position_embeddings": 77,
+    "hidden_act": "gelu",
+    "projection_dim": 1280,
+}
+
+
 def build_full_size_sd15_pipeline(device: str):
     """Stable Diffusion 1.5's architecture (860M-parameter UNet, KL VAE, CLIP ViT-L/14 text
     encoder) from its published configs, random weights, built directly on `device`."""
     import torch
-    from diffusers import AutoencoderKL, DDPMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
     with torch.device(device):
@@ -163,47 +203,66 @@ def build_full_size_sd15_pipeline(device: str):
             cross_attention_dim=768,
             attention_head_dim=8,
         )
-        vae = AutoencoderKL(
-            in_channels=3,
-            out_channels=3,
-            down_block_types=("DownEncoderBlock2D",) * 4,
-            up_block_types=("UpDecoderBlock2D",) * 4,
-            block_out_channels=(128, 256, 512, 512),
-            layers_per_block=2,
-            latent_channels=4,
-            sample_size=512,
-        )
-        text_encoder = CLIPTextModel(
-            CLIPTextConfig(
-                vocab_size=49408,
-                hidden_size=768,
-                intermediate_size=3072,
-                num_hidden_layers=12,
-                num_attention_heads=12,
-                max_position_embeddings=77,
-                hidden_act="quick_gelu",
-                projection_dim=768,
-            )
-        )
-    scheduler = DDPMScheduler(
-        num_train_timesteps=1000,
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        clip_sample=False,
-        steps_offset=1,
-    )
-    return StableDiffusionPipeline(
+        vae = AutoencoderKL(**FULL_SIZE_VAE_CONFIG, sample_size=512)
+        text_encoder = CLIPTextModel(CLIPTextConfig(**CLIP_VIT_L_TEXT_CONFIG))
+    return pipeline_from_modules(
+        "sd15",
+        unet=unet,
         vae=vae,
-        text_encoder=text_encoder,
+        text_encoders=[text_encoder],
         # Any CLIP tokenizer will do for timing; the tiny engine's needs no download.
         tokenizer=build_tiny_tokenizer(),
-        unet=unet,
-        scheduler=scheduler,
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
+        scheduler=DDPMScheduler(**TRAINING_NOISE_SCHEDULE),
     )
+
+
+def build_full_size_sdxl_pipeline(device: str):
+    """SDXL base 1.0's architecture (2.6B-parameter UNet, KL VAE, CLIP ViT-L/14 and OpenCLIP
+    ViT-bigG/14 text encoders) from its published configs (Stability's sd_xl_base.yaml as
+    diffusers converts it), random weights, built directly on `device`."""
+    import torch
+    from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    with torch.device(device):
+        unet = UNet2DConditionModel(
+            sample_size=128,
+            in_channels=4,
+            out_channels=4,
+            layers_per_block=2,
+            block_out_channels=(320, 640, 1280),
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+            transformer_layers_per_block=(1, 2, 10),
+            attention_head_dim=(5, 10, 20),
+            use_linear_projection=True,
+            # 768 + 1280: both text encoders' hidden states side by side.
+            cross_attention_dim=2048,
+            addition_embed_type="text_time",
+            addition_time_embed_dim=256,
+            # Six size-and-crop numbers of 256 each, then the 1280-wide pooled caption.
+            projection_class_embeddings_input_dim=2816,
+        )
+        vae = AutoencoderKL(**FULL_SIZE_VAE_CONFIG, sample_size=1024, scaling_factor=0.13025)
+        text_encoders = [
+            CLIPTextModel(CLIPTextConfig(**CLIP_VIT_L_TEXT_CONFIG)),
+            CLIPTextModelWithProjection(CLIPTextConfig(**OPENCLIP_VIT_BIGG_TEXT_CONFIG)),
+        ]
+    return pipeline_from_modules(
+        "sdxl",
+        unet=unet,
+        vae=vae,
+        text_encoders=text_encoders,
+        tokenizer=build_tiny_tokenizer(),
+        scheduler=DDPMScheduler(**TRAINING_NOISE_SCHEDULE),
+    )
+
+
+FULL_SIZE = {
+    # family: (builder, resolution, name)
+    "sd15": (build_full_size_sd15_pipeline, 512, "SD 1.5"),
+    "sdxl": (build_full_size_sdxl_pipeline, 1024, "SDXL"),
+}
 
 
 def bench_full(args) -> None:
@@ -212,13 +271,15 @@ def bench_full(args) -> None:
     device = resolve_device(args.device or "auto")
     dtype = resolve_dtype(device)
     on_gpu = device.startswith("cuda")
-    spec = EngineSpec(base_model="random-sd15-full", family="sd15", device=device, resolution=512)
-    pipeline, build_seconds = timed(build_full_size_sd15_pipeline, device)
-    engine = engine_from_pipeline(
-        pipeline, spec=spec, device=device, dtype=dtype, label="full-size SD 1.5, random weights (bench)"
+    build, resolution, family_name = FULL_SIZE[args.family]
+    spec = EngineSpec(
+        base_model=f"random-{args.family}-full", family=args.family, device=device, resolution=resolution
     )
+    pipeline, build_seconds = timed(build, device)
+    label = f"full-size {family_name}, random weights (bench)"
+    engine = engine_from_pipeline(pipeline, spec=spec, device=device, dtype=dtype, label=label)
     name = torch.cuda.get_device_name(device) if on_gpu else "CPU"
-    print(f"full-size SD 1.5 (random weights) on {device} ({name}), {dtype}; built in {build_seconds:.1f} s")
+    print(f"{label} on {device} ({name}), {dtype}; built in {build_seconds:.1f} s")
     parameters = sum(parameter.numel() for parameter in pipeline.unet.parameters())
     print(f"UNet parameters            {parameters / 1e6:10.0f} M")
 
@@ -234,7 +295,7 @@ def bench_full(args) -> None:
         trained, train_seconds = timed(
             train_lora,
             engine,
-            synthetic_photos(args.photos, size=512, seed=0),
+            synthetic_photos(args.photos, size=resolution, seed=0),
             identity_token="sks",
             subject_class="person",
             output_path=Path(folder) / "avatar.safetensors",
@@ -260,8 +321,8 @@ def bench_full(args) -> None:
             "subject_class": "person",
             "prompt": PROMPT,
             "steps": args.render_steps,
-            "width": 512,
-            "height": 512,
+            "width": resolution,
+            "height": resolution,
             "guidance_scale": 7.0,
         }
         render(engine, **{**render_arguments, "steps": 2})
@@ -272,7 +333,10 @@ def bench_full(args) -> None:
             portrait_seconds.append(seconds)
 
     checkpointing = "off" if args.no_gradient_checkpointing else ("on" if on_gpu else "off")
-    print(f"training: {args.photos} photos, rank 16, batch 1, 512 px, gradient checkpointing {checkpointing}")
+    print(
+        f"training: {args.photos} photos, rank 16, batch 1, {resolution} px, "
+        f"gradient checkpointing {checkpointing}"
+    )
     print(f"training steps/s           {steps_per_second:10.2f}")
     print(f"training {args.steps} steps          {train_seconds:10.1f} s   (setup {overhead:.1f} s)")
     for steps in (400, 800):
@@ -281,14 +345,16 @@ def bench_full(args) -> None:
     print(f"peak GPU memory, training  {peak_gb:10.2f} GB  (goal <= {GOAL_PEAK_TRAINING_GB:.0f} GB)")
     print(f"LoRA file                  {lora_mb:10.1f} MB")
     print(
-        f"portrait, {args.render_steps} steps 512x512    {statistics.median(portrait_seconds):6.3f} s   "
+        f"portrait, {args.render_steps} steps {resolution}x{resolution}  "
+        f"{statistics.median(portrait_seconds):6.3f} s   "
         f"(goal <= {GOAL_PORTRAIT_SECONDS} s; median of {args.renders})"
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--full", action="store_true", help="full-size SD 1.5 with random weights (for a GPU)")
+    parser.add_argument("--full", action="store_true", help="full-size model with random weights (for a GPU)")
+    parser.add_argument("--family", choices=sorted(FULL_SIZE), default="sd15", help="default: sd15")
     parser.add_argument("--device", help="cpu, cuda, auto (default: cpu for the tiny engine, auto for --full)")
     parser.add_argument("--steps", type=int, help="training steps (default: 10 tiny, 100 full)")
     parser.add_argument("--render-steps", type=int, default=25)

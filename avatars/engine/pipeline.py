@@ -288,6 +288,18 @@ TINY_UNET_FAMILY_CONFIG = {
 }
 
 
+# The noise schedule SD 1.5 and SDXL were trained with; rendering swaps in a faster sampler from it.
+TRAINING_NOISE_SCHEDULE = {
+    "num_train_timesteps": 1000,
+    "beta_start": 0.00085,
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "clip_sample": False,
+    "steps_offset": 1,
+    "prediction_type": "epsilon",
+}
+
+
 def build_tiny_pipeline(seed: int = 0, *, family: str = "sd15"):
     """A pipeline shaped like SD 1.5 (or SDXL: two text encoders, the second one's pooled
     output and size-and-crop ids added to the UNet's time embedding), from small configs with
@@ -317,22 +329,27 @@ def build_tiny_pipeline(seed: int = 0, *, family: str = "sd15"):
         torch.manual_seed(seed)
         unet = UNet2DConditionModel(**TINY_UNET_CONFIG, **TINY_UNET_FAMILY_CONFIG[family])
         vae = AutoencoderKL(**TINY_VAE_CONFIG)
-        text_encoder = CLIPTextModel(text_config)
+        text_encoders = [CLIPTextModel(text_config)]
         if family == "sdxl":
-            text_encoder_2 = CLIPTextModelWithProjection(text_config)
-    # The noise schedule SD 1.5 and SDXL were trained with; rendering swaps in a faster sampler from it.
-    scheduler = DDPMScheduler(
-        num_train_timesteps=1000,
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        clip_sample=False,
-        steps_offset=1,
-        prediction_type="epsilon",
+            text_encoders.append(CLIPTextModelWithProjection(text_config))
+    return pipeline_from_modules(
+        family,
+        unet=unet,
+        vae=vae,
+        text_encoders=text_encoders,
+        tokenizer=tokenizer,
+        scheduler=DDPMScheduler(**TRAINING_NOISE_SCHEDULE),
     )
+
+
+def pipeline_from_modules(family: str, *, unet, vae, text_encoders: list, tokenizer, scheduler):
+    """The family's text-to-image pipeline around modules built in code (the tiny engine, the
+    bench's full-size models): SD 1.5 takes one text encoder, SDXL two; one tokenizer serves
+    them all."""
     if family == "sdxl":
         from diffusers import StableDiffusionXLPipeline
 
+        text_encoder, text_encoder_2 = text_encoders
         return StableDiffusionXLPipeline(
             vae=vae,
             text_encoder=text_encoder,
@@ -344,6 +361,7 @@ def build_tiny_pipeline(seed: int = 0, *, family: str = "sd15"):
         )
     from diffusers import StableDiffusionPipeline
 
+    (text_encoder,) = text_encoders
     return StableDiffusionPipeline(
         vae=vae,
         text_encoder=text_encoder,
