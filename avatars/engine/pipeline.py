@@ -220,13 +220,13 @@ def _load_pretrained(base_model: str, *, family: str, dtype: "torch.dtype"):
     if family == "sdxl":
         from diffusers import StableDiffusionXLPipeline
 
-        return StableDiffusionXLPipeline.from_pretrained(base_model, torch_dtype=dtype)
+        return StableDiffusionXLPipeline.from_pretrained(base_model, dtype=dtype)
     from diffusers import StableDiffusionPipeline
 
     # Nudity is judged by the engine's own safety check on every portrait, not by the
     # checkpoint's classifier, which would black out images instead of reporting them.
     return StableDiffusionPipeline.from_pretrained(
-        base_model, torch_dtype=dtype, safety_checker=None, feature_extractor=None, requires_safety_checker=False
+        base_model, dtype=dtype, safety_checker=None, feature_extractor=None, requires_safety_checker=False
     )
 
 

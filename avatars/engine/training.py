@@ -205,12 +205,22 @@ def _encode_photos(engine: Engine, images, *, resolution: int) -> tuple["torch.T
     import torch
 
     vae = engine.pipeline.vae
-    means, stds = [], []
-    for image in images:
-        pixels = photo_tensor(image, resolution=resolution).unsqueeze(0).to(engine.device, dtype=vae.dtype)
-        distribution = vae.encode(pixels).latent_dist
-        means.append(distribution.mean.float())
-        stds.append(distribution.std.float())
+    loaded_dtype = vae.dtype
+    # SDXL's VAE overflows in fp16 (its config says force_upcast): encode in fp32, as the
+    # pipelines decode, and hand it back in the dtype it was loaded in.
+    upcast = loaded_dtype == torch.float16 and getattr(vae.config, "force_upcast", False)
+    if upcast:
+        vae.to(torch.float32)
+    try:
+        means, stds = [], []
+        for image in images:
+            pixels = photo_tensor(image, resolution=resolution).unsqueeze(0).to(engine.device, dtype=vae.dtype)
+            distribution = vae.encode(pixels).latent_dist
+            means.append(distribution.mean.float())
+            stds.append(distribution.std.float())
+    finally:
+        if upcast:
+            vae.to(loaded_dtype)
     return torch.cat(means), torch.cat(stds)
 
 

@@ -197,3 +197,34 @@ def test_training_conditions_the_unet_on_the_caption_as_rendering_does(family_en
 def test_training_without_photos_is_refused(tiny_engine, tmp_path):
     with pytest.raises(ValueError, match="at least one photo"):
         train_lora(tiny_engine, [], identity_token="sks", subject_class="man", output_path=tmp_path / "x.safetensors")
+
+
+def test_an_fp16_vae_that_asks_for_fp32_encodes_the_photos_in_fp32(photos_of):
+    """SDXL's VAE overflows in fp16 (force_upcast in its config): training encodes with it in
+    fp32 and hands it back in fp16 for rendering."""
+    import torch
+
+    from avatars.engine.pipeline import Engine, EngineSpec
+    from avatars.engine.training import _encode_photos
+
+    pipeline = build_tiny_pipeline(family="sdxl")
+    photos = photos_of("obama")[:2]
+
+    def engine_of(dtype) -> Engine:
+        # Built by hand: diffusers moves an fp16 pipeline back to fp32 on the CPU.
+        return Engine(spec=EngineSpec(family="sdxl"), pipeline=pipeline, image_to_image=None, device="cpu",
+                      dtype=dtype, label="test", resolution=64, is_tiny=True, load_seconds=0.0)
+
+    with torch.no_grad():
+        pipeline.vae.to(torch.float16).to(torch.float32)  # the fp16 weights, run in fp32
+        reference_mean, reference_std = _encode_photos(engine_of(torch.float32), photos, resolution=64)
+        pipeline.vae.to(torch.float16)
+        pipeline.vae.register_to_config(force_upcast=True)
+        seen_dtypes = []
+        hook = pipeline.vae.encoder.register_forward_pre_hook(lambda _, args: seen_dtypes.append(args[0].dtype))
+        mean, std = _encode_photos(engine_of(torch.float16), photos, resolution=64)
+        hook.remove()
+
+    assert seen_dtypes == [torch.float32, torch.float32]
+    assert pipeline.vae.dtype == torch.float16
+    assert torch.allclose(mean, reference_mean, atol=1e-6) and torch.allclose(std, reference_std, atol=1e-6)
