@@ -260,11 +260,14 @@ def _train(job: TrainingJob, report: ProgressReporter, started: float) -> None:
 # --- Rendering --------------------------------------------------------------------
 
 
+# Where a GPU machine keeps the LoRAs of the avatars it renders for (storage may be S3).
+LORA_CACHE_DIR = Path(tempfile.gettempdir()) / "likeness-lora"
+
+
 def _local_lora_path(avatar: Avatar) -> Path:
-    """The avatar's LoRA as a local file (storage may be S3), cached by its unique name."""
-    cache = Path(tempfile.gettempdir()) / "likeness-lora"
-    cache.mkdir(exist_ok=True)
-    path = cache / Path(avatar.lora_file.name).name
+    """The avatar's LoRA as a local file, cached by its unique name while its renders run."""
+    LORA_CACHE_DIR.mkdir(exist_ok=True)
+    path = LORA_CACHE_DIR / Path(avatar.lora_file.name).name
     if not path.exists():
         with avatar.lora_file.open("rb") as handle:
             partial = path.with_suffix(".part")
@@ -315,7 +318,27 @@ def _portrait_scorer(centroid):
 
 
 def render_job_execute(*, job_id: int) -> None:
-    _job_run(RenderJob, job_id, _render)
+    try:
+        _job_run(RenderJob, job_id, _render)
+    finally:
+        local_loras_prune()
+
+
+def local_loras_prune() -> list[str]:
+    """Delete this machine's LoRA copies that no queued or running render needs. A LoRA renders
+    the person's likeness: it stays on a GPU machine only while it works for them, and a
+    deleted avatar's copy goes when its last render stops. Returns the names deleted."""
+    if not LORA_CACHE_DIR.is_dir():
+        return []
+    active = Avatar.objects.filter(render_jobs__status__in=[RenderJob.Status.QUEUED, RenderJob.Status.RUNNING])
+    needed = {Path(name).stem for name in active.exclude(lora_file="").values_list("lora_file", flat=True)}
+    deleted = []
+    for path in LORA_CACHE_DIR.iterdir():
+        # "<name>.safetensors", or "<name>.part" while it is being copied.
+        if path.name.split(".", 1)[0] not in needed:
+            path.unlink(missing_ok=True)
+            deleted.append(path.name)
+    return deleted
 
 
 def _render(job: RenderJob, report: ProgressReporter, started: float) -> None:

@@ -26,6 +26,14 @@ def small_engine(settings):
     settings.LIKENESS_LOCAL_PAYMENTS = True
 
 
+@pytest.fixture(autouse=True)
+def lora_cache(tmp_path, monkeypatch) -> Path:
+    """This test's own folder for the GPU machine's local LoRA copies."""
+    folder = tmp_path / "lora-cache"
+    monkeypatch.setattr("avatars.jobs.LORA_CACHE_DIR", folder)
+    return folder
+
+
 def upload(avatar, path: Path) -> Photo:
     return services.photo_add(avatar=avatar, uploaded_file=SimpleUploadedFile(path.name, path.read_bytes()))
 
@@ -59,7 +67,7 @@ def test_the_set_keeps_one_persons_good_photos_and_says_why_it_refused_the_rest(
     assert not group.image and friend.image
 
 
-def test_a_paid_avatar_is_trained_rendered_and_its_photos_deleted(collected_avatar, private_media,
+def test_a_paid_avatar_is_trained_rendered_and_its_photos_deleted(collected_avatar, private_media, lora_cache,
                                                                    django_capture_on_commit_callbacks):
     photo_files = {p.image.name for p in collected_avatar.photos.exclude(image="")}
     assert photo_files and photo_files <= stored_files(private_media)
@@ -86,6 +94,8 @@ def test_a_paid_avatar_is_trained_rendered_and_its_photos_deleted(collected_avat
         assert default_storage.exists(portrait.image.name)
         assert portrait.parameters["lora_scale"] == 1.0 and portrait.engine_label == avatar.engine_label
     assert set(avatar.render_jobs.values_list("status", flat=True)) == {"succeeded"}
+    # The GPU machine's copy of the LoRA went with the last render.
+    assert lora_cache.is_dir() and list(lora_cache.iterdir()) == []
     ready_mail = [m for m in mail.outbox if m.subject == "Your portraits are ready"]
     assert len(ready_mail) == 1 and ready_mail[0].to == [avatar.user.email]
     assert str(avatar.public_id) in ready_mail[0].body
@@ -128,3 +138,26 @@ def test_a_second_delivery_of_the_training_task_does_nothing(collected_avatar, d
     assert job.attempts == 1
     assert Avatar.objects.get(pk=collected_avatar.pk).lora_file.name == lora_name
     assert RenderJob.objects.filter(avatar=collected_avatar).count() == 2
+
+
+def test_a_local_lora_copy_stays_while_a_render_waits_and_goes_with_a_deleted_avatar(
+    collected_avatar, lora_cache, django_capture_on_commit_callbacks
+):
+    from avatars.jobs import _local_lora_path, local_loras_prune
+
+    order = order_create_for_avatar(user=collected_avatar.user, avatar=collected_avatar)
+    with django_capture_on_commit_callbacks(execute=True):
+        order_fulfil(order_id=order.pk, via="test")
+    avatar = Avatar.objects.get(pk=collected_avatar.pk)
+    waiting = RenderJob.objects.create(avatar=avatar, template=StyleTemplateFactory())
+    copy = _local_lora_path(avatar)
+    leftover = lora_cache / "0123456789abcdef.part"  # a copy cut short by a crash
+    leftover.write_bytes(b"half")
+
+    assert local_loras_prune() == [leftover.name]
+    assert copy.read_bytes() == avatar.lora_file.open("rb").read()
+
+    services.avatar_delete(avatar=avatar)  # cancels the waiting render
+    assert local_loras_prune() == [copy.name]
+    assert list(lora_cache.iterdir()) == []
+    assert not RenderJob.objects.filter(pk=waiting.pk).exists()
