@@ -66,11 +66,11 @@ class FakeStripe:
         self._lock = threading.Lock()
         httpserver.expect_request("/v1/checkout/sessions", method="POST").respond_with_handler(self._session_create)
         httpserver.expect_request(re.compile(r"^/v1/checkout/sessions/[^/]+$"), method="GET").respond_with_handler(
-            self._session_retrieve
+            lambda request: self._retrieve(request, self.sessions, "checkout.session")
         )
         httpserver.expect_request("/v1/refunds", method="POST").respond_with_handler(self._refund_create)
         httpserver.expect_request(re.compile(r"^/v1/refunds/[^/]+$"), method="GET").respond_with_handler(
-            self._refund_retrieve
+            lambda request: self._retrieve(request, self.refunds, "refund")
         )
 
     @property
@@ -167,13 +167,14 @@ class FakeStripe:
 
         return self._with_idempotency(request, create)
 
-    def _session_retrieve(self, request: Request) -> Response:
+    def _retrieve(self, request: Request, objects: dict[str, dict], kind: str) -> Response:
+        """GET /v1/<objects>/<id>: the object as it stands now, or Stripe's 404."""
         self._record(request)
-        session_id = request.path.rsplit("/", 1)[1]
-        session = self.sessions.get(session_id)
-        if session is None:
-            return _error(404, "invalid_request_error", f"No such checkout.session: '{session_id}'", "resource_missing")
-        return _json(session)
+        object_id = request.path.rsplit("/", 1)[1]
+        found = objects.get(object_id)
+        if found is None:
+            return _error(404, "invalid_request_error", f"No such {kind}: '{object_id}'", "resource_missing")
+        return _json(found)
 
     def _refund_create(self, request: Request) -> Response:
         def create(form: dict[str, str]) -> Response:
@@ -195,15 +196,6 @@ class FakeStripe:
             return _json(refund)
 
         return self._with_idempotency(request, create)
-
-
-    def _refund_retrieve(self, request: Request) -> Response:
-        self._record(request)
-        refund_id = request.path.rsplit("/", 1)[1]
-        refund = self.refunds.get(refund_id)
-        if refund is None:
-            return _error(404, "invalid_request_error", f"No such refund: '{refund_id}'", "resource_missing")
-        return _json(refund)
 
 
 def _nested(form: dict[str, str], name: str) -> dict[str, str]:
