@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from avatars.models import Avatar, Photo, Portrait, RenderJob, TrainingJob
@@ -114,8 +114,6 @@ class JobProgress:
 def _jobs_ahead_in_queue(jobs) -> dict:
     """For each waiting job's queue time: how many GPU jobs were queued before it and are
     still waiting or running. One query per job table, however many of `jobs` wait."""
-    from django.db.models import Count, Q
-
     moments = sorted({job.queued_at for job in jobs if job.status == "queued"})
     ahead = dict.fromkeys(moments, 0)
     if not moments:
@@ -197,8 +195,6 @@ def avatar_progress(*, avatar: Avatar) -> dict:
 
 def avatar_list_for_user_with_counts(*, user) -> QuerySet[Avatar]:
     """The user's avatars with their accepted-photo and portrait counts and chosen templates, for lists."""
-    from django.db.models import Count, Q
-
     return (
         avatar_list_for_user(user=user)
         .annotate(

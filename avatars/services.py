@@ -153,14 +153,21 @@ def photo_remove(*, photo: Photo) -> None:
         photo = Photo.objects.select_for_update().get(pk=photo.pk)
         if photo.status == Photo.Status.REMOVED:
             return
-        name = photo.image.name
-        photo.transition_to(Photo.Status.REMOVED)
-        photo.image = ""
-        photo.embedding = None
-        photo.save(update_fields=["status", "image", "embedding"])
+        name = _photo_mark_removed(photo)
         _photo_set_review_identity(avatar)
         if name:
             transaction.on_commit(lambda: default_storage.delete(name))
+
+
+def _photo_mark_removed(photo: Photo) -> str:
+    """Mark the photo removed and forget its embedding; returns its file's name (maybe "") for
+    the caller to delete once the transaction commits."""
+    name = photo.image.name
+    photo.transition_to(Photo.Status.REMOVED)
+    photo.image = ""
+    photo.embedding = None
+    photo.save(update_fields=["status", "image", "embedding"])
+    return name
 
 
 def avatars_forget_photos_after_failure(*, now=None) -> int:
@@ -177,12 +184,7 @@ def avatars_forget_photos_after_failure(*, now=None) -> int:
             avatar = Avatar.objects.select_for_update().select_related("user").get(pk=avatar_id)
             if avatar.status != Avatar.Status.FAILED or avatar.photos_deleted_at is not None:
                 continue  # started again, or deleted, since the list was read
-            names = [photo.image.name for photo in avatar.photos.exclude(image="")]
-            for photo in avatar.photos.exclude(status=Photo.Status.REMOVED):
-                photo.transition_to(Photo.Status.REMOVED)
-                photo.image = ""
-                photo.embedding = None
-                photo.save(update_fields=["status", "image", "embedding"])
+            names = [_photo_mark_removed(photo) for photo in avatar.photos.exclude(status=Photo.Status.REMOVED)]
             avatar.photos_deleted_at = now
             avatar.save(update_fields=["photos_deleted_at"])
             notice_create(
@@ -190,7 +192,7 @@ def avatars_forget_photos_after_failure(*, now=None) -> int:
                 message=f"We deleted the photos of “{avatar.name}”: its training failed and it was not started "
                 f"again within {settings.LIKENESS_FAILED_PHOTOS_KEEP_DAYS} days. Upload new ones to try again.",
             )
-            transaction.on_commit(lambda names=names: _delete_files(names))
+            transaction.on_commit(lambda names=[name for name in names if name]: _delete_files(names))
         forgotten += 1
     return forgotten
 
