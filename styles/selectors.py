@@ -96,4 +96,3 @@ def template_request_position(*, request_id: int) -> int | None:
         | same_votes & Q(created_at=request.created_at, pk__lt=request.pk)
     )
     return ahead.count() + 1
-
