@@ -58,6 +58,19 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture
+def small_engine(settings):
+    """A whole build in seconds: three photos, two training steps, one candidate per template,
+    jobs run inline, the local test payments."""
+    settings.LIKENESS_MIN_PHOTOS = 3
+    settings.LIKENESS_TRAIN_MAX_STEPS = 2
+    settings.LIKENESS_CANDIDATES_PER_TEMPLATE = 1
+    settings.LIKENESS_MAX_REROLLS = 0
+    settings.LIKENESS_RUN_JOBS_INLINE = True
+    settings.STRIPE_SECRET_KEY = ""
+    settings.LIKENESS_LOCAL_PAYMENTS = True
+
+
+@pytest.fixture
 def session_read_queries(settings) -> int:
     """Queries a signed-in request spends reading its session: none where sessions are cached."""
     return 0 if settings.SESSION_ENGINE == "django.contrib.sessions.backends.cached_db" else 1

@@ -12,18 +12,7 @@ from avatars.models import Avatar, Photo, Portrait, RenderJob
 from orders.services import order_create_for_avatar, order_fulfil
 from tests.factories import StyleTemplateFactory, UserFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.slow]
-
-
-@pytest.fixture(autouse=True)
-def small_engine(settings):
-    settings.LIKENESS_MIN_PHOTOS = 3
-    settings.LIKENESS_TRAIN_MAX_STEPS = 2
-    settings.LIKENESS_CANDIDATES_PER_TEMPLATE = 1
-    settings.LIKENESS_MAX_REROLLS = 0
-    settings.LIKENESS_RUN_JOBS_INLINE = True
-    settings.STRIPE_SECRET_KEY = ""
-    settings.LIKENESS_LOCAL_PAYMENTS = True
+pytestmark = [pytest.mark.django_db, pytest.mark.slow, pytest.mark.usefixtures("small_engine")]
 
 
 @pytest.fixture(autouse=True)

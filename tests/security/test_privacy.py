@@ -33,18 +33,7 @@ from styles.models import TemplateRequest
 from styles.services import template_request_create, template_request_vote_toggle
 from tests.factories import StyleTemplateFactory, TemplateRequestFactory, UserFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.slow]
-
-
-@pytest.fixture(autouse=True)
-def small_engine(settings):
-    settings.LIKENESS_MIN_PHOTOS = 3
-    settings.LIKENESS_TRAIN_MAX_STEPS = 2
-    settings.LIKENESS_CANDIDATES_PER_TEMPLATE = 1
-    settings.LIKENESS_MAX_REROLLS = 0
-    settings.LIKENESS_RUN_JOBS_INLINE = True
-    settings.STRIPE_SECRET_KEY = ""
-    settings.LIKENESS_LOCAL_PAYMENTS = True
+pytestmark = [pytest.mark.django_db, pytest.mark.slow, pytest.mark.usefixtures("small_engine")]
 
 
 def digest(data: bytes) -> str:
