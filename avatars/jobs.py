@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from avatars import services
+from avatars.engine_config import engine_spec
 from avatars.models import Avatar, Photo, Portrait, RenderJob, TrainingJob
 
 logger = logging.getLogger(__name__)
@@ -33,17 +34,6 @@ PROGRESS_WRITE_INTERVAL_SECONDS = 1.0
 
 class JobAbandoned(Exception):
     """The job row was cancelled or taken over while this worker ran it."""
-
-
-def engine_spec():
-    from avatars.engine.pipeline import EngineSpec
-
-    return EngineSpec(
-        base_model=settings.LIKENESS_BASE_MODEL,
-        family=settings.LIKENESS_MODEL_FAMILY,
-        device=settings.LIKENESS_DEVICE,
-        resolution=settings.LIKENESS_RESOLUTION,
-    )
 
 
 def _heartbeat_is_fresh(job) -> bool:
@@ -301,22 +291,6 @@ def render_parameters(job: RenderJob) -> tuple[dict, int]:
     return parameters, secrets.randbelow(2**31)
 
 
-def _portrait_scorer(centroid):
-    from avatars.engine.faces import face_embedding, likeness_score
-    from avatars.engine.safety import nudity_verdict
-
-    def score(image):
-        is_safe, _, _ = nudity_verdict(image)
-        if not is_safe:
-            return None
-        embedding = face_embedding(image)
-        if embedding is None or not centroid:
-            return None
-        return likeness_score(embedding, centroid)
-
-    return score
-
-
 def render_job_execute(*, job_id: int) -> None:
     try:
         _job_run(RenderJob, job_id, _render)
@@ -347,6 +321,7 @@ def _render(job: RenderJob, report: ProgressReporter, started: float) -> None:
     from avatars.engine.pipeline import get_engine
     from avatars.engine.rendering import render
     from avatars.engine.safety import nudity_verdict
+    from avatars.engine.scoring import portrait_scorer
 
     engine = get_engine(engine_spec())
     avatar = job.avatar
@@ -374,7 +349,7 @@ def _render(job: RenderJob, report: ProgressReporter, started: float) -> None:
         seed=seed,
         lora_scale=parameters["lora_scale"],
         candidates=settings.LIKENESS_CANDIDATES_PER_TEMPLATE,
-        score=_portrait_scorer(avatar.embedding_centroid),
+        score=portrait_scorer(avatar.embedding_centroid),
         max_rerolls=settings.LIKENESS_MAX_REROLLS,
         min_likeness=settings.LIKENESS_MIN_LIKENESS,
         beauty=parameters["beauty"],

@@ -1,0 +1,20 @@
+"""The engine's settings, read from Django's: what a GPU worker loads and trains with.
+
+A leaf module (it imports only settings and the plain-Python engine's spec), so the worker
+code, the management commands and the benchmarks build the engine exactly alike.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+
+def engine_spec():
+    from avatars.engine.pipeline import EngineSpec
+
+    return EngineSpec(
+        base_model=settings.LIKENESS_BASE_MODEL,
+        family=settings.LIKENESS_MODEL_FAMILY,
+        device=settings.LIKENESS_DEVICE,
+        resolution=settings.LIKENESS_RESOLUTION,
+    )
