@@ -1,4 +1,4 @@
-from accounts.services import notices_take_unread
+from accounts.notices import notices_take_unread
 
 
 def notices(request):

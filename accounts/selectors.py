@@ -35,7 +35,6 @@ def my_data_for_user(*, user: User) -> dict:
 
     avatars = list(
         Avatar.objects.filter(user=user)
-        .exclude(status=Avatar.Status.DELETED)
         .annotate(
             photos_kept=Count("photos", filter=~Q(photos__image=""), distinct=True),
             portrait_count=Count("portraits", distinct=True),

@@ -15,12 +15,9 @@ from accounts.forms import (
     SignupForm,
 )
 from accounts.selectors import my_data_for_user, receipt_get, receipt_lines
-from accounts.services import (
-    auth_rate_limit_hit,
-    avatar_delete_with_receipt,
-    portrait_delete_with_receipt,
-    user_delete_everything,
-)
+from accounts.deletion import user_delete_everything
+from accounts.services import auth_rate_limit_hit
+from avatars.services import avatar_delete_with_receipt, portrait_delete_with_receipt
 
 
 def rate_limited(request, *, scope: str):
@@ -89,9 +86,7 @@ def my_data(request):
 def _own_avatar(request, public_id):
     from avatars.models import Avatar
 
-    return get_object_or_404(
-        Avatar.objects.exclude(status=Avatar.Status.DELETED), public_id=public_id, user=request.user
-    )
+    return get_object_or_404(Avatar, public_id=public_id, user=request.user)
 
 
 @login_required

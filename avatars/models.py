@@ -38,16 +38,14 @@ class Avatar(StatusModel):
         TRAINING = "training", "Training"
         READY = "ready", "Ready"
         FAILED = "failed", "Failed"
-        DELETED = "deleted", "Deleted"
 
     TRANSITIONS = {
-        Status.COLLECTING: {Status.PAID, Status.DELETED},
-        Status.PAID: {Status.TRAINING, Status.FAILED, Status.DELETED},
-        Status.TRAINING: {Status.READY, Status.FAILED, Status.PAID, Status.DELETED},
-        Status.READY: {Status.DELETED},
+        Status.COLLECTING: {Status.PAID},
+        Status.PAID: {Status.TRAINING, Status.FAILED},
+        Status.TRAINING: {Status.READY, Status.FAILED, Status.PAID},
+        Status.READY: set(),
         # Back to collecting: after a refunded failure the person may fix the set and pay again.
-        Status.FAILED: {Status.PAID, Status.COLLECTING, Status.DELETED},
-        Status.DELETED: set(),
+        Status.FAILED: {Status.PAID, Status.COLLECTING},
     }
 
     class SubjectClass(models.TextChoices):
@@ -70,6 +68,9 @@ class Avatar(StatusModel):
     created_at = models.DateTimeField(auto_now_add=True)
     trained_at = models.DateTimeField(null=True, blank=True)
     photos_deleted_at = models.DateTimeField(null=True, blank=True)
+    # Set while the payment for the current build is being or has been given back: the avatar
+    # keeps its finished portraits and renders nothing new (avatars.services.avatar_refund_record).
+    refunded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

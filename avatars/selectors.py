@@ -7,14 +7,18 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Avg, Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
-from avatars.models import Avatar, Photo, Portrait, RenderJob, TrainingJob
+from avatars.models import Avatar, GpuJob, Photo, Portrait, RenderJob, TrainingJob
+from styles.models import StyleTemplate
+
+ACTIVE_JOB_STATUSES = (GpuJob.Status.QUEUED, GpuJob.Status.RUNNING)
 
 
 def avatar_list_for_user(*, user) -> QuerySet[Avatar]:
-    return Avatar.objects.filter(user=user).exclude(status=Avatar.Status.DELETED)
+    return Avatar.objects.filter(user=user)
 
 
 def avatar_get_for_user(*, user, public_id) -> Avatar:
@@ -37,7 +41,7 @@ def avatar_list_failed_with_photos(*, failed_before: datetime) -> QuerySet[Avata
     with uploaded photos still stored."""
     return (
         Avatar.objects.filter(status=Avatar.Status.FAILED, photos_deleted_at__isnull=True)
-        .annotate(failed_at=Max("training_jobs__finished_at", filter=Q(training_jobs__status="failed")))
+        .annotate(failed_at=Max("training_jobs__finished_at", filter=Q(training_jobs__status=TrainingJob.Status.FAILED)))
         .filter(failed_at__lt=failed_before)
         .order_by("failed_at")
     )
@@ -47,7 +51,7 @@ def avatar_failed_photos_kept_until(*, avatar: Avatar) -> datetime | None:
     """When a failed avatar's photos will be deleted unless the person starts it again."""
     if avatar.status != Avatar.Status.FAILED or avatar.photos_deleted_at is not None:
         return None
-    failed_at = avatar.training_jobs.filter(status="failed").aggregate(at=Max("finished_at"))["at"]
+    failed_at = avatar.training_jobs.filter(status=TrainingJob.Status.FAILED).aggregate(at=Max("finished_at"))["at"]
     if failed_at is None:
         return None
     return failed_at + timedelta(days=settings.LIKENESS_FAILED_PHOTOS_KEEP_DAYS)
@@ -114,12 +118,12 @@ class JobProgress:
 def _jobs_ahead_in_queue(jobs) -> dict:
     """For each waiting job's queue time: how many GPU jobs were queued before it and are
     still waiting or running. One query per job table, however many of `jobs` wait."""
-    moments = sorted({job.queued_at for job in jobs if job.status == "queued"})
+    moments = sorted({job.queued_at for job in jobs if job.status == GpuJob.Status.QUEUED})
     ahead = dict.fromkeys(moments, 0)
     if not moments:
         return ahead
     for model in (TrainingJob, RenderJob):
-        counts = model.objects.filter(status__in=["queued", "running"]).aggregate(
+        counts = model.objects.filter(status__in=ACTIVE_JOB_STATUSES).aggregate(
             **{f"before_{index}": Count("pk", filter=Q(queued_at__lt=moment)) for index, moment in enumerate(moments)}
         )
         for index, moment in enumerate(moments):
@@ -140,7 +144,7 @@ def _typical_seconds(model) -> float | None:
 
 def _typical_seconds_measured(model) -> float | None:
     recent = list(
-        model.objects.filter(status="succeeded", started_at__isnull=False, finished_at__isnull=False)
+        model.objects.filter(status=GpuJob.Status.SUCCEEDED, started_at__isnull=False, finished_at__isnull=False)
         .order_by("-finished_at")
         .values_list("started_at", "finished_at")[:20]
     )
@@ -152,7 +156,7 @@ def _typical_seconds_measured(model) -> float | None:
 def _eta(job, typical: float | None) -> int | None:
     if typical is None:
         return None
-    if job.status == "running" and job.progress > 2:
+    if job.status == GpuJob.Status.RUNNING and job.progress > 2:
         return int(typical * (100 - job.progress) / 100)
     return int(typical)
 
@@ -167,7 +171,7 @@ def avatar_progress(*, avatar: Avatar) -> dict:
         jobs.append(JobProgress(
             kind="training", label="Training your avatar", status=training.status, stage=training.stage,
             progress=training.progress,
-            queue_position=ahead_in_queue.get(training.queued_at) if training.status == "queued" else None,
+            queue_position=ahead_in_queue.get(training.queued_at) if training.status == GpuJob.Status.QUEUED else None,
             eta_seconds=_eta(training, _typical_seconds(TrainingJob)) if training.is_active else None,
         ))
     typical_render = _typical_seconds(RenderJob) if any(r.is_active for r in renders) else None
@@ -175,12 +179,12 @@ def avatar_progress(*, avatar: Avatar) -> dict:
         jobs.append(JobProgress(
             kind="render", label=f"{job.get_kind_display()}: {job.template.title}", status=job.status,
             stage=job.stage, progress=job.progress,
-            queue_position=ahead_in_queue.get(job.queued_at) if job.status == "queued" else None,
+            queue_position=ahead_in_queue.get(job.queued_at) if job.status == GpuJob.Status.QUEUED else None,
             eta_seconds=_eta(job, typical_render) if job.is_active else None,
         ))
-    active = [j for j in jobs if j.status in ("queued", "running")]
+    active = [j for j in jobs if j.status in ACTIVE_JOB_STATUSES]
     total = len(jobs) or 1
-    overall = int(sum(100 if j.status == "succeeded" else j.progress for j in jobs) / total)
+    overall = int(sum(100 if j.status == GpuJob.Status.SUCCEEDED else j.progress for j in jobs) / total)
     return {
         "avatar_status": avatar.status,
         "avatar_status_label": avatar.get_status_display(),
@@ -211,3 +215,83 @@ def portrait_list_for_user(*, user, avatar: Avatar | None = None) -> QuerySet[Po
     if avatar is not None:
         portraits = portraits.filter(avatar=avatar)
     return portraits.order_by("-created_at", "-pk")
+
+
+# --- Builds that failed for good ---------------------------------------------------------
+
+BUILD_FAILED_TRAINING = "Avatar training failed"
+BUILD_FAILED_RENDERING = "No portrait could be rendered"
+
+
+def avatar_has_initial_renders_waiting(*, avatar_id: int, other_than: int | None = None) -> bool:
+    """Whether a first portrait of the avatar is still queued or rendering (not counting job `other_than`)."""
+    return (
+        RenderJob.objects.filter(avatar_id=avatar_id, kind=RenderJob.Kind.INITIAL, status__in=ACTIVE_JOB_STATUSES)
+        .exclude(pk=other_than)
+        .exists()
+    )
+
+
+def avatar_build_failure_reason(*, avatar: Avatar) -> str | None:
+    """Why the avatar's current build failed for good, in words for its owner; None while it
+    may still succeed, or did. Failed for good: its training failed every attempt, or it was
+    trained but every one of its first portraits failed every attempt."""
+    if avatar.status == Avatar.Status.FAILED:
+        return BUILD_FAILED_TRAINING
+    if avatar.status != Avatar.Status.READY:
+        return None
+    initial = RenderJob.objects.filter(avatar=avatar, kind=RenderJob.Kind.INITIAL)
+    still_possible = initial.exclude(status__in=[GpuJob.Status.FAILED, GpuJob.Status.CANCELLED])
+    if initial.filter(status=GpuJob.Status.FAILED).exists() and not still_possible.exists():
+        return BUILD_FAILED_RENDERING
+    return None
+
+
+def avatar_list_build_failed() -> QuerySet[Avatar]:
+    """Avatars whose current build failed for good (see avatar_build_failure_reason), for the
+    reconciliation: the same rule, as one query."""
+    initial_failed = Q(render_jobs__kind=RenderJob.Kind.INITIAL, render_jobs__status=GpuJob.Status.FAILED)
+    initial_possible = Q(
+        render_jobs__kind=RenderJob.Kind.INITIAL,
+        render_jobs__status__in=[*ACTIVE_JOB_STATUSES, GpuJob.Status.SUCCEEDED],
+    )
+    return (
+        Avatar.objects.annotate(
+            initial_failed=Count("render_jobs", filter=initial_failed),
+            initial_possible=Count("render_jobs", filter=initial_possible),
+        )
+        .filter(
+            Q(status=Avatar.Status.FAILED)
+            | Q(status=Avatar.Status.READY, initial_failed__gt=0, initial_possible=0)
+        )
+    )
+
+
+# --- Figures per style template, for the operator ------------------------------------------
+
+
+def template_list_with_statistics(queryset: QuerySet[StyleTemplate]) -> QuerySet[StyleTemplate]:
+    """The operator's figures per style template (portraits, downloads, likeness, "more like me"
+    clicks), one correlated subquery each so joins cannot multiply them."""
+    portraits = Portrait.objects.filter(template=OuterRef("pk")).order_by().values("template")
+    return queryset.annotate(
+        render_count=Coalesce(
+            Subquery(portraits.annotate(n=Count("pk")).values("n"), output_field=IntegerField()), Value(0)
+        ),
+        download_total=Coalesce(
+            Subquery(portraits.annotate(n=Sum("download_count")).values("n"), output_field=IntegerField()),
+            Value(0),
+        ),
+        likeness_average=Subquery(portraits.annotate(a=Avg("likeness_score")).values("a")),
+        more_like_me_count=Coalesce(
+            Subquery(
+                RenderJob.objects.filter(template=OuterRef("pk"), kind=RenderJob.Kind.MORE_LIKE_ME)
+                .order_by()
+                .values("template")
+                .annotate(n=Count("pk"))
+                .values("n"),
+                output_field=IntegerField(),
+            ),
+            Value(0),
+        ),
+    )

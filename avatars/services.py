@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import logging
+import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
+from accounts.notices import notice_create
+from accounts.receipts import deletion_receipt_create, receipt_counts
+from avatars import selectors
 from avatars.models import Avatar, Photo, Portrait, RenderJob, TrainingJob
+from avatars.queue import job_enqueue
+from portrait_site.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 
@@ -21,8 +30,10 @@ logger = logging.getLogger(__name__)
 SET_DEPENDENT_REASONS = {"different_person", "duplicate"}
 
 
-class AvatarError(Exception):
+class AvatarError(ApplicationError):
     """A request the avatar can't take in its current state; the message is for the user."""
+
+    code = "avatar_state"
 
 
 def avatar_create(*, user, name: str = "", subject_class: str = Avatar.SubjectClass.PERSON) -> Avatar:
@@ -173,13 +184,10 @@ def _photo_mark_removed(photo: Photo) -> str:
 def avatars_forget_photos_after_failure(*, now=None) -> int:
     """Delete the photos of avatars whose training failed for good more than
     LIKENESS_FAILED_PHOTOS_KEEP_DAYS ago and that nobody started again; tell their owners."""
-    from accounts.services import notice_create
-    from avatars.selectors import avatar_list_failed_with_photos
-
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.LIKENESS_FAILED_PHOTOS_KEEP_DAYS)
     forgotten = 0
-    for avatar_id in list(avatar_list_failed_with_photos(failed_before=cutoff).values_list("pk", flat=True)):
+    for avatar_id in list(selectors.avatar_list_failed_with_photos(failed_before=cutoff).values_list("pk", flat=True)):
         with transaction.atomic():
             avatar = Avatar.objects.select_for_update().select_related("user").get(pk=avatar_id)
             if avatar.status != Avatar.Status.FAILED or avatar.photos_deleted_at is not None:
@@ -241,9 +249,11 @@ def training_job_create_for_order(*, order) -> TrainingJob:
     if created:
         if avatar.status != Avatar.Status.PAID:
             avatar.transition_to(Avatar.Status.PAID)
-            avatar.save(update_fields=["status"])
+        # A new payment buys a new build, whatever an earlier one's refund ended.
+        avatar.refunded_at = None
+        avatar.save(update_fields=["status", "refunded_at"])
         _choose_training_photos(avatar)
-        transaction.on_commit(lambda: job_enqueue(job=job))
+        job_enqueue(job=job)
     return job
 
 
@@ -265,21 +275,13 @@ def _choose_training_photos(avatar: Avatar) -> None:
 
 def render_job_create(*, avatar: Avatar, template, kind: str = RenderJob.Kind.INITIAL,
                       source_portrait: Portrait | None = None) -> RenderJob:
+    """Create a render job and queue it in the caller's transaction."""
     job = RenderJob.objects.create(
         avatar=avatar, template=template, kind=kind, source_portrait=source_portrait,
         max_attempts=settings.LIKENESS_JOB_MAX_ATTEMPTS,
     )
-    transaction.on_commit(lambda: job_enqueue(job=job))
+    job_enqueue(job=job)
     return job
-
-
-def job_enqueue(*, job: TrainingJob | RenderJob) -> None:
-    from avatars.tasks import enqueue_gpu_task
-
-    task = "avatars.tasks.training_job_run" if isinstance(job, TrainingJob) else "avatars.tasks.render_job_run"
-    task_id = enqueue_gpu_task(task, job.pk)
-    if task_id:
-        type(job).objects.filter(pk=job.pk).update(task_id=task_id)
 
 
 def job_retry(*, job: TrainingJob | RenderJob) -> None:
@@ -289,9 +291,9 @@ def job_retry(*, job: TrainingJob | RenderJob) -> None:
         if job.status != job.Status.FAILED:
             raise AvatarError(f"Only failed jobs can be retried; this one is {job.get_status_display().lower()}.")
         avatar = Avatar.objects.select_for_update().get(pk=job.avatar_id)
+        if avatar.refunded_at is not None:
+            raise AvatarError("This avatar's payment was refunded: the customer has to pay again.")
         if isinstance(job, TrainingJob):
-            if job.order is not None and job.order.status != "paid":
-                raise AvatarError("This training's order was refunded: the customer has to pay again.")
             avatar.transition_to(Avatar.Status.PAID)
             avatar.save(update_fields=["status"])
         elif avatar.status != Avatar.Status.READY:
@@ -301,13 +303,18 @@ def job_retry(*, job: TrainingJob | RenderJob) -> None:
         job.stage = "retried by an operator"
         job.progress = 0
         job.save()
-        transaction.on_commit(lambda: job_enqueue(job=job))
+        job_enqueue(job=job)
 
 
-def _ready_avatar_for_portrait(portrait: Portrait) -> Avatar:
-    avatar = Avatar.objects.select_for_update().get(pk=portrait.avatar_id)
+def _avatar_lock_for_new_renders(avatar_id: int, *, not_ready: str = "This avatar isn't ready yet.") -> Avatar:
+    """Lock the avatar and check it may render something new: trained, and not refunded."""
+    avatar = Avatar.objects.select_for_update().get(pk=avatar_id)
     if avatar.status != Avatar.Status.READY:
-        raise AvatarError("This avatar can't render any more: it is no longer ready.")
+        raise AvatarError(not_ready)
+    if avatar.refunded_at is not None:
+        raise AvatarError(
+            "This avatar's payment was refunded: it keeps the portraits it has, but renders nothing new."
+        )
     return avatar
 
 
@@ -322,7 +329,9 @@ def portrait_reroll(*, portrait: Portrait) -> RenderJob:
 
 def _portrait_render_again(*, portrait: Portrait, kind: str) -> RenderJob:
     with transaction.atomic():
-        avatar = _ready_avatar_for_portrait(portrait)
+        avatar = _avatar_lock_for_new_renders(
+            portrait.avatar_id, not_ready="This avatar can't render any more: it is no longer ready."
+        )
         return render_job_create(avatar=avatar, template=portrait.template, kind=kind, source_portrait=portrait)
 
 
@@ -331,15 +340,93 @@ def avatar_render_more(*, avatar: Avatar, templates) -> list[RenderJob]:
     if not templates:
         raise AvatarError("Pick at least one style.")
     with transaction.atomic():
-        locked = Avatar.objects.select_for_update().get(pk=avatar.pk)
-        if locked.status != Avatar.Status.READY:
-            raise AvatarError("This avatar isn't ready yet.")
+        locked = _avatar_lock_for_new_renders(avatar.pk)
         return [render_job_create(avatar=locked, template=t, kind=RenderJob.Kind.EXTRA) for t in templates]
 
 
-def portrait_download_record(*, portrait: Portrait) -> None:
-    from django.db.models import F
+def template_preview_render(*, template, by) -> RenderJob:
+    """An operator's preview of a template on their own most recently trained avatar."""
+    if not by.is_staff:
+        raise AvatarError("Only staff can preview templates.")
+    avatar = Avatar.objects.filter(user=by, status=Avatar.Status.READY).order_by("-trained_at", "-pk").first()
+    if avatar is None:
+        raise AvatarError("A preview renders on your own avatar: train one on this staff account first.")
+    with transaction.atomic():
+        return render_job_create(avatar=avatar, template=template, kind=RenderJob.Kind.PREVIEW)
 
+
+def avatar_refund_record(*, avatar_id: int, refunded: bool) -> None:
+    """The payment for the avatar's current build is being given back (or, when Stripe refused the
+    refund, is not): a refunded avatar keeps its finished portraits and renders nothing new.
+    Called by orders, inside its refund transaction."""
+    Avatar.objects.filter(pk=avatar_id).update(refunded_at=timezone.now() if refunded else None)
+
+
+@dataclass(frozen=True)
+class RenderPlan:
+    """What a render job renders with: the engine's render() arguments and the seed."""
+
+    parameters: dict
+    seed: int
+
+
+def render_job_plan(*, job: RenderJob) -> RenderPlan:
+    """The template's parameters, or for "more like me" the source portrait's, moved toward the avatar."""
+    from avatars.engine.rendering import more_like_me_parameters
+
+    template = job.template
+    source = job.source_portrait
+    if job.kind == RenderJob.Kind.MORE_LIKE_ME and source is not None:
+        return RenderPlan(parameters=more_like_me_parameters(source.parameters), seed=source.seed)
+    parameters = {
+        "prompt": template.prompt,
+        "negative_prompt": template.negative_prompt,
+        "strength": template.img2img_strength,
+        "guidance_scale": template.guidance_scale,
+        "steps": template.steps,
+        "width": template.width,
+        "height": template.height,
+        "lora_scale": 1.0,
+        "beauty": round(template.beauty_weight / max(template.likeness_weight + template.beauty_weight, 1e-6), 3),
+        "use_reference": bool(template.reference_image),
+    }
+    if template.seed_policy == template.SeedPolicy.FIXED and job.kind == RenderJob.Kind.INITIAL:
+        return RenderPlan(parameters=parameters, seed=template.seed)
+    return RenderPlan(parameters=parameters, seed=secrets.randbelow(2**31))
+
+
+def portrait_create_for_job(*, job: RenderJob, png_bytes: bytes, seed: int, likeness: float | None,
+                            parameters: dict, width: int, height: int, engine_label: str) -> Portrait:
+    """Store a finished render as the job's portrait. The caller holds the job's row lock
+    (it is the job's own running attempt) and marks the job done in the same transaction."""
+    chain_parent = job.source_portrait if job.kind == RenderJob.Kind.MORE_LIKE_ME else None
+    portrait = Portrait(
+        avatar_id=job.avatar_id, template=job.template, render_job=job, seed=seed, likeness_score=likeness,
+        parameters=parameters, more_like_me_of=chain_parent,
+        version=(chain_parent.version + 1) if chain_parent else 1,
+        width=width, height=height, engine_label=engine_label,
+    )
+    portrait.image.save("portrait.png", ContentFile(png_bytes), save=False)
+    portrait.save()
+    if job.kind == RenderJob.Kind.INITIAL and not selectors.avatar_has_initial_renders_waiting(
+        avatar_id=job.avatar_id, other_than=job.pk
+    ):
+        _portraits_ready_notify(avatar=job.avatar)
+    return portrait
+
+
+def _portraits_ready_notify(*, avatar: Avatar) -> None:
+    email = avatar.user.email
+    link = f"{settings.SITE_URL}/avatars/{avatar.public_id}/"
+    transaction.on_commit(lambda: send_mail(
+        "Your portraits are ready",
+        f"Your Likeness portraits are ready. See them here: {link}\n\n"
+        "Your uploaded photos have been deleted now that your avatar is trained.",
+        None, [email],
+    ))
+
+
+def portrait_download_record(*, portrait: Portrait) -> None:
     Portrait.objects.filter(pk=portrait.pk).update(download_count=F("download_count") + 1)
 
 
@@ -377,8 +464,8 @@ def avatar_delete(*, avatar: Avatar) -> dict:
     """Delete an avatar with its photos, LoRA file and portraits. Orders stay (bookkeeping)."""
     with transaction.atomic():
         avatar = Avatar.objects.select_for_update().get(pk=avatar.pk)
-        for job in [*avatar.training_jobs.filter(status__in=["queued", "running"]),
-                    *avatar.render_jobs.filter(status__in=["queued", "running"])]:
+        for job in [*avatar.training_jobs.filter(status__in=selectors.ACTIVE_JOB_STATUSES),
+                    *avatar.render_jobs.filter(status__in=selectors.ACTIVE_JOB_STATUSES)]:
             job.transition_to(job.Status.CANCELLED)
             job.save(update_fields=["status"])
         portrait_names = [p.image.name for p in avatar.portraits.all()]
@@ -396,6 +483,21 @@ def avatar_delete(*, avatar: Avatar) -> dict:
         avatar.delete()
         transaction.on_commit(lambda: _delete_files(summary["files"]))
     return summary
+
+
+def avatar_delete_with_receipt(*, user, avatar: Avatar):
+    """Delete one of the user's avatars (photos, LoRA file, portraits) and write what went."""
+    with transaction.atomic():
+        name = avatar.name
+        removed = receipt_counts(avatar_delete(avatar=avatar))
+        removed["avatar_names"] = [name]
+        return deletion_receipt_create(email=user.email, scope="avatar", removed=removed)
+
+
+def portrait_delete_with_receipt(*, user, portrait: Portrait):
+    with transaction.atomic():
+        removed = receipt_counts(portrait_delete(portrait=portrait))
+        return deletion_receipt_create(email=user.email, scope="portrait", removed=removed)
 
 
 def avatar_mark_trained(*, avatar: Avatar, lora_bytes: bytes, centroid: list[float], engine_label: str) -> None:

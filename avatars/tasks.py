@@ -1,28 +1,18 @@
-"""django-q2 tasks: thin adapters that take ids and call the jobs and services."""
+"""django-q2 entry points: thin adapters that take ids and call the worker, the sweeps and the services.
 
-from django.conf import settings
-
-
-def enqueue_gpu_task(func_path: str, *args) -> str | None:
-    """Queue work for the `gpu` cluster, or run it now when LIKENESS_RUN_JOBS_INLINE is set."""
-    if settings.LIKENESS_RUN_JOBS_INLINE:
-        from django.utils.module_loading import import_string
-
-        import_string(func_path)(*args)
-        return None
-    from django_q.tasks import async_task
-
-    return async_task(func_path, *args, cluster="gpu")
+Their dotted names are stored in the broker and in the schedules (migrations 0003 and 0004):
+keep them as they are. The queue client is avatars.queue.
+"""
 
 
 def training_job_run(job_id: int) -> None:
-    from avatars.jobs import training_job_execute
+    from avatars.worker import training_job_execute
 
     training_job_execute(job_id=job_id)
 
 
 def render_job_run(job_id: int) -> None:
-    from avatars.jobs import render_job_execute
+    from avatars.worker import render_job_execute
 
     render_job_execute(job_id=job_id)
 
@@ -34,6 +24,8 @@ def avatars_forget_photos_after_failure() -> int:
 
 
 def jobs_requeue_stale() -> int:
-    from avatars.jobs import jobs_requeue_stale as sweep
+    """The stale-job sweep, every minute: running jobs whose worker went quiet, and waiting
+    jobs whose task the broker lost."""
+    from avatars.jobs import jobs_requeue_lost, jobs_requeue_stale as requeue_stale
 
-    return sweep()
+    return requeue_stale() + jobs_requeue_lost()

@@ -2,6 +2,7 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
+from avatars.selectors import avatar_list_build_failed
 from orders.models import Order, Refund
 
 
@@ -60,3 +61,19 @@ def refund_find_for_stripe_refund(*, stripe_refund: dict) -> Refund | None:
     if str(reference).isdigit():
         return Refund.objects.filter(pk=int(reference)).first()
     return None
+
+
+def order_paid_for_avatar_build(*, avatar_id: int) -> Order | None:
+    """The paid order behind the avatar's current build: the one its latest training was queued for."""
+    return (
+        Order.objects.filter(status=Order.Status.PAID, training_job__avatar_id=avatar_id)
+        .order_by("-paid_at", "-pk")
+        .first()
+    )
+
+
+def order_list_paid_with_failed_build() -> QuerySet[Order]:
+    """Paid orders, never refunded, whose build failed for good (avatars' rule)."""
+    return Order.objects.filter(
+        status=Order.Status.PAID, refunds__isnull=True, training_job__avatar__in=avatar_list_build_failed()
+    ).order_by("paid_at")

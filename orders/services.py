@@ -1,7 +1,8 @@
-"""Orders: Checkout, fulfilment on Stripe's word (webhook or reconciliation), refunds.
+"""Orders: Checkout, fulfilment on Stripe's word (webhook or reconciliation), reconciliation, refunds.
 
-Only Stripe's word marks an order paid: its signed webhook, or our own question to
-its API during reconciliation. The page a buyer returns to never fulfils anything.
+Only Stripe's word marks an order paid: its signed webhook (orders.webhooks), or our own
+question to its API during reconciliation. The page a buyer returns to never fulfils anything.
+The refund rule lives here too: a build that failed for good gets its money back.
 """
 
 import logging
@@ -10,7 +11,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
@@ -19,12 +20,13 @@ from avatars import selectors as avatar_selectors
 from avatars import services as avatar_services
 from avatars.models import Avatar
 from orders import stripe_gateway
-from orders.models import Order, Refund, StripeEvent
+from orders.models import Order, Refund
+from portrait_site.errors import ApplicationError
 from orders.selectors import (
-    order_find_for_checkout_session,
+    order_list_paid_with_failed_build,
     order_list_stale_checkouts,
+    order_paid_for_avatar_build,
     order_unpaid_for_avatar,
-    refund_find_for_stripe_refund,
     refund_list_awaiting_stripe,
     refund_list_unsent,
 )
@@ -45,11 +47,12 @@ RECONCILE_BATCH = 200
 
 PAID_STATUSES = {Order.Status.PAID, Order.Status.REFUND_PENDING, Order.Status.REFUNDED}
 SESSION_PAID = {"paid", "no_payment_required"}
-DUPLICATE = "duplicate"
 
 
-class OrderNotAllowed(Exception):
+class OrderNotAllowed(ApplicationError):
     """The order cannot be created, paid or refunded as asked; the message is for people."""
+
+    code = "order_not_allowed"
 
 
 def order_create_for_avatar(*, user, avatar: Avatar) -> Order:
@@ -124,13 +127,13 @@ def _checkout_start(*, order_id: int) -> str:
 
 def order_fulfil(*, order_id: int, checkout_session_id: str = "", payment_intent_id: str = "", via: str) -> Order:
     """Marks the order paid and queues its avatar's training: once, whoever asks first."""
-    order, _ = _order_fulfil(
+    order, _ = order_fulfil_once(
         order_id=order_id, checkout_session_id=checkout_session_id, payment_intent_id=payment_intent_id, via=via
     )
     return order
 
 
-def _order_fulfil(*, order_id: int, checkout_session_id: str, payment_intent_id: str, via: str) -> tuple[Order, bool]:
+def order_fulfil_once(*, order_id: int, checkout_session_id: str, payment_intent_id: str, via: str) -> tuple[Order, bool]:
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
         if order.status in PAID_STATUSES:
@@ -160,7 +163,7 @@ def _order_fulfil(*, order_id: int, checkout_session_id: str, payment_intent_id:
     return order, True
 
 
-def _order_close(*, order_id: int, checkout_session_id: str, status: str) -> tuple[Order, str]:
+def order_close(*, order_id: int, checkout_session_id: str, status: str) -> tuple[Order, str]:
     """Expired or failed checkout; a paid order, or one now on a newer session, stays as it is."""
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
@@ -180,7 +183,7 @@ def order_reconcile(*, order_id: int) -> str:
         return "nothing to do"
     session = stripe_gateway.checkout_session_retrieve(order.stripe_checkout_session_id)
     if session.payment_status in SESSION_PAID:
-        _, fulfilled = _order_fulfil(
+        _, fulfilled = order_fulfil_once(
             order_id=order.pk,
             checkout_session_id=session.session_id,
             payment_intent_id=session.payment_intent_id,
@@ -188,16 +191,17 @@ def order_reconcile(*, order_id: int) -> str:
         )
         return "fulfilled" if fulfilled else "already paid"
     if session.status == "expired":
-        _, outcome = _order_close(order_id=order.pk, checkout_session_id=session.session_id, status=Order.Status.EXPIRED)
+        _, outcome = order_close(order_id=order.pk, checkout_session_id=session.session_id, status=Order.Status.EXPIRED)
         return outcome
     return "still open"
 
 
 def orders_reconcile(*, now: datetime | None = None) -> dict[str, int]:
-    """Settles stale checkouts, resends refunds Stripe never heard of, and asks Stripe about
-    refunds whose outcome never reached us."""
+    """Refunds failed builds whose refund never started, settles stale checkouts, resends refunds
+    Stripe never heard of, and asks Stripe about refunds whose outcome never reached us."""
     now = now or timezone.now()
     outcomes: Counter[str] = Counter()
+    outcomes.update(orders_refund_failed_builds())
     if settings.LIKENESS_LOCAL_PAYMENTS:
         return dict(outcomes)
     started_before = now - timedelta(minutes=settings.LIKENESS_STALE_CHECKOUT_MINUTES)
@@ -222,6 +226,32 @@ def orders_reconcile(*, now: datetime | None = None) -> dict[str, int]:
 
 
 # --- Refunds ------------------------------------------------------------------------
+
+
+def order_refund_failed_build(*, avatar_id: int) -> Refund | None:
+    """The refund rule for a build: a paid build that failed for good (its training, or every
+    one of its first portraits) gets its money back, once. Told by avatars through
+    settings.LIKENESS_ON_BUILD_FAILED; checked again here, so a stray call refunds nothing."""
+    avatar = Avatar.objects.filter(pk=avatar_id).first()
+    reason = avatar_selectors.avatar_build_failure_reason(avatar=avatar) if avatar is not None else None
+    order = order_paid_for_avatar_build(avatar_id=avatar_id) if reason else None
+    if order is None:
+        return None
+    return order_refund(order=order, reason=reason)
+
+
+def orders_refund_failed_builds() -> Counter[str]:
+    """The safety net under order_refund_failed_build: a refund that raised before its row was
+    written (Stripe or the database down at that moment) is found here, on the next run."""
+    outcomes: Counter[str] = Counter()
+    for order_id, avatar_id in list(order_list_paid_with_failed_build().values_list("pk", "avatar_id")[:RECONCILE_BATCH]):
+        try:
+            order_refund_failed_build(avatar_id=avatar_id)
+            outcomes["failed build refunded"] += 1
+        except Exception:
+            logger.exception("Refund of order %s for a failed build failed; the next run tries again", order_id)
+            outcomes["failed build refund error"] += 1
+    return outcomes
 
 
 def order_refund(*, order: Order, reason: str) -> Refund:
@@ -250,6 +280,8 @@ def _refund_record(*, order_id: int, reason: str) -> Refund:
         )
     order.transition_to(Order.Status.REFUND_PENDING)
     order.save(update_fields=["status", "updated_at"])
+    if order.avatar_id:
+        avatar_services.avatar_refund_record(avatar_id=order.avatar_id, refunded=True)
     refund = Refund.objects.create(order=order, amount=order.amount, currency=order.currency, reason=reason[:200])
     transaction.on_commit(lambda: refund_notify_user(refund_id=refund.pk), robust=True)
     return refund
@@ -263,7 +295,7 @@ def refund_send(*, refund_id: int) -> Refund:
     order = refund.order
     if not order.stripe_payment_intent_id:
         if order.paid_via == Order.PaidVia.LOCAL:
-            return _refund_settle(refund_id=refund.pk, stripe_status="succeeded")
+            return refund_settle(refund_id=refund.pk, stripe_status="succeeded")
         logger.error("Refund %s: order %s has no Stripe payment to refund; settle it by hand", refund.pk, order.pk)
         return refund
     try:
@@ -276,7 +308,7 @@ def refund_send(*, refund_id: int) -> Refund:
     except stripe_gateway.PaymentGatewayError:
         logger.warning("Refund %s did not reach Stripe; the reconciliation sends it again", refund.pk, exc_info=True)
         return refund
-    return _refund_settle(refund_id=refund.pk, stripe_status=stripe_status, stripe_refund_id=stripe_refund_id)
+    return refund_settle(refund_id=refund.pk, stripe_status=stripe_status, stripe_refund_id=stripe_refund_id)
 
 
 def refund_recheck(*, refund_id: int) -> str:
@@ -284,7 +316,7 @@ def refund_recheck(*, refund_id: int) -> str:
     refund = Refund.objects.get(pk=refund_id)
     if refund.status != Refund.Status.PENDING or not refund.stripe_refund_id:
         return "nothing to do"
-    settled = _refund_settle(refund_id=refund.pk, stripe_status=stripe_gateway.refund_retrieve(refund.stripe_refund_id))
+    settled = refund_settle(refund_id=refund.pk, stripe_status=stripe_gateway.refund_retrieve(refund.stripe_refund_id))
     if settled.status == Refund.Status.PENDING:
         # Still on its way at Stripe: asked again after another REFUND_RECHECK_AFTER, not every run.
         Refund.objects.filter(pk=refund.pk).update(updated_at=timezone.now())
@@ -292,7 +324,7 @@ def refund_recheck(*, refund_id: int) -> str:
     return f"refund {settled.status}"
 
 
-def _refund_settle(*, refund_id: int, stripe_status: str, stripe_refund_id: str = "") -> Refund:
+def refund_settle(*, refund_id: int, stripe_status: str, stripe_refund_id: str = "") -> Refund:
     """Applies what Stripe says of a refund: succeeded, failed, canceled, or still pending."""
     with transaction.atomic():
         refund = Refund.objects.select_for_update().get(pk=refund_id)
@@ -310,12 +342,30 @@ def _refund_settle(*, refund_id: int, stripe_status: str, stripe_refund_id: str 
             refund.transition_to(Refund.Status.FAILED)
             if order.status == Order.Status.REFUND_PENDING:
                 order.transition_to(Order.Status.PAID)
+                if order.avatar_id:
+                    # The money did not go back, so what it bought goes on.
+                    avatar_services.avatar_refund_record(avatar_id=order.avatar_id, refunded=False)
             logger.error("Refund %s of order %s %s at Stripe: the money did not go back", refund.pk, order.pk, stripe_status)
         else:
             return refund
         refund.save(update_fields=["status", "updated_at"])
         order.save(update_fields=["status", "updated_at"])
     return refund
+
+
+def refund_record_from_dashboard(*, order_id: int) -> None:
+    """A refund an operator made in Stripe's dashboard, written down so our books agree."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if not order.can_transition_to(Order.Status.REFUNDED):
+            return
+        order.transition_to(Order.Status.REFUNDED)
+        order.save(update_fields=["status", "updated_at"])
+        if order.avatar_id:
+            avatar_services.avatar_refund_record(avatar_id=order.avatar_id, refunded=True)
+        refund = Refund(order=order, amount=order.amount, currency=order.currency, reason="Refunded in Stripe's dashboard")
+        refund.transition_to(Refund.Status.SUCCEEDED)
+        refund.save()
 
 
 def refund_notify_user(*, refund_id: int) -> None:
@@ -332,126 +382,3 @@ def refund_notify_user(*, refund_id: int) -> None:
     if refund.order.paid_via == Order.PaidVia.LOCAL:
         lines.append("This was a local test payment: no real money was taken.")
     send_mail("Your Likeness payment is on its way back", "\n\n".join(lines), None, [user.email])
-
-
-# --- Stripe webhooks ------------------------------------------------------------------
-
-
-def webhook_event_process(*, event: dict) -> str:
-    """Applies one verified Stripe event exactly once; returns the outcome recorded with it."""
-    handler = EVENT_HANDLERS.get(event["type"], _event_not_handled)
-    stripe_object = (event.get("data") or {}).get("object") or {}
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                record = StripeEvent.objects.create(event_id=event["id"], type=event["type"][:100])
-        except IntegrityError:
-            return DUPLICATE
-        order, outcome = handler(stripe_object)
-        record.order = order
-        record.outcome = outcome[:200]
-        record.save(update_fields=["order", "outcome"])
-    return outcome
-
-
-def _id_of(value) -> str:
-    """Stripe sends a related object as its id, or expanded as a dict."""
-    if isinstance(value, dict):
-        return value.get("id") or ""
-    return value or ""
-
-
-def _session_order(session: dict) -> Order | None:
-    order = order_find_for_checkout_session(session=session)
-    if order is None:
-        logger.warning("Stripe Checkout Session %s belongs to no order of ours", session.get("id"))
-    return order
-
-
-def _session_fulfil(session: dict) -> tuple[Order | None, str]:
-    order = _session_order(session)
-    if order is None:
-        return None, "unknown order"
-    order, fulfilled = _order_fulfil(
-        order_id=order.pk,
-        checkout_session_id=session.get("id") or "",
-        payment_intent_id=_id_of(session.get("payment_intent")),
-        via=Order.PaidVia.WEBHOOK,
-    )
-    if fulfilled:
-        return order, "fulfilled"
-    return order, f"order already {order.status}: not fulfilled again"
-
-
-def _on_checkout_session_completed(session: dict) -> tuple[Order | None, str]:
-    if session.get("payment_status") in SESSION_PAID:
-        return _session_fulfil(session)
-    order = _session_order(session)
-    if order is None:
-        return None, "unknown order"
-    return order, "awaiting asynchronous payment"
-
-
-def _on_checkout_session_closed(status: str):
-    def handle(session: dict) -> tuple[Order | None, str]:
-        order = _session_order(session)
-        if order is None:
-            return None, "unknown order"
-        return _order_close(order_id=order.pk, checkout_session_id=session.get("id") or "", status=status)
-
-    return handle
-
-
-def _on_charge_refunded(charge: dict) -> tuple[Order | None, str]:
-    order = Order.objects.filter(stripe_payment_intent_id=_id_of(charge.get("payment_intent")) or "-").first()
-    if order is None:
-        return None, "unknown payment"
-    if not charge.get("refunded"):
-        return order, "partial refund: no change"
-    pending = list(order.refunds.filter(status=Refund.Status.PENDING).values_list("pk", flat=True))
-    for refund_id in pending:
-        _refund_settle(refund_id=refund_id, stripe_status="succeeded")
-    if not pending:
-        _refund_record_from_dashboard(order_id=order.pk)
-    order.refresh_from_db()
-    return order, f"order {order.status}"
-
-
-def _refund_record_from_dashboard(*, order_id: int) -> None:
-    """A refund an operator made in Stripe's dashboard, written down so our books agree."""
-    with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
-        if not order.can_transition_to(Order.Status.REFUNDED):
-            return
-        order.transition_to(Order.Status.REFUNDED)
-        order.save(update_fields=["status", "updated_at"])
-        refund = Refund(order=order, amount=order.amount, currency=order.currency, reason="Refunded in Stripe's dashboard")
-        refund.transition_to(Refund.Status.SUCCEEDED)
-        refund.save()
-
-
-def _on_refund_changed(stripe_refund: dict) -> tuple[Order | None, str]:
-    refund = refund_find_for_stripe_refund(stripe_refund=stripe_refund)
-    if refund is None:
-        return None, "unknown refund"
-    refund = _refund_settle(
-        refund_id=refund.pk, stripe_status=stripe_refund.get("status") or "", stripe_refund_id=stripe_refund.get("id") or ""
-    )
-    return refund.order, f"refund {refund.status}"
-
-
-def _event_not_handled(stripe_object: dict) -> tuple[Order | None, str]:
-    return None, "not handled"
-
-
-EVENT_HANDLERS = {
-    "checkout.session.completed": _on_checkout_session_completed,
-    "checkout.session.async_payment_succeeded": _session_fulfil,
-    "checkout.session.async_payment_failed": _on_checkout_session_closed(Order.Status.PAYMENT_FAILED),
-    "checkout.session.expired": _on_checkout_session_closed(Order.Status.EXPIRED),
-    "charge.refunded": _on_charge_refunded,
-    "refund.created": _on_refund_changed,
-    "refund.updated": _on_refund_changed,
-    "refund.failed": _on_refund_changed,
-    "charge.refund.updated": _on_refund_changed,
-}

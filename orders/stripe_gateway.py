@@ -10,9 +10,14 @@ from functools import lru_cache
 import stripe
 from django.conf import settings
 
+from portrait_site.errors import ApplicationError
 
-class PaymentGatewayError(Exception):
+
+class PaymentGatewayError(ApplicationError):
     """Stripe refused a request or could not be reached."""
+
+    code = "payment_unavailable"
+    http_status = 503
 
 
 class WebhookPayloadRejected(PaymentGatewayError):

@@ -20,7 +20,7 @@ from rest_framework import exceptions, permissions, serializers, status, throttl
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from portrait_site.status import InvalidTransition
+from portrait_site.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 
@@ -47,27 +47,6 @@ def error_response(
     return Response({"error": body}, status=status_code, headers=headers)
 
 
-def _domain_errors() -> list[tuple[type[Exception], int, str]]:
-    """The services' own refusals: their messages are written for people, so they pass through.
-
-    Most specific first: VoteRateLimited is a VoteRefused, DuplicateTemplateRequest a ValidationError.
-    """
-    from avatars.services import AvatarError
-    from orders.services import OrderNotAllowed
-    from orders.stripe_gateway import PaymentGatewayError
-    from styles.services import DuplicateTemplateRequest, VoteRateLimited, VoteRefused
-
-    return [
-        (DuplicateTemplateRequest, status.HTTP_409_CONFLICT, "duplicate"),
-        (VoteRateLimited, status.HTTP_429_TOO_MANY_REQUESTS, "throttled"),
-        (VoteRefused, status.HTTP_409_CONFLICT, "vote_refused"),
-        (AvatarError, status.HTTP_409_CONFLICT, "avatar_state"),
-        (OrderNotAllowed, status.HTTP_409_CONFLICT, "order_not_allowed"),
-        (InvalidTransition, status.HTTP_409_CONFLICT, "conflict"),
-        (PaymentGatewayError, status.HTTP_503_SERVICE_UNAVAILABLE, "payment_unavailable"),
-    ]
-
-
 def _first_message(detail) -> str:
     if isinstance(detail, dict):
         for value in detail.values():
@@ -90,11 +69,9 @@ def _field_messages(detail) -> dict:
 
 
 def exception_handler(exc, context):
-    for error_class, status_code, code in _domain_errors():
-        if isinstance(exc, error_class):
-            message = exc.messages[0] if isinstance(exc, DjangoValidationError) else str(exc)
-            fields = {"title": [message]} if code == "duplicate" else None
-            return error_response(status_code=status_code, code=code, message=message, fields=fields)
+    if isinstance(exc, ApplicationError):
+        # The services' refusals: their messages are written for people, so they pass through.
+        return error_response(status_code=exc.http_status, code=exc.code, message=exc.message, fields=exc.fields)
     if isinstance(exc, DjangoValidationError):
         return error_response(status_code=400, code="invalid", message=" ".join(exc.messages))
     if isinstance(exc, Http404):

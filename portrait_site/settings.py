@@ -251,6 +251,13 @@ Q_CLUSTER = {
     },
 }
 LIKENESS_RUN_JOBS_INLINE = env.bool("LIKENESS_RUN_JOBS_INLINE", default=False)
+# A waiting job whose task the broker does not hold after this long is queued again (the
+# stale-job sweep). Tasks are queued in the job's own transaction, so this only catches a
+# broker purged by hand or a task lost some other way.
+LIKENESS_QUEUED_TASK_GRACE_SECONDS = env.int("LIKENESS_QUEUED_TASK_GRACE_SECONDS", default=120)
+# What hears of a build that failed for good, with the avatar's id: the one place that wires
+# avatars to orders (avatars imports nothing of orders). Orders refunds the payment.
+LIKENESS_ON_BUILD_FAILED = "orders.tasks.order_refund_failed_build"
 
 # --- API --------------------------------------------------------------------------
 REST_FRAMEWORK = {

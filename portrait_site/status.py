@@ -2,8 +2,10 @@
 
 from django.db import models
 
+from portrait_site.errors import ApplicationError
 
-class InvalidTransition(Exception):
+
+class InvalidTransition(ApplicationError):
     def __init__(self, obj, new_status):
         self.obj = obj
         self.new_status = new_status

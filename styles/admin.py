@@ -4,11 +4,11 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
 
+from avatars.selectors import template_list_with_statistics
+from avatars.services import template_preview_render
+from portrait_site.errors import ApplicationError
 from styles.models import StyleTemplate, TemplateRequest, TemplateVote
-from styles.selectors import template_list_with_statistics
 from styles.services import (
-    CurationRefused,
-    template_preview_request,
     template_publish,
     template_request_decline,
     template_request_plan,
@@ -36,7 +36,7 @@ def _run_each(modeladmin, request, objects, action, done: str) -> None:
     for obj in objects:
         try:
             action(obj)
-        except CurationRefused as refusal:
+        except ApplicationError as refusal:
             modeladmin.message_user(request, str(refusal), messages.WARNING)
         else:
             succeeded += 1
@@ -98,7 +98,7 @@ class StyleTemplateAdmin(admin.ModelAdmin):
     def preview(self, request, queryset):
         _run_each(
             self, request, queryset,
-            lambda template: template_preview_request(template=template, by=request.user),
+            lambda template: template_preview_render(template=template, by=request.user),
             "Preview renders queued",
         )
 

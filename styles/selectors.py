@@ -1,5 +1,4 @@
-from django.db.models import Avg, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Value
 from django.http import Http404
 
 from styles.models import StyleTemplate, TemplateRequest, TemplateVote
@@ -36,34 +35,6 @@ def template_get_visible(*, slug: str, viewer) -> StyleTemplate:
         return templates.annotate(used_by=Count("portraits__avatar", distinct=True)).get(slug=slug)
     except StyleTemplate.DoesNotExist:
         raise Http404("No such style.") from None
-
-
-def template_list_with_statistics(queryset: QuerySet[StyleTemplate]) -> QuerySet[StyleTemplate]:
-    """The operator's figures per template, one correlated subquery each so joins cannot multiply them."""
-    from avatars.models import Portrait, RenderJob
-
-    portraits = Portrait.objects.filter(template=OuterRef("pk")).order_by().values("template")
-    return queryset.annotate(
-        render_count=Coalesce(
-            Subquery(portraits.annotate(n=Count("pk")).values("n"), output_field=IntegerField()), Value(0)
-        ),
-        download_total=Coalesce(
-            Subquery(portraits.annotate(n=Sum("download_count")).values("n"), output_field=IntegerField()),
-            Value(0),
-        ),
-        likeness_average=Subquery(portraits.annotate(a=Avg("likeness_score")).values("a")),
-        more_like_me_count=Coalesce(
-            Subquery(
-                RenderJob.objects.filter(template=OuterRef("pk"), kind=RenderJob.Kind.MORE_LIKE_ME)
-                .order_by()
-                .values("template")
-                .annotate(n=Count("pk"))
-                .values("n"),
-                output_field=IntegerField(),
-            ),
-            Value(0),
-        ),
-    )
 
 
 def template_request_list_ranked(*, viewer=None) -> QuerySet[TemplateRequest]:

@@ -12,7 +12,8 @@ from django.urls import reverse
 from django.utils.text import slugify
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from accounts.services import notice_create
+from accounts.notices import notice_create
+from portrait_site.errors import ApplicationError
 from portrait_site.rate_limits import rate_limit_hit
 from styles.models import StyleTemplate, TemplateRequest, TemplateVote
 
@@ -35,24 +36,32 @@ DRAFT_NEGATIVE_PROMPT = (
 )
 
 
-class DuplicateTemplateRequest(ValidationError):
+class DuplicateTemplateRequest(ApplicationError):
     """An open or planned request already asks for this style: vote for it instead."""
+
+    code = "duplicate"
 
     def __init__(self, existing: TemplateRequest):
         self.existing = existing
-        super().__init__(f"“{existing.title}” has already been requested. Vote for it instead?")
+        message = f"“{existing.title}” has already been requested. Vote for it instead?"
+        super().__init__(message, fields={"title": [message]})
 
 
-class VoteRefused(Exception):
+class VoteRefused(ApplicationError):
     """A vote the request cannot take; the message says why, in words a person reads."""
+
+    code = "vote_refused"
 
 
 class VoteRateLimited(VoteRefused):
-    pass
+    code = "throttled"
+    http_status = 429
 
 
-class CurationRefused(Exception):
+class CurationRefused(ApplicationError):
     """An operator action that does not apply to this request or template now."""
+
+    code = "curation_refused"
 
 
 # --- Template requests ----------------------------------------------------------
@@ -299,18 +308,3 @@ def template_unpublish(*, template: StyleTemplate) -> StyleTemplate:
             locked.is_published = False
             locked.save(update_fields=["is_published", "updated_at"])
         return locked
-
-
-def template_preview_request(*, template: StyleTemplate, by):
-    """Queue an operator preview of the template, rendered on the operator's own ready avatar."""
-    from avatars.models import Avatar, RenderJob
-    from avatars.services import render_job_create
-
-    if not by.is_staff:
-        raise CurationRefused("Only staff can preview templates.")
-    avatar = Avatar.objects.filter(user=by, status=Avatar.Status.READY).order_by("-trained_at", "-pk").first()
-    if avatar is None:
-        raise CurationRefused(
-            "A preview renders on your own avatar: train one on this staff account first."
-        )
-    return render_job_create(avatar=avatar, template=template, kind=RenderJob.Kind.PREVIEW)

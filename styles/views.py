@@ -92,7 +92,7 @@ def request_list(request):
                 )
             except DuplicateTemplateRequest as error:
                 duplicate = error.existing
-                form.add_error("title", error)
+                form.add_error("title", error.message)
             except ValidationError as error:
                 form.add_error(None, error)
             else:

@@ -9,7 +9,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api import serializers as api_serializers
-from accounts.services import auth_rate_limit_hit, user_delete_everything
+from accounts.deletion import user_delete_everything
+from accounts.services import auth_rate_limit_hit
 from portrait_site.api import error_responses
 
 

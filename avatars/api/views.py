@@ -12,7 +12,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.serializers import DeletionReceiptSerializer
-from accounts.services import avatar_delete_with_receipt, portrait_delete_with_receipt
 from avatars import selectors, services
 from avatars.api import serializers as api_serializers
 from avatars.models import Photo
@@ -84,7 +83,7 @@ class AvatarDetailView(OwnedAvatarMixin, APIView):
         responses={200: DeletionReceiptSerializer},
     )
     def delete(self, request, public_id):
-        receipt = avatar_delete_with_receipt(user=request.user, avatar=self.get_avatar())
+        receipt = services.avatar_delete_with_receipt(user=request.user, avatar=self.get_avatar())
         return Response(DeletionReceiptSerializer(receipt).data)
 
 
@@ -296,7 +295,7 @@ class PortraitDetailView(OwnedPortraitMixin, APIView):
         responses={200: DeletionReceiptSerializer},
     )
     def delete(self, request, public_id):
-        receipt = portrait_delete_with_receipt(user=request.user, portrait=self.get_portrait())
+        receipt = services.portrait_delete_with_receipt(user=request.user, portrait=self.get_portrait())
         return Response(DeletionReceiptSerializer(receipt).data)
 
 

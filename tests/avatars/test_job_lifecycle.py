@@ -4,10 +4,12 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django_q.models import OrmQ
 
 from avatars import jobs
 from avatars.models import Avatar, RenderJob, TrainingJob
+from orders.services import order_refund
 from tests.factories import AvatarFactory, OrderFactory, RenderJobFactory, TrainingJobFactory
 
 pytestmark = pytest.mark.django_db
@@ -15,6 +17,11 @@ pytestmark = pytest.mark.django_db
 
 def gpu_queue_size() -> int:
     return OrmQ.objects.filter(key="gpu").count()
+
+
+def run_queued_task(task: dict):
+    """Run one task as a django-q worker would: its function, by dotted path, with its arguments."""
+    return import_string(task["func"])(*task["args"], **task.get("kwargs", {}))
 
 
 def stale_time():
@@ -97,21 +104,26 @@ def test_sweep_requeues_running_jobs_with_a_stale_heartbeat(django_capture_on_co
     assert gpu_queue_size() == 1
 
 
-def test_sweep_fails_a_training_job_out_of_attempts_and_refunds_its_order(django_capture_on_commit_callbacks):
+def test_sweep_fails_a_training_job_out_of_attempts_and_its_order_is_refunded(django_capture_on_commit_callbacks):
     order = OrderFactory(status="paid", stripe_payment_intent_id="pi_local")
     order.avatar.status = Avatar.Status.TRAINING
     order.avatar.save()
     job = TrainingJobFactory(avatar=order.avatar, order=order, status="running", attempts=3, max_attempts=3,
                              heartbeat_at=stale_time())
 
-    with django_capture_on_commit_callbacks(execute=True):
-        jobs.jobs_requeue_stale()
+    jobs.jobs_requeue_stale()
 
     job.refresh_from_db()
     assert job.status == "failed"
     assert Avatar.objects.get(pk=order.avatar_id).status == Avatar.Status.FAILED
-    assert order.refunds.count() == 1
     assert gpu_queue_size() == 0
+    # avatars only reports the failure: orders' task, queued with it, gives the money back.
+    [report] = [queued.task for queued in OrmQ.objects.filter(key="default")]
+    assert (report["func"], report["args"]) == ("orders.tasks.order_refund_failed_build", (order.avatar_id,))
+    assert order.refunds.count() == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        run_queued_task(report)
+    assert order.refunds.get().reason == "Avatar training failed"
 
 
 def test_progress_reporter_stops_work_once_the_job_is_cancelled():
@@ -150,12 +162,13 @@ def test_an_operator_retries_a_failed_render_from_the_admin(client, django_captu
 
 
 def test_the_admin_refuses_to_retry_training_of_a_refunded_order(client):
-    order = OrderFactory(status="refunded")
+    order = OrderFactory(status="paid")
     Avatar.objects.filter(pk=order.avatar_id).update(status=Avatar.Status.FAILED)
     job = TrainingJobFactory(avatar=order.avatar, order=order, status="failed", attempts=3)
+    order_refund(order=order, reason="Avatar training failed")
 
     page = retry_through_admin(client, "trainingjob", job)
 
-    assert "order was refunded" in page
+    assert "payment was refunded" in page
     assert TrainingJob.objects.get(pk=job.pk).status == "failed"
     assert gpu_queue_size() == 0

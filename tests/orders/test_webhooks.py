@@ -259,7 +259,7 @@ def test_an_older_session_expiring_leaves_the_order_on_its_newer_session(fake_st
 
 
 def test_a_payment_for_a_deleted_avatar_goes_back_automatically(fake_stripe, deliver, order):
-    Avatar.objects.filter(pk=order.avatar_id).update(status=Avatar.Status.DELETED)
+    Avatar.objects.filter(pk=order.avatar_id).delete()
 
     response = deliver(completed(order, payment_intent="pi_test_orphan"))
 

@@ -24,7 +24,7 @@ from PIL import Image
 from rest_framework.authtoken.models import Token
 
 from accounts.models import DeletionReceipt, User
-from accounts.services import notice_create
+from accounts.notices import notice_create
 from avatars import services
 from avatars.models import Avatar, Photo, Portrait
 from orders.models import Order

@@ -45,7 +45,7 @@ PINNED_QUERIES = {
 
 
 def make_rows(count: int) -> None:
-    from accounts.services import notice_create
+    from accounts.notices import notice_create
 
     for _ in range(count):
         order = OrderFactory(status="paid", stripe_payment_intent_id="pi_x")

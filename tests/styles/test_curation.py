@@ -199,7 +199,7 @@ def test_admin_form_requires_the_identity_placeholder(staff_client):
 
 
 def test_admin_statistics_are_annotated_without_n_plus_one(staff_client, django_assert_max_num_queries):
-    popular, quiet = StyleTemplateFactory(title="Popular"), StyleTemplateFactory(title="Quiet")
+    popular, _quiet = StyleTemplateFactory(title="Popular"), StyleTemplateFactory(title="Quiet")
     avatar = AvatarFactory()
     PortraitFactory(template=popular, avatar=avatar, download_count=3, likeness_score=80)
     PortraitFactory(template=popular, avatar=avatar, download_count=2, likeness_score=70)

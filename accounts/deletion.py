@@ -1,0 +1,74 @@
+"""Deleting everything of a person's: above the apps it deletes from (avatars, orders, styles)."""
+
+from importlib import import_module
+
+from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from accounts.models import DeletionReceipt, Notice, User
+from accounts.receipts import deletion_receipt_create, receipt_counts
+from avatars.models import Avatar
+from avatars.services import avatar_delete
+from orders.models import Order
+from styles.models import TemplateRequest, TemplateVote
+
+
+def _sessions_delete_for_user(*, user_id: int) -> int:
+    # Django's sessions carry no user index, so the live ones are decoded one by one.
+    # Once the user row is gone such a session would be anonymous anyway; this removes the data too.
+    session_keys = [
+        session.session_key
+        for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator(chunk_size=500)
+        if str(session.get_decoded().get("_auth_user_id")) == str(user_id)
+    ]
+    session_store = import_module(settings.SESSION_ENGINE).SessionStore
+    for session_key in session_keys:
+        # The session engine's own delete, so a copy in the session cache goes as well.
+        session_store(session_key=session_key).delete()
+    return len(session_keys)
+
+
+def _storage_delete(names: list[str]) -> None:
+    for name in names:
+        default_storage.delete(name)
+
+
+def user_delete_everything(*, user: User) -> DeletionReceipt:
+    """Delete the person's account and everything of theirs, and return the receipt.
+
+    Orders keep their rows without the user link: bookkeeping law wants the
+    amounts, dates and Stripe ids. Template requests stay for the others who
+    voted on them, without an author.
+    """
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        totals = {"avatars": 0, "photos": 0, "portraits": 0, "lora_files": 0, "files": 0}
+        avatar_names = []
+        for avatar in Avatar.objects.filter(user=user).order_by("created_at"):
+            avatar_names.append(avatar.name)
+            for key, count in receipt_counts(avatar_delete(avatar=avatar)).items():
+                totals[key] += count
+        # The request stays for its voters, but its reference image may show the person.
+        authored = TemplateRequest.objects.filter(author=user).exclude(reference_image="")
+        reference_names = list(authored.values_list("reference_image", flat=True))
+        authored.update(reference_image="")
+        transaction.on_commit(lambda: _storage_delete(reference_names))
+        removed = {
+            **totals,
+            "avatar_names": avatar_names,
+            "reference_images": len(reference_names),
+            "template_requests_detached": TemplateRequest.objects.filter(author=user).update(author=None),
+            "votes": TemplateVote.objects.filter(user=user).delete()[0],
+            "notices": Notice.objects.filter(user=user).delete()[0],
+            "api_tokens": Token.objects.filter(user=user).delete()[0],
+            "sessions": _sessions_delete_for_user(user_id=user.pk),
+            "orders_kept_without_link": Order.objects.filter(user=user).update(user=None),
+            "account": 1,
+        }
+        email = user.email
+        user.delete()
+        return deletion_receipt_create(email=email, scope="everything", removed=removed)

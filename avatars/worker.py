@@ -1,0 +1,191 @@
+"""What a GPU worker does for each job: adapt the engine to the avatar's rows and files.
+
+Only the `gpu` cluster imports this module (through avatars.tasks), so torch is loaded there
+and never in the web process. The lifecycle (claim, heartbeat, outcome) is avatars.jobs; the
+rules that need no GPU (what to render, storing the portrait, the mails) are avatars.services.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from avatars import services
+from avatars.engine_config import engine_spec
+from avatars.jobs import ProgressReporter, job_lock_own_attempt, job_mark_succeeded, job_run
+from avatars.models import Avatar, Photo, RenderJob, TrainingJob
+
+# Where a GPU machine keeps the LoRAs of the avatars it renders for (storage may be S3).
+LORA_CACHE_DIR = Path(tempfile.gettempdir()) / "likeness-lora"
+
+
+def training_job_execute(*, job_id: int) -> None:
+    job_run(TrainingJob, job_id, _train)
+
+
+def render_job_execute(*, job_id: int) -> None:
+    try:
+        job_run(RenderJob, job_id, _render)
+    finally:
+        local_loras_prune()
+
+
+# --- Training ---------------------------------------------------------------------
+
+
+def training_steps_for(photo_count: int) -> int:
+    return max(1, min(settings.LIKENESS_TRAIN_STEPS_PER_PHOTO * photo_count, settings.LIKENESS_TRAIN_MAX_STEPS))
+
+
+def _training_images(avatar: Avatar, size: int):
+    from PIL import Image
+
+    from avatars.engine.faces import crop_face
+
+    photos = list(avatar.photos.filter(status=Photo.Status.ACCEPTED, selected_for_training=True).exclude(image=""))
+    if not photos:
+        photos = list(avatar.photos.filter(status=Photo.Status.ACCEPTED).exclude(image=""))
+    images, embeddings = [], []
+    for photo in photos:
+        with photo.image.open("rb") as handle:
+            image = Image.open(io.BytesIO(handle.read())).convert("RGB")
+        images.append(crop_face(image, photo.face_box, size=size, margin=0.6))
+        if photo.embedding:
+            embeddings.append(photo.embedding)
+    return images, embeddings
+
+
+def _train(job: TrainingJob, report: ProgressReporter, started: float) -> None:
+    from avatars.engine.intake import identity_centroid
+    from avatars.engine.pipeline import get_engine
+    from avatars.engine.training import train_lora
+
+    engine = get_engine(engine_spec())
+    avatar = job.avatar
+    images, embeddings = _training_images(avatar, engine.resolution)
+    if not images:
+        raise RuntimeError("The avatar has no accepted photos to train on.")
+    steps = training_steps_for(len(images))
+    report("training", 2, force=True)
+
+    def on_step(step: int, total: int, loss: float) -> None:
+        report("training", 2 + int(93 * step / max(total, 1)))
+
+    with tempfile.TemporaryDirectory() as folder:
+        output = Path(folder) / "avatar.safetensors"
+        result = train_lora(
+            engine, images,
+            identity_token=avatar.identity_token, subject_class=avatar.subject_class,
+            output_path=output, rank=settings.LIKENESS_LORA_RANK, steps=steps,
+            learning_rate=settings.LIKENESS_LEARNING_RATE, seed=job.pk, progress=on_step,
+            # Every step: the reporter throttles the writes, and ten slow steps (a CPU, a big
+            # model) can outlast the stale limit, so the sweep would take over a live job.
+            progress_every=1,
+        )
+        lora_bytes = output.read_bytes()
+    report("saving", 97, force=True)
+    with transaction.atomic():
+        locked = job_lock_own_attempt(job)
+        avatar = Avatar.objects.select_for_update().get(pk=locked.avatar_id)
+        services.avatar_mark_trained(
+            avatar=avatar, lora_bytes=lora_bytes, centroid=identity_centroid(embeddings) or None,
+            engine_label=engine.label,
+        )
+        locked.steps = result.steps
+        locked.final_loss = result.final_loss
+        job_mark_succeeded(locked, started=started)
+        for template in avatar.templates.filter(is_published=True):
+            services.render_job_create(avatar=avatar, template=template, kind=RenderJob.Kind.INITIAL)
+
+
+# --- Rendering --------------------------------------------------------------------
+
+
+def _local_lora_path(avatar: Avatar) -> Path:
+    """The avatar's LoRA as a local file, cached by its unique name while its renders run."""
+    LORA_CACHE_DIR.mkdir(exist_ok=True)
+    path = LORA_CACHE_DIR / Path(avatar.lora_file.name).name
+    if not path.exists():
+        with avatar.lora_file.open("rb") as handle:
+            partial = path.with_suffix(".part")
+            partial.write_bytes(handle.read())
+            partial.replace(path)
+    return path
+
+
+def local_loras_prune() -> list[str]:
+    """Delete this machine's LoRA copies that no queued or running render needs. A LoRA renders
+    the person's likeness: it stays on a GPU machine only while it works for them, and a
+    deleted avatar's copy goes when its last render stops. Returns the names deleted."""
+    if not LORA_CACHE_DIR.is_dir():
+        return []
+    active = Avatar.objects.filter(render_jobs__status__in=[RenderJob.Status.QUEUED, RenderJob.Status.RUNNING])
+    needed = {Path(name).stem for name in active.exclude(lora_file="").values_list("lora_file", flat=True)}
+    deleted = []
+    for path in LORA_CACHE_DIR.iterdir():
+        # "<name>.safetensors", or "<name>.part" while it is being copied.
+        if path.name.split(".", 1)[0] not in needed:
+            path.unlink(missing_ok=True)
+            deleted.append(path.name)
+    return deleted
+
+
+def _render(job: RenderJob, report: ProgressReporter, started: float) -> None:
+    from PIL import Image
+
+    from avatars.engine.pipeline import get_engine
+    from avatars.engine.rendering import render
+    from avatars.engine.safety import nudity_verdict
+    from avatars.engine.scoring import portrait_scorer
+
+    engine = get_engine(engine_spec())
+    avatar = job.avatar
+    if avatar.status != Avatar.Status.READY or not avatar.lora_file:
+        raise RuntimeError("The avatar is not trained.")
+    plan = services.render_job_plan(job=job)
+    parameters = plan.parameters
+    reference = None
+    if parameters.get("use_reference") and job.template.reference_image:
+        with job.template.reference_image.open("rb") as handle:
+            reference = Image.open(io.BytesIO(handle.read())).convert("RGB")
+    report("rendering", 5, force=True)
+    result = render(
+        engine,
+        lora_path=_local_lora_path(avatar),
+        identity_token=avatar.identity_token,
+        subject_class=avatar.subject_class,
+        prompt=parameters["prompt"],
+        negative_prompt=parameters["negative_prompt"],
+        reference_image=reference,
+        strength=parameters["strength"],
+        guidance_scale=parameters["guidance_scale"],
+        steps=parameters["steps"],
+        width=parameters["width"],
+        height=parameters["height"],
+        seed=plan.seed,
+        lora_scale=parameters["lora_scale"],
+        candidates=settings.LIKENESS_CANDIDATES_PER_TEMPLATE,
+        score=portrait_scorer(avatar.embedding_centroid),
+        max_rerolls=settings.LIKENESS_MAX_REROLLS,
+        min_likeness=settings.LIKENESS_MIN_LIKENESS,
+        beauty=parameters["beauty"],
+        progress=lambda step, total: report("rendering", 5 + int(90 * step / max(total, 1))),
+    )
+    is_safe, nudity_score, _ = nudity_verdict(result.image)
+    if not is_safe:
+        raise RuntimeError(f"Every candidate failed the safety check (nudity score {nudity_score:.2f}).")
+    buffer = io.BytesIO()
+    result.image.save(buffer, format="PNG")
+    report("saving", 97, force=True)
+    with transaction.atomic():
+        locked = job_lock_own_attempt(job)
+        services.portrait_create_for_job(
+            job=locked, png_bytes=buffer.getvalue(), seed=result.seed, likeness=result.likeness,
+            parameters={**parameters, **result.parameters},
+            width=result.image.width, height=result.image.height, engine_label=engine.label,
+        )
+        job_mark_succeeded(locked, started=started)
