@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
 
+from accounts.deletion import user_delete_everything
 from accounts.forms import (
     AvatarDeleteForm,
     DeleteEverythingForm,
@@ -15,7 +16,6 @@ from accounts.forms import (
     SignupForm,
 )
 from accounts.selectors import my_data_for_user, receipt_get, receipt_lines
-from accounts.deletion import user_delete_everything
 from accounts.services import auth_rate_limit_hit
 from avatars.services import avatar_delete_with_receipt, portrait_delete_with_receipt
 

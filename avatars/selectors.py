@@ -89,6 +89,11 @@ def portrait_list_for_avatar(*, avatar: Avatar) -> QuerySet[Portrait]:
     return avatar.portraits.select_related("template").order_by("template__sort_order", "template_id", "-created_at")
 
 
+def portrait_download_name(*, portrait: Portrait) -> str:
+    """The file name a downloaded portrait is saved under."""
+    return f"likeness-{portrait.template.slug}-v{portrait.version}.png"
+
+
 def portrait_versions(*, portrait: Portrait) -> list[Portrait]:
     """The "more like me" chain this portrait belongs to, oldest first."""
     root = portrait

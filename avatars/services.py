@@ -59,6 +59,45 @@ def _known_photos(avatar: Avatar, *, exclude_id: int | None = None):
     ]
 
 
+@dataclass(frozen=True)
+class PhotoAddOutcome:
+    """One uploaded file's fate: its Photo row with a verdict, or why it was not taken at all."""
+
+    name: str
+    photo: Photo | None = None
+    not_taken: str = ""
+
+
+def photos_too_many_message() -> str:
+    """Why a request carrying more files than Django takes in one POST was refused whole."""
+    return f"Too many photos in one go: send at most {settings.DATA_UPLOAD_MAX_NUMBER_FILES} at a time."
+
+
+def photos_add(*, avatar: Avatar, uploaded_files) -> list[PhotoAddOutcome]:
+    """Check and keep each uploaded file in turn: the one upload path of the website and the API.
+
+    Raises AvatarError when the avatar takes no photos at all now (paid for, or already full);
+    a file that no longer fits once earlier ones were taken gets an outcome that says so.
+    """
+    _avatar_check_room_for_photos(avatar)
+    outcomes = []
+    for uploaded in uploaded_files:
+        name = (getattr(uploaded, "name", "") or "photo")[-255:]
+        try:
+            outcomes.append(PhotoAddOutcome(name=name, photo=photo_add(avatar=avatar, uploaded_file=uploaded)))
+        except AvatarError as refusal:
+            outcomes.append(PhotoAddOutcome(name=name, not_taken=refusal.message))
+    return outcomes
+
+
+def _avatar_check_room_for_photos(avatar: Avatar) -> None:
+    if avatar.status != Avatar.Status.COLLECTING:
+        raise AvatarError("This avatar is already paid for: its photo set can't change any more.")
+    kept = avatar.photos.exclude(status=Photo.Status.REMOVED).count()
+    if kept >= settings.LIKENESS_MAX_PHOTOS:
+        raise AvatarError(f"This avatar already has {kept} photos, the most it can take. Remove some to add others.")
+
+
 def photo_add(*, avatar: Avatar, uploaded_file) -> Photo:
     """Check one uploaded photo and keep it if it helps the avatar.
 
@@ -69,14 +108,7 @@ def photo_add(*, avatar: Avatar, uploaded_file) -> Photo:
 
     original_name = (getattr(uploaded_file, "name", "") or "photo")[-255:]
     with transaction.atomic():
-        locked = Avatar.objects.select_for_update().get(pk=avatar.pk)
-        if locked.status != Avatar.Status.COLLECTING:
-            raise AvatarError("This avatar is already paid for: its photo set can't change any more.")
-        kept = locked.photos.exclude(status=Photo.Status.REMOVED).count()
-        if kept >= settings.LIKENESS_MAX_PHOTOS:
-            raise AvatarError(
-                f"This avatar already has {kept} photos, the most it can take. Remove some to add others."
-            )
+        _avatar_check_room_for_photos(Avatar.objects.select_for_update().get(pk=avatar.pk))
 
     limits = _intake_limits()
     size = getattr(uploaded_file, "size", None)

@@ -26,6 +26,7 @@ def avatars_forget_photos_after_failure() -> int:
 def jobs_requeue_stale() -> int:
     """The stale-job sweep, every minute: running jobs whose worker went quiet, and waiting
     jobs whose task the broker lost."""
-    from avatars.jobs import jobs_requeue_lost, jobs_requeue_stale as requeue_stale
+    from avatars.jobs import jobs_requeue_lost
+    from avatars.jobs import jobs_requeue_stale as requeue_stale
 
     return requeue_stale() + jobs_requeue_lost()

@@ -3,33 +3,16 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from avatars import selectors, services
-from avatars.models import Avatar, Photo
+from avatars.api.serializers import photo_upload_result_data
+from avatars.models import Avatar
+from portrait_site.errors import json_error
+from portrait_site.files import private_file_response
 from styles.selectors import template_list_published
-
-
-def _photo_json(photo: Photo) -> dict:
-    return {
-        "id": photo.pk,
-        "name": photo.original_name,
-        "status": photo.status,
-        "accepted": photo.status == Photo.Status.ACCEPTED,
-        "reason_code": photo.reason_code,
-        "reason": photo.reason,
-        "thumbnail_url": (
-            f"/avatars/{photo.avatar.public_id}/photos/{photo.pk}/image/" if photo.image else None
-        ),
-    }
-
-
-def _readiness_json(avatar: Avatar) -> dict:
-    readiness = selectors.avatar_photo_readiness(avatar=avatar)
-    return {"accepted": readiness.accepted, "required": readiness.required, "missing": readiness.missing,
-            "ready": readiness.ready}
 
 
 @login_required
@@ -75,26 +58,19 @@ def detail(request, public_id):
 @login_required
 @require_POST
 def photo_upload(request, public_id):
+    """The upload page's script posts here; it answers exactly as the API's photo upload does."""
     avatar = selectors.avatar_get_for_user(user=request.user, public_id=public_id)
     try:
         files = request.FILES.getlist("photos")
     except (TooManyFilesSent, RequestDataTooBig):
-        return JsonResponse({"error": "Too many photos in one go: send at most 50 at a time."}, status=400)
+        return json_error(status=400, code="invalid", message=services.photos_too_many_message())
     if not files:
-        return JsonResponse({"error": "Choose at least one photo."}, status=400)
-    results = []
-    for uploaded in files:
-        try:
-            results.append(_photo_json(services.photo_add(avatar=avatar, uploaded_file=uploaded)))
-        except services.AvatarError as error:
-            results.append({"name": uploaded.name, "accepted": False, "status": "rejected",
-                            "reason_code": "not_taken", "reason": str(error)})
-    photos = selectors.photo_list_for_avatar(avatar=avatar)
-    return JsonResponse({
-        "results": results,
-        "photos": [_photo_json(p) for p in photos],
-        "readiness": _readiness_json(avatar),
-    })
+        return json_error(status=400, code="invalid", message="Choose at least one photo.")
+    try:
+        outcomes = services.photos_add(avatar=avatar, uploaded_files=files)
+    except services.AvatarError as refusal:
+        return json_error(status=refusal.http_status, code=refusal.code, message=refusal.message)
+    return JsonResponse(photo_upload_result_data(avatar=avatar, outcomes=outcomes), status=201)
 
 
 @login_required
@@ -116,7 +92,7 @@ def photo_image(request, public_id, photo_id):
     photo = selectors.photo_get_for_user(user=request.user, avatar=avatar, photo_id=photo_id)
     if not photo.image:
         raise Http404("This photo is no longer stored.")
-    return _private_file(photo.image, content_type="image/jpeg")
+    return private_file_response(photo.image, content_type="image/jpeg")
 
 
 @login_required
@@ -138,18 +114,11 @@ def progress(request, public_id):
     return JsonResponse(selectors.avatar_progress(avatar=avatar))
 
 
-def _private_file(field_file, *, content_type: str, download_name: str | None = None):
-    response = FileResponse(field_file.open("rb"), content_type=content_type,
-                            as_attachment=download_name is not None, filename=download_name or "")
-    response["Cache-Control"] = "private, no-store"
-    return response
-
-
 @login_required
 @require_GET
 def portrait_image(request, public_id):
     portrait = selectors.portrait_get_for_user(user=request.user, public_id=public_id)
-    return _private_file(portrait.image, content_type="image/png")
+    return private_file_response(portrait.image, content_type="image/png")
 
 
 @login_required
@@ -157,8 +126,9 @@ def portrait_image(request, public_id):
 def portrait_download(request, public_id):
     portrait = selectors.portrait_get_for_user(user=request.user, public_id=public_id)
     services.portrait_download_record(portrait=portrait)
-    name = f"likeness-{portrait.template.slug}-v{portrait.version}.png"
-    return _private_file(portrait.image, content_type="image/png", download_name=name)
+    return private_file_response(
+        portrait.image, content_type="image/png", download_name=selectors.portrait_download_name(portrait=portrait)
+    )
 
 
 @login_required

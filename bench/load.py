@@ -268,7 +268,7 @@ def report(results: list[Result], *, clients: int) -> bool:
             f"{result.percentile(0.95):7.1f} {p99:7.1f} {len(result.errors):7d}  {verdict}"
         )
         if result.errors:
-            print(f"{'':<10} errors: {dict((e, result.errors.count(e)) for e in set(result.errors))}")
+            print(f"{'':<10} errors: { {e: result.errors.count(e) for e in set(result.errors)} }")
     return all_met
 
 

@@ -103,14 +103,14 @@ def main() -> None:
                 before = Success.objects.count()
                 started = time.monotonic()
                 async_task("bench.payment_latency.noop", cluster="gpu")
-                wait_for(lambda: Success.objects.count() > before)
+                wait_for(lambda before=before: Success.objects.count() > before)
                 baseline.append(time.monotonic() - started)
 
                 order = paid_avatar(round_number)
                 connection.close()
                 started = time.monotonic()
                 order_fulfil(order_id=order.pk, checkout_session_id="", payment_intent_id="", via="bench")
-                wait_for(lambda: TrainingJob.objects.filter(order=order, started_at__isnull=False).exists())
+                wait_for(lambda order=order: TrainingJob.objects.filter(order=order, started_at__isnull=False).exists())
                 payment.append(time.monotonic() - started)
                 # Let the one-step training finish so the next round starts on an idle worker.
                 wait_for(lambda: not TrainingJob.objects.filter(status__in=["queued", "running"]).exists())

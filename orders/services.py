@@ -21,7 +21,6 @@ from avatars import services as avatar_services
 from avatars.models import Avatar
 from orders import stripe_gateway
 from orders.models import Order, Refund
-from portrait_site.errors import ApplicationError
 from orders.selectors import (
     order_list_paid_with_failed_build,
     order_list_stale_checkouts,
@@ -30,6 +29,7 @@ from orders.selectors import (
     refund_list_awaiting_stripe,
     refund_list_unsent,
 )
+from portrait_site.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 

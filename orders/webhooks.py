@@ -13,7 +13,13 @@ from django.views.decorators.http import require_POST
 
 from orders.models import Order, Refund, StripeEvent
 from orders.selectors import order_find_for_checkout_session, refund_find_for_stripe_refund
-from orders.services import SESSION_PAID, order_close, order_fulfil_once, refund_record_from_dashboard, refund_settle
+from orders.services import (
+    SESSION_PAID,
+    order_close,
+    order_fulfil_once,
+    refund_record_from_dashboard,
+    refund_settle,
+)
 from orders.stripe_gateway import WebhookPayloadRejected, webhook_event_construct
 
 logger = logging.getLogger(__name__)

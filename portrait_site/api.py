@@ -13,7 +13,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import FileResponse, Http404
+from django.http import Http404
 from drf_spectacular import openapi
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import exceptions, permissions, serializers, status, throttling
@@ -177,21 +177,6 @@ class PrivateFileView:
 
     def perform_content_negotiation(self, request, force=False):
         return super().perform_content_negotiation(request, force=True)
-
-
-def private_file_response(field_file, *, content_type: str, download_name: str | None = None) -> FileResponse:
-    try:
-        opened = field_file.open("rb")
-    except FileNotFoundError:
-        raise Http404("This file is no longer stored.") from None
-    response = FileResponse(
-        opened,
-        content_type=content_type,
-        as_attachment=download_name is not None,
-        filename=download_name or "",
-    )
-    response["Cache-Control"] = "private, no-store"
-    return response
 
 
 # --- Schema ------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ message. A leaf module: every app may import it.
 
 from __future__ import annotations
 
+from django.http import JsonResponse
+
 
 class ApplicationError(Exception):
     code = "conflict"
@@ -18,3 +20,9 @@ class ApplicationError(Exception):
         self.message = message
         # Per-field messages, for a refusal caused by one input (the API puts them under "fields").
         self.fields = fields
+
+
+def json_error(*, status: int, code: str, message: str) -> JsonResponse:
+    """The API's error body (portrait_site.api.error_response) from a plain Django view, for the
+    pages' scripts: they read one shape wherever they post."""
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status)

@@ -1,10 +1,12 @@
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views import defaults
 
+from avatars.services import photos_too_many_message
 from portrait_site.caching import cache_public_page
+from portrait_site.errors import json_error
 from styles.selectors import template_catalogue_version, template_list_published
 
 
@@ -26,6 +28,5 @@ def bad_request(request, exception):
     # Too many files in one POST is raised while the CSRF check reads the form, before the
     # upload view can answer: the page's script still gets the reason it shows to the person.
     if isinstance(exception, (TooManyFilesSent, RequestDataTooBig)):
-        return JsonResponse({"error": "Too many photos in one go: send at most "
-                                      f"{settings.DATA_UPLOAD_MAX_NUMBER_FILES} at a time."}, status=400)
+        return json_error(status=400, code="invalid", message=photos_too_many_message())
     return defaults.bad_request(request, exception)

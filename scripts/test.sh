@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the tests need (Python packages, Debian's Chromium), makes sure
-# PostgreSQL and Redis are up, then runs the suite twice: on SQLite (the embedded
-# default) and on PostgreSQL with Redis (the scale path). Extra arguments go to pytest.
+# PostgreSQL and Redis are up, checks the import contracts and the lint rules, then runs
+# the suite twice: on SQLite (the embedded default) and on PostgreSQL with Redis (the
+# scale path). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh "[test]"
@@ -19,6 +20,10 @@ if ! redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
     --dir /var/lib/redis --logfile /var/log/redis/ci.log
   for _ in $(seq 30); do redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && break; sleep 1; done
 fi
+
+echo "== Structure and style: import-linter's contracts (pyproject.toml), ruff =="
+"${LIKENESS_VENV:-.venv}/bin/lint-imports" --no-cache
+"${LIKENESS_VENV:-.venv}/bin/ruff" check .
 
 mkdir -p test-artifacts
 # Both passes always run, so one database's failure doesn't hide the other's.

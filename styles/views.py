@@ -8,9 +8,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from portrait_site.caching import cache_public_page
 from styles.forms import TemplateRequestForm
 from styles.models import StyleTemplate, TemplateRequest
-from portrait_site.caching import cache_public_page
 from styles.selectors import (
     template_catalogue_version,
     template_gallery_list,

@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from avatars.models import Avatar, Photo, Portrait, RenderJob
-from avatars.selectors import PhotoReadiness
+from avatars.selectors import PhotoReadiness, avatar_photo_readiness, photo_list_for_avatar
 from styles.selectors import template_list_published
 
 
@@ -135,11 +135,34 @@ class PhotoVerdictSerializer(serializers.Serializer):
         help_text="A short machine code such as 'several_faces'; empty if accepted."
     )
     reason = serializers.CharField(help_text="Why it was refused, for the person; empty if accepted.")
+    image_url = serializers.CharField(allow_null=True, help_text="The cleaned copy, while it is kept.")
 
 
 class PhotoUploadResultSerializer(serializers.Serializer):
     results = PhotoVerdictSerializer(many=True)
     readiness = ReadinessSerializer()
+    photos = PhotoSerializer(many=True, help_text="The avatar's whole photo set after this upload.")
+
+
+def photo_upload_result_data(*, avatar, outcomes) -> dict:
+    """The answer to an upload, the same on the website and the API: each file's verdict, the
+    readiness, and the whole set (the page redraws its grid from it)."""
+    results = []
+    for outcome in outcomes:
+        if outcome.photo is None:
+            results.append({
+                "id": None, "name": outcome.name, "status": Photo.Status.REJECTED, "accepted": False,
+                "reason_code": "not_taken", "reason": outcome.not_taken, "image_url": None,
+            })
+        else:
+            verdict = PhotoSerializer(outcome.photo).data
+            results.append({key: verdict[key] for key in PhotoVerdictSerializer().fields})
+    body = {
+        "results": results,
+        "readiness": readiness_data(avatar_photo_readiness(avatar=avatar)),
+        "photos": list(photo_list_for_avatar(avatar=avatar).select_related("avatar")),
+    }
+    return PhotoUploadResultSerializer(body).data
 
 
 class TemplateChoiceSerializer(serializers.Serializer):

@@ -14,8 +14,8 @@ from rest_framework.views import APIView
 from accounts.api.serializers import DeletionReceiptSerializer
 from avatars import selectors, services
 from avatars.api import serializers as api_serializers
-from avatars.models import Photo
-from portrait_site.api import IsOwner, PrivateFileView, WriteScopedRateThrottle, private_file_response
+from portrait_site.api import IsOwner, PrivateFileView, WriteScopedRateThrottle
+from portrait_site.files import private_file_response
 
 OWNED = [IsAuthenticated, IsOwner]
 
@@ -111,43 +111,10 @@ class AvatarPhotosView(OwnedAvatarMixin, generics.ListAPIView):
             payload = api_serializers.PhotoUploadSerializer(data=request.data)
             payload.is_valid(raise_exception=True)
         except (TooManyFilesSent, RequestDataTooBig):
-            raise serializers.ValidationError(
-                {"photos": ["Too many photos in one go: send at most 50 at a time."]}
-            )
-        results, refusals = [], []
-        for uploaded in payload.validated_data["photos"]:
-            try:
-                photo = services.photo_add(avatar=avatar, uploaded_file=uploaded)
-            except services.AvatarError as error:
-                refusals.append(error)
-                results.append(
-                    {
-                        "id": None,
-                        "name": uploaded.name,
-                        "status": Photo.Status.REJECTED,
-                        "accepted": False,
-                        "reason_code": "not_taken",
-                        "reason": str(error),
-                    }
-                )
-            else:
-                results.append(
-                    {
-                        "id": photo.pk,
-                        "name": photo.original_name,
-                        "status": photo.status,
-                        "accepted": photo.status == Photo.Status.ACCEPTED,
-                        "reason_code": photo.reason_code,
-                        "reason": photo.reason,
-                    }
-                )
-        if len(refusals) == len(results):
-            # Not one photo was taken: the avatar's state refused the whole request.
-            raise refusals[0]
-        readiness = selectors.avatar_photo_readiness(avatar=avatar)
-        body = {"results": results, "readiness": api_serializers.readiness_data(readiness)}
+            raise serializers.ValidationError({"photos": [services.photos_too_many_message()]}) from None
+        outcomes = services.photos_add(avatar=avatar, uploaded_files=payload.validated_data["photos"])
         return Response(
-            api_serializers.PhotoUploadResultSerializer(body).data, status=status.HTTP_201_CREATED
+            api_serializers.photo_upload_result_data(avatar=avatar, outcomes=outcomes), status=status.HTTP_201_CREATED
         )
 
 
@@ -308,8 +275,9 @@ class PortraitDownloadView(PrivateFileView, OwnedPortraitMixin, APIView):
     def get(self, request, public_id):
         portrait = self.get_portrait()
         services.portrait_download_record(portrait=portrait)
-        name = f"likeness-{portrait.template.slug}-v{portrait.version}.png"
-        return private_file_response(portrait.image, content_type="image/png", download_name=name)
+        return private_file_response(
+            portrait.image, content_type="image/png", download_name=selectors.portrait_download_name(portrait=portrait)
+        )
 
 
 class PortraitMoreLikeMeView(OwnedPortraitMixin, APIView):

@@ -157,7 +157,7 @@ def render(
                 progress_state=progress_state,
                 rounds_so_far=round_index + 1,
             )
-            for candidate_seed_value, image in zip(seeds, images):
+            for candidate_seed_value, image in zip(seeds, images, strict=True):
                 finished = beautify(image, amount=beauty)
                 likeness = score(finished) if score is not None else None
                 tried.append(_Candidate(seed=candidate_seed_value, image=finished, likeness=likeness))

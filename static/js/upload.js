@@ -23,9 +23,9 @@
     var li = document.createElement("li");
     li.className = "photo-card " + (photo.accepted ? "accepted" : "rejected");
     if (photo.id) li.dataset.photoId = photo.id;
-    if (photo.thumbnail_url) {
+    if (photo.image_url) {
       var img = document.createElement("img");
-      img.src = photo.thumbnail_url;
+      img.src = photo.image_url;
       img.alt = photo.name;
       li.appendChild(img);
     } else {
@@ -81,7 +81,7 @@
     fetch(url, { method: "POST", body: body, headers: { "X-CSRFToken": csrf }, credentials: "same-origin" })
       .then(function (response) {
         return response.json().then(function (data) {
-          if (!response.ok) throw new Error(data.error || "Upload failed");
+          if (!response.ok) throw new Error((data.error && data.error.message) || "Upload failed");
           render(data);
         });
       })

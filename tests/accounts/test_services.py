@@ -6,11 +6,11 @@ from django.core.files.base import ContentFile
 from django.test import RequestFactory
 from rest_framework.authtoken.models import Token
 
-from accounts.models import DeletionReceipt, Notice, User
 from accounts.deletion import user_delete_everything
+from accounts.models import DeletionReceipt, Notice, User
 from accounts.services import auth_rate_limit_hit, client_ip
-from avatars.services import avatar_delete_with_receipt, portrait_delete_with_receipt
 from avatars.models import Avatar, Photo, Portrait
+from avatars.services import avatar_delete_with_receipt, portrait_delete_with_receipt
 from orders.models import Order
 from styles.models import TemplateVote
 from tests.factories import (

@@ -131,3 +131,21 @@ def test_an_unknown_api_object_is_a_json_404(api):
 
     assert response.status_code == 404
     assert error_of(response)["message"].startswith("Not found")
+
+
+def test_every_application_error_answers_with_its_own_code_and_status_without_registration():
+    from rest_framework.test import APIRequestFactory
+    from rest_framework.views import APIView
+
+    from styles.services import CurationRefused
+
+    class Refusing(APIView):
+        permission_classes = []
+
+        def get(self, request):
+            raise CurationRefused("“Qipao” is shipped: reopen it first.")
+
+    response = Refusing.as_view()(APIRequestFactory().get("/"))
+
+    assert response.status_code == 409
+    assert response.data == {"error": {"code": "curation_refused", "message": "“Qipao” is shipped: reopen it first."}}

@@ -250,3 +250,39 @@ def test_a_failed_avatar_is_reopened_for_a_new_photo_set(api, user):
     assert reopened.status_code == 200 and reopened.json()["status"] == "collecting"
     assert refused.status_code == 409
     assert refused.json()["error"]["message"] == "Only an avatar whose training failed can be started again."
+
+
+def _upload_answer(client, url: str, files: list[tuple[str, bytes]]):
+    response = client.post(
+        url, {"photos": [SimpleUploadedFile(name, data, content_type="image/jpeg") for name, data in files]},
+        format="multipart",
+    )
+    body = response.json()
+    # Two avatars: the ids (and the URLs built from them) differ, everything else must not.
+    for photo in [*body.get("results", []), *body.get("photos", [])]:
+        photo.pop("id"), photo.pop("image_url"), photo.pop("created_at", None)
+    return response.status_code, body
+
+
+@pytest.mark.parametrize("status", [Avatar.Status.COLLECTING, Avatar.Status.PAID])
+def test_the_page_and_the_api_answer_the_same_for_the_same_upload(api, user, faces_dir, status):
+    from django.test import Client
+    from django.urls import reverse
+
+    files = [
+        ("obama.jpg", (faces_dir / "obama" / "obama-1.jpg").read_bytes()),
+        ("notes.txt", b"not a picture"),
+    ]
+    on_page, on_api = AvatarFactory(user=user, status=status), AvatarFactory(user=user, status=status)
+    browser = Client()
+    browser.force_login(user)
+
+    page = _upload_answer(browser, reverse("avatars:photo_upload", args=[on_page.public_id]), files)
+    api_answer = _upload_answer(api, f"/api/v1/avatars/{on_api.public_id}/photos/", files)
+
+    assert page == api_answer
+    if status == Avatar.Status.COLLECTING:
+        assert page[0] == 201
+        assert [(r["accepted"], r["reason_code"]) for r in page[1]["results"]] == [(True, ""), (False, "not_an_image")]
+    else:
+        assert page[0] == 409 and page[1]["error"]["code"] == "avatar_state"

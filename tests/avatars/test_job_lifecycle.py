@@ -9,6 +9,7 @@ from django_q.models import OrmQ
 
 from avatars import jobs
 from avatars.models import Avatar, RenderJob, TrainingJob
+from avatars.queue import job_enqueue
 from orders.services import order_refund
 from tests.factories import AvatarFactory, OrderFactory, RenderJobFactory, TrainingJobFactory
 
@@ -172,3 +173,23 @@ def test_the_admin_refuses_to_retry_training_of_a_refunded_order(client):
     assert "payment was refunded" in page
     assert TrainingJob.objects.get(pk=job.pk).status == "failed"
     assert gpu_queue_size() == 0
+
+
+def test_the_sweep_queues_again_a_waiting_job_whose_task_the_broker_lost(settings):
+    settings.LIKENESS_QUEUED_TASK_GRACE_SECONDS = 60
+    ready = AvatarFactory(status=Avatar.Status.READY)
+    lost = RenderJobFactory(avatar=ready, task_id="gone-with-a-crash")
+    held = RenderJobFactory(avatar=ready)
+    job_enqueue(job=held)
+    young = RenderJobFactory(avatar=ready)
+    RenderJob.objects.filter(pk__in=[lost.pk, held.pk]).update(queued_at=stale_time())
+
+    assert jobs.jobs_requeue_lost() == 1
+
+    lost.refresh_from_db()
+    assert lost.task_id not in ("", "gone-with-a-crash")
+    tasks = {queued.task_id(): queued.task["args"] for queued in OrmQ.objects.filter(key="gpu")}
+    assert tasks == {lost.task_id: (lost.pk,), RenderJob.objects.get(pk=held.pk).task_id: (held.pk,)}
+    assert RenderJob.objects.get(pk=young.pk).task_id == ""
+    # Found again, the job's new task is held: a second sweep does nothing.
+    assert jobs.jobs_requeue_lost() == 0

@@ -224,7 +224,7 @@ def test_more_like_me_moves_toward_the_avatar_monotonically_and_stays_bounded():
         history.append(more_like_me_parameters(history[-1]))
 
     assert parameters == original
-    for before, after in zip(history, history[1:]):
+    for before, after in zip(history, history[1:], strict=False):
         assert after["lora_scale"] >= before["lora_scale"]
         assert after["strength"] >= before["strength"]
         assert after["guidance_scale"] <= before["guidance_scale"]

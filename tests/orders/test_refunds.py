@@ -231,3 +231,46 @@ def test_stripe_not_knowing_a_refund_is_tried_again_next_run(refund, fake_stripe
     assert orders_reconcile() == {"gateway error": 1}
     refund.refresh_from_db()
     assert refund.status == Refund.Status.PENDING
+
+
+def test_a_failed_builds_refund_that_raised_on_its_first_call_is_made_by_the_reconciliation(
+    paid_order, fake_stripe, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django.utils.module_loading import import_string
+    from django_q.models import OrmQ
+
+    from avatars.jobs import jobs_requeue_stale
+    from avatars.models import Avatar, RenderJob
+    from orders import services
+    from tests.factories import RenderJobFactory, TrainingJobFactory
+
+    Avatar.objects.filter(pk=paid_order.avatar_id).update(status=Avatar.Status.READY)
+    TrainingJobFactory(avatar=paid_order.avatar, order=paid_order, status="succeeded", attempts=1)
+    RenderJobFactory(avatar=paid_order.avatar, kind=RenderJob.Kind.INITIAL, status="running", attempts=3,
+                     max_attempts=3, heartbeat_at=timezone.now() - timedelta(hours=1))
+    jobs_requeue_stale()
+    [report] = [queued.task for queued in OrmQ.objects.filter(key="default")]
+
+    calls = []
+    real_order_refund = services.order_refund
+
+    def refund_failing_once(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 1:
+            raise ConnectionError("the database went away before the refund row was written")
+        return real_order_refund(**kwargs)
+
+    monkeypatch.setattr(services, "order_refund", refund_failing_once)
+    with pytest.raises(ConnectionError):
+        import_string(report["func"])(*report["args"])
+    assert not Refund.objects.exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        outcomes = orders_reconcile()
+
+    assert outcomes["failed build refunded"] == 1
+    [refund] = Refund.objects.all()
+    assert (refund.order_id, refund.reason) == (paid_order.pk, "No portrait could be rendered")
+    assert len(fake_stripe.refund_requests) == 1
+    # Refunded once: the next run finds nothing to do.
+    assert "failed build refunded" not in orders_reconcile()

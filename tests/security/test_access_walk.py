@@ -148,7 +148,7 @@ class _Placeholder:
     pk = 1
 
 
-_PLACEHOLDERS = {key: _Placeholder for key in ("avatar", "ready", "photo", "portrait", "order", "request")}
+_PLACEHOLDERS = dict.fromkeys(("avatar", "ready", "photo", "portrait", "order", "request"), _Placeholder)
 
 
 @pytest.mark.parametrize("name", sorted(OBJECT_URLS))

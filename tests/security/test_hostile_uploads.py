@@ -163,7 +163,7 @@ def upload(client: Client, avatar, name: str, data: bytes):
         reverse("avatars:photo_upload", args=[avatar.public_id]),
         {"photos": SimpleUploadedFile(name, data, content_type="image/jpeg")},
     )
-    assert response.status_code == 200, (name, response.status_code, response.content[:300])
+    assert response.status_code == 201, (name, response.status_code, response.content[:300])
     [result] = response.json()["results"]
     return result
 
@@ -205,7 +205,7 @@ def test_every_hostile_file_is_refused_with_a_reason_and_the_good_photos_stay(
 
     assert stored_state(avatar) == before
     readiness = client.post(reverse("avatars:photo_upload", args=[avatar.public_id])).json()
-    assert readiness == {"error": "Choose at least one photo."}
+    assert readiness == {"error": {"code": "invalid", "message": "Choose at least one photo."}}
     # Refusals that can't change with the set keep no file: only the three good photos are stored.
     assert {p.relative_to(private_media).as_posix() for p in private_media.rglob("*") if p.is_file()} == {
         name for _, name, _, _ in before.values()
@@ -227,7 +227,7 @@ def test_a_good_photo_carrying_a_script_is_stored_re_encoded_without_it(signed_i
     with default_storage.open(photo.image.name, "rb") as stored:
         kept = stored.read()
     assert b"<script" not in kept and kept != someone_else and kept.startswith(b"\xff\xd8\xff")
-    served = client.get(result["thumbnail_url"])
+    served = client.get(result["image_url"])
     assert served["Content-Type"] == "image/jpeg" and served["X-Content-Type-Options"] == "nosniff"
 
 
@@ -257,6 +257,6 @@ def test_two_hundred_files_at_once_get_a_clear_400_and_lose_nothing(signed_in_wi
     response = client.post(url, data)
 
     assert response.status_code == 400
-    assert response.json() == {"error": "Too many photos in one go: send at most 50 at a time."}
+    assert response.json()["error"]["message"] == "Too many photos in one go: send at most 50 at a time."
     assert stored_state(avatar) == before
     assert avatar.photos.count() == 3

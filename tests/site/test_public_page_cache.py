@@ -53,8 +53,8 @@ def test_signed_in_visitors_are_never_served_from_the_cache(client):
 
 
 def test_a_page_with_a_pending_message_is_neither_served_nor_stored(client):
-    from django.contrib.messages.storage.cookie import CookieStorage
     from django.contrib.messages.storage.base import Message
+    from django.contrib.messages.storage.cookie import CookieStorage
     from django.http import HttpResponse
     from django.test import RequestFactory
 

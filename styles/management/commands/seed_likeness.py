@@ -135,8 +135,8 @@ def style_card_png(*, title: str, category: str, colours: tuple[str, str], size=
     draw = ImageDraw.Draw(card)
     for y in range(height):
         mix = y / (height - 1)
-        draw.line([(0, y), (width, y)], fill=tuple(round(a + (b - a) * mix) for a, b in zip(top, bottom)))
-    luminance = sum(c * w for c, w in zip(bottom, (0.299, 0.587, 0.114)))
+        draw.line([(0, y), (width, y)], fill=tuple(round(a + (b - a) * mix) for a, b in zip(top, bottom, strict=True)))
+    luminance = sum(c * w for c, w in zip(bottom, (0.299, 0.587, 0.114), strict=True))
     ink = (24, 24, 24) if luminance > 150 else (250, 248, 244)
     draw.rectangle([28, 28, width - 28, height - 28], outline=ink, width=2)
     draw.text((52, 52), "STYLE CARD", font=_font(20), fill=ink)
