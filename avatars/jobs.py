@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from avatars import selectors
 from avatars.models import Avatar, GpuJob, RenderJob, TrainingJob
-from avatars.queue import broker_task_ids, enqueue_task, job_enqueue
+from avatars.queue import GPU_NEXT_JOB_TASK, enqueue_gpu_task, enqueue_task, gpu_turns_queued, job_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -148,8 +148,23 @@ def _job_fail_for_good(job, error: str) -> None:
 def job_run(model, job_id: int, work: Callable) -> None:
     """Claim the job, run `work(job, report, started)`, and record a failed attempt if it raises."""
     job = _job_claim(model, job_id)
-    if job is None:
-        return
+    if job is not None:
+        _job_work(job, work)
+
+
+def job_run_next(works: dict[type, Callable]) -> bool:
+    """Claim the first waiting job, in the fair order, that no other worker has taken, and run
+    it with `works[its model]`. False when there was none."""
+    for queued in selectors.gpu_queue_order():
+        job = _job_claim(queued.model, queued.job_id)
+        if job is not None:
+            _job_work(job, works[queued.model])
+            return True
+    return False
+
+
+def _job_work(job, work: Callable) -> None:
+    model, job_id = type(job), job.pk
     started = time.monotonic()
     report = ProgressReporter(job)
     try:
@@ -189,26 +204,22 @@ def jobs_requeue_stale() -> int:
 
 
 def jobs_requeue_lost(*, now=None) -> int:
-    """Queue again the waiting jobs whose task the broker does not hold (lost by a crash, or a
-    broker purged by hand), once they have waited LIKENESS_QUEUED_TASK_GRACE_SECONDS. A second
-    task for a job is harmless: the claim runs it once. Scheduled with the stale-job sweep."""
+    """Give the workers a turn for every waiting or running job the broker holds no task for
+    (lost by a crash, or a broker purged by hand), once a job has waited
+    LIKENESS_QUEUED_TASK_GRACE_SECONDS. Each GPU task runs the next job in the fair order, so
+    one more task than needed is harmless: it finds nothing to do. Scheduled with the
+    stale-job sweep. Returns the number of tasks queued."""
     if settings.LIKENESS_RUN_JOBS_INLINE:
         return 0
     cutoff = (now or timezone.now()) - timedelta(seconds=settings.LIKENESS_QUEUED_TASK_GRACE_SECONDS)
-    candidates = {
-        model: list(model.objects.filter(status=GpuJob.Status.QUEUED, queued_at__lt=cutoff).values_list("pk", flat=True))
-        for model in JOB_MODELS
-    }
-    # Read after the candidates: a job queued since then has its task in this snapshot or is not a candidate.
-    held = broker_task_ids()
-    requeued = 0
-    for model, job_ids in candidates.items():
-        for job_id in job_ids:
-            with transaction.atomic():
-                job = model.objects.select_for_update().get(pk=job_id)
-                if job.status != job.Status.QUEUED or (job.task_id and job.task_id in held):
-                    continue
-                logger.warning("%s %s was queued with no task in the broker; queued again", model.__name__, job_id)
-                job_enqueue(job=job)
-                requeued += 1
-    return requeued
+    if not any(model.objects.filter(status=GpuJob.Status.QUEUED, queued_at__lt=cutoff).exists() for model in JOB_MODELS):
+        return 0
+    with transaction.atomic():
+        # Counted in one transaction with the queueing: a job's task commits with the job.
+        active = sum(model.objects.filter(status__in=selectors.ACTIVE_JOB_STATUSES).count() for model in JOB_MODELS)
+        missing = active - gpu_turns_queued()
+        for _ in range(missing):
+            enqueue_gpu_task(GPU_NEXT_JOB_TASK)
+    if missing > 0:
+        logger.warning("%s GPU job(s) had no task in the broker; queued %s", missing, missing)
+    return max(0, missing)

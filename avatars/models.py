@@ -186,6 +186,10 @@ class RenderJob(GpuJob):
     avatar = models.ForeignKey(Avatar, on_delete=models.CASCADE, related_name="render_jobs")
     template = models.ForeignKey("styles.StyleTemplate", on_delete=models.PROTECT, related_name="render_jobs")
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.INITIAL)
+    # A render the customer asked for beyond the first portraits uses one of the purchase's
+    # extra renders (settings.LIKENESS_EXTRA_RENDERS); one that failed, or a "more like me"
+    # that found nothing closer to the person, gives it back.
+    counts_against_allowance = models.BooleanField(default=True)
     source_portrait = models.ForeignKey(
         "Portrait", on_delete=models.SET_NULL, null=True, blank=True, related_name="derived_jobs"
     )

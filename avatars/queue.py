@@ -15,8 +15,6 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.module_loading import import_string
 
-from avatars.models import TrainingJob
-
 GPU_CLUSTER = "gpu"
 
 
@@ -38,21 +36,23 @@ def enqueue_gpu_task(func_path: str, *args) -> str | None:
     return enqueue_task(func_path, *args, cluster=GPU_CLUSTER)
 
 
-def job_task_path(job) -> str:
-    """The django-q entry point that runs a job of this kind (names frozen in avatars.tasks)."""
-    return "avatars.tasks.training_job_run" if isinstance(job, TrainingJob) else "avatars.tasks.render_job_run"
+# A GPU task names no job: each one runs the next waiting job in the fair order
+# (avatars.selectors.gpu_queue_order), so the broker's first-in-first-out order can't let one
+# person's many re-rolls hold everyone else back. One task is queued per waiting job.
+GPU_NEXT_JOB_TASK = "avatars.tasks.gpu_next_job_run"
 
 
 def job_enqueue(*, job) -> None:
-    """Queue a GPU job's task, in the caller's transaction, and note the task's id on the row."""
-    task_id = enqueue_gpu_task(job_task_path(job), job.pk)
+    """Queue a worker's turn for a waiting GPU job, in the caller's transaction, and note the
+    task's id on the row."""
+    task_id = enqueue_gpu_task(GPU_NEXT_JOB_TASK)
     if task_id:
         job.task_id = task_id
         type(job).objects.filter(pk=job.pk).update(task_id=task_id)
 
 
-def broker_task_ids() -> set[str]:
-    """The ids of every task the broker holds now: waiting, or pulled and not yet acknowledged."""
+def gpu_turns_queued() -> int:
+    """How many GPU tasks the broker holds now, waiting or pulled and not yet acknowledged."""
     from django_q.models import OrmQ
 
-    return {queued.task_id() for queued in OrmQ.objects.all()}
+    return OrmQ.objects.filter(key=GPU_CLUSTER).count()

@@ -120,19 +120,34 @@ class JobProgress:
     eta_seconds: int | None
 
 
-def _jobs_ahead_in_queue(jobs) -> dict:
-    """For each waiting job's queue time: how many GPU jobs were queued before it and are
-    still waiting or running. One query per job table, however many of `jobs` wait."""
-    moments = sorted({job.queued_at for job in jobs if job.status == GpuJob.Status.QUEUED})
-    ahead = dict.fromkeys(moments, 0)
-    if not moments:
-        return ahead
+@dataclass(frozen=True)
+class JobsAhead:
+    count: int  # GPU jobs running now, or waiting before it in the workers' order
+    seconds: float | None  # how long those take, by the typical durations; None when unknown
+
+
+def _jobs_ahead_in_queue(jobs) -> dict[tuple[type, int], JobsAhead]:
+    """For each of `jobs` that waits: the GPU jobs ahead of it, in the order the workers take
+    them (gpu_queue_order), and how long they should take."""
+    waiting = {(type(job), job.pk) for job in jobs if job.status == GpuJob.Status.QUEUED}
+    if not waiting:
+        return {}
+    typical = {model: _typical_seconds(model) for model in (TrainingJob, RenderJob)}
+    count, seconds = 0, 0.0
     for model in (TrainingJob, RenderJob):
-        counts = model.objects.filter(status__in=ACTIVE_JOB_STATUSES).aggregate(
-            **{f"before_{index}": Count("pk", filter=Q(queued_at__lt=moment)) for index, moment in enumerate(moments)}
-        )
-        for index, moment in enumerate(moments):
-            ahead[moment] += counts[f"before_{index}"]
+        for progress in model.objects.filter(status=GpuJob.Status.RUNNING).values_list("progress", flat=True):
+            count += 1
+            seconds += (typical[model] or 0.0) * (100 - progress) / 100
+    known = all(value is not None for value in typical.values())
+    ahead = {}
+    for queued in gpu_queue_order():
+        key = (queued.model, queued.job_id)
+        if key in waiting:
+            ahead[key] = JobsAhead(count=count, seconds=seconds if known else None)
+            if len(ahead) == len(waiting):
+                break
+        count += 1
+        seconds += typical[queued.model] or 0.0
     return ahead
 
 
@@ -158,12 +173,21 @@ def _typical_seconds_measured(model) -> float | None:
     return sum((finished - started).total_seconds() for started, finished in recent) / len(recent)
 
 
-def _eta(job, typical: float | None) -> int | None:
+def _eta(job, typical: float | None, ahead: JobsAhead | None) -> int | None:
+    """Seconds until the job is done: the rest of it when running; when waiting, the jobs ahead
+    of it in the workers' order, then the job itself."""
     if typical is None:
         return None
     if job.status == GpuJob.Status.RUNNING and job.progress > 2:
         return int(typical * (100 - job.progress) / 100)
+    if job.status == GpuJob.Status.QUEUED and ahead is not None:
+        return None if ahead.seconds is None else int(ahead.seconds + typical)
     return int(typical)
+
+
+def _queue_position(ahead_in_queue: dict, job) -> int | None:
+    ahead = ahead_in_queue.get((type(job), job.pk))
+    return ahead.count if ahead is not None else None
 
 
 def avatar_progress(*, avatar: Avatar) -> dict:
@@ -176,16 +200,19 @@ def avatar_progress(*, avatar: Avatar) -> dict:
         jobs.append(JobProgress(
             kind="training", label="Training your avatar", status=training.status, stage=training.stage,
             progress=training.progress,
-            queue_position=ahead_in_queue.get(training.queued_at) if training.status == GpuJob.Status.QUEUED else None,
-            eta_seconds=_eta(training, _typical_seconds(TrainingJob)) if training.is_active else None,
+            queue_position=_queue_position(ahead_in_queue, training),
+            eta_seconds=(
+                _eta(training, _typical_seconds(TrainingJob), ahead_in_queue.get((TrainingJob, training.pk)))
+                if training.is_active else None
+            ),
         ))
     typical_render = _typical_seconds(RenderJob) if any(r.is_active for r in renders) else None
     for job in renders:
         jobs.append(JobProgress(
             kind="render", label=f"{job.get_kind_display()}: {job.template.title}", status=job.status,
             stage=job.stage, progress=job.progress,
-            queue_position=ahead_in_queue.get(job.queued_at) if job.status == GpuJob.Status.QUEUED else None,
-            eta_seconds=_eta(job, typical_render) if job.is_active else None,
+            queue_position=_queue_position(ahead_in_queue, job),
+            eta_seconds=_eta(job, typical_render, ahead_in_queue.get((RenderJob, job.pk))) if job.is_active else None,
         ))
     active = [j for j in jobs if j.status in ACTIVE_JOB_STATUSES]
     total = len(jobs) or 1
@@ -300,3 +327,102 @@ def template_list_with_statistics(queryset: QuerySet[StyleTemplate]) -> QuerySet
             Value(0),
         ),
     )
+
+
+# --- What a purchase buys --------------------------------------------------------------
+
+EXTRA_RENDER_KINDS = (RenderJob.Kind.REROLL, RenderJob.Kind.MORE_LIKE_ME, RenderJob.Kind.EXTRA)
+
+
+@dataclass(frozen=True)
+class RenderAllowance:
+    allowed: int
+    used: int
+
+    @property
+    def left(self) -> int:
+        return max(0, self.allowed - self.used)
+
+
+def avatar_render_allowance(*, avatar: Avatar) -> RenderAllowance:
+    """The extra renders the avatar's purchase buys, and how many are used: queued, running or
+    done re-rolls, "more like me" clicks and more styles that count."""
+    used = avatar.render_jobs.filter(
+        kind__in=EXTRA_RENDER_KINDS, counts_against_allowance=True
+    ).exclude(status__in=[GpuJob.Status.FAILED, GpuJob.Status.CANCELLED]).count()
+    return RenderAllowance(allowed=settings.LIKENESS_EXTRA_RENDERS, used=used)
+
+
+# --- The fair GPU queue ------------------------------------------------------------------
+
+# Work that makes a person's avatar comes before work that adds to one they have.
+QUEUE_CLASS_TRAINING, QUEUE_CLASS_FIRST_PORTRAITS, QUEUE_CLASS_MORE = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class QueuedJob:
+    model: type
+    job_id: int
+    user_id: int
+    queue_class: int
+    queued_at: datetime
+
+
+def gpu_queue_order() -> list[QueuedJob]:
+    """Every waiting GPU job in the order the workers take them.
+
+    Training first, then first portraits, then everything else; within each, people take
+    turns: the person served least recently goes next, with their oldest job. So one
+    person's re-rolls never hold another person's training or first portraits back by more
+    than the job already running, and two people re-rolling alternate.
+    """
+    waiting = [
+        QueuedJob(TrainingJob, pk, user_id, QUEUE_CLASS_TRAINING, queued_at)
+        for pk, user_id, queued_at in TrainingJob.objects.filter(status=GpuJob.Status.QUEUED).values_list(
+            "pk", "avatar__user_id", "queued_at"
+        )
+    ] + [
+        QueuedJob(
+            RenderJob, pk, user_id,
+            QUEUE_CLASS_FIRST_PORTRAITS if kind == RenderJob.Kind.INITIAL else QUEUE_CLASS_MORE, queued_at,
+        )
+        for pk, user_id, kind, queued_at in RenderJob.objects.filter(status=GpuJob.Status.QUEUED).values_list(
+            "pk", "avatar__user_id", "kind", "queued_at"
+        )
+    ]
+    if not waiting:
+        return []
+    last_served = _last_served({job.user_id for job in waiting})
+    # Sorted once by class and age; each pick then takes, in the first class still waiting,
+    # the job of the person served longest ago (never served: first), oldest job first.
+    waiting.sort(key=lambda job: (job.queue_class, job.queued_at, job.job_id))
+    order, turn = [], 0
+    while waiting:
+        queue_class = waiting[0].queue_class
+        candidates = [job for job in waiting if job.queue_class == queue_class]
+        chosen = min(candidates, key=lambda job: (last_served.get(job.user_id, NEVER_SERVED), job.queued_at, job.job_id))
+        order.append(chosen)
+        waiting.remove(chosen)
+        turn += 1
+        last_served[chosen.user_id] = turn
+    return order
+
+
+NEVER_SERVED = float("-inf")
+
+
+def _last_served(user_ids: set[int]) -> dict[int, float]:
+    """For each person served before, a rank of when a GPU job of theirs last started: lower is
+    longer ago, and all of them below the picks gpu_queue_order counts up from 1."""
+    started: dict[int, datetime] = {}
+    for model in (TrainingJob, RenderJob):
+        rows = (
+            model.objects.filter(avatar__user_id__in=user_ids, started_at__isnull=False)
+            .values("avatar__user_id")
+            .annotate(last=Max("started_at"))
+            .values_list("avatar__user_id", "last")
+        )
+        for user_id, last in rows:
+            started[user_id] = max(last, started.get(user_id, last))
+    by_time = sorted(started, key=started.get)
+    return {user_id: rank - len(by_time) for rank, user_id in enumerate(by_time)}

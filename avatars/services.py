@@ -364,6 +364,7 @@ def _portrait_render_again(*, portrait: Portrait, kind: str) -> RenderJob:
         avatar = _avatar_lock_for_new_renders(
             portrait.avatar_id, not_ready="This avatar can't render any more: it is no longer ready."
         )
+        _allowance_check(avatar, renders=1)
         return render_job_create(avatar=avatar, template=portrait.template, kind=kind, source_portrait=portrait)
 
 
@@ -373,7 +374,22 @@ def avatar_render_more(*, avatar: Avatar, templates) -> list[RenderJob]:
         raise AvatarError("Pick at least one style.")
     with transaction.atomic():
         locked = _avatar_lock_for_new_renders(avatar.pk)
+        _allowance_check(locked, renders=len(templates))
         return [render_job_create(avatar=locked, template=t, kind=RenderJob.Kind.EXTRA) for t in templates]
+
+
+def _allowance_check(avatar: Avatar, *, renders: int) -> None:
+    """Refuse what the purchase's extra renders no longer cover. The caller holds the avatar's
+    row lock, so two clicks at once can't both take the last one."""
+    allowance = selectors.avatar_render_allowance(avatar=avatar)
+    if renders <= allowance.left:
+        return
+    if allowance.left == 0:
+        raise AvatarError(
+            f"You have used all {allowance.allowed} extra renders this avatar came with. "
+            "Your portraits stay yours to view and download."
+        )
+    raise AvatarError(f"You have {allowance.left} extra render(s) left: pick at most {allowance.left} style(s).")
 
 
 def template_preview_render(*, template, by) -> RenderJob:

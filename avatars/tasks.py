@@ -5,6 +5,14 @@ keep them as they are. The queue client is avatars.queue.
 """
 
 
+def gpu_next_job_run() -> None:
+    """One turn of a GPU worker: the next waiting job, in the fair order (avatars.queue)."""
+    from avatars.worker import gpu_next_job_execute
+
+    gpu_next_job_execute()
+
+
+# Tasks queued before the fair queue name their job; they still run it.
 def training_job_run(job_id: int) -> None:
     from avatars.worker import training_job_execute
 

@@ -51,6 +51,7 @@ def detail(request, public_id):
         "progress": selectors.avatar_progress(avatar=avatar),
         "photos_kept_until": selectors.avatar_failed_photos_kept_until(avatar=avatar),
         "portraits": portraits,
+        "allowance": selectors.avatar_render_allowance(avatar=avatar),
         "more_templates": template_list_published().exclude(pk__in={p.template_id for p in portraits}),
     })
 

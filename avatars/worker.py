@@ -16,11 +16,19 @@ from django.db import transaction
 
 from avatars import services
 from avatars.engine_config import engine_spec
-from avatars.jobs import ProgressReporter, job_lock_own_attempt, job_mark_succeeded, job_run
+from avatars.jobs import ProgressReporter, job_lock_own_attempt, job_mark_succeeded, job_run, job_run_next
 from avatars.models import Avatar, Photo, RenderJob, TrainingJob
 
 # Where a GPU machine keeps the LoRAs of the avatars it renders for (storage may be S3).
 LORA_CACHE_DIR = Path(tempfile.gettempdir()) / "likeness-lora"
+
+
+def gpu_next_job_execute() -> None:
+    """A worker's turn: the next waiting job in the fair order (avatars.selectors.gpu_queue_order)."""
+    try:
+        job_run_next({TrainingJob: _train, RenderJob: _render})
+    finally:
+        local_loras_prune()
 
 
 def training_job_execute(*, job_id: int) -> None:

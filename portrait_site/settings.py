@@ -205,6 +205,8 @@ LIKENESS_CANDIDATES_PER_TEMPLATE = env.int("LIKENESS_CANDIDATES_PER_TEMPLATE", d
 LIKENESS_MAX_REROLLS = env.int("LIKENESS_MAX_REROLLS", default=2)
 # Portraits scoring below this (0-100) are re-rolled, up to LIKENESS_MAX_REROLLS times.
 LIKENESS_MIN_LIKENESS = env.float("LIKENESS_MIN_LIKENESS", default=55.0)
+# Renders a purchase buys beyond its first portraits: re-rolls, "more like me" and more styles.
+LIKENESS_EXTRA_RENDERS = env.int("LIKENESS_EXTRA_RENDERS", default=20)
 LIKENESS_JOB_MAX_ATTEMPTS = env.int("LIKENESS_JOB_MAX_ATTEMPTS", default=3)
 # A running job whose heartbeat is older than this is taken to be dead and requeued.
 LIKENESS_HEARTBEAT_STALE_SECONDS = env.int("LIKENESS_HEARTBEAT_STALE_SECONDS", default=120)

@@ -4,7 +4,12 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from avatars.models import Avatar, Photo, Portrait, RenderJob
-from avatars.selectors import PhotoReadiness, avatar_photo_readiness, photo_list_for_avatar
+from avatars.selectors import (
+    PhotoReadiness,
+    avatar_photo_readiness,
+    avatar_render_allowance,
+    photo_list_for_avatar,
+)
 from styles.selectors import template_list_published
 
 
@@ -98,14 +103,31 @@ class PhotoSerializer(serializers.ModelSerializer):
         )
 
 
+class RenderAllowanceSerializer(serializers.Serializer):
+    allowed = serializers.IntegerField(help_text="Extra renders the purchase buys (re-rolls, more like me, more styles).")
+    used = serializers.IntegerField()
+    left = serializers.IntegerField()
+
+
 class AvatarDetailSerializer(AvatarSerializer):
-    """One avatar with its readiness from the selector, and the photos that were refused."""
+    """One avatar with its readiness from the selector, the photos that were refused, and what
+    is left of its extra renders."""
 
     refused_photos = serializers.SerializerMethodField()
+    extra_renders = serializers.SerializerMethodField()
+    refunded = serializers.SerializerMethodField(help_text="Refunded: keeps its portraits, renders nothing new.")
 
     class Meta(AvatarSerializer.Meta):
-        fields = [*AvatarSerializer.Meta.fields, "refused_photos"]
+        fields = [*AvatarSerializer.Meta.fields, "refused_photos", "extra_renders", "refunded"]
         read_only_fields = fields
+
+    @extend_schema_field(RenderAllowanceSerializer)
+    def get_extra_renders(self, avatar) -> dict:
+        allowance = avatar_render_allowance(avatar=avatar)
+        return {"allowed": allowance.allowed, "used": allowance.used, "left": allowance.left}
+
+    def get_refunded(self, avatar) -> bool:
+        return avatar.refunded_at is not None
 
     @extend_schema_field(ReadinessSerializer)
     def get_readiness(self, avatar) -> dict:

@@ -21,7 +21,7 @@ def queued(avatar, minute: int, *, status: str = "queued", model=RenderJob):
     return job
 
 
-def test_queue_positions_count_everyones_waiting_and_running_jobs_queued_earlier():
+def test_queue_positions_count_everyones_running_jobs_and_the_waiting_ones_the_workers_take_first():
     mine = AvatarFactory(status=Avatar.Status.READY)
     others = AvatarFactory.create_batch(2, status=Avatar.Status.READY)
     queued(others[0], 0, model=TrainingJob, status="running")
@@ -48,8 +48,9 @@ def test_progress_takes_the_same_queries_however_many_jobs_wait(django_assert_nu
         queued(avatar, minute)
 
     avatar_progress(avatar=avatar)  # the typical job durations are now cached
-    # training, renders, queue counts (2 tables), portraits
-    with django_assert_num_queries(5):
+    # training, renders, running jobs (2 tables), waiting jobs (2), when their people were last
+    # served (2), portraits
+    with django_assert_num_queries(9):
         progress = avatar_progress(avatar=avatar)
 
     assert [job["queue_position"] for job in progress["jobs"][1:]] == list(range(1, waiting + 1))

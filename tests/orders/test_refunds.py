@@ -274,3 +274,33 @@ def test_a_failed_builds_refund_that_raised_on_its_first_call_is_made_by_the_rec
     assert len(fake_stripe.refund_requests) == 1
     # Refunded once: the next run finds nothing to do.
     assert "failed build refunded" not in orders_reconcile()
+
+
+def test_a_refund_ends_what_was_bought_on_the_website_and_the_api(
+    paid_order, fake_stripe, client, django_capture_on_commit_callbacks
+):
+    from rest_framework.test import APIClient
+
+    from avatars.models import Avatar, RenderJob
+    from tests.factories import PortraitFactory, StyleTemplateFactory
+
+    Avatar.objects.filter(pk=paid_order.avatar_id).update(status=Avatar.Status.READY)
+    portrait = PortraitFactory(avatar=paid_order.avatar)
+    StyleTemplateFactory(is_published=True, slug="more")
+    with django_capture_on_commit_callbacks(execute=True):
+        order_refund(order=paid_order, reason="Refunded at the customer's request")
+    owner = paid_order.user
+    client.force_login(owner)
+    api = APIClient()
+    api.force_authenticate(owner)
+
+    page = client.post(f"/avatars/portraits/{portrait.public_id}/reroll/", follow=True).content.decode()
+    rerolled = api.post(f"/api/v1/portraits/{portrait.public_id}/reroll/")
+    more = api.post(f"/api/v1/avatars/{paid_order.avatar.public_id}/render-more/", {"templates": ["more"]}, format="json")
+
+    assert "payment was refunded" in page
+    assert (rerolled.status_code, rerolled.json()["error"]["code"]) == (409, "avatar_state")
+    assert more.status_code == 409 and "refunded" in more.json()["error"]["message"]
+    assert not RenderJob.objects.exists()
+    # The finished portrait stays the customer's.
+    assert client.get(f"/avatars/portraits/{portrait.public_id}/download/").status_code == 200

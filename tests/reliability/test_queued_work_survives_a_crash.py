@@ -60,7 +60,7 @@ def test_a_process_killed_between_commit_and_its_callbacks_still_leaves_the_task
     assert job.status == RenderJob.Status.QUEUED and job.task_id
     [queued] = OrmQ.objects.filter(key="gpu")
     assert (queued.task_id(), queued.task["func"], queued.task["args"]) == (
-        job.task_id, "avatars.tasks.render_job_run", (job.pk,)
+        job.task_id, "avatars.tasks.gpu_next_job_run", ()
     )
     # Nothing for the lost-task sweep to do: the broker holds the job's task.
     assert jobs_requeue_lost(now=job.queued_at + timedelta(hours=1)) == 0
