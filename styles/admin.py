@@ -4,6 +4,10 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
 
+from avatars.engine.pipeline import CLIP_MAX_TOKENS
+from avatars.engine.prompts import prompt_overflow, prompt_token_count
+from avatars.engine.rendering import resolve_prompt
+from avatars.engine_config import engine_spec
 from avatars.selectors import template_list_with_statistics
 from avatars.services import template_preview_render
 from portrait_site.errors import ApplicationError
@@ -15,6 +19,27 @@ from styles.services import (
     template_request_to_template,
     template_unpublish,
 )
+
+# The longest identity the site mints ("lks" and four hex digits, avatars.models.new_identity_token,
+# where each digit is a token of its own) and the longest class word: a prompt that fits with
+# it fits every avatar's.
+WIDEST_IDENTITY = {"identity_token": "lks0a0a", "subject_class": "person"}
+
+
+def _refuse_if_cut(text: str, *, what: str) -> None:
+    spec = engine_spec()
+    count = prompt_token_count(spec, text)
+    if count > CLIP_MAX_TOKENS:
+        raise forms.ValidationError(
+            f"{what} is {count} tokens; the model reads {CLIP_MAX_TOKENS} (its start and end included) and "
+            f"would silently drop “{prompt_overflow(spec, text)}”. Shorten it."
+        )
+
+
+def _token_count_label(text: str) -> str:
+    count = prompt_token_count(engine_spec(), text)
+    over = " (too long: the end is cut)" if count > CLIP_MAX_TOKENS else ""
+    return f"{count} of {CLIP_MAX_TOKENS} tokens{over}"
 
 
 class StyleTemplateForm(forms.ModelForm):
@@ -28,7 +53,13 @@ class StyleTemplateForm(forms.ModelForm):
             raise forms.ValidationError(
                 "The prompt must contain {identity}: that is where the person's avatar goes."
             )
+        _refuse_if_cut(resolve_prompt(prompt, **WIDEST_IDENTITY), what="With the avatar's identity in it, the prompt")
         return prompt
+
+    def clean_negative_prompt(self) -> str:
+        negative_prompt = self.cleaned_data["negative_prompt"]
+        _refuse_if_cut(negative_prompt, what="The negative prompt")
+        return negative_prompt
 
 
 def _run_each(modeladmin, request, objects, action, done: str) -> None:
@@ -57,18 +88,32 @@ class StyleTemplateAdmin(admin.ModelAdmin):
     list_filter = ["is_published", "category", "audience"]
     search_fields = ["title", "slug", "prompt"]
     prepopulated_fields = {"slug": ["title"]}
-    readonly_fields = ["is_published"]
+    readonly_fields = ["is_published", "prompt_tokens", "negative_prompt_tokens"]
     actions = ["publish", "unpublish", "preview"]
     fieldsets = [
         (None, {"fields": ["title", "slug", "description", "category", "audience", "is_published", "sort_order",
                            "cover_image"]}),
-        ("Prompt", {"fields": ["prompt", "negative_prompt", "reference_image", "img2img_strength"]}),
+        ("Prompt", {"fields": ["prompt", "prompt_tokens", "negative_prompt", "negative_prompt_tokens",
+                               "reference_image", "img2img_strength"]}),
         ("Rendering", {"fields": ["guidance_scale", "steps", "width", "height", "seed_policy", "seed",
                                   "likeness_weight", "beauty_weight"]}),
+        ("Finishing passes", {"fields": ["face_strength", "output_long_side", "hires_strength"]}),
     ]
 
     def get_queryset(self, request):
         return template_list_with_statistics(super().get_queryset(request))
+
+    @admin.display(description="Prompt length")
+    def prompt_tokens(self, obj) -> str:
+        if obj is None or not obj.prompt:
+            return "–"
+        return f"{_token_count_label(resolve_prompt(obj.prompt, **WIDEST_IDENTITY))}, with the avatar's identity"
+
+    @admin.display(description="Negative prompt length")
+    def negative_prompt_tokens(self, obj) -> str:
+        if obj is None or not obj.negative_prompt:
+            return "–"
+        return _token_count_label(obj.negative_prompt)
 
     @admin.display(description="Renders", ordering="render_count")
     def renders(self, obj) -> int:

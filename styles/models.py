@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from avatars.engine.passes import DEFAULT_FACE_STRENGTH, DEFAULT_HIRES_STRENGTH
 from portrait_site.status import StatusModel
 
 
@@ -55,6 +56,20 @@ class StyleTemplate(models.Model):
     seed = models.PositiveIntegerField(default=0)
     likeness_weight = models.FloatField(default=7.5, validators=[MinValueValidator(0), MaxValueValidator(10)])
     beauty_weight = models.FloatField(default=2.5, validators=[MinValueValidator(0), MaxValueValidator(10)])
+    face_strength = models.FloatField(
+        default=DEFAULT_FACE_STRENGTH, validators=[MinValueValidator(0.0), MaxValueValidator(0.8)],
+        help_text="How much the face pass redraws the face with the person's avatar (0: no face pass). "
+        "“More like me” raises it by 0.05 a click, to 0.6 at most.",
+    )
+    output_long_side = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(4096)],
+        help_text="The download's long side in pixels; 0: the model's default (1024 for SD 1.5, 2048 for SDXL). "
+        "One not above the render's long side skips the high-resolution pass.",
+    )
+    hires_strength = models.FloatField(
+        default=DEFAULT_HIRES_STRENGTH, validators=[MinValueValidator(0.0), MaxValueValidator(0.6)],
+        help_text="How much the high-resolution pass redraws the upscaled picture (0: upscale only).",
+    )
     cover_image = models.ImageField(upload_to=template_image_path, blank=True)
     is_published = models.BooleanField(default=False)
     sort_order = models.IntegerField(default=100)

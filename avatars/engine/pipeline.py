@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -87,6 +89,37 @@ class Engine:
         """Remove every adapter, leaving the base modules exactly as loaded."""
         self.pipeline.unload_lora_weights()
         self.active_lora = None
+
+    @contextmanager
+    def lora_fused(self, lora_scale: float) -> Iterator[None]:
+        """The active LoRA merged into the UNet's weights at `lora_scale` for the block, so each
+        denoising step runs the base layers alone instead of adding the adapter's matmuls.
+
+        unfuse_lora subtracts what fuse_lora added, which rounds differently (in bf16 visibly,
+        in fp32 by an ulp here and there), and fusing at a scale other than 1 leaves the adapter's
+        scaling multiplied. So the weights the LoRA touches, and its scalings, are copied before
+        and written back after: the base model is bit for bit as loaded when the block ends,
+        whatever happened in it. The copy is of the LoRA's target layers only (the attention
+        projections), on the engine's device. Without an active LoRA the block runs as it is.
+        """
+        if self.active_lora is None:
+            yield
+            return
+        import torch
+        from peft.tuners.tuners_utils import BaseTunerLayer
+
+        layers = [module for module in self.pipeline.unet.modules() if isinstance(module, BaseTunerLayer)]
+        saved_weights = [layer.get_base_layer().weight.detach().clone() for layer in layers]
+        saved_scalings = [dict(layer.scaling) for layer in layers]
+        try:
+            self.pipeline.fuse_lora(components=["unet"], lora_scale=lora_scale, adapter_names=[LORA_ADAPTER_NAME])
+            yield
+        finally:
+            self.pipeline.unfuse_lora(components=["unet"])
+            with torch.no_grad():
+                for layer, weight, scaling in zip(layers, saved_weights, saved_scalings, strict=True):
+                    layer.get_base_layer().weight.copy_(weight)
+                    layer.scaling.update(scaling)
 
 
 _engines: dict[tuple, Engine] = {}

@@ -1,15 +1,23 @@
-"""Rendering portraits of an avatar: its LoRA on the loaded base model, best of N candidates.
+"""Rendering portraits of an avatar: its LoRA on the loaded base model, best of N candidates,
+then the finishing passes.
 
 A template gives a prompt with an "{identity}" placeholder (replaced by
 "<token> <class>", e.g. "sks woman") and optionally a reference image, which turns the
 render into image-to-image: `strength` is how far the render may move away from the
 reference (1.0 ignores it; lower keeps more of its pose and light).
 
-Each render tries `candidates` seeds derived from `seed`, scores each finished picture
-with the caller's `score` (likeness to the person, None when no face is found) and keeps
-the best; when the best has no face or scores under `min_likeness`, it tries another batch,
-at most `max_rerolls` times. Scoring lives with the caller so the engine does not depend
-on the face model.
+Each render tries `candidates` seeds derived from `seed` in one batch, scores each finished
+picture with the caller's `score` (likeness to the person, None when no face is found) and
+keeps the best; when the best has no face or scores under `min_likeness`, it tries another
+batch, at most `max_rerolls` times. Scoring lives with the caller so the engine does not
+depend on the face model.
+
+The best candidate then goes through the passes of passes.py: the face pass (with
+`find_face`, at `face_strength`) and the high-resolution pass (to `output_long_side`, at
+`hires_strength`), each kept only when it does not lower likeness. The result's `stages`
+say what each stage scored, its size and seconds, and whether it was kept. For the whole
+job the LoRA is fused into the UNet (`Engine.lora_fused`): the same picture, to within
+rounding, without the adapter's cost on every step.
 
 The tiny engine renders at most its own resolution: a 512x640 template becomes 48x64
 (aspect kept, sides multiples of 8), so tests and demos stay fast.
@@ -17,12 +25,28 @@ The tiny engine renders at most its own resolution: a 512x640 template becomes 4
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .beauty import beautify
+from .passes import (
+    DEFAULT_FACE_STRENGTH,
+    DEFAULT_HIRES_STRENGTH,
+    FaceFinder,
+    LikenessVerdict,
+    Redraw,
+    Scorer,
+    StageRecord,
+    denoising_steps,
+    face_pass,
+    hires_pass,
+    likeness_verdict,
+    multiple_of_8,
+)
 from .pipeline import Engine
 
 if TYPE_CHECKING:
@@ -52,6 +76,10 @@ RENDER_ARGUMENT_NAMES = (
     "max_rerolls",
     "min_likeness",
     "beauty",
+    "face_strength",
+    "output_long_side",
+    "hires_strength",
+    "fuse_lora",
 )
 
 # "More like me": each click moves these by a step toward the avatar, never past a bound.
@@ -61,15 +89,21 @@ MORE_LIKE_ME_STRENGTH_STEP = 0.05
 MORE_LIKE_ME_STRENGTH_MAX = 0.9
 MORE_LIKE_ME_GUIDANCE_STEP = 0.5
 MORE_LIKE_ME_GUIDANCE_MIN = 4.0
+MORE_LIKE_ME_FACE_STRENGTH_STEP = 0.05
+MORE_LIKE_ME_FACE_STRENGTH_MAX = 0.6
 
 
 @dataclass(frozen=True)
 class RenderResult:
+    """The finished portrait (what the customer downloads) and how it was made: `likeness`
+    is the finished image's, `stages` the chosen candidate's base render and passes in order."""
+
     image: "Image.Image"
     seed: int
     likeness: float | None
     parameters: dict[str, Any]
     candidates_tried: int
+    stages: tuple[StageRecord, ...] = ()
 
 
 @dataclass
@@ -77,6 +111,24 @@ class _Candidate:
     seed: int
     image: "Image.Image"
     likeness: float | None
+
+
+class _Progress:
+    """Steps done out of steps planned, across re-rolls and passes, for the caller's callback."""
+
+    def __init__(self, callback: Callable[[int, int], None] | None, *, pass_steps: int) -> None:
+        self.callback = callback
+        self.done = 0
+        self.base_total = 0
+        self.pass_steps = pass_steps
+
+    def step(self) -> None:
+        self.done += 1
+        if self.callback is not None:
+            self.callback(self.done, self.base_total + self.pass_steps)
+
+    def skip(self, steps: int) -> None:
+        self.pass_steps -= steps
 
 
 def resolve_prompt(prompt: str, *, identity_token: str, subject_class: str) -> str:
@@ -96,7 +148,7 @@ def render_size(engine: Engine, width: int | None, height: int | None) -> tuple[
     if engine.is_tiny and max(width, height) > engine.resolution:
         shrink = engine.resolution / max(width, height)
         width, height = width * shrink, height * shrink
-    return _multiple_of_8(width), _multiple_of_8(height)
+    return multiple_of_8(width), multiple_of_8(height)
 
 
 def candidate_seed(seed: int, index: int) -> int:
@@ -120,52 +172,119 @@ def render(
     seed: int = 0,
     lora_scale: float = 1.0,
     candidates: int = 1,
-    score: Callable[["Image.Image"], float | None] | None = None,
+    score: Scorer | None = None,
     max_rerolls: int = 0,
     min_likeness: float = 0.0,
     beauty: float = 0.0,
+    find_face: FaceFinder | None = None,
+    face_strength: float = DEFAULT_FACE_STRENGTH,
+    output_long_side: int | None = None,
+    hires_strength: float = DEFAULT_HIRES_STRENGTH,
+    fuse_lora: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> RenderResult:
-    """Render the avatar in `lora_path` (None: the bare base model) and return the best
-    candidate, after the beauty pass, with everything needed to render it again."""
+    """Render the avatar in `lora_path` (None: the bare base model), keep the best candidate
+    (after the beauty pass), finish it with the passes, and return it with everything needed
+    to render it again.
+
+    The face pass runs when `find_face` is given and `face_strength` > 0. The
+    high-resolution pass runs when `output_long_side` is not None: 0 is the family's default
+    (1024 px SD 1.5, 2048 px SDXL), and a long side not above the render's leaves its size;
+    `hires_strength` 0 upscales without a refine. `fuse_lora` False keeps the adapter
+    unfused (the reference the fused render is checked against).
+    """
     if candidates < 1 or steps < 1 or max_rerolls < 0:
         raise ValueError("candidates and steps must be positive, max_rerolls not negative")
     resolved_prompt = resolve_prompt(prompt, identity_token=identity_token, subject_class=subject_class)
     width, height = render_size(engine, width, height)
     is_image_to_image = reference_image is not None
     rounds = 1 + (max_rerolls if score is not None else 0)
+    has_face_pass = find_face is not None and face_strength > 0
+    has_hires_pass = output_long_side is not None and hires_strength > 0
+    face_steps = denoising_steps(steps, face_strength) if has_face_pass else 0
+    hires_steps = denoising_steps(steps, hires_strength) if has_hires_pass else 0
+    step_counter = _Progress(progress, pass_steps=face_steps + hires_steps)
+    round_steps = min(int(steps * strength), steps) if is_image_to_image else steps
+    is_fused = fuse_lora and lora_path is not None
     tried: list[_Candidate] = []
-    progress_state = {"done": 0}
+    stages: list[StageRecord] = []
+    pass_details: dict[str, Any] = {}
 
     with engine.lock:
         engine.use_lora(lora_path)
-        for round_index in range(rounds):
-            seeds = [candidate_seed(seed, len(tried) + offset) for offset in range(candidates)]
-            images = _generate(
-                engine,
+        with engine.lora_fused(lora_scale) if is_fused else nullcontext():
+            # Fused, the scale is in the weights; unfused it goes with every call.
+            call_lora_scale = lora_scale if lora_path is not None and not is_fused else None
+            started = time.perf_counter()
+            for round_index in range(rounds):
+                step_counter.base_total = round_steps * (round_index + 1)
+                seeds = [candidate_seed(seed, len(tried) + offset) for offset in range(candidates)]
+                images = _generate(
+                    engine,
+                    prompt=resolved_prompt,
+                    negative_prompt=negative_prompt,
+                    reference_image=reference_image,
+                    strength=strength,
+                    guidance_scale=guidance_scale,
+                    steps=steps,
+                    width=width,
+                    height=height,
+                    seeds=seeds,
+                    lora_scale=call_lora_scale,
+                    on_step=step_counter.step if progress is not None else None,
+                )
+                for candidate_seed_value, image in zip(seeds, images, strict=True):
+                    finished = beautify(image, amount=beauty)
+                    likeness = score(finished) if score is not None else None
+                    tried.append(_Candidate(seed=candidate_seed_value, image=finished, likeness=likeness))
+                best = _best(tried)
+                if score is None or (best.likeness is not None and best.likeness >= min_likeness):
+                    break
+            best = _best(tried)
+            note = "not measured" if best.likeness is None else f"best of {len(tried)}"
+            stages.append(StageRecord("base", True, best.likeness, width, height, time.perf_counter() - started, note))
+
+            settings = Redraw(
                 prompt=resolved_prompt,
                 negative_prompt=negative_prompt,
-                reference_image=reference_image,
-                strength=strength,
                 guidance_scale=guidance_scale,
                 steps=steps,
-                width=width,
-                height=height,
-                seeds=seeds,
-                lora_scale=lora_scale if lora_path is not None else None,
-                progress=progress,
-                progress_state=progress_state,
-                rounds_so_far=round_index + 1,
+                seed=best.seed,
+                lora_scale=call_lora_scale,
+                on_step=step_counter.step if progress is not None else None,
             )
-            for candidate_seed_value, image in zip(seeds, images, strict=True):
-                finished = beautify(image, amount=beauty)
-                likeness = score(finished) if score is not None else None
-                tried.append(_Candidate(seed=candidate_seed_value, image=finished, likeness=likeness))
-            best = _best(tried)
-            if score is None or (best.likeness is not None and best.likeness >= min_likeness):
-                break
+            image, likeness = best.image, best.likeness
+            if has_face_pass:
+                outcome = face_pass(
+                    engine,
+                    image,
+                    settings=settings,
+                    strength=face_strength,
+                    find_face=find_face,
+                    score=score,
+                    likeness_before=likeness,
+                )
+                if not outcome.redrew:
+                    step_counter.skip(face_steps)
+                image, likeness = outcome.image, outcome.likeness
+                stages.append(outcome.record)
+                pass_details["face_pass"] = outcome.details
+            if output_long_side is not None:
+                outcome = hires_pass(
+                    engine,
+                    image,
+                    settings=settings,
+                    long_side=output_long_side,
+                    strength=hires_strength,
+                    score=score,
+                    likeness_before=likeness,
+                )
+                if not outcome.redrew:
+                    step_counter.skip(hires_steps)
+                image, likeness = outcome.image, outcome.likeness
+                stages.append(outcome.record)
+                pass_details["hires_pass"] = outcome.details
 
-    best = _best(tried)
     parameters = {
         "engine": engine.label,
         "family": engine.family,
@@ -188,12 +307,25 @@ def render(
         "max_rerolls": int(max_rerolls),
         "min_likeness": float(min_likeness),
         "beauty": float(beauty),
+        "face_strength": float(face_strength),
+        "output_long_side": output_long_side,
+        "hires_strength": float(hires_strength),
+        "fuse_lora": bool(fuse_lora),
         "scheduler": type(engine.pipeline.scheduler).__name__,
         "candidate_seeds": [candidate.seed for candidate in tried],
         "candidate_likeness": [candidate.likeness for candidate in tried],
+        "output_width": image.width,
+        "output_height": image.height,
+        "stages": [stage.as_dict() for stage in stages],
+        **pass_details,
     }
     return RenderResult(
-        image=best.image, seed=best.seed, likeness=best.likeness, parameters=parameters, candidates_tried=len(tried)
+        image=image,
+        seed=best.seed,
+        likeness=likeness,
+        parameters=parameters,
+        candidates_tried=len(tried),
+        stages=tuple(stages),
     )
 
 
@@ -211,23 +343,38 @@ def more_like_me_parameters(previous: dict[str, Any]) -> dict[str, Any]:
     - strength +0.05, up to 0.9: the template's reference image pulls less (strength is how
       far image-to-image may move from the reference; 1.0 would drop the template's pose);
     - guidance_scale -0.5, down to 4.0: a strong prompt pull over-cooks a face that the
-      stronger LoRA already pushes, which reads as plastic.
+      stronger LoRA already pushes, which reads as plastic;
+    - face_strength +0.05, up to 0.6: the face pass redraws more of the face with the
+      avatar; past 0.6 it stops matching the picture's light and angle.
     Every value moves only toward the avatar and stays within its bound; a value already past
     its bound is left as it is. Pure: `previous` is not changed.
     """
     lora_scale = float(previous.get("lora_scale", 1.0))
     strength = float(previous.get("strength", 0.75))
     guidance_scale = float(previous.get("guidance_scale", 7.0))
+    face_strength = float(previous.get("face_strength", DEFAULT_FACE_STRENGTH))
     return {
         **previous,
-        "lora_scale": round(max(lora_scale, min(lora_scale + MORE_LIKE_ME_LORA_SCALE_STEP, MORE_LIKE_ME_LORA_SCALE_MAX)), 4),
-        "strength": round(max(strength, min(strength + MORE_LIKE_ME_STRENGTH_STEP, MORE_LIKE_ME_STRENGTH_MAX)), 4),
+        "lora_scale": _step_up(lora_scale, MORE_LIKE_ME_LORA_SCALE_STEP, MORE_LIKE_ME_LORA_SCALE_MAX),
+        "strength": _step_up(strength, MORE_LIKE_ME_STRENGTH_STEP, MORE_LIKE_ME_STRENGTH_MAX),
         "guidance_scale": round(
             min(guidance_scale, max(guidance_scale - MORE_LIKE_ME_GUIDANCE_STEP, MORE_LIKE_ME_GUIDANCE_MIN)), 4
         ),
+        "face_strength": _step_up(face_strength, MORE_LIKE_ME_FACE_STRENGTH_STEP, MORE_LIKE_ME_FACE_STRENGTH_MAX),
         "seed": previous.get("seed", 0),
         "more_like_me_clicks": int(previous.get("more_like_me_clicks", 0)) + 1,
     }
+
+
+def is_more_like(new_likeness: float | None, source_likeness: float | None) -> LikenessVerdict:
+    """Whether a "more like me" version is kept over the portrait it came from: only when its
+    measured likeness beats the source's (a tie is not better). Neither measured (the tiny
+    engine, no centroid): kept, with `measured` False so the page can say "not measured"."""
+    return likeness_verdict(new_likeness, source_likeness, keep_ties=False)
+
+
+def _step_up(value: float, step: float, bound: float) -> float:
+    return round(max(value, min(value + step, bound)), 4)
 
 
 def _generate(
@@ -243,10 +390,9 @@ def _generate(
     height: int,
     seeds: list[int],
     lora_scale: float | None,
-    progress,
-    progress_state: dict,
-    rounds_so_far: int,
+    on_step: Callable[[], None] | None,
 ) -> list["Image.Image"]:
+    """One batch: every seed's candidate in a single pipeline call (num_images_per_prompt)."""
     import torch
     from PIL import Image, ImageOps
 
@@ -254,8 +400,7 @@ def _generate(
     generators = [torch.Generator(device="cpu").manual_seed(seed) for seed in seeds]
 
     def report_step(pipeline, step_index, timestep, callback_kwargs):
-        progress_state["done"] += 1
-        progress(progress_state["done"], pipeline.num_timesteps * rounds_so_far)
+        on_step()
         return callback_kwargs
 
     arguments: dict[str, Any] = {
@@ -269,7 +414,7 @@ def _generate(
     }
     if lora_scale is not None:
         arguments["cross_attention_kwargs"] = {"scale": lora_scale}
-    if progress is not None:
+    if on_step is not None:
         arguments["callback_on_step_end"] = report_step
     if reference_image is None:
         pipeline = engine.pipeline
@@ -287,7 +432,3 @@ def _best(tried: list[_Candidate]) -> _Candidate:
     if not scored:
         return tried[0]
     return max(scored, key=lambda candidate: candidate.likeness)
-
-
-def _multiple_of_8(value: float) -> int:
-    return max(8, int(round(value / 8)) * 8)

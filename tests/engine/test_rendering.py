@@ -1,11 +1,12 @@
 """Rendering on the tiny engine (SD 1.5 and SDXL alike) with real LoRAs: candidates,
-re-rolls, avatars swapped in and out of the one loaded pipeline, image-to-image, "more like
-me"."""
+re-rolls, avatars swapped in and out of the one loaded pipeline, image-to-image, the LoRA
+fused for a job, the passes repeated from their parameters, "more like me"."""
 
 import json
 
 import numpy as np
 import pytest
+import torch
 
 from avatars.engine.rendering import (
     candidate_seed,
@@ -243,3 +244,55 @@ def test_more_like_me_never_pulls_a_value_back_from_past_its_bound():
     beyond = {"lora_scale": 1.6, "strength": 0.95, "guidance_scale": 3.0, "seed": 1}
     after = more_like_me_parameters(beyond)
     assert (after["lora_scale"], after["strength"], after["guidance_scale"]) == (1.6, 0.95, 3.0)
+
+
+def _unet_weights(engine) -> dict:
+    return {name: tensor.clone() for name, tensor in engine.pipeline.unet.state_dict().items()}
+
+
+def _assert_same_weights(first: dict, second: dict) -> None:
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[name], second[name]) for name in first)
+
+
+def test_a_fused_render_matches_an_unfused_one_and_leaves_the_weights_bit_identical(family_engine, avatars):
+    family_engine.clear_lora()
+    bare_weights = _unet_weights(family_engine)
+
+    unfused = _render(family_engine, avatars["obama"], fuse_lora=False)
+    weights_with_lora = _unet_weights(family_engine)
+    fused = _render(family_engine, avatars["obama"])
+    weights_after_fused = _unet_weights(family_engine)
+    half_fused = _render(family_engine, avatars["obama"], lora_scale=0.5)
+    half_unfused = _render(family_engine, avatars["obama"], lora_scale=0.5, fuse_lora=False)
+    unfused_again = _render(family_engine, avatars["obama"], fuse_lora=False)
+    bare = _render(family_engine, None)
+
+    assert fused.parameters["fuse_lora"] and not unfused.parameters["fuse_lora"]
+    for fused_result, unfused_result in ((fused, unfused), (half_fused, half_unfused)):
+        difference = np.abs(_pixels(fused_result) - _pixels(unfused_result))
+        assert difference.max() <= 2 and difference.mean() < 0.01
+    # The LoRA and its scale show, so fusing is not just dropping the adapter.
+    assert np.abs(_pixels(unfused) - _pixels(bare)).mean() > 0.1
+    assert np.abs(_pixels(half_fused) - _pixels(fused)).mean() > 0.1
+    _assert_same_weights(weights_after_fused, weights_with_lora)
+    np.testing.assert_array_equal(_pixels(unfused_again), _pixels(unfused))
+    _assert_same_weights(_unet_weights(family_engine), bare_weights)
+
+
+def test_the_passes_reproduce_from_the_recorded_parameters(family_engine, avatars):
+    face = (10, 14, 38, 46)
+    result = _render(
+        family_engine, avatars["obama"], width=512, height=640, find_face=lambda image: face,
+        score=lambda image: 70.0, face_strength=0.5, output_long_side=0,
+    )
+    parameters = json.loads(json.dumps(result.parameters))
+
+    again = render(
+        family_engine, lora_path=avatars["obama"], find_face=lambda image: face, score=lambda image: 70.0,
+        **render_arguments(parameters),
+    )
+
+    assert result.image.size == (96, 128)
+    assert parameters["output_long_side"] == 0 and parameters["face_pass"]["face_box"] == list(face)
+    np.testing.assert_array_equal(_pixels(again), _pixels(result))

@@ -177,7 +177,7 @@ def test_admin_cannot_publish_by_editing_the_list_or_the_form(staff_client):
     data = {field: getattr(template, field) for field in (
         "title", "slug", "description", "category", "audience", "sort_order", "prompt", "negative_prompt",
         "img2img_strength", "guidance_scale", "steps", "width", "height", "seed_policy", "seed",
-        "likeness_weight", "beauty_weight",
+        "likeness_weight", "beauty_weight", "face_strength", "output_long_side", "hires_strength",
     )}
     response = staff_client.post(change_url, {**data, "is_published": "on"})
     assert response.status_code == 302
@@ -191,7 +191,8 @@ def test_admin_form_requires_the_identity_placeholder(staff_client):
         "title": "No identity", "slug": "no-identity", "category": "studio", "audience": "all",
         "sort_order": 1, "prompt": "a portrait of someone", "img2img_strength": 0.75, "guidance_scale": 7,
         "steps": 25, "width": 512, "height": 640, "seed_policy": "random", "seed": 0,
-        "likeness_weight": 7.5, "beauty_weight": 2.5,
+        "likeness_weight": 7.5, "beauty_weight": 2.5, "face_strength": 0.4, "output_long_side": 0,
+        "hires_strength": 0.3,
     })
     assert response.status_code == 200
     assert "The prompt must contain {identity}" in response.content.decode()

@@ -27,9 +27,13 @@ NEGATIVE_PROMPT = (
     "wax figure, deformed, asymmetric eyes, extra fingers, bad hands, blurry, lowres, watermark, text, logo"
 )
 
+PROMPT_OPENING = "a realistic photo portrait of {identity}, "
+
 # (slug, title, category, audience, description, look, (top colour, bottom colour))
-# `look` follows "a realistic photo portrait of {identity}, ": real photographic vocabulary
-# (lens, light, film stock) steers the model away from the glossy AI look.
+# `look` follows PROMPT_OPENING: real photographic vocabulary (lens, light, film stock) steers
+# the model away from the glossy AI look. CLIP reads 77 tokens: each prompt, with the widest
+# identity an avatar gets, counts 77 or fewer with CLIP's own tokenizer (tests/styles check it),
+# so no ending is silently dropped.
 TEMPLATES = [
     ("business-headshot", "Business headshot", Category.PROFESSIONAL, Audience.ALL,
      "A clean, confident headshot for LinkedIn, a company page or a conference badge.",
@@ -75,9 +79,9 @@ TEMPLATES = [
      ("#111111", "#6b6b6b")),
     ("hong-kong-90s", "90s Hong Kong film", Category.CINEMATIC, Audience.ALL,
      "Neon signs, humid night air, step-printed motion: Hong Kong cinema of the nineties.",
-     "1990s Hong Kong movie still, crowded Mong Kok street at night with neon signs in red and green, "
-     "wet asphalt reflections, handheld camera, 35mm lens at f/1.4, tungsten light mixed with neon, "
-     "shot on Fujifilm Eterna 500, heavy grain, slight motion blur, cinematic colour",
+     "1990s Hong Kong movie still, crowded Mong Kok street at night, red and green neon signs, "
+     "wet asphalt reflections, 35mm lens at f/1.4, tungsten light mixed with neon, "
+     "shot on Fujifilm Eterna 500, heavy grain, slight motion blur",
      ("#0f3b3a", "#c2343f")),
     ("cyberpunk-night", "Cyberpunk night street", Category.CINEMATIC, Audience.ALL,
      "Rain, holograms and magenta-teal light on a city street at 2 a.m.",
@@ -174,7 +178,7 @@ class Command(BaseCommand):
                     category=category,
                     audience=audience,
                     description=description,
-                    prompt=f"a realistic photo portrait of {{identity}}, {look}",
+                    prompt=PROMPT_OPENING + look,
                     negative_prompt=NEGATIVE_PROMPT,
                     img2img_strength=0.75,
                     guidance_scale=6.5,
