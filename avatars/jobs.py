@@ -102,10 +102,10 @@ def job_lock_own_attempt(job):
     return locked
 
 
-def job_mark_succeeded(locked, *, started: float) -> None:
+def job_mark_succeeded(locked, *, started: float, stage: str = "done") -> None:
     """Record a finished attempt on the row job_lock_own_attempt returned."""
     locked.transition_to(locked.Status.SUCCEEDED)
-    locked.stage = "done"
+    locked.stage = stage
     locked.progress = 100
     locked.finished_at = timezone.now()
     locked.gpu_seconds += time.monotonic() - started

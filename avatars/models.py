@@ -211,7 +211,10 @@ class Portrait(models.Model):
     render_job = models.OneToOneField(
         RenderJob, on_delete=models.SET_NULL, null=True, blank=True, related_name="portrait"
     )
+    # The finished portrait at full size (after the high-resolution pass): what downloads.
     image = models.FileField(upload_to=portrait_path)
+    # A web-sized copy the pages show; empty for portraits made before the copy existed.
+    web_image = models.FileField(upload_to=portrait_path, blank=True)
     width = models.PositiveIntegerField(default=0)
     height = models.PositiveIntegerField(default=0)
     seed = models.BigIntegerField()
@@ -231,3 +234,7 @@ class Portrait(models.Model):
 
     def __str__(self) -> str:
         return f"Portrait {self.public_id} ({self.template_id})"
+
+    @property
+    def stored_file_names(self) -> list[str]:
+        return [field.name for field in (self.image, self.web_image) if field]

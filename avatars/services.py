@@ -437,16 +437,21 @@ def render_job_plan(*, job: RenderJob) -> RenderPlan:
         "lora_scale": 1.0,
         "beauty": round(template.beauty_weight / max(template.likeness_weight + template.beauty_weight, 1e-6), 3),
         "use_reference": bool(template.reference_image),
+        "face_strength": template.face_strength,
+        "output_long_side": template.output_long_side,
+        "hires_strength": template.hires_strength,
     }
     if template.seed_policy == template.SeedPolicy.FIXED and job.kind == RenderJob.Kind.INITIAL:
         return RenderPlan(parameters=parameters, seed=template.seed)
     return RenderPlan(parameters=parameters, seed=secrets.randbelow(2**31))
 
 
-def portrait_create_for_job(*, job: RenderJob, png_bytes: bytes, seed: int, likeness: float | None,
-                            parameters: dict, width: int, height: int, engine_label: str) -> Portrait:
-    """Store a finished render as the job's portrait. The caller holds the job's row lock
-    (it is the job's own running attempt) and marks the job done in the same transaction."""
+def portrait_create_for_job(*, job: RenderJob, png_bytes: bytes, web_png_bytes: bytes, seed: int,
+                            likeness: float | None, parameters: dict, width: int, height: int,
+                            engine_label: str) -> Portrait:
+    """Store a finished render (full size, and the web-sized copy the pages show) as the job's
+    portrait. The caller holds the job's row lock (it is the job's own running attempt) and
+    marks the job done in the same transaction."""
     chain_parent = job.source_portrait if job.kind == RenderJob.Kind.MORE_LIKE_ME else None
     portrait = Portrait(
         avatar_id=job.avatar_id, template=job.template, render_job=job, seed=seed, likeness_score=likeness,
@@ -455,12 +460,28 @@ def portrait_create_for_job(*, job: RenderJob, png_bytes: bytes, seed: int, like
         width=width, height=height, engine_label=engine_label,
     )
     portrait.image.save("portrait.png", ContentFile(png_bytes), save=False)
+    portrait.web_image.save("portrait-web.png", ContentFile(web_png_bytes), save=False)
     portrait.save()
     if job.kind == RenderJob.Kind.INITIAL and not selectors.avatar_has_initial_renders_waiting(
         avatar_id=job.avatar_id, other_than=job.pk
     ):
         _portraits_ready_notify(avatar=job.avatar)
     return portrait
+
+
+def more_like_me_found_nothing_closer(*, job: RenderJob) -> None:
+    """A "more like me" click whose new version did not look more like the person than the one
+    it came from: nothing is kept, the click is not counted, and the customer is told. The
+    caller holds the job's row lock."""
+    job.counts_against_allowance = False
+    source = job.source_portrait
+    notice_create(
+        user=job.avatar.user,
+        message=f"“More like me” on your {job.template.title} portrait found no version closer to you than "
+        f"the one you have (likeness {source.likeness_score:.0f}), so we kept yours. It did not use one of "
+        "your extra renders.",
+        link=f"/avatars/portraits/{source.public_id}/",
+    )
 
 
 def _portraits_ready_notify(*, avatar: Avatar) -> None:
@@ -492,11 +513,11 @@ def _delete_files(names: list[str]) -> None:
 def portrait_delete(*, portrait: Portrait) -> dict:
     with transaction.atomic():
         portrait = Portrait.objects.select_for_update().get(pk=portrait.pk)
-        name = portrait.image.name
+        names = portrait.stored_file_names
         Portrait.objects.filter(more_like_me_of=portrait).update(more_like_me_of=portrait.more_like_me_of)
         portrait.delete()
-        transaction.on_commit(lambda: _delete_files([name]))
-    return {"portraits": 1, "photos": 0, "lora_files": 0, "files": [name]}
+        transaction.on_commit(lambda: _delete_files(names))
+    return {"portraits": 1, "photos": 0, "lora_files": 0, "files": names}
 
 
 def photos_delete_files(*, avatar: Avatar) -> list[str]:
@@ -516,14 +537,15 @@ def avatar_delete(*, avatar: Avatar) -> dict:
                     *avatar.render_jobs.filter(status__in=selectors.ACTIVE_JOB_STATUSES)]:
             job.transition_to(job.Status.CANCELLED)
             job.save(update_fields=["status"])
-        portrait_names = [p.image.name for p in avatar.portraits.all()]
+        portraits = list(avatar.portraits.all())
+        portrait_names = [name for portrait in portraits for name in portrait.stored_file_names]
         photo_names = [p.image.name for p in avatar.photos.exclude(image="")]
         photo_count = avatar.photos.count()
         lora_names = [avatar.lora_file.name] if avatar.lora_file else []
         summary = {
             "avatars": 1,
             "photos": photo_count,
-            "portraits": len(portrait_names),
+            "portraits": len(portraits),
             "lora_files": len(lora_names),
             "files": portrait_names + photo_names + lora_names,
         }

@@ -119,7 +119,8 @@ def progress(request, public_id):
 @require_GET
 def portrait_image(request, public_id):
     portrait = selectors.portrait_get_for_user(user=request.user, public_id=public_id)
-    return private_file_response(portrait.image, content_type="image/png")
+    # The pages show the web-sized copy; the download is the full-size file.
+    return private_file_response(portrait.web_image or portrait.image, content_type="image/png")
 
 
 @login_required

@@ -145,10 +145,11 @@ def local_loras_prune() -> list[str]:
 def _render(job: RenderJob, report: ProgressReporter, started: float) -> None:
     from PIL import Image
 
+    from avatars.engine.passes import DEFAULT_FACE_STRENGTH, DEFAULT_HIRES_STRENGTH, web_copy
     from avatars.engine.pipeline import get_engine
-    from avatars.engine.rendering import render
+    from avatars.engine.rendering import is_more_like, render
     from avatars.engine.safety import nudity_verdict
-    from avatars.engine.scoring import portrait_scorer
+    from avatars.engine.scoring import largest_face_finder, portrait_scorer
 
     engine = get_engine(engine_spec())
     avatar = job.avatar
@@ -156,6 +157,11 @@ def _render(job: RenderJob, report: ProgressReporter, started: float) -> None:
         raise RuntimeError("The avatar is not trained.")
     plan = services.render_job_plan(job=job)
     parameters = plan.parameters
+    source = job.source_portrait if job.kind == RenderJob.Kind.MORE_LIKE_ME else None
+    min_likeness = settings.LIKENESS_MIN_LIKENESS
+    if source is not None and source.likeness_score is not None:
+        # "More like me" re-rolls until a candidate beats the version it came from, within the budget.
+        min_likeness = max(min_likeness, source.likeness_score + 0.1)
     reference = None
     if parameters.get("use_reference") and job.template.reference_image:
         with job.template.reference_image.open("rb") as handle:
@@ -179,21 +185,37 @@ def _render(job: RenderJob, report: ProgressReporter, started: float) -> None:
         candidates=settings.LIKENESS_CANDIDATES_PER_TEMPLATE,
         score=portrait_scorer(avatar.embedding_centroid),
         max_rerolls=settings.LIKENESS_MAX_REROLLS,
-        min_likeness=settings.LIKENESS_MIN_LIKENESS,
+        min_likeness=min_likeness,
         beauty=parameters["beauty"],
+        find_face=largest_face_finder(),
+        # Portraits rendered before the finishing passes have none of these in their parameters.
+        face_strength=parameters.get("face_strength", DEFAULT_FACE_STRENGTH),
+        output_long_side=parameters.get("output_long_side", 0),
+        hires_strength=parameters.get("hires_strength", DEFAULT_HIRES_STRENGTH),
         progress=lambda step, total: report("rendering", 5 + int(90 * step / max(total, 1))),
     )
     is_safe, nudity_score, _ = nudity_verdict(result.image)
     if not is_safe:
         raise RuntimeError(f"Every candidate failed the safety check (nudity score {nudity_score:.2f}).")
-    buffer = io.BytesIO()
-    result.image.save(buffer, format="PNG")
+    verdict = is_more_like(result.likeness, source.likeness_score) if source is not None else None
     report("saving", 97, force=True)
+    if verdict is not None and not verdict.keep:
+        with transaction.atomic():
+            locked = job_lock_own_attempt(job)
+            services.more_like_me_found_nothing_closer(job=locked)
+            job_mark_succeeded(locked, started=started, stage="no closer version found")
+        return
+    full_size, web_sized = io.BytesIO(), io.BytesIO()
+    result.image.save(full_size, format="PNG")
+    web_copy(result.image).save(web_sized, format="PNG")
+    recorded = {**parameters, **result.parameters}
+    if verdict is not None:
+        recorded["more_like_me_verdict"] = {"measured": verdict.measured, "reason": verdict.reason}
     with transaction.atomic():
         locked = job_lock_own_attempt(job)
         services.portrait_create_for_job(
-            job=locked, png_bytes=buffer.getvalue(), seed=result.seed, likeness=result.likeness,
-            parameters={**parameters, **result.parameters},
+            job=locked, png_bytes=full_size.getvalue(), web_png_bytes=web_sized.getvalue(), seed=result.seed,
+            likeness=result.likeness, parameters=recorded,
             width=result.image.width, height=result.image.height, engine_label=engine.label,
         )
         job_mark_succeeded(locked, started=started)

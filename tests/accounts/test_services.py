@@ -91,7 +91,7 @@ def test_delete_everything_removes_the_person_and_keeps_anonymous_order_records(
     # Only the other person's files are left in storage.
     remaining = {str(path.relative_to(private_media)) for path in _stored_files(private_media)}
     assert remaining == {p.image.name for p in other_avatar.photos.all()} | {
-        p.image.name for p in other_avatar.portraits.all()
+        name for p in other_avatar.portraits.all() for name in p.stored_file_names
     }
     assert DeletionReceipt.objects.get(token=receipt.token) == receipt
 

@@ -91,9 +91,11 @@ def check_no_uploaded_photo_is_left(trained, private_media):
     photo_hashes = set(trained["uploaded"].values()) | set(trained["kept"].values())
     assert not photo_hashes & set(left.values())
     assert not set(trained["kept"]) & set(left)
-    # What is left is the avatar's LoRA and its portraits, nothing else.
+    # What is left is the avatar's LoRA and its portraits (full size and web copy), nothing else.
     avatar = trained["avatar"]
-    assert set(left) == {avatar.lora_file.name, *(p.image.name for p in avatar.portraits.all())}
+    assert set(left) == {
+        avatar.lora_file.name, *(name for p in avatar.portraits.all() for name in p.stored_file_names)
+    }
     assert not Photo.objects.filter(avatar=avatar).exclude(image="").exists()
     assert not Photo.objects.filter(avatar=avatar, embedding__isnull=False).exists()
 
@@ -131,7 +133,7 @@ def test_photos_go_after_training_and_delete_everything_leaves_only_the_order_th
     files_of_others = {
         name: h
         for name, h in files_of_others.items()
-        if name not in {avatar.lora_file.name, *(p.image.name for p in avatar.portraits.all())}
+        if name not in {avatar.lora_file.name, *(n for p in avatar.portraits.all() for n in p.stored_file_names)}
     }
     files_of_user = set(stored_files(private_media)) - set(files_of_others)
     existed = {
