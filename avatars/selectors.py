@@ -211,3 +211,30 @@ def portrait_list_for_user(*, user, avatar: Avatar | None = None) -> QuerySet[Po
     if avatar is not None:
         portraits = portraits.filter(avatar=avatar)
     return portraits.order_by("-created_at", "-pk")
+
+
+@dataclass(frozen=True)
+class EngineReport:
+    engine_label: str
+    reported_at: datetime
+    job_kind: str  # "training" or "rendering"
+
+
+def engine_report_latest() -> EngineReport | None:
+    """Which base model the GPU workers run, as their newest finished job recorded it: the
+    engine label of the last trained avatar or the last rendered portrait, whichever is newer.
+    None before any job has finished."""
+    trained = (
+        Avatar.objects.exclude(engine_label="").filter(trained_at__isnull=False)
+        .order_by("-trained_at").values_list("engine_label", "trained_at").first()
+    )
+    rendered = (
+        Portrait.objects.exclude(engine_label="").order_by("-created_at")
+        .values_list("engine_label", "created_at").first()
+    )
+    reports = []
+    if trained is not None:
+        reports.append(EngineReport(*trained, job_kind="training"))
+    if rendered is not None:
+        reports.append(EngineReport(*rendered, job_kind="rendering"))
+    return max(reports, key=lambda report: report.reported_at, default=None)
