@@ -8,7 +8,9 @@ The default base model is the *tiny engine*: a pipeline shaped like Stable Diffu
 (or SDXL, for the "sdxl" family), built from small configs in code with seeded random
 weights and a tokenizer made in memory, so it needs no download. Its pictures are coloured
 noise, but it goes through the same code as a real model: `get_engine` differs only in how
-the pipeline is constructed; training and rendering never ask which one they hold.
+the pipeline is constructed; training and rendering never ask which one they hold. A real
+model (one .safetensors checkpoint, a diffusers folder or a hub id) is loaded by
+`base_model.load_base_model`.
 
 torch and diffusers are imported inside functions so that importing this module (from a
 Django process, say) stays cheap.
@@ -135,7 +137,7 @@ def get_engine(spec: EngineSpec) -> Engine:
         spec = replace(spec, family="sd15")
     device = resolve_device(spec.device)
     dtype = resolve_dtype(device)
-    key = (spec, device, str(dtype))
+    key = (replace(spec, device=device), str(dtype))
     with _engines_lock:
         engine = _engines.get(key)
         if engine is None:
