@@ -127,7 +127,9 @@ def checkpoint_shapes(path: Path, *, allow_pickle: bool) -> dict[str, tuple[int,
             raise _not_a_checkpoint(path, error) from error
         return {name: tuple(tensor.shape) for name, tensor in state.items() if hasattr(tensor, "shape")}
     if suffix not in SAFE_CHECKPOINT_SUFFIXES:
-        raise _not_a_checkpoint(path, f"Likeness reads .safetensors checkpoints, not {suffix or 'extensionless'} files")
+        raise _not_a_checkpoint(
+            path, f"Likeness reads .safetensors checkpoints, not {suffix or 'extensionless'} files"
+        )
     from safetensors import safe_open
 
     try:
@@ -214,7 +216,9 @@ def cuda_problem(device: str) -> ModelLoadError | None:
     return None
 
 
-def gpu_memory_problem(*, stage: str, peak_bytes: int, total_bytes: int, device_name: str) -> ModelLoadError | None:
+def gpu_memory_problem(
+    *, stage: str, peak_bytes: int, total_bytes: int, device_name: str
+) -> ModelLoadError | None:
     """Too little GPU memory: `stage` took `peak_bytes` of the card's `total_bytes` at its peak,
     leaving less than GPU_MEMORY_HEADROOM of it free. None when it fits."""
     needed_gb = peak_bytes / (1 - GPU_MEMORY_HEADROOM) / GIB

@@ -114,10 +114,18 @@ def model_report(
 
     started = time.perf_counter()
     identity_token, subject_class = TEST_IDENTITY
-    portrait, report.render_peak_bytes = measured("rendering one portrait", lambda: render(
-        engine, lora_path=None, identity_token=identity_token, subject_class=subject_class,
-        prompt=TEST_PROMPT, steps=render_steps, seed=0,
-    ))
+    portrait, report.render_peak_bytes = measured(
+        "rendering one portrait",
+        lambda: render(
+            engine,
+            lora_path=None,
+            identity_token=identity_token,
+            subject_class=subject_class,
+            prompt=TEST_PROMPT,
+            steps=render_steps,
+            seed=0,
+        ),
+    )
     report.render_seconds = time.perf_counter() - started
     image_path.parent.mkdir(parents=True, exist_ok=True)
     portrait.image.save(image_path)
@@ -125,12 +133,20 @@ def model_report(
     if on_gpu:
         step_times: list[float] = []
         with tempfile.TemporaryDirectory() as folder:
-            _, report.training_peak_bytes = measured(f"training an avatar (LoRA rank {lora_rank})", lambda: train_lora(
-                engine, stand_in_photos(TRAINING_PHOTOS, size=engine.resolution),
-                identity_token=identity_token, subject_class=subject_class,
-                output_path=Path(folder) / "check.safetensors", rank=lora_rank, steps=TRAINING_STEPS_MEASURED,
-                progress=lambda step, total, loss: step_times.append(time.perf_counter()), progress_every=1,
-            ))
+            _, report.training_peak_bytes = measured(
+                f"training an avatar (LoRA rank {lora_rank})",
+                lambda: train_lora(
+                    engine,
+                    stand_in_photos(TRAINING_PHOTOS, size=engine.resolution),
+                    identity_token=identity_token,
+                    subject_class=subject_class,
+                    output_path=Path(folder) / "check.safetensors",
+                    rank=lora_rank,
+                    steps=TRAINING_STEPS_MEASURED,
+                    progress=lambda step, total, loss: step_times.append(time.perf_counter()),
+                    progress_every=1,
+                ),
+            )
         report.training_seconds_per_step = (step_times[-1] - step_times[0]) / (len(step_times) - 1)
     return report
 
@@ -158,6 +174,8 @@ def stand_in_photos(count: int, *, size: int):
 
     y, x = np.mgrid[0:size, 0:size] / size
     return [
-        Image.fromarray((np.stack([x, y, (x + y) / 2], axis=-1) * 255 * (0.5 + index / count / 2)).astype(np.uint8))
+        Image.fromarray(
+            (np.stack([x, y, (x + y) / 2], axis=-1) * 255 * (0.5 + index / count / 2)).astype(np.uint8)
+        )
         for index in range(count)
     ]

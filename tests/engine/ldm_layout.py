@@ -57,7 +57,9 @@ def pipeline_to_ldm_state_dict(pipeline, family: str) -> dict:
         state |= {first + name: tensor for name, tensor in clip_to_ldm(pipeline.text_encoder).items()}
         state |= {second + name: tensor for name, tensor in open_clip_to_ldm(pipeline.text_encoder_2).items()}
     else:
-        state |= {SD15_TEXT_PREFIX + name: tensor for name, tensor in clip_to_ldm(pipeline.text_encoder).items()}
+        state |= {
+            SD15_TEXT_PREFIX + name: tensor for name, tensor in clip_to_ldm(pipeline.text_encoder).items()
+        }
     return {name: tensor.contiguous() for name, tensor in state.items()}
 
 
@@ -65,28 +67,41 @@ def unet_to_ldm(unet) -> dict:
     config = unet.config
     layers = config.layers_per_block
     blocks = len(config.block_out_channels)
-    prefixes = [("conv_in.", "input_blocks.0.0."), ("time_embedding.linear_1.", "time_embed.0."),
-                ("time_embedding.linear_2.", "time_embed.2."), ("add_embedding.linear_1.", "label_emb.0.0."),
-                ("add_embedding.linear_2.", "label_emb.0.2."), ("conv_norm_out.", "out.0."), ("conv_out.", "out.2.")]
+    prefixes = [
+        ("conv_in.", "input_blocks.0.0."),
+        ("time_embedding.linear_1.", "time_embed.0."),
+        ("time_embedding.linear_2.", "time_embed.2."),
+        ("add_embedding.linear_1.", "label_emb.0.0."),
+        ("add_embedding.linear_2.", "label_emb.0.2."),
+        ("conv_norm_out.", "out.0."),
+        ("conv_out.", "out.2."),
+    ]
     # The original numbers its input blocks straight through: each down block's layers, then
     # its downsampler as a block of its own.
     index = 1
     for block in range(blocks):
         for layer in range(layers):
-            prefixes += [(f"down_blocks.{block}.resnets.{layer}.", f"input_blocks.{index}.0."),
-                         (f"down_blocks.{block}.attentions.{layer}.", f"input_blocks.{index}.1.")]
+            prefixes += [
+                (f"down_blocks.{block}.resnets.{layer}.", f"input_blocks.{index}.0."),
+                (f"down_blocks.{block}.attentions.{layer}.", f"input_blocks.{index}.1."),
+            ]
             index += 1
         if block < blocks - 1:
             prefixes.append((f"down_blocks.{block}.downsamplers.0.conv.", f"input_blocks.{index}.0.op."))
             index += 1
-    prefixes += [("mid_block.resnets.0.", "middle_block.0."), ("mid_block.attentions.0.", "middle_block.1."),
-                 ("mid_block.resnets.1.", "middle_block.2.")]
+    prefixes += [
+        ("mid_block.resnets.0.", "middle_block.0."),
+        ("mid_block.attentions.0.", "middle_block.1."),
+        ("mid_block.resnets.1.", "middle_block.2."),
+    ]
     # Up blocks have one layer more; the upsampler sits in the last one, after its attention if any.
     for block, block_type in enumerate(config.up_block_types):
         for layer in range(layers + 1):
             index = block * (layers + 1) + layer
-            prefixes += [(f"up_blocks.{block}.resnets.{layer}.", f"output_blocks.{index}.0."),
-                         (f"up_blocks.{block}.attentions.{layer}.", f"output_blocks.{index}.1.")]
+            prefixes += [
+                (f"up_blocks.{block}.resnets.{layer}.", f"output_blocks.{index}.0."),
+                (f"up_blocks.{block}.attentions.{layer}.", f"output_blocks.{index}.1."),
+            ]
         if block < blocks - 1:
             slot = 2 if "CrossAttn" in block_type else 1
             prefixes.append((f"up_blocks.{block}.upsamplers.0.", f"output_blocks.{index}.{slot}."))
@@ -94,7 +109,7 @@ def unet_to_ldm(unet) -> dict:
     converted = {}
     for name, tensor in unet.state_dict().items():
         diffusers_prefix, original_prefix = next((d, o) for d, o in prefixes if name.startswith(d))
-        rest = name[len(diffusers_prefix):]
+        rest = name[len(diffusers_prefix) :]
         if ".resnets." in diffusers_prefix:
             rest = _replace_parts(rest, UNET_RESNET_PARTS)
         converted[original_prefix + rest] = tensor
@@ -103,18 +118,25 @@ def unet_to_ldm(unet) -> dict:
 
 def vae_to_ldm(vae) -> dict:
     blocks = len(vae.config.block_out_channels)
-    prefixes = [("encoder.conv_norm_out.", "encoder.norm_out."), ("decoder.conv_norm_out.", "decoder.norm_out."),
-                ("encoder.mid_block.attentions.0.", "encoder.mid.attn_1."),
-                ("decoder.mid_block.attentions.0.", "decoder.mid.attn_1.")]
+    prefixes = [
+        ("encoder.conv_norm_out.", "encoder.norm_out."),
+        ("decoder.conv_norm_out.", "decoder.norm_out."),
+        ("encoder.mid_block.attentions.0.", "encoder.mid.attn_1."),
+        ("decoder.mid_block.attentions.0.", "decoder.mid.attn_1."),
+    ]
     for side in ("encoder", "decoder"):
         prefixes += [(f"{side}.mid_block.resnets.{i}.", f"{side}.mid.block_{i + 1}.") for i in range(2)]
     for block in range(blocks):
-        prefixes += [(f"encoder.down_blocks.{block}.resnets.", f"encoder.down.{block}.block."),
-                     (f"encoder.down_blocks.{block}.downsamplers.0.", f"encoder.down.{block}.downsample.")]
+        prefixes += [
+            (f"encoder.down_blocks.{block}.resnets.", f"encoder.down.{block}.block."),
+            (f"encoder.down_blocks.{block}.downsamplers.0.", f"encoder.down.{block}.downsample."),
+        ]
         # The decoder's up blocks are numbered from the bottom in the original.
         original = blocks - 1 - block
-        prefixes += [(f"decoder.up_blocks.{block}.resnets.", f"decoder.up.{original}.block."),
-                     (f"decoder.up_blocks.{block}.upsamplers.0.", f"decoder.up.{original}.upsample.")]
+        prefixes += [
+            (f"decoder.up_blocks.{block}.resnets.", f"decoder.up.{original}.block."),
+            (f"decoder.up_blocks.{block}.upsamplers.0.", f"decoder.up.{original}.upsample."),
+        ]
 
     converted = {}
     for name, tensor in vae.state_dict().items():
@@ -123,7 +145,7 @@ def vae_to_ldm(vae) -> dict:
             converted[name] = tensor
             continue
         diffusers_prefix, original_prefix = match
-        rest = name[len(diffusers_prefix):].replace("conv_shortcut", "nin_shortcut")
+        rest = name[len(diffusers_prefix) :].replace("conv_shortcut", "nin_shortcut")
         if "attentions" in diffusers_prefix:
             rest = _replace_parts(rest, VAE_ATTENTION_PARTS)
             # The original's attention projections are 1x1 convolutions.
@@ -136,7 +158,10 @@ def vae_to_ldm(vae) -> dict:
 def clip_to_ldm(text_encoder) -> dict:
     """OpenAI CLIP (SD 1.5's encoder, SDXL's first) keeps the transformers names under `text_model.`."""
     state = text_encoder.state_dict()
-    return {name if name.startswith("text_model.") else "text_model." + name: tensor for name, tensor in state.items()}
+    return {
+        name if name.startswith("text_model.") else "text_model." + name: tensor
+        for name, tensor in state.items()
+    }
 
 
 def open_clip_to_ldm(text_encoder) -> dict:

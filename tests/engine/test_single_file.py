@@ -35,7 +35,9 @@ def saved_tiny(request, tmp_path_factory):
 def _single_file_spec(saved_tiny, **changes) -> EngineSpec:
     _, folder, checkpoint = saved_tiny
     # The tiny engine's own configs describe its checkpoint; a real one gets the shipped ones.
-    return EngineSpec(base_model=str(checkpoint), model_config=str(folder), device="cpu", resolution=64, **changes)
+    return EngineSpec(
+        base_model=str(checkpoint), model_config=str(folder), device="cpu", resolution=64, **changes
+    )
 
 
 def test_the_original_layout_written_here_is_what_diffusers_reads_back(saved_tiny):
@@ -68,7 +70,14 @@ def test_a_single_file_checkpoint_loads_as_its_family_and_renders_like_its_folde
         if module is not None:
             loaded = getattr(from_file.pipeline, name).state_dict()
             assert all(torch.equal(loaded[key], tensor) for key, tensor in module.state_dict().items()), name
-    arguments = {"lora_path": None, "identity_token": "sks", "subject_class": "man", "prompt": "", "steps": 2, "seed": 7}
+    arguments = {
+        "lora_path": None,
+        "identity_token": "sks",
+        "subject_class": "man",
+        "prompt": "",
+        "steps": 2,
+        "seed": 7,
+    }
     file_pixels = np.asarray(render(from_file, **arguments).image, dtype=np.int16)
     folder_pixels = np.asarray(render(from_folder, **arguments).image, dtype=np.int16)
     assert file_pixels.std() > 0
@@ -85,7 +94,7 @@ def test_the_family_is_read_from_the_weights(saved_tiny):
 
 
 def test_a_family_setting_that_disagrees_with_the_weights_says_both(saved_tiny):
-    family, _, checkpoint = saved_tiny
+    family, _, _ = saved_tiny
     other = "sd15" if family == "sdxl" else "sdxl"
     with pytest.raises(ModelLoadError) as refused:
         get_engine(_single_file_spec(saved_tiny, family=other))
@@ -97,7 +106,7 @@ def test_a_family_setting_that_disagrees_with_the_weights_says_both(saved_tiny):
 def test_a_real_checkpoint_gets_the_shipped_full_size_configs(saved_tiny):
     """Without LIKENESS_MODEL_CONFIG the family's shipped configs are used: the tiny weights
     don't fit SD 1.5's or SDXL's full-size architecture, and the error says so."""
-    family, _, checkpoint = saved_tiny
+    _, _, checkpoint = saved_tiny
     with pytest.raises(ModelLoadError, match="weights don't fit that architecture"):
         get_engine(EngineSpec(base_model=str(checkpoint), device="cpu"))
 
@@ -109,13 +118,17 @@ def test_a_pickled_checkpoint_is_refused_unless_allowed(tmp_path):
     pipeline.save_pretrained(tmp_path / "diffusers")
 
     with pytest.raises(ModelLoadError) as refused:
-        get_engine(EngineSpec(base_model=str(pickled), model_config=str(tmp_path / "diffusers"), device="cpu"))
+        get_engine(
+            EngineSpec(base_model=str(pickled), model_config=str(tmp_path / "diffusers"), device="cpu")
+        )
     assert "can run any code" in refused.value.problem
     assert "safetensors" in refused.value.fix and "LIKENESS_ALLOW_PICKLE_CHECKPOINTS" in refused.value.fix
 
-    allowed = get_engine(EngineSpec(
-        base_model=str(pickled), model_config=str(tmp_path / "diffusers"), device="cpu", allow_pickle=True
-    ))
+    allowed = get_engine(
+        EngineSpec(
+            base_model=str(pickled), model_config=str(tmp_path / "diffusers"), device="cpu", allow_pickle=True
+        )
+    )
     assert allowed.family == "sd15"
     assert torch.equal(allowed.pipeline.unet.conv_in.weight, pipeline.unet.conv_in.weight)
 
@@ -130,7 +143,9 @@ def test_a_path_that_does_not_exist_is_named(tmp_path):
 def test_a_folder_that_is_not_a_pipeline_points_at_the_checkpoint_inside(tmp_path, saved_tiny):
     _, _, checkpoint = saved_tiny
     (tmp_path / checkpoint.name).write_bytes(b"")
-    with pytest.raises(ModelLoadError, match="not a diffusers pipeline: it has no model_index.json") as refused:
+    with pytest.raises(
+        ModelLoadError, match="not a diffusers pipeline: it has no model_index.json"
+    ) as refused:
         get_engine(EngineSpec(base_model=str(tmp_path), device="cpu"))
     assert f"This folder holds {checkpoint.name}" in refused.value.fix
 
@@ -143,31 +158,62 @@ def test_a_file_that_is_not_a_checkpoint_is_named(tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("not weights")
 
-    for path, problem in ((damaged, "not a checkpoint Likeness can read"),
-                          (lora, "not a Stable Diffusion checkpoint: it has no UNet weights"),
-                          (text, "not a checkpoint Likeness can read")):
+    for path, problem in (
+        (damaged, "not a checkpoint Likeness can read"),
+        (lora, "not a Stable Diffusion checkpoint: it has no UNet weights"),
+        (text, "not a checkpoint Likeness can read"),
+    ):
         with pytest.raises(ModelLoadError, match=problem):
             get_engine(EngineSpec(base_model=str(path), device="cpu"))
 
 
-@pytest.mark.parametrize(("shapes", "what"), [
-    ({"model.diffusion_model.input_blocks.0.0.weight": (320, 9, 3, 3),
-      "cond_stage_model.transformer.text_model.embeddings.position_embedding.weight": (77, 768)}, "inpainting"),
-    ({"model.diffusion_model.input_blocks.0.0.weight": (320, 4, 3, 3),
-      "cond_stage_model.model.token_embedding.weight": (49408, 1024)}, "Stable Diffusion 2.x"),
-    ({"model.diffusion_model.input_blocks.0.0.weight": (384, 4, 3, 3),
-      "conditioner.embedders.0.model.text_projection": (1280, 1280)}, "SDXL refiner"),
-])
+@pytest.mark.parametrize(
+    ("shapes", "what"),
+    [
+        (
+            {
+                "model.diffusion_model.input_blocks.0.0.weight": (320, 9, 3, 3),
+                "cond_stage_model.transformer.text_model.embeddings.position_embedding.weight": (77, 768),
+            },
+            "inpainting",
+        ),
+        (
+            {
+                "model.diffusion_model.input_blocks.0.0.weight": (320, 4, 3, 3),
+                "cond_stage_model.model.token_embedding.weight": (49408, 1024),
+            },
+            "Stable Diffusion 2.x",
+        ),
+        (
+            {
+                "model.diffusion_model.input_blocks.0.0.weight": (384, 4, 3, 3),
+                "conditioner.embedders.0.model.text_projection": (1280, 1280),
+            },
+            "SDXL refiner",
+        ),
+    ],
+)
 def test_other_model_kinds_are_refused_by_name(shapes, what):
     with pytest.raises(ModelLoadError, match=f"{what}.*not a model family Likeness runs"):
         checkpoint_family(shapes, source="other.safetensors")
 
 
-@pytest.mark.parametrize(("family", "figures"), [
-    # The published parameter counts of SD 1.5 and SDXL base 1.0.
-    ("sd15", {"unet": 859_520_964, "vae": 83_653_863, "text_encoder": 123_060_480}),
-    ("sdxl", {"unet": 2_567_463_684, "vae": 83_653_863, "text_encoder": 123_060_480, "text_encoder_2": 694_659_840}),
-])
+@pytest.mark.parametrize(
+    ("family", "figures"),
+    [
+        # The published parameter counts of SD 1.5 and SDXL base 1.0.
+        ("sd15", {"unet": 859_520_964, "vae": 83_653_863, "text_encoder": 123_060_480}),
+        (
+            "sdxl",
+            {
+                "unet": 2_567_463_684,
+                "vae": 83_653_863,
+                "text_encoder": 123_060_480,
+                "text_encoder_2": 694_659_840,
+            },
+        ),
+    ],
+)
 def test_the_shipped_configs_are_the_published_architectures_and_read_as_their_family(family, figures):
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from diffusers.loaders.single_file_utils import infer_diffusers_model_type
@@ -182,7 +228,9 @@ def test_the_shipped_configs_are_the_published_architectures_and_read_as_their_f
         if family == "sdxl":
             second = CLIPTextConfig.from_dict(shipped_config(family, "text_encoder_2"))
             modules["text_encoder_2"] = CLIPTextModelWithProjection(second)
-    counts = {name: sum(parameter.numel() for parameter in module.parameters()) for name, module in modules.items()}
+    counts = {
+        name: sum(parameter.numel() for parameter in module.parameters()) for name, module in modules.items()
+    }
     assert counts == figures
 
     class Modules:
@@ -219,12 +267,20 @@ def test_cuda_asked_for_on_a_machine_without_it_is_refused_before_loading():
 
 
 def test_the_gpu_memory_rule_wants_a_tenth_of_the_card_to_spare():
-    roomy = gpu_memory_problem(stage="training", peak_bytes=11 * GIB, total_bytes=24 * GIB, device_name="RTX 4090")
-    tight = gpu_memory_problem(stage="training", peak_bytes=int(7.5 * GIB), total_bytes=8 * GIB,
-                               device_name="RTX 3070")
+    roomy = gpu_memory_problem(
+        stage="training", peak_bytes=11 * GIB, total_bytes=24 * GIB, device_name="RTX 4090"
+    )
+    tight = gpu_memory_problem(
+        stage="training", peak_bytes=int(7.5 * GIB), total_bytes=8 * GIB, device_name="RTX 3070"
+    )
 
     assert roomy is None
     assert tight is not None
-    assert tight.problem.startswith("Too little GPU memory: training takes 7.5 GB at its peak, and RTX 3070 has 8.0 GB")
+    assert tight.problem.startswith(
+        "Too little GPU memory: training takes 7.5 GB at its peak, and RTX 3070 has 8.0 GB"
+    )
     assert "at least 9 GB" in tight.fix
-    assert gpu_memory_problem(stage="rendering", peak_bytes=9 * GIB, total_bytes=10 * GIB, device_name="A") is None
+    assert (
+        gpu_memory_problem(stage="rendering", peak_bytes=9 * GIB, total_bytes=10 * GIB, device_name="A")
+        is None
+    )

@@ -13,8 +13,12 @@ def dry_run(*arguments, path_dirs=(), **env):
     environment = {**os.environ, "LIKENESS_VENV": "/opt/likeness-venv", **env}
     environment["PATH"] = os.pathsep.join([*map(str, path_dirs), "/usr/bin", "/bin"])
     return subprocess.run(
-        ["bash", str(SCRIPT), "--dry-run", *arguments], cwd=REPO, env=environment,
-        capture_output=True, text=True, timeout=60,
+        ["bash", str(SCRIPT), "--dry-run", *arguments],
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -26,8 +30,13 @@ def fake_nvidia_smi(folder: Path, indices: str) -> Path:
 
 
 def test_it_installs_the_cuda_torch_checks_the_model_and_pins_one_worker_per_gpu(tmp_path):
-    result = dry_run("--torch-index", INDEX, "--model", "/models/realistic.safetensors",
-                     path_dirs=[fake_nvidia_smi(tmp_path, "0\\n1\\n")])
+    result = dry_run(
+        "--torch-index",
+        INDEX,
+        "--model",
+        "/models/realistic.safetensors",
+        path_dirs=[fake_nvidia_smi(tmp_path, "0\\n1\\n")],
+    )
 
     assert result.returncode == 0, result.stderr
     pin = next(line for line in (REPO / "pyproject.toml").read_text().splitlines() if '"torch==' in line)

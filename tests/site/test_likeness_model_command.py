@@ -22,7 +22,9 @@ pytestmark = pytest.mark.slow
 
 def check(tmp_path, *arguments, **settings):
     env = {
-        **{name: value for name, value in os.environ.items() if not name.startswith(("DJANGO_", "LIKENESS_"))},
+        **{
+            name: value for name, value in os.environ.items() if not name.startswith(("DJANGO_", "LIKENESS_"))
+        },
         "LIKENESS_MEDIA_ROOT": str(tmp_path / "media"),
         # The tiny engine's layers are so small that more threads only contend on a shared CPU.
         "OMP_NUM_THREADS": "1",
@@ -31,9 +33,22 @@ def check(tmp_path, *arguments, **settings):
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
     return subprocess.run(
-        [sys.executable, "manage.py", "likeness_model", "check", *arguments,
-         "--output", str(tmp_path / "check.png"), "--steps", "2"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "manage.py",
+            "likeness_model",
+            "check",
+            *arguments,
+            "--output",
+            str(tmp_path / "check.png"),
+            "--steps",
+            "2",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -63,12 +78,17 @@ def test_the_tiny_engine_is_checked_and_its_test_image_labelled(tmp_path):
     assert (shown["device"], shown["dtype"]) == ("cpu", "float32")
     assert float(shown["load"].removesuffix(" s")) > 0
     assert shown["parameters, unet"] == f"{sum(p.numel() for p in pipeline.unet.parameters()):,}"
-    assert shown["parameters, text_encoder"] == f"{sum(p.numel() for p in pipeline.text_encoder.parameters()):,}"
+    assert (
+        shown["parameters, text_encoder"] == f"{sum(p.numel() for p in pipeline.text_encoder.parameters()):,}"
+    )
     # One attention block down, one up, one in the middle, each with self- and cross-attention.
     assert shown["LoRA target modules"] == "to_k x8, to_q x8, to_v x8, to_out.0 x8"
     assert shown["tokenizer length"] == str(len(pipeline.tokenizer))
     assert shown["GPU memory, training"] == "not measured (no GPU)"
-    assert shown["test image"] == f"{tmp_path / 'check.png'} (tiny engine: not a real model, its images are coloured noise)"
+    assert (
+        shown["test image"]
+        == f"{tmp_path / 'check.png'} (tiny engine: not a real model, its images are coloured noise)"
+    )
     with Image.open(tmp_path / "check.png") as image:
         assert image.size == (64, 64)
     assert "OK: a GPU worker can run this model." in result.stdout
@@ -90,7 +110,11 @@ def test_a_single_file_checkpoint_is_checked_with_its_family_from_the_weights(tm
 def test_each_failure_names_the_problem_and_the_fix(tmp_path, tiny_checkpoint, case):
     checkpoint, configs = tiny_checkpoint
     if case == "missing":
-        model, settings, problem = str(tmp_path / "nowhere.safetensors"), {}, "there is no file or folder there"
+        model, settings, problem = (
+            str(tmp_path / "nowhere.safetensors"),
+            {},
+            "there is no file or folder there",
+        )
     elif case == "folder":
         model, settings, problem = str(tmp_path), {}, "is a folder but not a diffusers pipeline"
     elif case == "not a checkpoint":

@@ -24,10 +24,14 @@ class Command(BaseCommand):
         subcommands = parser.add_subparsers(dest="subcommand", required=True)
         check = subcommands.add_parser("check", help=self.help)
         check.add_argument(
-            "model", nargs="?", help="a .safetensors file, diffusers folder or hub id (default: LIKENESS_BASE_MODEL)"
+            "model",
+            nargs="?",
+            help="a .safetensors file, diffusers folder or hub id (default: LIKENESS_BASE_MODEL)",
         )
         check.add_argument(
-            "--output", type=Path, default=settings.VAR_DIR / "likeness-model-check.png",
+            "--output",
+            type=Path,
+            default=settings.VAR_DIR / "likeness-model-check.png",
             help="where the test image goes (default: var/likeness-model-check.png)",
         )
         check.add_argument("--steps", type=int, default=25, help="sampling steps of the test image")
@@ -40,13 +44,18 @@ class Command(BaseCommand):
         spec = engine_spec()
         if model:
             spec = dataclasses.replace(spec, base_model=model)
-        self.stdout.write(f"Loading {spec.base_model} (family: {spec.family or 'from the weights'}, "
-                          f"device: {spec.device})...")
+        self.stdout.write(
+            f"Loading {spec.base_model} (family: {spec.family or 'from the weights'}, "
+            f"device: {spec.device})..."
+        )
         try:
             engine = get_engine(spec)
             report = model_report(
-                engine, image_path=output.resolve(), lora_rank=settings.LIKENESS_LORA_RANK,
-                avatar_steps=settings.LIKENESS_TRAIN_MAX_STEPS, render_steps=steps,
+                engine,
+                image_path=output.resolve(),
+                lora_rank=settings.LIKENESS_LORA_RANK,
+                avatar_steps=settings.LIKENESS_TRAIN_MAX_STEPS,
+                render_steps=steps,
             )
         except ModelLoadError as error:
             raise CommandError(str(error)) from error
@@ -66,21 +75,34 @@ class Command(BaseCommand):
             ("model", report.label),
             ("family", report.family),
             ("resolution", f"{report.resolution} px"),
-            ("device", report.device + (f" ({report.gpu_name}, {report.gpu_total_bytes / GB:.1f} GB)"
-                                        if report.gpu_name else "")),
+            (
+                "device",
+                report.device
+                + (f" ({report.gpu_name}, {report.gpu_total_bytes / GB:.1f} GB)" if report.gpu_name else ""),
+            ),
             ("dtype", report.dtype),
             ("load", f"{report.load_seconds:.2f} s"),
         ]
         lines += [(f"parameters, {name}", f"{count:,}") for name, count in report.parameters.items()]
-        lines.append(("LoRA target modules", ", ".join(f"{name} x{count}" for name, count in report.lora_targets.items())))
+        lines.append(
+            (
+                "LoRA target modules",
+                ", ".join(f"{name} x{count}" for name, count in report.lora_targets.items()),
+            )
+        )
         lines += [(f"{name} length", str(length)) for name, length in report.tokenizer_lengths.items()]
         lines.append(("test render", f"{report.render_seconds:.2f} s"))
         if report.gpu_name:
             lines += [
                 ("peak GPU memory, render", f"{report.render_peak_bytes / GB:.2f} GB"),
                 ("peak GPU memory, training", f"{report.training_peak_bytes / GB:.2f} GB"),
-                ("training", f"{report.training_seconds_per_step:.3f} s/step; an avatar of {report.avatar_steps} "
-                             f"steps ~ {report.avatar_seconds:.0f} s"),
+                (
+                    "training",
+                    (
+                        f"{report.training_seconds_per_step:.3f} s/step; an avatar of "
+                        f"{report.avatar_steps} steps ~ {report.avatar_seconds:.0f} s"
+                    ),
+                ),
             ]
         else:
             lines.append(("GPU memory, training", "not measured (no GPU)"))
