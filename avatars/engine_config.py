@@ -17,4 +17,6 @@ def engine_spec():
         family=settings.LIKENESS_MODEL_FAMILY,
         device=settings.LIKENESS_DEVICE,
         resolution=settings.LIKENESS_RESOLUTION,
+        model_config=settings.LIKENESS_MODEL_CONFIG,
+        allow_pickle=settings.LIKENESS_ALLOW_PICKLE_CHECKPOINTS,
     )

@@ -426,3 +426,30 @@ def _last_served(user_ids: set[int]) -> dict[int, float]:
             started[user_id] = max(last, started.get(user_id, last))
     by_time = sorted(started, key=started.get)
     return {user_id: rank - len(by_time) for rank, user_id in enumerate(by_time)}
+
+
+@dataclass(frozen=True)
+class EngineReport:
+    engine_label: str
+    reported_at: datetime
+    job_kind: str  # "training" or "rendering"
+
+
+def engine_report_latest() -> EngineReport | None:
+    """Which base model the GPU workers run, as their newest finished job recorded it: the
+    engine label of the last trained avatar or the last rendered portrait, whichever is newer.
+    None before any job has finished."""
+    trained = (
+        Avatar.objects.exclude(engine_label="").filter(trained_at__isnull=False)
+        .order_by("-trained_at").values_list("engine_label", "trained_at").first()
+    )
+    rendered = (
+        Portrait.objects.exclude(engine_label="").order_by("-created_at")
+        .values_list("engine_label", "created_at").first()
+    )
+    reports = []
+    if trained is not None:
+        reports.append(EngineReport(*trained, job_kind="training"))
+    if rendered is not None:
+        reports.append(EngineReport(*rendered, job_kind="rendering"))
+    return max(reports, key=lambda report: report.reported_at, default=None)

@@ -41,6 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from avatars.engine.base_model import shipped_config  # noqa: E402
 from avatars.engine.pipeline import (  # noqa: E402  (the project root has to be on the path first)
     TRAINING_NOISE_SCHEDULE,
     EngineSpec,
@@ -229,66 +230,24 @@ def _import_diffusers() -> None:
     from transformers import CLIPTextModel  # noqa: F401
 
 
-# What SD 1.5 and SDXL share: the KL VAE's layout and CLIP ViT-L/14 as the (first) text encoder.
-FULL_SIZE_VAE_CONFIG = {
-    "in_channels": 3,
-    "out_channels": 3,
-    "down_block_types": ("DownEncoderBlock2D",) * 4,
-    "up_block_types": ("UpDecoderBlock2D",) * 4,
-    "block_out_channels": (128, 256, 512, 512),
-    "layers_per_block": 2,
-    "latent_channels": 4,
-}
-CLIP_VIT_L_TEXT_CONFIG = {
-    "vocab_size": 49408,
-    "hidden_size": 768,
-    "intermediate_size": 3072,
-    "num_hidden_layers": 12,
-    "num_attention_heads": 12,
-    "max_position_embeddings": 77,
-    "hidden_act": "quick_gelu",
-    "projection_dim": 768,
-}
-# OpenCLIP ViT-bigG/14's text tower (open_clip's model_configs/ViT-bigG-14.json).
-OPENCLIP_VIT_BIGG_TEXT_CONFIG = {
-    "vocab_size": 49408,
-    "hidden_size": 1280,
-    "intermediate_size": 5120,
-    "num_hidden_layers": 32,
-    "num_attention_heads": 20,
-    "max_position_embeddings": 77,
-    "hidden_act": "gelu",
-    "projection_dim": 1280,
-}
-
-
 def build_full_size_sd15_pipeline(device: str):
     """Stable Diffusion 1.5's architecture (860M-parameter UNet, KL VAE, CLIP ViT-L/14 text
-    encoder) from its published configs, random weights, built directly on `device`."""
+    encoder) from its published configs (the engine's shipped ones), random weights, built
+    directly on `device`."""
     import torch
     from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
     with torch.device(device):
-        unet = UNet2DConditionModel(
-            sample_size=64,
-            in_channels=4,
-            out_channels=4,
-            layers_per_block=2,
-            block_out_channels=(320, 640, 1280, 1280),
-            down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
-            up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
-            cross_attention_dim=768,
-            attention_head_dim=8,
-        )
-        vae = AutoencoderKL(**FULL_SIZE_VAE_CONFIG, sample_size=512)
-        text_encoder = CLIPTextModel(CLIPTextConfig(**CLIP_VIT_L_TEXT_CONFIG))
+        unet = UNet2DConditionModel.from_config(shipped_config("sd15", "unet"))
+        vae = AutoencoderKL.from_config(shipped_config("sd15", "vae"))
+        text_encoder = CLIPTextModel(CLIPTextConfig.from_dict(shipped_config("sd15", "text_encoder")))
     return pipeline_from_modules(
         "sd15",
         unet=unet,
         vae=vae,
         text_encoders=[text_encoder],
-        # Any CLIP tokenizer will do for timing; the tiny engine's needs no download.
+        # Any CLIP tokenizer will do for timing; the tiny engine's is built in no time.
         tokenizer=build_tiny_tokenizer(),
         scheduler=DDPMScheduler(**TRAINING_NOISE_SCHEDULE),
     )
@@ -296,35 +255,18 @@ def build_full_size_sd15_pipeline(device: str):
 
 def build_full_size_sdxl_pipeline(device: str):
     """SDXL base 1.0's architecture (2.6B-parameter UNet, KL VAE, CLIP ViT-L/14 and OpenCLIP
-    ViT-bigG/14 text encoders) from its published configs (Stability's sd_xl_base.yaml as
-    diffusers converts it), random weights, built directly on `device`."""
+    ViT-bigG/14 text encoders) from its published configs (the engine's shipped ones), random
+    weights, built directly on `device`."""
     import torch
     from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
     with torch.device(device):
-        unet = UNet2DConditionModel(
-            sample_size=128,
-            in_channels=4,
-            out_channels=4,
-            layers_per_block=2,
-            block_out_channels=(320, 640, 1280),
-            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-            up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-            transformer_layers_per_block=(1, 2, 10),
-            attention_head_dim=(5, 10, 20),
-            use_linear_projection=True,
-            # 768 + 1280: both text encoders' hidden states side by side.
-            cross_attention_dim=2048,
-            addition_embed_type="text_time",
-            addition_time_embed_dim=256,
-            # Six size-and-crop numbers of 256 each, then the 1280-wide pooled caption.
-            projection_class_embeddings_input_dim=2816,
-        )
-        vae = AutoencoderKL(**FULL_SIZE_VAE_CONFIG, sample_size=1024, scaling_factor=0.13025)
+        unet = UNet2DConditionModel.from_config(shipped_config("sdxl", "unet"))
+        vae = AutoencoderKL.from_config(shipped_config("sdxl", "vae"))
         text_encoders = [
-            CLIPTextModel(CLIPTextConfig(**CLIP_VIT_L_TEXT_CONFIG)),
-            CLIPTextModelWithProjection(CLIPTextConfig(**OPENCLIP_VIT_BIGG_TEXT_CONFIG)),
+            CLIPTextModel(CLIPTextConfig.from_dict(shipped_config("sdxl", "text_encoder"))),
+            CLIPTextModelWithProjection(CLIPTextConfig.from_dict(shipped_config("sdxl", "text_encoder_2"))),
         ]
     return pipeline_from_modules(
         "sdxl",

@@ -192,9 +192,15 @@ LIKENESS_FAILED_PHOTOS_KEEP_DAYS = env.int("LIKENESS_FAILED_PHOTOS_KEEP_DAYS", d
 
 # --- Engine ---------------------------------------------------------------------
 # "tiny" builds a Stable-Diffusion-shaped pipeline with random weights from configs
-# in code; anything else is a local path or hub id handed to from_pretrained.
+# in code; anything else is a .safetensors checkpoint, a diffusers folder or a hub id
+# (avatars/engine/base_model.py). `manage.py likeness_model check` tries it.
 LIKENESS_BASE_MODEL = env.str("LIKENESS_BASE_MODEL", default="tiny")
-LIKENESS_MODEL_FAMILY = env.str("LIKENESS_MODEL_FAMILY", default="sd15")
+# "" : the family the weights say (sd15 for the tiny engine); "sd15" or "sdxl" insists.
+LIKENESS_MODEL_FAMILY = env.str("LIKENESS_MODEL_FAMILY", default="")
+# A diffusers folder describing a single-file checkpoint's architecture; "": the family's shipped configs.
+LIKENESS_MODEL_CONFIG = env.str("LIKENESS_MODEL_CONFIG", default="")
+# Pickled checkpoints (.ckpt) can run code when loaded; only for files whose source you trust.
+LIKENESS_ALLOW_PICKLE_CHECKPOINTS = env.bool("LIKENESS_ALLOW_PICKLE_CHECKPOINTS", default=False)
 LIKENESS_DEVICE = env.str("LIKENESS_DEVICE", default="auto")
 LIKENESS_RESOLUTION = env.int("LIKENESS_RESOLUTION", default=0)  # 0: the engine's own default
 LIKENESS_LORA_RANK = env.int("LIKENESS_LORA_RANK", default=16)

@@ -8,7 +8,9 @@ The default base model is the *tiny engine*: a pipeline shaped like Stable Diffu
 (or SDXL, for the "sdxl" family), built from small configs in code with seeded random
 weights and a tokenizer made in memory, so it needs no download. Its pictures are coloured
 noise, but it goes through the same code as a real model: `get_engine` differs only in how
-the pipeline is constructed; training and rendering never ask which one they hold.
+the pipeline is constructed; training and rendering never ask which one they hold. A real
+model (one .safetensors checkpoint, a diffusers folder or a hub id) is loaded by
+`base_model.load_base_model`.
 
 torch and diffusers are imported inside functions so that importing this module (from a
 Django process, say) stays cheap.
@@ -20,7 +22,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,10 +39,17 @@ CLIP_MAX_TOKENS = 77
 
 @dataclass(frozen=True)
 class EngineSpec:
+    """What to load: "tiny", a diffusers folder, a hub id, or one single-file checkpoint
+    (see `base_model.load_base_model`)."""
+
     base_model: str = TINY_BASE_MODEL
-    family: str = "sd15"
+    family: str = ""  # "": the family the weights say (sd15 for the tiny engine)
     device: str = "auto"
     resolution: int = 0  # 0: 64 for the tiny engine, 512 for sd15, 1024 for sdxl
+    # A diffusers folder whose configs describe a single-file checkpoint; "": the family's shipped ones.
+    model_config: str = ""
+    # Pickled checkpoints (.ckpt) can run code when loaded: refused unless this is set.
+    allow_pickle: bool = False
 
 
 @dataclass(eq=False)
@@ -131,6 +140,12 @@ def resolve_device(device: str) -> str:
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda"):
+        from .base_model import cuda_problem
+
+        problem = cuda_problem(device)
+        if problem is not None:
+            raise problem
     return device
 
 
@@ -144,12 +159,18 @@ def resolve_dtype(device: str) -> "torch.dtype":
 
 
 def get_engine(spec: EngineSpec) -> Engine:
-    """The engine for `spec`, loaded on first use and kept for the life of the process."""
-    if spec.family not in FAMILIES:
-        raise ValueError(f"Unknown model family {spec.family!r}; expected one of {FAMILIES}")
+    """The engine for `spec`, loaded on first use and kept for the life of the process.
+
+    A model that cannot be loaded raises `base_model.ModelLoadError`, which names the problem
+    and its fix.
+    """
+    if spec.family not in ("", *FAMILIES):
+        raise ValueError(f"Unknown model family {spec.family!r}; expected one of {FAMILIES} or '' (detect)")
+    if spec.base_model == TINY_BASE_MODEL and not spec.family:
+        spec = replace(spec, family="sd15")
     device = resolve_device(spec.device)
     dtype = resolve_dtype(device)
-    key = (spec.base_model, spec.family, device, str(dtype), spec.resolution)
+    key = (replace(spec, device=device), str(dtype))
     with _engines_lock:
         engine = _engines.get(key)
         if engine is None:
@@ -174,12 +195,14 @@ def _load_engine(spec: EngineSpec, *, device: str, dtype: "torch.dtype") -> Engi
     started = time.perf_counter()
     is_tiny = spec.base_model == TINY_BASE_MODEL
     if is_tiny:
-        pipeline = build_tiny_pipeline(seed=0, family=spec.family)
+        pipeline, family = build_tiny_pipeline(seed=0, family=spec.family), spec.family
     else:
-        pipeline = _load_pretrained(spec.base_model, family=spec.family, dtype=dtype)
+        from .base_model import load_base_model
+
+        pipeline, family = load_base_model(spec, dtype=dtype)
     return engine_from_pipeline(
         pipeline,
-        spec=spec,
+        spec=replace(spec, family=family),
         device=device,
         dtype=dtype,
         label=TINY_LABEL if is_tiny else spec.base_model,
@@ -249,20 +272,6 @@ def _frozen_modules(pipeline) -> list:
     return [module for name in names if (module := getattr(pipeline, name, None)) is not None]
 
 
-def _load_pretrained(base_model: str, *, family: str, dtype: "torch.dtype"):
-    if family == "sdxl":
-        from diffusers import StableDiffusionXLPipeline
-
-        return StableDiffusionXLPipeline.from_pretrained(base_model, dtype=dtype)
-    from diffusers import StableDiffusionPipeline
-
-    # Nudity is judged by the engine's own safety check on every portrait, not by the
-    # checkpoint's classifier, which would black out images instead of reporting them.
-    return StableDiffusionPipeline.from_pretrained(
-        base_model, dtype=dtype, safety_checker=None, feature_extractor=None, requires_safety_checker=False
-    )
-
-
 def build_tiny_tokenizer():
     """A CLIP tokenizer whose vocabulary is the 256 byte-level symbols (each also as a word
     end) and no merges: every prompt tokenizes, one symbol per token, with no files."""
@@ -301,6 +310,9 @@ TINY_VAE_CONFIG = {
     "sample_size": 64,
 }
 TINY_TEXT_WIDTH = 32
+# SDXL's second encoder is wider than its first (1280 against 768), and diffusers' single-file
+# loader tells the two apart by that width: so is the tiny one's.
+TINY_SDXL_SECOND_TEXT_WIDTH = 48
 # SDXL's UNet also adds to its time embedding the caption's pooled embedding and six
 # size-and-crop numbers (original size, crop's top left, target size), each embedded in
 # this many dimensions. Its SDXL-only settings are those of diffusers' own tiny SDXL
@@ -311,12 +323,14 @@ TINY_UNET_FAMILY_CONFIG = {
     "sd15": {"cross_attention_dim": TINY_TEXT_WIDTH},
     "sdxl": {
         # Both text encoders' hidden states side by side.
-        "cross_attention_dim": 2 * TINY_TEXT_WIDTH,
+        "cross_attention_dim": TINY_TEXT_WIDTH + TINY_SDXL_SECOND_TEXT_WIDTH,
         "use_linear_projection": True,
         "transformer_layers_per_block": (1, 2),
         "addition_embed_type": "text_time",
         "addition_time_embed_dim": TINY_SDXL_TIME_EMBED_DIM,
-        "projection_class_embeddings_input_dim": SDXL_TIME_IDS * TINY_SDXL_TIME_EMBED_DIM + TINY_TEXT_WIDTH,
+        "projection_class_embeddings_input_dim": (
+            SDXL_TIME_IDS * TINY_SDXL_TIME_EMBED_DIM + TINY_SDXL_SECOND_TEXT_WIDTH
+        ),
     },
 }
 
@@ -346,25 +360,28 @@ def build_tiny_pipeline(seed: int = 0, *, family: str = "sd15"):
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
     tokenizer = build_tiny_tokenizer()
-    text_config = CLIPTextConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=TINY_TEXT_WIDTH,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        max_position_embeddings=CLIP_MAX_TOKENS,
-        projection_dim=TINY_TEXT_WIDTH,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
+
+    def text_config(width: int):
+        return CLIPTextConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=width,
+            intermediate_size=2 * width,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=CLIP_MAX_TOKENS,
+            projection_dim=width,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         unet = UNet2DConditionModel(**TINY_UNET_CONFIG, **TINY_UNET_FAMILY_CONFIG[family])
         vae = AutoencoderKL(**TINY_VAE_CONFIG)
-        text_encoders = [CLIPTextModel(text_config)]
+        text_encoders = [CLIPTextModel(text_config(TINY_TEXT_WIDTH))]
         if family == "sdxl":
-            text_encoders.append(CLIPTextModelWithProjection(text_config))
+            text_encoders.append(CLIPTextModelWithProjection(text_config(TINY_SDXL_SECOND_TEXT_WIDTH)))
     return pipeline_from_modules(
         family,
         unet=unet,

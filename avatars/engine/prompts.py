@@ -8,21 +8,16 @@ tokenizer has the same vocabulary and the same limit, so the first one's count h
 
 The tiny engine's own tokenizer is a stand-in with one token per character, which would
 refuse every real prompt. A template is written for the real models, so on the tiny engine
-prompts are counted with CLIP's own BPE vocabulary: `clip_merges.txt.gz` holds its 48,894
-merges (openai/CLIP, MIT licence, as open_clip ships them in `bpe_simple_vocab_16e6.txt.gz`),
-from which the 49,408-entry vocabulary is rebuilt the way CLIP builds it. Tokenizers are
-built once per process.
+prompts are counted with CLIP's own tokenizer, rebuilt from the BPE merges shipped with the
+model configs (base_model.clip_tokenizer). Tokenizers are built once per process.
 """
 
 from __future__ import annotations
 
 import functools
-import gzip
-from pathlib import Path
 
+from .base_model import clip_tokenizer
 from .pipeline import CLIP_MAX_TOKENS, TINY_BASE_MODEL, EngineSpec
-
-CLIP_MERGES_FILE = Path(__file__).with_name("clip_merges.txt.gz")
 
 
 def prompt_token_count(spec: EngineSpec, text: str) -> int:
@@ -46,21 +41,5 @@ def prompt_tokenizer(base_model: str):
     from transformers import CLIPTokenizer
 
     if base_model == TINY_BASE_MODEL:
-        return clip_bpe_tokenizer()
+        return clip_tokenizer()
     return CLIPTokenizer.from_pretrained(base_model, subfolder="tokenizer", local_files_only=True)
-
-
-@functools.lru_cache(maxsize=1)
-def clip_bpe_tokenizer():
-    """CLIP's tokenizer from its merges: the 256 byte symbols, each again as a word end, one
-    entry per merge, then the start and end tokens (CLIP's SimpleTokenizer, in that order)."""
-    from transformers import CLIPTokenizer
-    from transformers.convert_slow_tokenizer import bytes_to_unicode
-
-    with gzip.open(CLIP_MERGES_FILE, "rt", encoding="utf-8") as handle:
-        merges = [tuple(line.split()) for line in handle.read().splitlines()]
-    symbols = list(bytes_to_unicode().values())
-    entries = symbols + [symbol + "</w>" for symbol in symbols] + ["".join(merge) for merge in merges]
-    entries += ["<|startoftext|>", "<|endoftext|>"]
-    vocab = {entry: index for index, entry in enumerate(entries)}
-    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=CLIP_MAX_TOKENS)

@@ -32,6 +32,9 @@ def test_the_engine_is_loaded_once_and_then_reused(tiny_engine):
     assert cold is not tiny_engine
     assert warm_seconds * 10 <= cold_seconds
     assert get_engine(EngineSpec(base_model="tiny", device="cpu", resolution=32)) is not cold
+    # The tiny engine's family, unless asked for, is SD 1.5's.
+    assert get_engine(EngineSpec(base_model="tiny", family="sd15", device="cpu")) is cold
+    assert cold.family == "sd15"
 
 
 def test_the_tiny_engine_describes_itself(tiny_engine):
@@ -108,9 +111,11 @@ def test_a_saved_pipeline_loads_from_its_folder_like_a_real_checkpoint_and_rende
     saved = build_tiny_pipeline(seed=0, family=family)
     saved.save_pretrained(folder)
 
-    loaded = get_engine(EngineSpec(base_model=str(folder), family=family, device="cpu", resolution=64))
+    # No family given: model_index.json says which.
+    loaded = get_engine(EngineSpec(base_model=str(folder), device="cpu", resolution=64))
     portrait = render(loaded, lora_path=None, identity_token="sks", subject_class="man", prompt="", steps=2)
 
+    assert loaded.family == family
     assert not loaded.is_tiny
     assert loaded.label == str(folder)
     assert type(loaded.pipeline) is type(family_engine.pipeline)
