@@ -210,6 +210,8 @@ def train_lora(
     generator = torch.Generator(device=device).manual_seed(seed)
     caption = instance_caption(identity_token, subject_class)
     trains_text_encoders = text_encoder_rank > 0
+    if text_encoder_learning_rate is None:
+        text_encoder_learning_rate = learning_rate
 
     with engine.lock:
         engine.clear_lora()
@@ -229,7 +231,7 @@ def train_lora(
             parameter_groups = [
                 {
                     "params": [parameter for parameter in module.parameters() if parameter.requires_grad],
-                    "lr": learning_rate if name == "unet" else (text_encoder_learning_rate or learning_rate),
+                    "lr": learning_rate if name == "unet" else text_encoder_learning_rate,
                 }
                 for name, module in trained.items()
             ]

@@ -5,7 +5,8 @@ of 4 photos and keeps the checkpoints whose faces are closest to the mean identi
 person's photos. Here the renders are a few fixed seeds of one neutral portrait prompt, and
 each is scored by the caller's `score(image) -> likeness | None`, the same scorer that ranks
 rendered portraits, so this module knows no face code either. Training (training.py) decides
-when to validate and which checkpoint to keep.
+when to validate and which checkpoint to keep. EasyPhoto also merges its best checkpoints;
+that is left out until a real model shows the merge resembles the person more than the best.
 """
 
 from __future__ import annotations
