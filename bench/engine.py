@@ -8,12 +8,16 @@ as the tiny engine shrinks every size.
 
 --full (meant for a CUDA machine; no download): a full-size SD 1.5 UNet, VAE and text
 encoder built from their configs with random weights, readied by the same
-engine_from_pipeline as any real model, then trained with train_lora (LoRA rank 16, batch
-1, 512 px, bf16) and rendered with render (25 steps, 512x512). Prints training steps/s,
-the projected time of a 400- and an 800-step avatar, peak GPU memory while training and
+engine_from_pipeline as any real model, then trained with train_lora (the recipe's
+defaults: batch 4, UNet LoRA rank 32, text-encoder LoRA rank 32, 512 px, bf16), once without
+and once with gradient checkpointing, and rendered with render (25 steps, 512x512). Prints,
+for each training: seconds per step and per sample, samples/s, the projected time of a
+20-photo avatar (3,200 samples, 8 validations), peak allocated and reserved GPU memory and
+the seconds of one validation pass (4 renders scored by the real likeness scorer); then
 seconds per portrait, each next to its goal (one H100: avatar <= 60 s, portrait <= 0.7 s,
-peak memory <= 12 GB), and a bare render of the base model (goal <= 0.5 s).
-Random weights cost exactly what trained ones do.
+peak memory <= 12 GB), with the GPU's name and the torch, diffusers and peft versions, and a
+bare render of the base model (goal <= 0.5 s). Timings are taken after
+torch.cuda.synchronize(). Random weights cost exactly what trained ones do.
 
 Both print the production-shaped portrait: 2 candidates at 512x640, each scored by the real
 scorer (safety check and face search), the face pass on a box where a half-body portrait's
@@ -26,7 +30,7 @@ VAE and two text encoders from their published configs, at 1024 px). The goals a
 SD 1.5's; SDXL's figures are printed for comparison.
 
     .venv/bin/python bench/engine.py [--family sdxl] [--threads 1]
-    .venv/bin/python bench/engine.py --full [--family sdxl] [--steps 100] [--no-gradient-checkpointing]
+    .venv/bin/python bench/engine.py --full [--family sdxl] [--steps 100] [--batch-size 4] [--no-gradient-checkpointing]
 """
 
 from __future__ import annotations
@@ -55,7 +59,14 @@ from avatars.engine.pipeline import (  # noqa: E402  (the project root has to be
 )
 from avatars.engine.rendering import render  # noqa: E402
 from avatars.engine.scoring import portrait_scorer  # noqa: E402
-from avatars.engine.training import train_lora  # noqa: E402
+from avatars.engine.training import (  # noqa: E402
+    BATCH_SIZE,
+    RANK,
+    TEXT_ENCODER_RANK,
+    train_lora,
+    training_samples_for,
+)
+from avatars.engine.validation import VALIDATION_SEEDS  # noqa: E402
 
 GOAL_WARM_SPEEDUP = 10.0
 GOAL_AVATAR_SECONDS = 60.0
@@ -64,6 +75,10 @@ GOAL_PEAK_TRAINING_GB = 12.0
 # Issue 15's goals on one H100: a bare 25-step 512 px render, and the production-shaped portrait.
 GOAL_BARE_RENDER_SECONDS = 0.5
 GOAL_PRODUCTION_PORTRAIT_SECONDS = 2.0
+# The avatar the goal is about: 20 photos, the recipe's samples, validated every 400 samples
+# (EasyPhoto's 100 steps of 4).
+AVATAR_PHOTOS = 20
+AVATAR_VALIDATE_EVERY = 400
 PROMPT = "studio portrait photo of {identity}, soft window light, 85mm"
 STAGES = ("base", "face", "hires")
 
@@ -98,31 +113,98 @@ def timed(function, *args, **kwargs):
     return result, time.perf_counter() - started
 
 
-def tiny_job(spec: EngineSpec, *, folder: Path, avatar: int, steps: int, render_steps: int) -> dict[str, float]:
+def tiny_job(spec: EngineSpec, *, folder: Path, avatar: int, args) -> dict[str, float]:
     engine, acquire_seconds = timed(get_engine, spec)
     photos = synthetic_photos(5, size=engine.resolution, seed=avatar)
-    trained, train_seconds = timed(
+    timing = training_timing(engine, photos, folder=folder, avatar=avatar, args=args)
+    _, render_seconds = timed(
+        render,
+        engine,
+        lora_path=timing["lora_path"],
+        identity_token="sks",
+        subject_class="person",
+        prompt=PROMPT,
+        steps=args.render_steps,
+        seed=avatar,
+    )
+    return {"acquire": acquire_seconds, **timing, "render": render_seconds}
+
+
+def training_timing(engine, photos, *, folder: Path, avatar: int, args, gradient_checkpointing=None) -> dict:
+    """One training of `args.steps` steps of `args.batch_size`, validated once at the end.
+
+    The steady time per step is taken between the end of the first step's last micro-batch
+    and the end of the last step's, both after torch.cuda.synchronize(): it leaves out the
+    setup, the first step's warm-up and the validation, which are reported apart.
+    """
+    import torch
+
+    on_gpu = engine.device.startswith("cuda")
+    samples = args.steps * args.batch_size
+    marks: dict[str, float] = {}
+
+    def record(samples_seen: int, total_samples: int, loss: float) -> None:
+        mark = {args.batch_size: "first step", total_samples: "last step"}.get(samples_seen)
+        if mark is not None and mark not in marks:
+            synchronize(engine)
+            marks[mark] = time.perf_counter()
+
+    if on_gpu:
+        torch.cuda.reset_peak_memory_stats(engine.device)
+    synchronize(engine)
+    trained, seconds = timed(
         train_lora,
         engine,
         photos,
         identity_token="sks",
         subject_class="person",
-        output_path=folder / f"avatar-{avatar}.safetensors",
-        rank=16,
-        steps=steps,
+        output_path=folder / f"avatar-{avatar}-{gradient_checkpointing}.safetensors",
+        samples=samples,
+        batch_size=args.batch_size,
+        micro_batch_size=args.micro_batch_size,
+        rank=args.rank,
+        text_encoder_rank=args.text_encoder_rank,
+        validate_every=samples,
+        score=args.scorer,
         seed=avatar,
+        gradient_checkpointing=gradient_checkpointing,
+        progress=record,
     )
-    _, render_seconds = timed(
-        render,
-        engine,
-        lora_path=trained.lora_path,
-        identity_token="sks",
-        subject_class="person",
-        prompt=PROMPT,
-        steps=render_steps,
-        seed=avatar,
-    )
-    return {"acquire": acquire_seconds, "train": train_seconds, "render": render_seconds}
+    synchronize(engine)
+    if args.steps > 1:
+        step_seconds = (marks["last step"] - marks["first step"]) / (args.steps - 1)
+    else:
+        step_seconds = seconds - trained.validation_seconds
+    return {
+        "lora_path": trained.lora_path,
+        "micro_batch_size": trained.micro_batch_size,
+        "gradient_checkpointing": trained.gradient_checkpointing,
+        "train": seconds,
+        "setup": max(0.0, seconds - trained.validation_seconds - args.steps * step_seconds),
+        "step": step_seconds,
+        "sample": step_seconds / args.batch_size,
+        "validation": trained.validation_seconds,
+        "peak allocated": torch.cuda.max_memory_allocated(engine.device) / 1024**3 if on_gpu else float("nan"),
+        "peak reserved": torch.cuda.max_memory_reserved(engine.device) / 1024**3 if on_gpu else float("nan"),
+    }
+
+
+def projected_avatar_seconds(timing: dict, batch_size: int) -> float:
+    """A 20-photo avatar: the recipe's samples in steps of `batch_size`, a validation every
+    400 samples, the same setup."""
+    samples = training_samples_for(AVATAR_PHOTOS)
+    steps = -(-samples // batch_size)
+    validations = -(-steps * batch_size // AVATAR_VALIDATE_EVERY)
+    return timing["setup"] + steps * timing["step"] + validations * timing["validation"]
+
+
+def warmed_scorer():
+    """The real likeness scorer, its face and nudity models loaded before anything is timed."""
+    from PIL import Image
+
+    score = portrait_scorer([0.0] * 128)
+    score(Image.new("RGB", (64, 64)))
+    return score
 
 
 def centre_face(image):
@@ -207,20 +289,25 @@ def bench_tiny(args) -> None:
     print(f"cold / warm                {cold_seconds / warm_seconds:10.0f} x   (goal >= {GOAL_WARM_SPEEDUP:.0f} x)")
 
     clear_engine_cache()
+    args.scorer = warmed_scorer()
     with tempfile.TemporaryDirectory() as folder:
-        jobs = [
-            tiny_job(spec, folder=Path(folder), avatar=avatar, steps=args.steps, render_steps=args.render_steps)
-            for avatar in (1, 2)
-        ]
-        print(f"\ntwo jobs, each: get the pipeline, train {args.steps} steps, render one {args.render_steps}-step portrait")
+        jobs = [tiny_job(spec, folder=Path(folder), avatar=avatar, args=args) for avatar in (1, 2)]
+        samples = args.steps * args.batch_size
+        print(
+            f"\ntwo jobs, each: get the pipeline, train {args.steps} steps of {args.batch_size} ({samples} samples, "
+            f"validated once: {len(VALIDATION_SEEDS)} renders), render one {args.render_steps}-step portrait"
+        )
         print("                           job 1 (cold)   job 2 (warm)")
-        for figure in ("acquire", "train", "render"):
+        for figure in ("acquire", "train", "setup", "validation", "render"):
             print(f"{figure:<26} {jobs[0][figure]:12.3f} s {jobs[1][figure]:12.3f} s")
+        for figure in ("step", "sample"):
+            print(f"training per {figure:<13} {jobs[0][figure] * 1000:11.2f} ms {jobs[1][figure] * 1000:11.2f} ms")
         speedup = jobs[0]["acquire"] / jobs[1]["acquire"]
         print(f"pipeline acquisition, job 1 / job 2: {speedup:.0f} x   (goal >= {GOAL_WARM_SPEEDUP:.0f} x)")
-        lora_path = Path(folder) / "avatar-2.safetensors"
         print_production_portraits(
-            measure_production_portraits(get_engine(spec), lora_path, steps=args.render_steps, renders=args.renders)
+            measure_production_portraits(
+                get_engine(spec), jobs[1]["lora_path"], steps=args.render_steps, renders=args.renders
+            )
         )
 
 
@@ -303,40 +390,21 @@ def bench_full(args) -> None:
     parameters = sum(parameter.numel() for parameter in pipeline.unet.parameters())
     print(f"UNet parameters            {parameters / 1e6:10.0f} M")
 
-    progress_times: list[tuple[int, float]] = []
-
-    def record(step: int, total: int, loss: float) -> None:
-        progress_times.append((step, time.perf_counter()))
-
-    if on_gpu:
-        torch.cuda.reset_peak_memory_stats(device)
-    gradient_checkpointing = False if args.no_gradient_checkpointing else None
+    args.scorer = warmed_scorer()
+    photos = synthetic_photos(args.photos, size=resolution, seed=0)
+    checkpointing_runs = (False,) if args.no_gradient_checkpointing else (False, True)
     with tempfile.TemporaryDirectory() as folder:
-        trained, train_seconds = timed(
-            train_lora,
-            engine,
-            synthetic_photos(args.photos, size=resolution, seed=0),
-            identity_token="sks",
-            subject_class="person",
-            output_path=Path(folder) / "avatar.safetensors",
-            rank=16,
-            steps=args.steps,
-            batch_size=1,
-            gradient_checkpointing=gradient_checkpointing,
-            progress=record,
-            progress_every=10,
-        )
-        peak_gb = torch.cuda.max_memory_allocated(device) / 1024**3 if on_gpu else float("nan")
-        if len(progress_times) >= 2:
-            (first_step, first_time), (last_step, last_time) = progress_times[0], progress_times[-1]
-            steps_per_second = (last_step - first_step) / (last_time - first_time)
-        else:
-            steps_per_second = args.steps / train_seconds
-        overhead = max(0.0, train_seconds - args.steps / steps_per_second)
-        lora_mb = trained.lora_path.stat().st_size / 1024**2
+        timings = [
+            training_timing(
+                engine, photos, folder=Path(folder), avatar=0, args=args, gradient_checkpointing=checkpointing
+            )
+            for checkpointing in checkpointing_runs
+        ]
+        lora_path = timings[-1]["lora_path"]
+        lora_mb = lora_path.stat().st_size / 1024**2
 
         render_arguments = {
-            "lora_path": trained.lora_path,
+            "lora_path": lora_path,
             "identity_token": "sks",
             "subject_class": "person",
             "prompt": PROMPT,
@@ -357,20 +425,10 @@ def bench_full(args) -> None:
             _, seconds = timed(render, engine, **{**render_arguments, "lora_path": None}, seed=seed)
             bare_seconds.append(seconds)
         production = measure_production_portraits(
-            engine, trained.lora_path, steps=args.render_steps, renders=args.renders
+            engine, lora_path, steps=args.render_steps, renders=args.renders
         )
 
-    checkpointing = "off" if args.no_gradient_checkpointing else ("on" if on_gpu else "off")
-    print(
-        f"training: {args.photos} photos, rank 16, batch 1, {resolution} px, "
-        f"gradient checkpointing {checkpointing}"
-    )
-    print(f"training steps/s           {steps_per_second:10.2f}")
-    print(f"training {args.steps} steps          {train_seconds:10.1f} s   (setup {overhead:.1f} s)")
-    for steps in (400, 800):
-        projected = overhead + steps / steps_per_second
-        print(f"avatar of {steps} steps (proj.)  {projected:8.1f} s   (goal <= {GOAL_AVATAR_SECONDS:.0f} s)")
-    print(f"peak GPU memory, training  {peak_gb:10.2f} GB  (goal <= {GOAL_PEAK_TRAINING_GB:.0f} GB)")
+    print_full_training(args, timings, resolution=resolution, device=device)
     print(f"LoRA file                  {lora_mb:10.1f} MB")
     print(
         f"portrait, {args.render_steps} steps {resolution}x{resolution}  "
@@ -384,17 +442,58 @@ def bench_full(args) -> None:
     print_production_portraits(production)
 
 
+def print_full_training(args, timings: list[dict], *, resolution: int, device: str) -> None:
+    import diffusers
+    import peft
+    import torch
+
+    on_gpu = device.startswith("cuda")
+    gpu = torch.cuda.get_device_name(device) if on_gpu else "no GPU"
+    print(f"{gpu}; torch {torch.__version__}, diffusers {diffusers.__version__}, peft {peft.__version__}")
+    print(
+        f"training: {args.photos} photos, {resolution} px, batch {args.batch_size}, UNet LoRA rank {args.rank}, "
+        f"text-encoder LoRA rank {args.text_encoder_rank}; steady figures over steps 2-{args.steps}"
+    )
+    print("gradient checkpointing     " + "".join(f"{'on' if t['gradient_checkpointing'] else 'off':>14}" for t in timings))
+    print("micro-batch (chosen)       " + "".join(f"{t['micro_batch_size']:>14}" for t in timings))
+    rows = [
+        ("seconds per step", lambda t: f"{t['step']:12.3f} s"),
+        ("seconds per sample", lambda t: f"{t['sample']:12.3f} s"),
+        ("samples/s", lambda t: f"{1 / t['sample']:14.1f}"),
+        ("setup", lambda t: f"{t['setup']:12.1f} s"),
+        (f"validation ({len(VALIDATION_SEEDS)} renders)", lambda t: f"{t['validation']:12.2f} s"),
+        ("peak allocated", lambda t: f"{t['peak allocated']:11.2f} GB"),
+        ("peak reserved", lambda t: f"{t['peak reserved']:11.2f} GB"),
+        (
+            f"avatar, {training_samples_for(AVATAR_PHOTOS)} samples (proj.)",
+            lambda t: f"{projected_avatar_seconds(t, args.batch_size):12.1f} s",
+        ),
+    ]
+    for name, cell in rows:
+        print(f"{name:<27}" + "".join(cell(timing) for timing in timings))
+    print(
+        f"goals: avatar <= {GOAL_AVATAR_SECONDS:.0f} s (one H100, validation included), "
+        f"peak memory <= {GOAL_PEAK_TRAINING_GB:.0f} GB"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="full-size model with random weights (for a GPU)")
     parser.add_argument("--family", choices=sorted(FULL_SIZE), default="sd15", help="default: sd15")
     parser.add_argument("--device", help="cpu, cuda, auto (default: cpu for the tiny engine, auto for --full)")
     parser.add_argument("--steps", type=int, help="training steps (default: 10 tiny, 100 full)")
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help=f"samples per step (default: {BATCH_SIZE})")
+    parser.add_argument("--micro-batch-size", type=int, help="default: the largest that fits")
+    parser.add_argument("--rank", type=int, default=RANK, help=f"UNet LoRA rank (default: {RANK})")
+    parser.add_argument(
+        "--text-encoder-rank", type=int, default=TEXT_ENCODER_RANK, help=f"0: UNet only (default: {TEXT_ENCODER_RANK})"
+    )
     parser.add_argument("--render-steps", type=int, default=25)
     parser.add_argument("--renders", type=int, default=3, help="portraits timed (each kind)")
     parser.add_argument("--photos", type=int, default=20, help="training photos with --full")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
-    parser.add_argument("--no-gradient-checkpointing", action="store_true", help="with --full: faster, more memory")
+    parser.add_argument("--no-gradient-checkpointing", action="store_true", help="with --full: only the training without it")
     args = parser.parse_args()
     if args.full:
         args.steps = args.steps or 100

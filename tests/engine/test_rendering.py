@@ -35,7 +35,9 @@ def avatars(family_engine, photos_of, tmp_path_factory):
             subject_class="man",
             output_path=folder / f"{person}.safetensors",
             rank=4,
-            steps=4,
+            samples=4,
+            batch_size=1,
+            text_encoder_rank=0,
             learning_rate=1e-3,
             seed=seed,
         ).lora_path
