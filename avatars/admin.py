@@ -1,5 +1,7 @@
 from django.contrib import admin, messages
 from django.db.models import Sum
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from avatars import services
 from avatars.models import Avatar, Photo, Portrait, RenderJob, TrainingJob
@@ -24,6 +26,50 @@ class PhotoAdmin(admin.ModelAdmin):
     exclude = ["image", "embedding"]
     readonly_fields = ["avatar", "original_name", "status", "reason_code", "reason", "checks", "face_box",
                        "perceptual_hash", "width", "height", "quality_score", "selected_for_training"]
+
+
+CURVE_WIDTH, CURVE_HEIGHT = 320, 90
+
+
+def likeness_curve_html(curve: list[dict], *, chosen_samples: int | None) -> SafeString:
+    """The validation curve as a small chart (mean likeness against samples seen, the kept
+    checkpoint marked) over a table of every point."""
+    if not curve:
+        return SafeString("no validation yet")
+    measured = [point for point in curve if point.get("mean_likeness") is not None]
+    chart = SafeString("")
+    if measured:
+        most = max(point["samples"] for point in curve) or 1
+        dots = format_html_join(
+            "", '<circle cx="{}" cy="{}" r="{}" fill="{}"><title>{} samples: likeness {}</title></circle>',
+            (
+                (round(CURVE_WIDTH * point["samples"] / most), round(CURVE_HEIGHT * (1 - point["mean_likeness"] / 100)),
+                 5 if point["samples"] == chosen_samples else 3,
+                 "#b5472f" if point["samples"] == chosen_samples else "#444",
+                 point["samples"], f"{point['mean_likeness']:.1f}")
+                for point in measured
+            ),
+        )
+        chart = format_html(
+            '<svg width="{}" height="{}" role="img" aria-label="likeness while training" '
+            'style="border:1px solid #ccc;background:#fafafa">{}</svg>',
+            CURVE_WIDTH, CURVE_HEIGHT, dots,
+        )
+    rows = format_html_join(
+        "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (point["samples"], point.get("seed", ""), f"{point['loss']:.4f}",
+             "-" if point.get("mean_likeness") is None else f"{point['mean_likeness']:.1f}",
+             "-" if point.get("best_likeness") is None else f"{point['best_likeness']:.1f}",
+             f"{point['faces_found']} of {point['images']}")
+            for point in curve
+        ),
+    )
+    return format_html(
+        "{}<table><thead><tr><th>Samples</th><th>Seed</th><th>Loss</th><th>Mean likeness</th>"
+        "<th>Best likeness</th><th>Faces found</th></tr></thead><tbody>{}</tbody></table>",
+        chart, rows,
+    )
 
 
 class GpuJobAdmin(admin.ModelAdmin):
@@ -66,9 +112,21 @@ class GpuJobAdmin(admin.ModelAdmin):
 
 @admin.register(TrainingJob)
 class TrainingJobAdmin(GpuJobAdmin):
-    list_display = [*GpuJobAdmin.list_display, "order"]
+    list_display = [*GpuJobAdmin.list_display, "best_likeness", "order"]
     list_select_related = ["avatar", "order"]
-    readonly_fields = [*GpuJobAdmin.readonly_fields, "avatar", "order", "steps", "final_loss"]
+    readonly_fields = [*GpuJobAdmin.readonly_fields, "avatar", "order", "samples", "steps", "final_loss",
+                       "chosen_checkpoint", "likeness_curve", "failure_reason"]
+    exclude = ["validation_curve", "chosen_samples", "best_likeness"]
+
+    @admin.display(description="Checkpoint kept")
+    def chosen_checkpoint(self, job) -> str:
+        if job.chosen_samples is None:
+            return "the last one: likeness not measured (no face in the validation portraits)" if job.samples else "-"
+        return f"after {job.chosen_samples} samples, likeness {job.best_likeness:.1f}"
+
+    @admin.display(description="Likeness while training")
+    def likeness_curve(self, job) -> str:
+        return format_html("{}", likeness_curve_html(job.validation_curve, chosen_samples=job.chosen_samples))
 
 
 @admin.register(RenderJob)
@@ -85,6 +143,6 @@ class PortraitAdmin(admin.ModelAdmin):
     list_filter = ["template", "version"]
     list_select_related = ["avatar", "template"]
     search_fields = ["avatar__user__email", "public_id"]
-    exclude = ["image"]
+    exclude = ["image", "web_image"]
     readonly_fields = ["avatar", "template", "render_job", "seed", "likeness_score", "parameters",
                        "more_like_me_of", "version", "engine_label", "download_count", "width", "height"]

@@ -35,6 +35,11 @@ class JobAbandoned(Exception):
     """The job row was cancelled or taken over while this worker ran it."""
 
 
+class JobFailedForGood(Exception):
+    """The work can't succeed by trying again (a weak avatar after its second training): the job
+    fails now, without its remaining attempts. The message is for the customer."""
+
+
 def _heartbeat_is_fresh(job) -> bool:
     if job.heartbeat_at is None:
         return False
@@ -86,9 +91,16 @@ class ProgressReporter:
         if not force and now - self.last_write < PROGRESS_WRITE_INTERVAL_SECONDS:
             return
         self.last_write = now
+        self._write(stage=stage, progress=max(0, min(99, progress)))
+
+    def write_now(self, **fields) -> None:
+        """Write `fields` on the job's row at once (a validation point, say), with a heartbeat."""
+        self._write(**fields)
+
+    def _write(self, **fields) -> None:
         updated = self.model.objects.filter(
             pk=self.job_id, status=self.model.Status.RUNNING, attempts=self.attempt
-        ).update(stage=stage, progress=max(0, min(99, progress)), heartbeat_at=timezone.now())
+        ).update(heartbeat_at=timezone.now(), **fields)
         if not updated:
             raise JobAbandoned(f"{self.model.__name__} {self.job_id} is no longer ours")
 
@@ -172,6 +184,15 @@ def _job_work(job, work: Callable) -> None:
         work(job, report, started)
     except JobAbandoned:
         logger.info("%s %s was taken over or cancelled; stopping", model.__name__, job_id)
+    except JobFailedForGood as failure:
+        logger.warning("%s %s failed for good: %s", model.__name__, job_id, failure)
+        with transaction.atomic():
+            locked = type(job).objects.select_for_update().get(pk=job.pk)
+            if locked.status == locked.Status.RUNNING and locked.attempts == job.attempts:
+                locked.gpu_seconds += time.monotonic() - started
+                if isinstance(locked, TrainingJob):
+                    locked.failure_reason = str(failure)[:300]
+                _job_fail_for_good(locked, str(failure))
     except Exception as exc:
         logger.exception("%s %s failed (attempt %s)", model.__name__, job_id, job.attempts)
         _job_fail_attempt(job, f"{type(exc).__name__}: {exc}", time.monotonic() - started)

@@ -165,7 +165,18 @@ class TrainingJob(GpuJob):
         "orders.Order", on_delete=models.SET_NULL, null=True, blank=True, related_name="training_job"
     )
     steps = models.PositiveIntegerField(default=0)
+    samples = models.PositiveIntegerField(default=0)
     final_loss = models.FloatField(null=True, blank=True)
+    # One point per validation: samples seen, loss, mean and best likeness, faces found, and
+    # the seed of the training run it belongs to (a weak avatar is trained once more).
+    validation_curve = models.JSONField(default=list, blank=True)
+    # The checkpoint saved: samples seen at the validation that looked most like the person;
+    # None when nothing could be measured (no face in any validation image) and the last was kept.
+    chosen_samples = models.PositiveIntegerField(null=True, blank=True)
+    best_likeness = models.FloatField(null=True, blank=True)
+    # Why it failed for good, written for the customer (the refund and the page say it);
+    # `error` keeps the technical reason for the operator.
+    failure_reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-queued_at"]

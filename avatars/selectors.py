@@ -223,6 +223,8 @@ def avatar_progress(*, avatar: Avatar) -> dict:
         "overall_progress": overall,
         "done": avatar.status == Avatar.Status.READY and not active,
         "failed": avatar.status == Avatar.Status.FAILED,
+        "failure_reason": (training.failure_reason if training is not None else "")
+        if avatar.status == Avatar.Status.FAILED else "",
         "portrait_count": avatar.portraits.count(),
         "jobs": [j.__dict__ for j in jobs],
         "eta_seconds": max((j.eta_seconds or 0 for j in active), default=0) or None,
@@ -269,7 +271,8 @@ def avatar_build_failure_reason(*, avatar: Avatar) -> str | None:
     may still succeed, or did. Failed for good: its training failed every attempt, or it was
     trained but every one of its first portraits failed every attempt."""
     if avatar.status == Avatar.Status.FAILED:
-        return BUILD_FAILED_TRAINING
+        failed = avatar.training_jobs.filter(status=GpuJob.Status.FAILED).order_by("-finished_at").first()
+        return (failed.failure_reason if failed is not None else "") or BUILD_FAILED_TRAINING
     if avatar.status != Avatar.Status.READY:
         return None
     initial = RenderJob.objects.filter(avatar=avatar, kind=RenderJob.Kind.INITIAL)

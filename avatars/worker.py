@@ -7,6 +7,7 @@ rules that need no GPU (what to render, storing the portrait, the mails) are ava
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import tempfile
 from pathlib import Path
@@ -16,7 +17,14 @@ from django.db import transaction
 
 from avatars import services
 from avatars.engine_config import engine_spec
-from avatars.jobs import ProgressReporter, job_lock_own_attempt, job_mark_succeeded, job_run, job_run_next
+from avatars.jobs import (
+    JobFailedForGood,
+    ProgressReporter,
+    job_lock_own_attempt,
+    job_mark_succeeded,
+    job_run,
+    job_run_next,
+)
 from avatars.models import Avatar, Photo, RenderJob, TrainingJob
 
 # Where a GPU machine keeps the LoRAs of the avatars it renders for (storage may be S3).
@@ -45,14 +53,23 @@ def render_job_execute(*, job_id: int) -> None:
 # --- Training ---------------------------------------------------------------------
 
 
-def training_steps_for(photo_count: int) -> int:
-    return max(1, min(settings.LIKENESS_TRAIN_STEPS_PER_PHOTO * photo_count, settings.LIKENESS_TRAIN_MAX_STEPS))
+# A weak avatar is trained once more from another starting point before it is failed.
+RETRAIN_SEED_OFFSET = 1_000_003
+
+
+def training_samples(photo_count: int) -> int:
+    from avatars.engine.training import training_samples_for
+
+    return training_samples_for(
+        photo_count, samples_for_reference_set=settings.LIKENESS_TRAIN_SAMPLES,
+        max_samples=settings.LIKENESS_TRAIN_MAX_SAMPLES,
+    )
 
 
 def _training_images(avatar: Avatar, size: int):
     from PIL import Image
 
-    from avatars.engine.faces import crop_face
+    from avatars.engine.faces import aligned_face_crop
 
     photos = list(avatar.photos.filter(status=Photo.Status.ACCEPTED, selected_for_training=True).exclude(image=""))
     if not photos:
@@ -61,7 +78,8 @@ def _training_images(avatar: Avatar, size: int):
     for photo in photos:
         with photo.image.open("rb") as handle:
             image = Image.open(io.BytesIO(handle.read())).convert("RGB")
-        images.append(crop_face(image, photo.face_box, size=size, margin=0.6))
+        # Level eyes first (roll from the 5 landmarks), then the square around the face.
+        images.append(aligned_face_crop(image, box=photo.face_box, size=size, margin=0.6))
         if photo.embedding:
             embeddings.append(photo.embedding)
     return images, embeddings
@@ -70,6 +88,7 @@ def _training_images(avatar: Avatar, size: int):
 def _train(job: TrainingJob, report: ProgressReporter, started: float) -> None:
     from avatars.engine.intake import identity_centroid
     from avatars.engine.pipeline import get_engine
+    from avatars.engine.scoring import portrait_scorer
     from avatars.engine.training import train_lora
 
     engine = get_engine(engine_spec())
@@ -77,34 +96,61 @@ def _train(job: TrainingJob, report: ProgressReporter, started: float) -> None:
     images, embeddings = _training_images(avatar, engine.resolution)
     if not images:
         raise RuntimeError("The avatar has no accepted photos to train on.")
-    steps = training_steps_for(len(images))
+    centroid = identity_centroid(embeddings) or None
+    score = portrait_scorer(centroid)
+    samples = training_samples(len(images))
+    minimum = settings.LIKENESS_MIN_AVATAR_LIKENESS
+    curve: list[dict] = []
     report("training", 2, force=True)
-
-    def on_step(step: int, total: int, loss: float) -> None:
-        report("training", 2 + int(93 * step / max(total, 1)))
 
     with tempfile.TemporaryDirectory() as folder:
         output = Path(folder) / "avatar.safetensors"
-        result = train_lora(
-            engine, images,
-            identity_token=avatar.identity_token, subject_class=avatar.subject_class,
-            output_path=output, rank=settings.LIKENESS_LORA_RANK, steps=steps,
-            learning_rate=settings.LIKENESS_LEARNING_RATE, seed=job.pk, progress=on_step,
-            # Every step: the reporter throttles the writes, and ten slow steps (a CPU, a big
-            # model) can outlast the stale limit, so the sweep would take over a live job.
-            progress_every=1,
-        )
+        for attempt, seed in enumerate((job.pk, job.pk + RETRAIN_SEED_OFFSET)):
+            # What the customer reads while it trains; once a likeness is measured, that.
+            stage = ["training" if attempt == 0 else "training again"]
+
+            def on_progress(samples_seen: int, total: int, loss: float, stage=stage) -> None:
+                report(stage[0], 2 + int(93 * samples_seen / max(total, 1)))
+
+            def on_validation(point, seed=seed, stage=stage) -> None:
+                curve.append({**dataclasses.asdict(point), "seed": seed})
+                if point.mean_likeness is not None:
+                    stage[0] = f"learning your face: likeness {point.mean_likeness:.0f}"
+                report.write_now(validation_curve=curve, stage=stage[0])
+
+            result = train_lora(
+                engine, images,
+                identity_token=avatar.identity_token, subject_class=avatar.subject_class, output_path=output,
+                samples=samples, batch_size=settings.LIKENESS_TRAIN_BATCH_SIZE,
+                rank=settings.LIKENESS_LORA_RANK, learning_rate=settings.LIKENESS_LEARNING_RATE,
+                text_encoder_rank=settings.LIKENESS_TEXT_ENCODER_LORA_RANK,
+                text_encoder_learning_rate=settings.LIKENESS_TEXT_ENCODER_LEARNING_RATE,
+                validate_every=settings.LIKENESS_VALIDATE_EVERY, score=score,
+                gradient_checkpointing=settings.LIKENESS_GRADIENT_CHECKPOINTING,
+                seed=seed, progress=on_progress, on_validation=on_validation,
+            )
+            # Not measured (no face in any validation image, as on the tiny engine) is no failure.
+            if not result.likeness_measured or result.best_likeness >= minimum:
+                break
+        else:
+            raise JobFailedForGood(
+                f"We could not learn your likeness well enough from these photos (best {result.best_likeness:.0f} "
+                f"of 100, {minimum:.0f} needed), even on a second try."
+            )
         lora_bytes = output.read_bytes()
     report("saving", 97, force=True)
     with transaction.atomic():
         locked = job_lock_own_attempt(job)
         avatar = Avatar.objects.select_for_update().get(pk=locked.avatar_id)
         services.avatar_mark_trained(
-            avatar=avatar, lora_bytes=lora_bytes, centroid=identity_centroid(embeddings) or None,
-            engine_label=engine.label,
+            avatar=avatar, lora_bytes=lora_bytes, centroid=centroid, engine_label=engine.label,
         )
         locked.steps = result.steps
+        locked.samples = result.samples
         locked.final_loss = result.final_loss
+        locked.validation_curve = curve
+        locked.chosen_samples = result.chosen.samples if result.chosen is not None else None
+        locked.best_likeness = result.best_likeness
         job_mark_succeeded(locked, started=started)
         for template in avatar.templates.filter(is_published=True):
             services.render_job_create(avatar=avatar, template=template, kind=RenderJob.Kind.INITIAL)

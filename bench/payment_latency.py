@@ -33,7 +33,8 @@ def configure(folder: Path) -> None:
         "DATABASE_URL": f"sqlite:///{folder / 'bench.sqlite3'}",
         "LIKENESS_MEDIA_ROOT": str(folder / "media"),
         "LIKENESS_MIN_PHOTOS": "3",
-        "LIKENESS_TRAIN_MAX_STEPS": "1",
+        "LIKENESS_TRAIN_MAX_SAMPLES": "4",
+        "LIKENESS_VALIDATE_EVERY": "0",
         "LIKENESS_CANDIDATES_PER_TEMPLATE": "1",
         "LIKENESS_MAX_REROLLS": "0",
     })

@@ -19,6 +19,7 @@ has a row per template: the portrait, then each click's version (kept or not).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 import os
@@ -35,7 +36,7 @@ import django  # noqa: E402  (the project root has to be on the path first)
 
 django.setup()
 
-from avatars.engine.faces import crop_face  # noqa: E402
+from avatars.engine.faces import aligned_face_crop  # noqa: E402
 from avatars.engine.intake import KnownPhoto, check_photo, identity_centroid  # noqa: E402
 from avatars.engine.pipeline import get_engine  # noqa: E402
 from avatars.engine.rendering import (  # noqa: E402
@@ -76,29 +77,34 @@ def intake(folder: Path) -> tuple[list, list[list[float]], list[dict]]:
     return accepted, embeddings, verdicts
 
 
-def train_avatar(engine, photos, *, output_path: Path, steps: int, seed: int) -> dict:
-    """Train the avatar and describe it for the report. The one place that calls train_lora,
-    so a change of its signature is adapted here."""
-    curve: list[dict] = []
+def train_avatar(engine, photos, *, output_path: Path, samples: int, score, seed: int) -> dict:
+    """Train the avatar as a job does (the recipe's defaults, validated by the likeness scorer,
+    the best checkpoint kept) and describe it for the report."""
     trained = train_lora(
         engine,
         photos,
         identity_token=IDENTITY_TOKEN,
         subject_class="person",
         output_path=output_path,
-        steps=steps,
+        samples=samples,
+        # Four validations over the run, as the curve's points.
+        validate_every=max(4, samples // 4),
+        score=score,
         seed=seed,
-        progress=lambda step, total, loss: curve.append({"step": step, "loss": round(loss, 5)}),
-        progress_every=max(1, steps // 10),
     )
+    chosen = trained.chosen
     return {
         "lora_path": trained.lora_path,
+        "samples": trained.samples,
         "steps": trained.steps,
         "final_loss": round(trained.final_loss, 5),
         "seconds": round(trained.seconds, 2),
-        "curve": curve,
-        # train_lora keeps its last step today; a validated run would name its best checkpoint.
-        "checkpoint": f"step {trained.steps} (last)",
+        "validation_seconds": round(trained.validation_seconds, 2),
+        "curve": [dataclasses.asdict(point) for point in trained.curve],
+        "checkpoint": (
+            f"after {chosen.samples} samples (likeness {chosen.mean_likeness:.1f})" if chosen is not None
+            else f"the last, after {trained.samples} samples (likeness not measured)"
+        ),
     }
 
 
@@ -207,8 +213,9 @@ def print_table(entries: list[dict]) -> None:
           "skip: the pass did not run (no face found, or no larger output)")
 
 
-def contact_sheet(rendered: list[dict], path: Path) -> None:
-    """A row per template: the portrait, then each click's version, each labelled."""
+def contact_sheet(rendered: list[dict], path: Path, *, engine_label: str) -> None:
+    """A header naming the engine (the tiny engine says it is not a real model), then a row per
+    template: the portrait, then each click's version, each labelled."""
     from PIL import Image, ImageDraw, ImageFont
 
     font = ImageFont.load_default(size=14)
@@ -221,11 +228,14 @@ def contact_sheet(rendered: list[dict], path: Path) -> None:
         rows.append(tiles)
     tile_width = max(round(result.image.width * TILE_HEIGHT / result.image.height) for row in rows for result, _ in row)
     tile_width = max(tile_width, 240)
-    label_height = 40
-    sheet = Image.new("RGB", (tile_width * (1 + CLICKS), (TILE_HEIGHT + label_height) * len(rows)), "white")
+    label_height, header_height = 40, 28
+    sheet = Image.new(
+        "RGB", (tile_width * (1 + CLICKS), header_height + (TILE_HEIGHT + label_height) * len(rows)), "white"
+    )
     draw = ImageDraw.Draw(sheet)
+    draw.text((4, 6), f"Likeness quality report: {engine_label}", fill="black", font=font)
     for row_index, row in enumerate(rows):
-        top = row_index * (TILE_HEIGHT + label_height)
+        top = header_height + row_index * (TILE_HEIGHT + label_height)
         for column, (result, label) in enumerate(row):
             scale = TILE_HEIGHT / result.image.height
             tile = result.image.resize((round(result.image.width * scale), TILE_HEIGHT), Image.Resampling.LANCZOS)
@@ -252,7 +262,9 @@ def main() -> None:
     parser.add_argument("--templates", help="comma-separated slugs (default: every seeded template)")
     parser.add_argument("--json", type=Path, help="write the report here")
     parser.add_argument("--sheet", type=Path, help="write the contact sheet PNG here")
-    parser.add_argument("--train-steps", type=int, help="default: 20 on the tiny engine, 400 on a model")
+    parser.add_argument(
+        "--train-samples", type=int, help="default: 40 on the tiny engine; on a model, the recipe's for the set"
+    )
     parser.add_argument("--render-steps", type=int, help="default: 3 on the tiny engine, 28 on a model")
     parser.add_argument("--candidates", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
@@ -269,7 +281,8 @@ def main() -> None:
         # The tiny engine's layers are too small to share between threads: a second one only
         # adds contention (tests/engine/conftest.py measured 10x on a busy 2-core machine).
         torch.set_num_threads(threads)
-    args.train_steps = args.train_steps or (20 if engine.is_tiny else 400)
+    # None on a model: train_lora's own samples for the set (training_samples_for), as a job trains.
+    args.train_samples = args.train_samples or (40 if engine.is_tiny else None)
     args.render_steps = args.render_steps or (3 if engine.is_tiny else 28)
     print(f"engine: {engine.label} ({engine.family}, {engine.device})")
     if engine.is_tiny:
@@ -286,16 +299,17 @@ def main() -> None:
     if not photos:
         raise SystemExit("No photo passed intake: nothing to train.")
     centroid = identity_centroid(embeddings)
-    training_images = [crop_face(image, box, size=engine.resolution, margin=0.6) for image, box in photos]
+    training_images = [aligned_face_crop(image, box=box, size=engine.resolution, margin=0.6) for image, box in photos]
+    score, find_face = portrait_scorer(centroid), largest_face_finder()
 
     with tempfile.TemporaryDirectory() as folder:
         training = train_avatar(
-            engine, training_images, output_path=Path(folder) / "avatar.safetensors", steps=args.train_steps,
-            seed=args.seed,
+            engine, training_images, output_path=Path(folder) / "avatar.safetensors", samples=args.train_samples,
+            score=score, seed=args.seed,
         )
-        print(f"training: {training['steps']} steps in {training['seconds']:.1f} s, final loss "
-              f"{training['final_loss']:.4f}, checkpoint {training['checkpoint']}")
-        score, find_face = portrait_scorer(centroid), largest_face_finder()
+        print(f"training: {training['samples']} samples ({training['steps']} steps) in {training['seconds']:.1f} s "
+              f"({training['validation_seconds']:.1f} s validating), final loss {training['final_loss']:.4f}, "
+              f"checkpoint {training['checkpoint']}")
         slugs = args.templates.split(",") if args.templates else None
         rendered = [
             render_template(engine, template, lora_path=training["lora_path"], score=score, find_face=find_face,
@@ -322,7 +336,7 @@ def main() -> None:
         args.json.write_text(json.dumps(report, indent=2))
         print(f"report: {args.json}")
     if args.sheet:
-        contact_sheet(rendered, args.sheet)
+        contact_sheet(rendered, args.sheet, engine_label=engine.label)
         print(f"contact sheet: {args.sheet}")
 
 

@@ -203,10 +203,27 @@ LIKENESS_MODEL_CONFIG = env.str("LIKENESS_MODEL_CONFIG", default="")
 LIKENESS_ALLOW_PICKLE_CHECKPOINTS = env.bool("LIKENESS_ALLOW_PICKLE_CHECKPOINTS", default=False)
 LIKENESS_DEVICE = env.str("LIKENESS_DEVICE", default="auto")
 LIKENESS_RESOLUTION = env.int("LIKENESS_RESOLUTION", default=0)  # 0: the engine's own default
-LIKENESS_LORA_RANK = env.int("LIKENESS_LORA_RANK", default=16)
-LIKENESS_TRAIN_STEPS_PER_PHOTO = env.int("LIKENESS_TRAIN_STEPS_PER_PHOTO", default=200)
-LIKENESS_TRAIN_MAX_STEPS = env.int("LIKENESS_TRAIN_MAX_STEPS", default=800)
+# Training, to the reference recipes (avatars/engine/training.py gives each anchor figure):
+# EasyPhoto trains 800 steps of 4 photos (3,200 samples, rank 128, text encoder too);
+# FaceChain about 4,000 samples with UNet and text-encoder LoRAs at rank 32.
+LIKENESS_LORA_RANK = env.int("LIKENESS_LORA_RANK", default=32)
+LIKENESS_TEXT_ENCODER_LORA_RANK = env.int("LIKENESS_TEXT_ENCODER_LORA_RANK", default=32)  # 0: UNet only
+# Samples for a 20-photo set, scaled with the set's size and capped.
+LIKENESS_TRAIN_SAMPLES = env.int("LIKENESS_TRAIN_SAMPLES", default=3200)
+LIKENESS_TRAIN_MAX_SAMPLES = env.int("LIKENESS_TRAIN_MAX_SAMPLES", default=4000)
+LIKENESS_TRAIN_BATCH_SIZE = env.int("LIKENESS_TRAIN_BATCH_SIZE", default=4)
 LIKENESS_LEARNING_RATE = env.float("LIKENESS_LEARNING_RATE", default=1e-4)
+LIKENESS_TEXT_ENCODER_LEARNING_RATE = env.float("LIKENESS_TEXT_ENCODER_LEARNING_RATE", default=LIKENESS_LEARNING_RATE)
+# Validation portraits every this many samples (EasyPhoto: every 100 steps of 4); the one that
+# looks most like the person is kept.
+LIKENESS_VALIDATE_EVERY = env.int("LIKENESS_VALIDATE_EVERY", default=400)
+# "auto": only when a step does not fit in the GPU's memory without it.
+LIKENESS_GRADIENT_CHECKPOINTING = {"auto": None, "on": True, "off": False}[
+    env.str("LIKENESS_GRADIENT_CHECKPOINTING", default="auto")
+]
+# An avatar whose best validation likeness stays under this is trained once more with another
+# seed, then failed (and refunded). 50 is dlib's same-person threshold (distance 0.6).
+LIKENESS_MIN_AVATAR_LIKENESS = env.float("LIKENESS_MIN_AVATAR_LIKENESS", default=50.0)
 LIKENESS_CANDIDATES_PER_TEMPLATE = env.int("LIKENESS_CANDIDATES_PER_TEMPLATE", default=2)
 LIKENESS_MAX_REROLLS = env.int("LIKENESS_MAX_REROLLS", default=2)
 # Portraits scoring below this (0-100) are re-rolled, up to LIKENESS_MAX_REROLLS times.

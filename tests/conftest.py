@@ -62,7 +62,8 @@ def small_engine(settings):
     """A whole build in seconds: three photos, two training steps, one candidate per template,
     jobs run inline, the local test payments."""
     settings.LIKENESS_MIN_PHOTOS = 3
-    settings.LIKENESS_TRAIN_MAX_STEPS = 2
+    settings.LIKENESS_TRAIN_MAX_SAMPLES = 8
+    settings.LIKENESS_VALIDATE_EVERY = 0
     settings.LIKENESS_CANDIDATES_PER_TEMPLATE = 1
     settings.LIKENESS_MAX_REROLLS = 0
     settings.LIKENESS_RUN_JOBS_INLINE = True

@@ -226,6 +226,7 @@ class ProgressSerializer(serializers.Serializer):
     overall_progress = serializers.IntegerField(min_value=0, max_value=100)
     done = serializers.BooleanField()
     failed = serializers.BooleanField()
+    failure_reason = serializers.CharField(allow_blank=True, help_text="Why the build failed, for the person.")
     portrait_count = serializers.IntegerField()
     jobs = JobProgressSerializer(many=True)
     eta_seconds = serializers.IntegerField(

@@ -15,7 +15,7 @@ from pathlib import Path
 from .base_model import gpu_memory_problem, gpu_ran_out
 from .pipeline import Engine
 from .rendering import render
-from .training import LORA_TARGET_MODULES, train_lora
+from .training import BATCH_SIZE, LORA_TARGET_MODULES, train_lora
 
 TEST_PROMPT = "studio portrait photo of {identity}, soft window light, 85mm"
 TEST_IDENTITY = ("sks", "person")
@@ -142,9 +142,10 @@ def model_report(
                     subject_class=subject_class,
                     output_path=Path(folder) / "check.safetensors",
                     rank=lora_rank,
-                    steps=TRAINING_STEPS_MEASURED,
-                    progress=lambda step, total, loss: step_times.append(time.perf_counter()),
-                    progress_every=1,
+                    samples=TRAINING_STEPS_MEASURED * BATCH_SIZE,
+                    batch_size=BATCH_SIZE,
+                    # Timed at the end of each optimizer step of BATCH_SIZE samples.
+                    progress=lambda seen, total, loss: seen % BATCH_SIZE or step_times.append(time.perf_counter()),
                 ),
             )
         report.training_seconds_per_step = (step_times[-1] - step_times[0]) / (len(step_times) - 1)

@@ -156,6 +156,7 @@ def train_lora(
     resolution: int | None = None,
     gradient_checkpointing: bool | None = None,
     progress: Callable[[int, int, float], None] | None = None,
+    on_validation: Callable[[ValidationPoint], None] | None = None,
 ) -> TrainResult:
     """Train a LoRA of the person in `images` (already cropped around the face) and save it
     to `output_path` (.safetensors).
@@ -174,7 +175,8 @@ def train_lora(
     - `gradient_checkpointing` None: off, unless the first step does not fit in memory at a
       micro-batch of 1 without it.
     - `progress(samples_seen, total_samples, loss)` is called after every micro-batch and
-      every validation denoising step, with the mean loss as last read.
+      every validation denoising step, with the mean loss as last read; `on_validation(point)`
+      after each validation, so the caller can show the curve as it grows.
 
     The same seed, photos and arguments give the same weights on the CPU.
     """
@@ -340,6 +342,8 @@ def train_lora(
                 loss = read_recent_loss()
                 if score is None:
                     curve.append(validation_point(samples=samples_seen, loss=loss, likenesses=[]))
+                    if on_validation is not None:
+                        on_validation(curve[-1])
                     return
                 validation_started = time.perf_counter()
                 for module in trained.values():
@@ -362,6 +366,8 @@ def train_lora(
                 )
                 validation_seconds += time.perf_counter() - validation_started
                 curve.append(point)
+                if on_validation is not None:
+                    on_validation(point)
                 if is_better(point, chosen):
                     chosen, chosen_state = point, _adapter_state(trained)
 

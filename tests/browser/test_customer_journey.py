@@ -21,7 +21,8 @@ PASSWORD = "a long enough passphrase 7"
 # The tiny engine at 64 px with two training steps: the flow is real, only small.
 JOURNEY_SETTINGS = {
     "LIKENESS_MIN_PHOTOS": 3,
-    "LIKENESS_TRAIN_MAX_STEPS": 2,
+    "LIKENESS_TRAIN_MAX_SAMPLES": 8,
+    "LIKENESS_VALIDATE_EVERY": 0,
     "LIKENESS_CANDIDATES_PER_TEMPLATE": 1,
     "LIKENESS_MAX_REROLLS": 0,
     "LIKENESS_HEARTBEAT_STALE_SECONDS": 600,

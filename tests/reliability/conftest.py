@@ -22,8 +22,8 @@ from tests.workers import QWorkers, worker_environment
 # Enough for the tiny engine to train and render in seconds; every test starts from these.
 SMALL_ENGINE = {
     "LIKENESS_MIN_PHOTOS": 3,
-    "LIKENESS_TRAIN_STEPS_PER_PHOTO": 1,
-    "LIKENESS_TRAIN_MAX_STEPS": 1,
+    "LIKENESS_TRAIN_MAX_SAMPLES": 4,
+    "LIKENESS_VALIDATE_EVERY": 0,
     "LIKENESS_CANDIDATES_PER_TEMPLATE": 1,
     "LIKENESS_MAX_REROLLS": 0,
     "STRIPE_SECRET_KEY": "",

@@ -19,6 +19,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 # Long enough on the tiny engine that the kill lands mid-job, short enough to run twice.
 # Long enough to be caught mid-job on a fast idle machine (progress is written once a second).
 TRAINING_STEPS = 40
+TRAINING_BATCH = 4
 RENDER_STEPS = 100
 STALE_SECONDS = 3
 JOB_TIMEOUT = 300
@@ -49,8 +50,8 @@ def files_under(root, folder: str) -> list[str]:
 def test_a_worker_killed_mid_training_then_mid_rendering_is_replaced_and_the_customer_charged_once(
     workers, share_settings, paid_avatar, private_media
 ):
-    share_settings(LIKENESS_HEARTBEAT_STALE_SECONDS=STALE_SECONDS, LIKENESS_TRAIN_STEPS_PER_PHOTO=TRAINING_STEPS,
-                   LIKENESS_TRAIN_MAX_STEPS=TRAINING_STEPS)
+    share_settings(LIKENESS_HEARTBEAT_STALE_SECONDS=STALE_SECONDS,
+                   LIKENESS_TRAIN_MAX_SAMPLES=TRAINING_STEPS * TRAINING_BATCH)
     workers.start(["gpu"])
     avatar = paid_avatar(template=StyleTemplateFactory(steps=RENDER_STEPS))
     training = avatar.training_jobs.get()

@@ -40,6 +40,7 @@ class Command(BaseCommand):
         from avatars.engine.base_model import ModelLoadError
         from avatars.engine.model_check import model_report
         from avatars.engine.pipeline import get_engine
+        from avatars.worker import training_samples
 
         spec = engine_spec()
         if model:
@@ -54,7 +55,8 @@ class Command(BaseCommand):
                 engine,
                 image_path=output.resolve(),
                 lora_rank=settings.LIKENESS_LORA_RANK,
-                avatar_steps=settings.LIKENESS_TRAIN_MAX_STEPS,
+                # A 20-photo avatar's optimizer steps, as a GPU worker would train it.
+                avatar_steps=-(-training_samples(20) // settings.LIKENESS_TRAIN_BATCH_SIZE),
                 render_steps=steps,
             )
         except ModelLoadError as error:
