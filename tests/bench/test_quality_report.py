@@ -1,0 +1,34 @@
+"""bench/quality.py, the operator's quality report, runs end to end on the tiny engine and writes
+its JSON and contact sheet (its seconds are figures for people, never asserted here)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from tests.workers import REPO
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_quality_report_writes_its_json_and_contact_sheet(faces_dir, tmp_path):
+    report, sheet = tmp_path / "report.json", tmp_path / "sheet.png"
+
+    finished = subprocess.run(
+        [sys.executable, "bench/quality.py", "--photos", str(faces_dir / "obama"), "--templates", "wedding",
+         "--train-samples", "8", "--json", str(report), "--sheet", str(sheet)],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )
+
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    data = json.loads(report.read_text())
+    assert data["engine"] == "tiny engine: not a real model"
+    assert data["training"]["samples"] == 8 and data["training"]["curve"]
+    [wedding] = data["templates"]
+    assert wedding["slug"] == "wedding" and len(wedding["more_like_me"]) == 2
+    assert [stage["stage"] for stage in wedding["stages"]][0] == "base"
+    assert "wedding" in finished.stdout and "not a real model" in finished.stdout
+    with Image.open(sheet) as picture:
+        assert picture.width > 0 and picture.height > 0
