@@ -84,7 +84,7 @@ def test_the_whole_flow_on_s3_keeps_every_object_private_and_no_photo_after_trai
     assert avatar.status == Avatar.Status.READY
     portrait = Portrait.objects.get(avatar=avatar)
     assert keys(s3, "avatars/") == {avatar.lora_file.name}
-    assert keys(s3, "portraits/") == {portrait.image.name}
+    assert keys(s3, "portraits/") == set(portrait.stored_file_names)
     # The photos lived in the bucket until the avatar was trained, and not a moment longer.
     assert keys(s3, "uploads/") == set()
 
