@@ -151,7 +151,7 @@ def main() -> int:
     faces.load_models()
     threshold = faces.SAME_PERSON_DISTANCE
     result = measure(arguments.set, pairs, project_pipeline)
-    report("the project's pipeline (68-point landmarks, small photos enlarged for detection)", result, threshold)
+    report("the project's pipeline (68-point landmarks, small photos upsampled once)", result, threshold)
     wrong = [(pair, distance) for pair, distance in zip(pairs, result["distances"], strict=True)
              if (distance < threshold) != pair[2]]
     for (first, second, is_same), distance in sorted(wrong, key=lambda item: item[1]):
