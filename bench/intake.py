@@ -13,7 +13,8 @@ warm-up call that loads the models, times
   server runs several worker processes, so two checks run at once in two processes, each
   against the photos accepted when it started.
 
-Prints them, the ratios, and each photo's time and verdict. Goal: the check <= 3 s for 20.
+Prints them, the ratios, and each photo's time and verdict. Goals, as ratios to the full
+decode in the same run: one at a time <= 1.5x, two at a time <= 1.0x.
 Wall time depends on what else runs on the machine, so CPU time and the load average are
 printed too: on an idle 2-core machine the check's wall time is about the calling thread's
 CPU time (the helper thread's share runs beside it on the other core).
@@ -44,7 +45,8 @@ SOURCES = [
     "rose_leslie/rose_leslie-1.jpg", "biden/biden-1.jpg", "alex_lacamoire/alex_lacamoire-2.jpg",
     "lin_manuel_miranda/lin_manuel_miranda-1.png",
 ]
-GOAL_SECONDS = 3.0
+GOAL_ONE_AT_A_TIME = 1.5  # x the full decode of the same files
+GOAL_TWO_AT_A_TIME = 1.0
 
 
 def phone_exif() -> Image.Exif:
@@ -189,9 +191,10 @@ def main() -> int:
     outcomes = collections.Counter(verdict.reason_code or "accepted" for _, _, verdict in rows)
     print("verdicts:", ", ".join(f"{outcome} {number}" for outcome, number in outcomes.most_common()))
     print(f"load average before/after: {load_before:.2f}/{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    goal = GOAL_SECONDS * count / 20
-    for label, seconds in (("one at a time", check_seconds), ("two at a time, as the site", parallel_seconds)):
-        print(f"goal <= {goal:.1f} s for {count}, {label}: {'met' if seconds <= goal else 'missed'}")
+    for label, seconds, goal in (("one at a time", check_seconds, GOAL_ONE_AT_A_TIME),
+                                 ("two at a time, as the site", parallel_seconds, GOAL_TWO_AT_A_TIME)):
+        ratio = seconds / decode_seconds
+        print(f"goal <= {goal:.1f}x decode, {label}: {ratio:.1f}x, {'met' if ratio <= goal else 'missed'}")
     return 0
 
 

@@ -11,6 +11,8 @@ same person) and safety (no nudity, which outranks every other reason once decod
 Speed: a 12 MP JPEG is decoded at half scale by libjpeg's DCT scaling (`Image.draft`),
 faces are detected on a 560 px copy, and the perceptual hash, the nudity check and the
 re-encoding of the kept copy run on a helper thread while dlib works (all release the GIL).
+The identity network (~90 ms a face) is the dearest step and runs once a photo, twice
+for one that could be a mirrored copy of an accepted photo.
 
 `find_identity_outliers` and `choose_training_photos` work on a whole set, once its
 majority is known.
@@ -293,10 +295,19 @@ def _encode_clean(image: Image.Image) -> bytes:
 def perceptual_hash(image: Image.Image) -> str:
     """64-bit pHash as 16 hex digits: the lowest 8x8 DCT frequencies of a 32x32 grey copy, each
     against their median."""
+    return perceptual_hashes(image)[0]
+
+
+def perceptual_hashes(image: Image.Image) -> tuple[str, str]:
+    """The pHash of the picture and of its mirror image. Mirroring a picture only flips the
+    sign of its odd horizontal frequencies, so both come from one DCT."""
     grey = image.convert("L").resize((32, 32), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    frequencies = _DCT_32 @ np.asarray(grey, dtype=np.float64) @ _DCT_32.T
-    low = frequencies[:8, :8].flatten()
-    bits = low > np.median(low)
+    low = (_DCT_32 @ np.asarray(grey, dtype=np.float64) @ _DCT_32.T)[:8, :8]
+    return _hash_bits(low), _hash_bits(low * _MIRROR_SIGNS)
+
+
+def _hash_bits(low: np.ndarray) -> str:
+    bits = low.flatten() > np.median(low)
     return f"{int(''.join('1' if bit else '0' for bit in bits), 2):016x}"
 
 
@@ -307,6 +318,7 @@ def _dct_matrix(n: int) -> np.ndarray:
 
 
 _DCT_32 = _dct_matrix(32)
+_MIRROR_SIGNS = np.array([[(-1.0) ** column for column in range(8)] for _ in range(8)])
 
 
 def hash_distance(first: str, second: str) -> int:
@@ -383,31 +395,35 @@ def check_photo(
 
     small = face_engine.detection_copy(kept)
     pool = _Helpers.pool()
-    hash_future = pool.submit(perceptual_hash, small)
+    hash_future = pool.submit(perceptual_hashes, small)
     safety_future = pool.submit(safety.nudity_verdict, small, threshold=limits.max_nudity_score)
     cleaned_future = pool.submit(_encode_clean, kept)
     verdict = PhotoVerdict(
         accepted=False, reason_code="", reason="", checks=checks, width=kept.width, height=kept.height,
     )
-    pixels = np.asarray(kept)
-    faces = face_engine.detect_faces(kept, pixels=pixels, small=small)
-    verdict.perceptual_hash = hash_future.result()
-    code, details = _check_pixels(kept, pixels, faces, verdict, known, limits)
+    faces = face_engine.detect_faces(kept, small=small)
+    verdict.perceptual_hash, mirrored_hash = hash_future.result()
+    code, details = _check_pixels(kept, faces, verdict, mirrored_hash, known, limits)
     return _finish(verdict, code, details, safety_future, cleaned_future)
 
 
 def _check_pixels(
-    kept: Image.Image, pixels: np.ndarray, faces: list[face_engine.DetectedFace], verdict: PhotoVerdict,
+    kept: Image.Image, faces: list[face_engine.DetectedFace], verdict: PhotoVerdict, mirrored_hash: str,
     known: Sequence[KnownPhoto], limits: IntakeLimits,
 ) -> tuple[str, dict]:
     """The reason code ("" when accepted) after the face and set checks; fills in `verdict`."""
     checks = verdict.checks
-    nearest = min(known, key=lambda photo: hash_distance(verdict.perceptual_hash, photo.perceptual_hash),
-                  default=None)
+
+    def hash_distances(photo: KnownPhoto) -> tuple[int, int]:
+        return (hash_distance(verdict.perceptual_hash, photo.perceptual_hash),
+                hash_distance(mirrored_hash, photo.perceptual_hash))
+
+    nearest = min(known, key=lambda photo: min(hash_distances(photo)), default=None)
     if nearest is not None:
-        distance = hash_distance(verdict.perceptual_hash, nearest.perceptual_hash)
+        as_is, mirrored = hash_distances(nearest)
+        distance = min(as_is, mirrored)
         checks["duplicate"] = {"value": distance, "max": limits.max_duplicate_bits, "nearest": nearest.key,
-                               "passed": distance > limits.max_duplicate_bits}
+                               "mirrored": mirrored < as_is, "passed": distance > limits.max_duplicate_bits}
         if distance <= limits.max_duplicate_bits:
             verdict.duplicate_of = nearest.key
             return "duplicate", {}
@@ -457,18 +473,28 @@ def _check_pixels(
         if not passed:
             return code, {}
 
-    embedding = face_engine.embed_face(pixels, main)
+    embedding = face_engine.embed_face(kept, main)
     verdict.embedding = [round(float(value), 6) for value in embedding]
     known_embeddings = [(photo.key, photo.embedding) for photo in known if photo.embedding]
     if not known_embeddings:
         return "", {}
-    same_shot_key, same_shot_distance = min(
-        ((key, face_engine.identity_distance(embedding, other)) for key, other in known_embeddings),
-        key=lambda pair: pair[1],
-    )
+
+    def nearest_shot(probe: np.ndarray) -> tuple[str, float]:
+        return min(((key, face_engine.identity_distance(probe, other)) for key, other in known_embeddings),
+                   key=lambda pair: pair[1])
+
+    same_shot_key, same_shot_distance = nearest_shot(embedding)
+    mirrored = False
+    # The network sees a face and its mirror image 0.1-0.25 apart: a photo that close to an
+    # accepted one may be its mirrored copy or crop. Only then is the mirrored face embedded
+    # (one more pass of the network), so an ordinary set pays nothing for it.
+    if limits.max_same_shot_distance < same_shot_distance <= _MIRROR_SUSPECT_DISTANCE:
+        mirrored_key, mirrored_distance = nearest_shot(face_engine.embed_mirrored_face(kept, main))
+        if mirrored_distance < same_shot_distance:
+            same_shot_key, same_shot_distance, mirrored = mirrored_key, mirrored_distance, True
     checks["same_shot"] = {
         "value": round(same_shot_distance, 4), "max": limits.max_same_shot_distance, "nearest": same_shot_key,
-        "passed": same_shot_distance > limits.max_same_shot_distance,
+        "mirrored": mirrored, "passed": same_shot_distance > limits.max_same_shot_distance,
     }
     if same_shot_distance <= limits.max_same_shot_distance:
         verdict.duplicate_of = same_shot_key
@@ -485,6 +511,10 @@ def _check_pixels(
         return "different_person", {}
     return "", {}
 
+
+# A face and its mirror image embed up to ~0.25 apart (measured on the shared test photos);
+# a little margin over that.
+_MIRROR_SUSPECT_DISTANCE = 0.3
 
 # A photo whose brightest 1% is still darker than this is underexposed as a whole (a
 # dark jacket or background alone leaves highlights elsewhere).

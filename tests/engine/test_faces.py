@@ -136,3 +136,30 @@ print(len(verdicts))
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert int(result.stdout.split()[-1]) == 2 * len(list(faces_dir.glob("*/*.jpg")))
+
+
+def test_a_small_picture_is_enlarged_to_find_its_face(faces_dir):
+    # A 250 px photo, LFW's size: its ~90 px face is at the edge of HOG's 80 px window.
+    image = photo(faces_dir, "obama/obama-1.jpg")
+    small = image.resize((250, round(250 * image.height / image.width)), Image.Resampling.LANCZOS)
+
+    found = face_embeddings(small)
+
+    assert len(found) == 1
+    left, top, right, bottom = found[0][0]
+    assert 0 <= left < right <= small.width and 0 <= top < bottom <= small.height
+    assert np.linalg.norm(found[0][1] - face_embedding(image)) < 0.3
+
+
+def test_the_mirrored_face_embeds_like_the_face_in_a_mirrored_photo(faces_dir):
+    from avatars.engine.faces import detect_faces, embed_face, embed_mirrored_face
+
+    image = photo(faces_dir, "biden/biden-2.jpg")
+    mirrored = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    [face] = detect_faces(image)
+    [mirrored_face] = detect_faces(mirrored)
+
+    of_the_mirror = embed_face(mirrored, mirrored_face)
+
+    assert np.linalg.norm(embed_mirrored_face(image, face) - of_the_mirror) < 0.15
+    assert np.linalg.norm(embed_face(image, face) - of_the_mirror) > 0.1

@@ -467,3 +467,46 @@ def test_an_unsafe_detection_refuses_the_photo_above_every_other_reason(faces_di
     assert verdict.duplicate_of is None
     assert verdict.checks["nudity"] == {"value": 0.81, "labels": ["FEMALE_BREAST_EXPOSED"], "passed": False}
     assert "nudity" in verdict.reason
+
+
+# ---- mirrored copies ------------------------------------------------------------------------
+
+def test_a_mirrored_copy_is_a_duplicate_by_its_hash(faces_dir, verdicts):
+    known = [known_from(verdicts(faces_dir / "obama/obama-1.jpg"), "original")]
+    mirrored = upright_photo(faces_dir).transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+
+    verdict = check_photo(encode(mirrored, quality=90), known=known)
+
+    assert_refused(verdict, "duplicate")
+    assert verdict.duplicate_of == "original"
+    assert verdict.checks["duplicate"]["mirrored"] is True
+    assert verdict.checks["duplicate"]["value"] <= IntakeLimits().max_duplicate_bits
+
+
+def test_a_mirrored_crop_is_a_duplicate_by_its_mirrored_face(faces_dir, verdicts):
+    known = [known_from(verdicts(faces_dir / "rose_leslie/rose_leslie-1.jpg"), "original")]
+    photo = upright_photo(faces_dir, "rose_leslie/rose_leslie-1.jpg")
+    left, top, right, bottom = verdicts(faces_dir / "rose_leslie/rose_leslie-1.jpg").face_box
+    side = min(photo.width, photo.height, 2 * (right - left))
+    centre_x, centre_y = (left + right) // 2, (top + bottom) // 2
+    crop = photo.crop((max(0, centre_x - side // 2), max(0, centre_y - side // 2),
+                       max(0, centre_x - side // 2) + side, max(0, centre_y - side // 2) + side))
+    mirrored_crop = crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT).resize((max(side, 600),) * 2)
+
+    verdict = check_photo(encode(mirrored_crop, quality=90), known=known)
+
+    assert_refused(verdict, "duplicate")
+    assert verdict.duplicate_of == "original"
+    assert verdict.checks["duplicate"]["passed"]  # the pictures hash apart: the face decides
+    assert verdict.checks["same_shot"]["mirrored"] is True
+
+
+def test_the_mirrored_hash_is_the_hash_of_the_mirrored_picture(faces_dir):
+    from avatars.engine.intake import perceptual_hashes
+
+    photo = upright_photo(faces_dir, "biden/biden-2.jpg")
+    as_is, mirrored = perceptual_hashes(photo)
+    of_the_mirror, _ = perceptual_hashes(photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT))
+
+    assert hash_distance(mirrored, of_the_mirror) <= 2
+    assert hash_distance(as_is, mirrored) > IntakeLimits().max_duplicate_bits
