@@ -27,7 +27,8 @@ def terms_figures() -> dict:
     session_days = settings.SESSION_COOKIE_AGE // 86400
     return {
         "version": terms_version(),
-        "operator_name": settings.LIKENESS_OPERATOR_NAME,
+        "operator_named": bool(settings.LIKENESS_OPERATOR_NAME),
+        "operator_name": settings.LIKENESS_OPERATOR_NAME or "the operator of this site",
         "operator_contact": settings.LIKENESS_OPERATOR_CONTACT,
         "operator_address": settings.LIKENESS_OPERATOR_ADDRESS,
         "price_minor": settings.LIKENESS_PRICE_MINOR,

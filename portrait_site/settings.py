@@ -123,7 +123,8 @@ LIKENESS_EMAIL_VERIFICATION_RESENDS_PER_HOUR = env.int("LIKENESS_EMAIL_VERIFICAT
 
 # --- Terms and privacy ------------------------------------------------------------
 # Who runs this site: named on the terms and privacy pages, and whom people write to.
-LIKENESS_OPERATOR_NAME = env.str("LIKENESS_OPERATOR_NAME", default="The operator of this Likeness site")
+# Empty: the pages say the operator has not given a name yet, which a public site must fix.
+LIKENESS_OPERATOR_NAME = env.str("LIKENESS_OPERATOR_NAME", default="")
 LIKENESS_OPERATOR_CONTACT = env.str("LIKENESS_OPERATOR_CONTACT", default="privacy@localhost")
 # One postal address or registered office, if the operator has one to publish (GDPR Art. 13).
 LIKENESS_OPERATOR_ADDRESS = env.str("LIKENESS_OPERATOR_ADDRESS", default="")

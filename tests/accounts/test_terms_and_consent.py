@@ -231,3 +231,11 @@ def test_withdrawing_consent_is_deleting_the_avatar(client):
 
     assert not Avatar.objects.filter(pk=avatar.pk).exists()
     assert not PhotoConsent.objects.filter(user=user).exists()
+
+
+def test_a_site_whose_operator_gave_no_name_says_so(client, settings):
+    settings.LIKENESS_OPERATOR_NAME = ""
+
+    text = _page_text(client.get(reverse("terms")))
+
+    assert "Whoever runs this site has not published their name here yet." in text
