@@ -48,6 +48,7 @@ def test_sign_up_sign_in_reset_password_see_my_data_and_delete_everything(page, 
     page.get_by_label("Email address").fill(EMAIL)
     page.locator("#id_password1").fill(PASSWORD)
     page.locator("#id_password2").fill("not the same")
+    page.get_by_label("I have read and accept the terms and the privacy notice.").check()
     page.get_by_role("button", name="Create account").click()
     expect(page.locator(".errorlist")).to_contain_text("didn’t match")
     screenshot(page, "signup-error")
