@@ -9,7 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from accounts.models import DeletionReceipt, Notice, User
+from accounts.models import DeletionReceipt, Notice, PhotoConsent, TermsAcceptance, User
+from accounts.receipt_files import receipt_email_send
 from accounts.receipts import deletion_receipt_create, receipt_counts
 from avatars.models import Avatar
 from avatars.services import avatar_delete
@@ -41,12 +42,16 @@ def user_delete_everything(*, user: User) -> DeletionReceipt:
     """Delete the person's account and everything of theirs, and return the receipt.
 
     Orders keep their rows without the user link: bookkeeping law wants the
-    amounts, dates and Stripe ids. Template requests stay for the others who
+    amounts, dates and Stripe ids. The receipt is mailed to the address once the deletion has
+    committed, and can be downloaded from its page. Template requests stay for the others who
     voted on them, without an author.
     """
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
         totals = {"avatars": 0, "photos": 0, "portraits": 0, "lora_files": 0, "files": 0}
+        consent_records = (
+            PhotoConsent.objects.filter(user=user).delete()[0] + TermsAcceptance.objects.filter(user=user).delete()[0]
+        )
         avatar_names = []
         for avatar in Avatar.objects.filter(user=user).order_by("created_at"):
             avatar_names.append(avatar.name)
@@ -64,6 +69,7 @@ def user_delete_everything(*, user: User) -> DeletionReceipt:
             "template_requests_detached": TemplateRequest.objects.filter(author=user).update(author=None),
             "votes": TemplateVote.objects.filter(user=user).delete()[0],
             "notices": Notice.objects.filter(user=user).delete()[0],
+            "consent_records": consent_records,
             "api_tokens": Token.objects.filter(user=user).delete()[0],
             "sessions": _sessions_delete_for_user(user_id=user.pk),
             "orders_kept_without_link": Order.objects.filter(user=user).update(user=None),
@@ -71,4 +77,7 @@ def user_delete_everything(*, user: User) -> DeletionReceipt:
         }
         email = user.email
         user.delete()
-        return deletion_receipt_create(email=email, scope="everything", removed=removed)
+        receipt = deletion_receipt_create(email=email, scope="everything", removed=removed)
+        # The address lives on only in this closure, for the one mail that tells its owner what went.
+        transaction.on_commit(lambda: receipt_email_send(receipt=receipt, email=email))
+        return receipt

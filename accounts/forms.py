@@ -2,6 +2,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm, UserCreationForm
 
 from accounts.models import User
+from accounts.terms import terms_version
 
 
 class NoColonMixin:
@@ -12,7 +13,25 @@ class NoColonMixin:
         super().__init__(*args, **kwargs)
 
 
-class SignupForm(NoColonMixin, UserCreationForm):
+class TermsAcceptanceMixin(forms.Form):
+    """A required "I accept" box tied to the version the person was shown: if the terms change
+    while the page is open, the acceptance is refused rather than recorded for a text unread."""
+
+    accept_terms = forms.BooleanField(
+        required=True,
+        label="I have read and accept the terms and the privacy notice.",
+        error_messages={"required": "Tick the box to accept the terms and the privacy notice."},
+    )
+    terms_version = forms.CharField(widget=forms.HiddenInput)
+
+    def clean_terms_version(self) -> str:
+        version = self.cleaned_data["terms_version"]
+        if version != terms_version():
+            raise forms.ValidationError("The terms changed while this page was open. Read the new version, then accept.")
+        return version
+
+
+class SignupForm(NoColonMixin, TermsAcceptanceMixin, UserCreationForm):
     class Meta:
         model = User
         fields = ["email"]
@@ -24,6 +43,7 @@ class SignupForm(NoColonMixin, UserCreationForm):
         self.fields["password1"].help_text = "At least 8 characters, not a common password, not only digits."
         self.fields["password1"].widget.attrs["autocomplete"] = "new-password"
         self.fields["password2"].help_text = ""
+        self.fields["terms_version"].initial = terms_version()
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip().lower()
@@ -70,3 +90,18 @@ class EmailPasswordResetForm(NoColonMixin, PasswordResetForm):
 
 class NewPasswordForm(NoColonMixin, SetPasswordForm):
     pass
+
+
+class TermsAcceptForm(NoColonMixin, TermsAcceptanceMixin):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["terms_version"].initial = terms_version()
+        self.fields["accept_terms"].label = "I have read and accept the new terms and privacy notice."
+
+
+class PhotoConsentForm(NoColonMixin, forms.Form):
+    consent = forms.BooleanField(
+        required=True,
+        label="Yes, I agree to this use of my photos for this avatar.",
+        error_messages={"required": "Tick the box to agree, or delete the avatar if you don't."},
+    )

@@ -32,6 +32,8 @@ class User(AbstractUser):
     last_name = None
     email = models.EmailField("email address", unique=True)
     display_name = models.CharField(max_length=80, blank=True)
+    # Set when the person opened the link mailed to this address (accounts.verification).
+    email_verified_at = models.DateTimeField(null=True, blank=True)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
@@ -70,3 +72,33 @@ class DeletionReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class TermsAcceptance(models.Model):
+    """One person accepting one version of the terms and privacy notice (accounts.terms)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="terms_acceptances")
+    version = models.CharField(max_length=40)
+    accepted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-accepted_at"]
+        constraints = [models.UniqueConstraint(fields=["user", "version"], name="terms_accepted_once_per_version")]
+
+    def __str__(self) -> str:
+        return f"{self.user} accepted {self.version}"
+
+
+class PhotoConsent(models.Model):
+    """Explicit consent to process the face photos of one avatar (PIPL's separate consent, GDPR
+    Art. 9). It goes with the avatar: withdrawing it is deleting the avatar (accounts.consent)."""
+
+    avatar = models.OneToOneField("avatars.Avatar", on_delete=models.CASCADE, related_name="photo_consent")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="photo_consents")
+    # The sentences the person agreed to, as shown, with the figures of that moment.
+    statement = models.TextField()
+    terms_version = models.CharField(max_length=40)
+    given_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Photo consent for avatar {self.avatar_id}"

@@ -14,6 +14,7 @@ RECEIPT_LABELS = [
     ("reference_images", "Reference images of your style requests"),
     ("votes", "Votes on style requests"),
     ("notices", "Notices"),
+    ("consent_records", "Your consents and terms acceptances"),
     ("api_tokens", "API tokens"),
     ("sessions", "Signed-in sessions"),
 ]
@@ -35,6 +36,7 @@ def my_data_for_user(*, user: User) -> dict:
 
     avatars = list(
         Avatar.objects.filter(user=user)
+        .select_related("photo_consent")
         .annotate(
             photos_kept=Count("photos", filter=~Q(photos__image=""), distinct=True),
             portrait_count=Count("portraits", distinct=True),
@@ -50,6 +52,7 @@ def my_data_for_user(*, user: User) -> dict:
     return {
         "avatars": avatars,
         "orders": list(Order.objects.filter(user=user).order_by("-created_at")),
+        "terms_acceptances": list(user.terms_acceptances.order_by("-accepted_at")),
         "template_requests": user.template_requests.count(),
         "votes": user.template_votes.count(),
     }

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import views
+from accounts import legal_views, views
 
 app_name = "accounts"
 
@@ -21,5 +21,11 @@ urlpatterns = [
     path("my-data/avatars/<uuid:public_id>/delete/", views.avatar_delete, name="avatar_delete"),
     path("my-data/portraits/<uuid:public_id>/delete/", views.portrait_delete, name="portrait_delete"),
     path("my-data/delete-everything/", views.delete_everything, name="delete_everything"),
+    path("my-data/download/", legal_views.my_data_download, name="my_data_download"),
     path("receipts/<str:token>/", views.receipt, name="receipt"),
+    path("receipts/<str:token>/download/", legal_views.receipt_download, name="receipt_download"),
+    path("terms/accept/", legal_views.terms_accept_page, name="terms_accept"),
+    path("photo-consent/<uuid:public_id>/", legal_views.photo_consent, name="photo_consent"),
+    path("verify-email/", legal_views.verify_email_needed, name="verify_email_needed"),
+    path("verify-email/<str:token>/", legal_views.verify_email, name="verify_email"),
 ]

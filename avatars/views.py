@@ -5,8 +5,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.consent import PhotoConsentRequired, photo_upload_check
+from accounts.terms import TermsNotAccepted
 from avatars import selectors, services
 from avatars.api.serializers import photo_upload_result_data
 from avatars.models import Avatar
@@ -34,10 +38,24 @@ def create(request):
     return redirect("avatars:detail", public_id=avatar.public_id)
 
 
+def _upload_gate(request, avatar):
+    """Where the person goes first when a photo can't be taken yet: the new terms, or this
+    avatar's consent screen. None when uploading may go on."""
+    try:
+        photo_upload_check(user=request.user, avatar=avatar)
+    except TermsNotAccepted:
+        return redirect(f"{reverse('accounts:terms_accept')}?{urlencode({'next': request.path})}")
+    except PhotoConsentRequired:
+        return redirect("accounts:photo_consent", public_id=avatar.public_id)
+    return None
+
+
 @login_required
 def detail(request, public_id):
     avatar = selectors.avatar_get_for_user(user=request.user, public_id=public_id)
     if avatar.status == Avatar.Status.COLLECTING:
+        if gate := _upload_gate(request, avatar):
+            return gate
         return render(request, "avatars/collect.html", {
             "avatar": avatar,
             "photos": selectors.photo_list_for_avatar(avatar=avatar),
@@ -67,6 +85,10 @@ def photo_upload(request, public_id):
         return json_error(status=400, code="invalid", message=services.photos_too_many_message())
     if not files:
         return json_error(status=400, code="invalid", message="Choose at least one photo.")
+    try:
+        photo_upload_check(user=request.user, avatar=avatar)
+    except (TermsNotAccepted, PhotoConsentRequired) as refusal:
+        return json_error(status=refusal.http_status, code=refusal.code, message=refusal.message)
     try:
         outcomes = services.photos_add(avatar=avatar, uploaded_files=files)
     except services.AvatarError as refusal:

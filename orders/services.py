@@ -16,6 +16,8 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.terms import terms_check_accepted
+from accounts.verification import email_check_verified
 from avatars import selectors as avatar_selectors
 from avatars import services as avatar_services
 from avatars.models import Avatar
@@ -56,9 +58,12 @@ class OrderNotAllowed(ApplicationError):
 
 
 def order_create_for_avatar(*, user, avatar: Avatar) -> Order:
-    """The avatar's unpaid order, created if there is none yet."""
+    """The avatar's unpaid order, created if there is none yet. Paying waits for the current
+    terms to be accepted (TermsNotAccepted) and the email address to be verified (EmailNotVerified)."""
     if avatar.user_id != user.pk:
         raise OrderNotAllowed("This avatar is not yours.")
+    terms_check_accepted(user=user)
+    email_check_verified(user=user)
     if avatar.status != Avatar.Status.COLLECTING:
         raise OrderNotAllowed(f"This avatar is {avatar.get_status_display().lower()}: there is nothing to pay for.")
     readiness = avatar_selectors.avatar_photo_readiness(avatar=avatar)

@@ -117,6 +117,25 @@ LIKENESS_AUTH_RATE_LIMIT = env.int("LIKENESS_AUTH_RATE_LIMIT", default=10)
 # entries would be whatever the client wrote.
 LIKENESS_TRUSTED_PROXIES = env.int("LIKENESS_TRUSTED_PROXIES", default=0)
 
+# Email verification: how long a link works, and how many links a person may ask for per hour.
+LIKENESS_EMAIL_VERIFICATION_MAX_AGE_HOURS = env.int("LIKENESS_EMAIL_VERIFICATION_MAX_AGE_HOURS", default=48)
+LIKENESS_EMAIL_VERIFICATION_RESENDS_PER_HOUR = env.int("LIKENESS_EMAIL_VERIFICATION_RESENDS_PER_HOUR", default=3)
+
+# --- Terms and privacy ------------------------------------------------------------
+# Who runs this site: named on the terms and privacy pages, and whom people write to.
+# Empty: the pages say the operator has not given a name yet, which a public site must fix.
+LIKENESS_OPERATOR_NAME = env.str("LIKENESS_OPERATOR_NAME", default="")
+LIKENESS_OPERATOR_CONTACT = env.str("LIKENESS_OPERATOR_CONTACT", default="privacy@localhost")
+# One postal address or registered office, if the operator has one to publish (GDPR Art. 13).
+LIKENESS_OPERATOR_ADDRESS = env.str("LIKENESS_OPERATOR_ADDRESS", default="")
+# Raise it whenever the text changes: signed-in people are asked to accept the new version
+# before they upload or pay again.
+LIKENESS_TERMS_VERSION = env.str("LIKENESS_TERMS_VERSION", default="2025-06-01")
+# An operator's own wording: template names under a TEMPLATES dir, given the same figures as
+# the project's default text (accounts.terms.terms_figures).
+LIKENESS_TERMS_TEMPLATE = env.str("LIKENESS_TERMS_TEMPLATE", default="legal/terms.html")
+LIKENESS_PRIVACY_TEMPLATE = env.str("LIKENESS_PRIVACY_TEMPLATE", default="legal/privacy.html")
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts import legal_views
 from portrait_site import views
 
 handler400 = views.bad_request
@@ -9,6 +10,8 @@ handler400 = views.bad_request
 urlpatterns = [
     path("", views.landing, name="landing"),
     path("healthz", views.healthz, name="healthz"),
+    path("terms/", legal_views.terms, name="terms"),
+    path("privacy/", legal_views.privacy, name="privacy"),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("orders/", include("orders.urls")),

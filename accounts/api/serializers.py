@@ -14,9 +14,13 @@ class TokenSerializer(serializers.Serializer):
 
 
 class MeSerializer(serializers.ModelSerializer):
+    email_verified_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="null until the emailed link is opened; paying waits for it."
+    )
+
     class Meta:
         model = User
-        fields = ["email", "display_name", "date_joined"]
+        fields = ["email", "display_name", "date_joined", "email_verified_at"]
         read_only_fields = fields
 
 

@@ -12,9 +12,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.serializers import DeletionReceiptSerializer
+from accounts.consent import photo_upload_check
 from avatars import selectors, services
 from avatars.api import serializers as api_serializers
-from portrait_site.api import IsOwner, PrivateFileView, WriteScopedRateThrottle
+from portrait_site.api import IsOwner, PrivateFileView, WriteScopedRateThrottle, error_responses
 from portrait_site.files import private_file_response
 
 OWNED = [IsAuthenticated, IsOwner]
@@ -103,10 +104,14 @@ class AvatarPhotosView(OwnedAvatarMixin, generics.ListAPIView):
         operation_id="avatars_photos_upload",
         summary="Upload photos; each gets its own verdict",
         request={"multipart/form-data": api_serializers.PhotoUploadSerializer},
-        responses={201: api_serializers.PhotoUploadResultSerializer},
+        responses={201: api_serializers.PhotoUploadResultSerializer, **error_responses(403)},
+        description="Refused (403, photo_consent_required or terms_not_accepted) until the current terms are "
+        "accepted (PUT /api/v1/me/terms/) and this avatar's photo consent is given "
+        "(POST /api/v1/avatars/{public_id}/photo-consent/).",
     )
     def post(self, request, public_id):
         avatar = self.get_avatar()
+        photo_upload_check(user=request.user, avatar=avatar)
         try:
             payload = api_serializers.PhotoUploadSerializer(data=request.data)
             payload.is_valid(raise_exception=True)

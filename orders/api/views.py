@@ -26,7 +26,9 @@ class CheckoutView(APIView):
         operation_id="avatars_checkout",
         summary="Create (or reuse) the avatar's order and open a Stripe Checkout Session for it",
         request=None,
-        responses={201: CheckoutSerializer, **error_responses(503)},
+        responses={201: CheckoutSerializer, **error_responses(403, 503)},
+        description="Refused (403, email_not_verified) until the account's email address is verified, "
+        "and (403, terms_not_accepted) until the current terms are accepted.",
     )
     def post(self, request, public_id):
         avatar = avatar_get_for_user(user=request.user, public_id=public_id)

@@ -75,6 +75,8 @@ def test_delete_everything_removes_the_person_and_keeps_anonymous_order_records(
         "avatar_names": [trained.name, collecting.name], "reference_images": 1,
         "template_requests_detached": 1, "votes": 2, "notices": 1, "api_tokens": 1, "sessions": 1,
         "orders_kept_without_link": 1, "account": 1,
+        # Both avatars' photo consents and the terms acceptance.
+        "consent_records": 3,
     }
     assert not User.objects.filter(pk=user.pk).exists()
     assert not Avatar.objects.filter(pk__in=[trained.pk, collecting.pk]).exists()

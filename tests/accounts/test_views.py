@@ -11,10 +11,11 @@ from tests.factories import PASSWORD, AvatarFactory, OrderFactory, PortraitFacto
 pytestmark = pytest.mark.django_db
 
 
-def test_signup_signs_in_and_lands_on_my_avatars(client):
+def test_signup_signs_in_and_lands_on_my_avatars(client, settings):
     response = client.post(
         reverse("accounts:signup"),
-        {"email": "New@Example.com", "password1": PASSWORD, "password2": PASSWORD},
+        {"email": "New@Example.com", "password1": PASSWORD, "password2": PASSWORD,
+         "accept_terms": "on", "terms_version": settings.LIKENESS_TERMS_VERSION},
     )
 
     assert response.status_code == 302 and response.url == reverse("avatars:home")
@@ -96,8 +97,9 @@ def test_my_data_shows_avatars_portraits_and_orders_in_few_queries(
         OrderFactory(user=user, avatar=avatar, amount=990, currency="cny")
     client.force_login(user)
 
-    # user, avatars, portraits, orders, template requests, votes, unread notices (base.html)
-    with django_assert_num_queries(7 + session_read_queries):
+    # user, avatars (with their consents), portraits, orders, terms acceptances, template requests,
+    # votes, unread notices (base.html)
+    with django_assert_num_queries(8 + session_read_queries):
         response = client.get(reverse("accounts:my_data"))
 
     assert response.status_code == 200

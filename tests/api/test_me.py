@@ -61,6 +61,7 @@ def test_me(api, user):
         "email": user.email,
         "display_name": "",
         "date_joined": user.date_joined.isoformat().replace("+00:00", "Z"),
+        "email_verified_at": user.email_verified_at.isoformat().replace("+00:00", "Z"),
     }
 
 

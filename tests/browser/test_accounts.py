@@ -48,11 +48,13 @@ def test_sign_up_sign_in_reset_password_see_my_data_and_delete_everything(page, 
     page.get_by_label("Email address").fill(EMAIL)
     page.locator("#id_password1").fill(PASSWORD)
     page.locator("#id_password2").fill("not the same")
+    page.get_by_label("I have read and accept the terms and the privacy notice.").check()
     page.get_by_role("button", name="Create account").click()
     expect(page.locator(".errorlist")).to_contain_text("didn’t match")
     screenshot(page, "signup-error")
     page.locator("#id_password1").fill(PASSWORD)
     page.locator("#id_password2").fill(PASSWORD)
+    page.get_by_label("I have read and accept the terms and the privacy notice.").check()
     page.get_by_role("button", name="Create account").click()
     expect(page).to_have_url(re.compile(r"/avatars/$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("My avatars")
@@ -70,8 +72,9 @@ def test_sign_up_sign_in_reset_password_see_my_data_and_delete_everything(page, 
     page.get_by_label("Email").fill(EMAIL)
     page.get_by_role("button", name="Send the link").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Check your email")
-    assert len(mail.outbox) == 1 and mail.outbox[0].to == [EMAIL]
-    reset_link = re.search(r"https?://\S+/password-reset/\S+/", mail.outbox[0].body).group(0)
+    # The first mail was the sign-up's address check; the second is the reset link.
+    assert len(mail.outbox) == 2 and mail.outbox[1].to == [EMAIL]
+    reset_link = re.search(r"https?://\S+/password-reset/\S+/", mail.outbox[1].body).group(0)
     page.goto(reset_link)
     page.locator("#id_new_password1").fill(NEW_PASSWORD)
     page.locator("#id_new_password2").fill(NEW_PASSWORD)

@@ -9,6 +9,7 @@ Runs at desktop and phone sizes; every step leaves a screenshot under test-artif
 import re
 
 import pytest
+from django.core import mail
 from playwright.sync_api import expect
 
 from avatars.models import Avatar, Portrait
@@ -46,8 +47,14 @@ def sign_up(page, email: str) -> None:
     page.get_by_label("Email address").fill(email)
     page.locator("#id_password1").fill(PASSWORD)
     page.locator("#id_password2").fill(PASSWORD)
+    page.get_by_label("I have read and accept the terms and the privacy notice.").check()
     page.get_by_role("button", name="Create account").click()
     expect(page).to_have_url(re.compile(r"/avatars/$"))
+
+
+def verification_link(email: str) -> str:
+    sent = [message for message in mail.outbox if message.to == [email]]
+    return re.search(r"https?://\S+/accounts/verify-email/\S+/", sent[-1].body).group(0)
 
 
 def test_from_sign_up_to_portraits_and_out_again(page, browser, live_site, q_workers, screenshot, faces_dir):
@@ -64,6 +71,9 @@ def test_from_sign_up_to_portraits_and_out_again(page, browser, live_site, q_wor
     page.get_by_label("Name").fill("Me, mostly")
     page.get_by_label("The photos are of").select_option("man")
     page.get_by_role("button", name="Start uploading photos").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your photos for “Me, mostly”")
+    page.get_by_label("Yes, I agree to this use of my photos for this avatar.").check()
+    page.get_by_role("button", name="Continue to the photos").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Me, mostly")
     screenshot(page, "intake-empty")
 
@@ -85,6 +95,10 @@ def test_from_sign_up_to_portraits_and_out_again(page, browser, live_site, q_wor
     page.get_by_label("Studio white").check()
     page.get_by_label("Film noir").check()
     page.get_by_role("button", name="Save styles").click()
+    # The address is confirmed first: paying waits for it.
+    page.goto(verification_link(email))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your address is confirmed")
+    page.goto(f"/avatars/{Avatar.objects.get(user__email=email).public_id}/")
     page.get_by_role("button", name="Pay and train").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Test payment — no real money")
     screenshot(page, "local-payment")

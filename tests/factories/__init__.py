@@ -2,8 +2,9 @@
 
 import factory
 from django.conf import settings
+from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import PhotoConsent, TermsAcceptance, User
 from avatars.models import Avatar, Photo, Portrait, RenderJob, TrainingJob
 from orders.models import Order
 from styles.models import StyleTemplate, TemplateRequest, TemplateVote
@@ -18,11 +19,19 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     email = factory.Sequence(lambda n: f"person{n}@example.com")
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+    # A person as most tests need one: address verified, current terms accepted. The
+    # unverified and not-yet-accepted paths pass email_verified_at=None / terms_accepted=False.
+    email_verified_at = factory.LazyFunction(timezone.now)
 
     @factory.post_generation
     def save_password(obj, create, extracted, **kwargs):
         if create:
             obj.save()
+
+    @factory.post_generation
+    def terms_accepted(obj, create, extracted, **kwargs):
+        if create and extracted is not False:
+            TermsAcceptance.objects.create(user=obj, version=settings.LIKENESS_TERMS_VERSION)
 
 
 class StyleTemplateFactory(factory.django.DjangoModelFactory):
@@ -60,8 +69,16 @@ class TemplateVoteFactory(factory.django.DjangoModelFactory):
 class AvatarFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Avatar
+        skip_postgeneration_save = True
 
     user = factory.SubFactory(UserFactory)
+
+    @factory.post_generation
+    def photo_consent(obj, create, extracted, **kwargs):
+        """Consent given, as on the consent screen; AvatarFactory(photo_consent=False) for none."""
+        if create and extracted is not False:
+            PhotoConsent.objects.create(avatar=obj, user=obj.user, statement="(given in a test)",
+                                        terms_version=settings.LIKENESS_TERMS_VERSION)
 
 
 class PhotoFactory(factory.django.DjangoModelFactory):

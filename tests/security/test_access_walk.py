@@ -57,6 +57,8 @@ OBJECT_URLS = {
     "orders:local_pay": lambda o: {"public_id": o["order"].public_id},
     "accounts:avatar_delete": lambda o: {"public_id": o["avatar"].public_id},
     "accounts:portrait_delete": lambda o: {"public_id": o["portrait"].public_id},
+    "accounts:photo_consent": lambda o: {"public_id": o["avatar"].public_id},
+    "api:avatar-photo-consent": lambda o: {"public_id": o["avatar"].public_id},
     "styles:request_reference": lambda o: {"request_id": o["request"].pk},
     "api:avatar-detail": lambda o: {"public_id": o["avatar"].public_id},
     "api:avatar-photos": lambda o: {"public_id": o["avatar"].public_id},
@@ -84,6 +86,8 @@ PUBLIC_URLS = {
     "api:template-request-vote": "every signed-in user may vote on each request",
     "accounts:receipt": "a deletion receipt is found by its 256-bit token alone: the user may be gone",
     "accounts:password_reset_confirm": "Django's signed, expiring reset token is the authorisation",
+    "accounts:receipt_download": "the receipt's file, found by the same 256-bit token as its page",
+    "accounts:verify_email": "the signed, expiring token mailed to the address is the authorisation",
 }
 
 # Namespaces whose every URL is for staff only; proven by test_the_admin_is_for_staff_only.

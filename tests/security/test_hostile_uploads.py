@@ -20,6 +20,7 @@ from django.test import Client
 from django.urls import reverse
 from PIL import Image
 
+from accounts.consent import photo_consent_give
 from avatars import services
 from avatars.models import Photo
 from tests.factories import UserFactory
@@ -182,6 +183,7 @@ def stored_state(avatar) -> dict:
 def signed_in_with_good_set(client, faces_dir):
     user = UserFactory()
     avatar = services.avatar_create(user=user, subject_class="man")
+    photo_consent_give(user=user, avatar=avatar)
     client.force_login(user)
     results = [upload(client, avatar, name, data) for name, data in good_photos(faces_dir)]
     assert [(r["accepted"], r["reason_code"]) for r in results] == [(True, "")] * 3, results

@@ -1,0 +1,187 @@
+"""Download my data: one zip of everything of a person's that Likeness keeps and they can use.
+
+Every portrait in full size with its parameters, each avatar's LoRA with a README on loading it
+into diffusers, the orders and refunds, and the consent and terms records. Uploaded photos are
+not in it: they are deleted once the avatar is trained (and the zip says so).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import zipfile
+from datetime import datetime
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.text import slugify
+
+from accounts.consent import photo_consents
+from accounts.models import User
+from accounts.terms import terms_acceptances
+from avatars.models import Avatar, Portrait
+from orders.models import Order
+
+# Files kept in memory up to this size, then on disk: a person with many portraits makes a big zip.
+SPOOL_BYTES = 32 * 1024 * 1024
+LORA_NAME = "avatar.safetensors"
+FAMILY_PIPELINES = {
+    "sd15": ("Stable Diffusion 1.5", "StableDiffusionPipeline", "stable-diffusion-v1-5/stable-diffusion-v1-5"),
+    "sdxl": ("Stable Diffusion XL 1.0", "StableDiffusionXLPipeline", "stabilityai/stable-diffusion-xl-base-1.0"),
+}
+
+
+def _json(data) -> str:
+    return json.dumps(data, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False) + "\n"
+
+
+def _avatar_folder(avatar: Avatar) -> str:
+    return f"avatars/{slugify(avatar.name) or 'avatar'}-{avatar.public_id.hex[:8]}"
+
+
+def _avatar_record(avatar: Avatar) -> dict:
+    return {
+        "id": avatar.public_id,
+        "name": avatar.name,
+        "status": avatar.status,
+        "subject_class": avatar.subject_class,
+        "trigger_words": f"{avatar.identity_token} {avatar.subject_class}",
+        "engine": avatar.engine_label,
+        "created_at": avatar.created_at,
+        "trained_at": avatar.trained_at,
+        "photos_deleted_at": avatar.photos_deleted_at,
+        "refunded_at": avatar.refunded_at,
+        "portraits": avatar.portraits.count(),
+    }
+
+
+def _portrait_record(portrait: Portrait) -> dict:
+    return {
+        "id": portrait.public_id,
+        "style": {"slug": portrait.template.slug, "title": portrait.template.title},
+        "version": portrait.version,
+        "more_like_me_of": portrait.more_like_me_of.public_id if portrait.more_like_me_of else None,
+        "width": portrait.width,
+        "height": portrait.height,
+        "seed": portrait.seed,
+        "likeness_score": portrait.likeness_score,
+        "engine": portrait.engine_label,
+        "parameters": portrait.parameters,
+        "created_at": portrait.created_at,
+    }
+
+
+def lora_readme(*, avatar: Avatar) -> str:
+    """How to load this avatar's LoRA into diffusers, for the family it was trained in."""
+    family = settings.LIKENESS_MODEL_FAMILY
+    family_label, pipeline_class, public_base = FAMILY_PIPELINES[family]
+    is_tiny = settings.LIKENESS_BASE_MODEL == "tiny"
+    return render_to_string("accounts/export_lora_readme.md", {
+        "avatar": avatar,
+        "lora_name": LORA_NAME,
+        "identity": f"{avatar.identity_token} {avatar.subject_class}",
+        "family": family,
+        "family_label": family_label,
+        "pipeline_class": pipeline_class,
+        "base_model_example": public_base if is_tiny else (avatar.engine_label or settings.LIKENESS_BASE_MODEL),
+        "is_tiny": is_tiny,
+    })
+
+
+def _orders_record(user: User) -> list[dict]:
+    orders = Order.objects.filter(user=user).select_related("avatar").prefetch_related("refunds").order_by("created_at")
+    return [
+        {
+            "id": order.public_id,
+            "what": order.get_product_display(),
+            "avatar": order.avatar.name if order.avatar else None,
+            "amount_minor": order.amount,
+            "currency": order.currency,
+            "status": order.status,
+            "created_at": order.created_at,
+            "paid_at": order.paid_at,
+            "paid_via": order.paid_via,
+            "payment_reference": order.stripe_payment_intent_id,
+            "refunds": [
+                {
+                    "amount_minor": refund.amount,
+                    "currency": refund.currency,
+                    "reason": refund.reason,
+                    "status": refund.status,
+                    "created_at": refund.created_at,
+                }
+                for refund in order.refunds.all()
+            ],
+        }
+        for order in orders
+    ]
+
+
+def _records(user: User, now: datetime) -> dict[str, dict | list]:
+    return {
+        "account.json": {
+            "email": user.email,
+            "joined_at": user.date_joined,
+            "email_verified_at": user.email_verified_at,
+            "exported_at": now,
+        },
+        "orders.json": _orders_record(user),
+        "terms_acceptances.json": [
+            {"version": acceptance.version, "accepted_at": acceptance.accepted_at}
+            for acceptance in terms_acceptances(user=user)
+        ],
+        "photo_consents.json": [
+            {
+                "avatar": consent.avatar.name,
+                "avatar_id": consent.avatar.public_id,
+                "given_at": consent.given_at,
+                "terms_version": consent.terms_version,
+                "statement": consent.statement.splitlines(),
+            }
+            for consent in photo_consents(user=user)
+        ],
+    }
+
+
+def _write_avatar(archive: zipfile.ZipFile, avatar: Avatar) -> int:
+    folder = _avatar_folder(avatar)
+    archive.writestr(f"{folder}/avatar.json", _json(_avatar_record(avatar)))
+    if avatar.lora_file:
+        with avatar.lora_file.open("rb") as lora:
+            archive.writestr(f"{folder}/lora/{LORA_NAME}", lora.read())
+        archive.writestr(f"{folder}/lora/README.md", lora_readme(avatar=avatar))
+    portraits = avatar.portraits.select_related("template", "more_like_me_of").order_by("created_at")
+    written = 0
+    for portrait in portraits:
+        stem = f"{folder}/portraits/{portrait.template.slug}-v{portrait.version}-{portrait.public_id.hex[:8]}"
+        try:
+            with portrait.image.open("rb") as image:
+                # PNGs are compressed already: stored as they are.
+                archive.writestr(f"{stem}.png", image.read(), compress_type=zipfile.ZIP_STORED)
+        except FileNotFoundError:
+            continue
+        archive.writestr(f"{stem}.json", _json(_portrait_record(portrait)))
+        written += 1
+    return written
+
+
+def user_data_export(*, user: User) -> tempfile.SpooledTemporaryFile:
+    """The person's zip, rewound, ready to stream; the caller closes it."""
+    now = timezone.now()
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+    with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, record in _records(user, now).items():
+            archive.writestr(name, _json(record))
+        avatars = list(Avatar.objects.filter(user=user).order_by("created_at"))
+        portrait_count = sum(_write_avatar(archive, avatar) for avatar in avatars)
+        archive.writestr("README.txt", render_to_string("accounts/export_readme.txt", {
+            "user": user, "now": now, "avatars": avatars, "portrait_count": portrait_count,
+        }))
+    spool.seek(0)
+    return spool
+
+
+def user_data_export_name(*, now: datetime | None = None) -> str:
+    return f"likeness-my-data-{(now or timezone.now()):%Y-%m-%d}.zip"

@@ -1,0 +1,137 @@
+"""The pages that say who owns what, and the records behind them: terms and privacy, accepting
+a new version, consent for an avatar's photos, verifying the email address, downloading my
+data, and a deletion receipt as a file. Thin views over accounts.terms, accounts.consent,
+accounts.verification, accounts.export and accounts.receipt_files."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.views.decorators.http import require_GET, require_http_methods
+
+from accounts.consent import photo_consent_give, photo_consent_given, photo_consent_statement
+from accounts.export import user_data_export, user_data_export_name
+from accounts.forms import PhotoConsentForm, TermsAcceptForm
+from accounts.receipt_files import receipt_file_name, receipt_text
+from accounts.selectors import receipt_get
+from accounts.terms import terms_accept, terms_accepted, terms_figures, terms_version
+from accounts.verification import (
+    EmailVerificationLinkInvalid,
+    EmailVerificationResendLimited,
+    email_verification_resend,
+    email_verify,
+)
+
+
+def url_with_next(url_name: str, next_url: str, **kwargs) -> str:
+    return f"{reverse(url_name, kwargs=kwargs or None)}?{urlencode({'next': next_url})}"
+
+
+def _safe_next(request, default: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return default
+
+
+@require_GET
+def terms(request):
+    return render(request, settings.LIKENESS_TERMS_TEMPLATE, terms_figures())
+
+
+@require_GET
+def privacy(request):
+    return render(request, settings.LIKENESS_PRIVACY_TEMPLATE, terms_figures())
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def terms_accept_page(request):
+    next_url = _safe_next(request, reverse("avatars:home"))
+    if terms_accepted(user=request.user):
+        return redirect(next_url)
+    form = TermsAcceptForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        terms_accept(user=request.user, version=form.cleaned_data["terms_version"])
+        messages.success(request, f"Thank you: you accepted version {terms_version()} of the terms.")
+        return redirect(next_url)
+    return render(request, "accounts/terms_accept.html", {"form": form, "next": next_url, **terms_figures()})
+
+
+def _own_avatar(request, public_id):
+    from avatars.models import Avatar
+
+    return get_object_or_404(Avatar, public_id=public_id, user=request.user)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def photo_consent(request, public_id):
+    avatar = _own_avatar(request, public_id)
+    if photo_consent_given(avatar=avatar):
+        return redirect("avatars:detail", public_id=avatar.public_id)
+    if not terms_accepted(user=request.user):
+        return redirect(url_with_next("accounts:terms_accept", request.path))
+    form = PhotoConsentForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        photo_consent_give(user=request.user, avatar=avatar)
+        return redirect("avatars:detail", public_id=avatar.public_id)
+    return render(request, "accounts/photo_consent.html", {
+        "avatar": avatar,
+        "form": form,
+        "statement": photo_consent_statement(avatar=avatar).splitlines(),
+        **terms_figures(),
+    })
+
+
+@require_GET
+def verify_email(request, token):
+    try:
+        user = email_verify(token=token)
+    except EmailVerificationLinkInvalid as refusal:
+        return render(request, "accounts/verify_email_done.html", {"refusal": refusal.message}, status=400)
+    return render(request, "accounts/verify_email_done.html", {"verified_email": user.email})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def verify_email_needed(request):
+    next_url = _safe_next(request, reverse("avatars:home"))
+    if request.method == "POST":
+        try:
+            email_verification_resend(user=request.user, base_url=request.build_absolute_uri("/"))
+            messages.success(request, f"A new link is on its way to {request.user.email}.")
+        except EmailVerificationResendLimited as refusal:
+            messages.error(request, refusal.message)
+        return redirect(url_with_next("accounts:verify_email_needed", next_url))
+    return render(request, "accounts/verify_email_needed.html", {
+        "next": next_url, "hours": settings.LIKENESS_EMAIL_VERIFICATION_MAX_AGE_HOURS,
+    })
+
+
+@login_required
+@require_GET
+def my_data_download(request):
+    response = FileResponse(
+        user_data_export(user=request.user),
+        content_type="application/zip",
+        as_attachment=True,
+        filename=user_data_export_name(),
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_GET
+def receipt_download(request, token):
+    found = receipt_get(token=token)
+    if found is None:
+        raise Http404("No such receipt.")
+    page_url = request.build_absolute_uri(reverse("accounts:receipt", args=[found.token]))
+    response = HttpResponse(receipt_text(receipt=found, page_url=page_url), content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{receipt_file_name(receipt=found)}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
