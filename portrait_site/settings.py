@@ -227,8 +227,9 @@ LIKENESS_RESOLUTION = env.int("LIKENESS_RESOLUTION", default=0)  # 0: the engine
 # FaceChain about 4,000 samples with UNet and text-encoder LoRAs at rank 32.
 LIKENESS_LORA_RANK = env.int("LIKENESS_LORA_RANK", default=32)
 LIKENESS_TEXT_ENCODER_LORA_RANK = env.int("LIKENESS_TEXT_ENCODER_LORA_RANK", default=32)  # 0: UNet only
-# Samples for a 20-photo set, scaled with the set's size and capped.
-LIKENESS_TRAIN_SAMPLES = env.int("LIKENESS_TRAIN_SAMPLES", default=3200)
+# Samples for a 20-photo set, scaled with the set's size and capped. The tiny engine (random
+# weights, nothing to learn) trains a tenth of that, so the demo's avatar is ready in a minute.
+LIKENESS_TRAIN_SAMPLES = env.int("LIKENESS_TRAIN_SAMPLES", default=320 if LIKENESS_BASE_MODEL == "tiny" else 3200)
 LIKENESS_TRAIN_MAX_SAMPLES = env.int("LIKENESS_TRAIN_MAX_SAMPLES", default=4000)
 LIKENESS_TRAIN_BATCH_SIZE = env.int("LIKENESS_TRAIN_BATCH_SIZE", default=4)
 LIKENESS_LEARNING_RATE = env.float("LIKENESS_LEARNING_RATE", default=1e-4)
