@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_left
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Avg, Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import Avg, Count, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
@@ -120,34 +123,28 @@ class JobProgress:
     eta_seconds: int | None
 
 
-def _jobs_ahead_in_queue(jobs) -> dict:
-    """For each waiting job's queue time: how many GPU jobs were queued before it and are
-    still waiting or running. One query per job table, however many of `jobs` wait."""
-    moments = sorted({job.queued_at for job in jobs if job.status == GpuJob.Status.QUEUED})
-    ahead = dict.fromkeys(moments, 0)
-    if not moments:
-        return ahead
-    for model in (TrainingJob, RenderJob):
-        counts = model.objects.filter(status__in=ACTIVE_JOB_STATUSES).aggregate(
-            **{f"before_{index}": Count("pk", filter=Q(queued_at__lt=moment)) for index, moment in enumerate(moments)}
-        )
-        for index, moment in enumerate(moments):
-            ahead[moment] += counts[f"before_{index}"]
-    return ahead
+# Queue positions and typical durations are figures over everyone's jobs that every waiting
+# customer's open tab reads every two seconds: they are measured once per table and shared
+# through the cache, so a queue position may lag by up to QUEUE_FIGURES_SECONDS.
+QUEUE_FIGURES_SECONDS = 2
+TYPICAL_SECONDS_KEPT_SECONDS = 60
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _typical_seconds(model) -> float | None:
-    """How long one of these jobs takes, over the last twenty. A statistic over everyone's jobs
-    that every progress poll reads: kept in the cache for a minute."""
-    key = f"typical-seconds:{model._meta.label_lower}"
-    typical = cache.get(key)
-    if typical is None:
-        typical = {"seconds": _typical_seconds_measured(model)}
-        cache.set(key, typical, timeout=60)
-    return typical["seconds"]
+def _microseconds(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def _queued_moments_measured(model) -> array:
+    """When each of the table's waiting or running jobs was queued, in microseconds, sorted."""
+    moments = model.objects.filter(status__in=ACTIVE_JOB_STATUSES).order_by("queued_at").values_list(
+        "queued_at", flat=True
+    )
+    return array("q", (_microseconds(moment) for moment in moments))
 
 
 def _typical_seconds_measured(model) -> float | None:
+    """How long one of these jobs takes, over the last twenty."""
     recent = list(
         model.objects.filter(status=GpuJob.Status.SUCCEEDED, started_at__isnull=False, finished_at__isnull=False)
         .order_by("-finished_at")
@@ -158,6 +155,42 @@ def _typical_seconds_measured(model) -> float | None:
     return sum((finished - started).total_seconds() for started, finished in recent) / len(recent)
 
 
+def _queued_moments_key(model) -> str:
+    return f"queued-moments:{model._meta.label_lower}"
+
+
+def _typical_seconds_key(model) -> str:
+    return f"typical-seconds:{model._meta.label_lower}"
+
+
+def _figures_shared_by_every_poll(*, queue: bool, typical_of: list) -> dict:
+    """The shared figures a poll needs, in one cache round trip: every job table's queued moments
+    when `queue`, and the typical seconds of each model in `typical_of`. A figure missing from
+    the cache is measured and kept."""
+    wanted = {}
+    if queue:
+        for model in (TrainingJob, RenderJob):
+            wanted[_queued_moments_key(model)] = (model, _queued_moments_measured, QUEUE_FIGURES_SECONDS)
+    for model in typical_of:
+        wanted[_typical_seconds_key(model)] = (model, _typical_seconds_measured, TYPICAL_SECONDS_KEPT_SECONDS)
+    figures = cache.get_many(wanted) if wanted else {}
+    for key, (model, measure, seconds) in wanted.items():
+        if key not in figures:
+            figures[key] = measure(model)
+            cache.set(key, figures[key], timeout=seconds)
+    return figures
+
+
+def _jobs_ahead_in_queue(jobs, figures: dict) -> dict:
+    """For each waiting job's queue time: how many GPU jobs, in every job table, were queued
+    before it and are still waiting or running (as the shared figures last saw them)."""
+    moments = {job.queued_at for job in jobs if job.status == GpuJob.Status.QUEUED}
+    tables = [figures[_queued_moments_key(model)] for model in (TrainingJob, RenderJob)] if moments else []
+    return {
+        moment: sum(bisect_left(queued, _microseconds(moment)) for queued in tables) for moment in moments
+    }
+
+
 def _eta(job, typical: float | None) -> int | None:
     if typical is None:
         return None
@@ -166,23 +199,70 @@ def _eta(job, typical: float | None) -> int | None:
     return int(typical)
 
 
+class _JobShown(NamedTuple):
+    """One of the avatar's jobs, with only what its progress line shows."""
+
+    table: str  # "training" or "render"
+    pk: int
+    status: str
+    stage: str
+    progress: int
+    queued_at: datetime
+    kind: str
+    template_title: str
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_JOB_STATUSES
+
+
+def _jobs_shown(*, avatar: Avatar) -> tuple[_JobShown | None, list[_JobShown]]:
+    """The avatar's latest training job and its render jobs in queue order, read in one query."""
+    columns = _JobShown._fields
+    training = (
+        TrainingJob.objects.filter(avatar=avatar).order_by()
+        .annotate(table=Value("training"), kind=Value(""), template_title=Value(""))
+        .values_list(*columns)
+    )
+    renders = (
+        RenderJob.objects.filter(avatar=avatar).order_by()
+        .annotate(table=Value("render"), template_title=F("template__title"))
+        .values_list(*columns)
+    )
+    rows = [_JobShown(*row) for row in training.union(renders, all=True)]
+    trainings = [row for row in rows if row.table == "training"]
+    latest_training = max(trainings, key=lambda row: (row.queued_at, row.pk)) if trainings else None
+    return latest_training, sorted((row for row in rows if row.table == "render"), key=lambda row: (row.queued_at, row.pk))
+
+
 def avatar_progress(*, avatar: Avatar) -> dict:
     """Everything the live progress page shows, as JSON-ready data."""
-    training = avatar.training_jobs.order_by("-queued_at").first()
-    renders = list(avatar.render_jobs.select_related("template").order_by("queued_at", "pk"))
-    ahead_in_queue = _jobs_ahead_in_queue([job for job in (training, *renders) if job is not None])
+    training, renders = _jobs_shown(avatar=avatar)
+    shown = [job for job in (training, *renders) if job is not None]
+    figures = _figures_shared_by_every_poll(
+        queue=any(job.status == GpuJob.Status.QUEUED for job in shown),
+        typical_of=[
+            model for model, active in (
+                (TrainingJob, training is not None and training.is_active),
+                (RenderJob, any(job.is_active for job in renders)),
+            ) if active
+        ],
+    )
+    ahead_in_queue = _jobs_ahead_in_queue(shown, figures)
     jobs: list[JobProgress] = []
     if training is not None:
         jobs.append(JobProgress(
             kind="training", label="Training your avatar", status=training.status, stage=training.stage,
             progress=training.progress,
             queue_position=ahead_in_queue.get(training.queued_at) if training.status == GpuJob.Status.QUEUED else None,
-            eta_seconds=_eta(training, _typical_seconds(TrainingJob)) if training.is_active else None,
+            eta_seconds=(
+                _eta(training, figures[_typical_seconds_key(TrainingJob)]) if training.is_active else None
+            ),
         ))
-    typical_render = _typical_seconds(RenderJob) if any(r.is_active for r in renders) else None
+    typical_render = figures.get(_typical_seconds_key(RenderJob))
     for job in renders:
         jobs.append(JobProgress(
-            kind="render", label=f"{job.get_kind_display()}: {job.template.title}", status=job.status,
+            kind="render", label=f"{RenderJob.Kind(job.kind).label}: {job.template_title}", status=job.status,
             stage=job.stage, progress=job.progress,
             queue_position=ahead_in_queue.get(job.queued_at) if job.status == GpuJob.Status.QUEUED else None,
             eta_seconds=_eta(job, typical_render) if job.is_active else None,
