@@ -14,6 +14,7 @@ from accounts.terms import TermsNotAccepted
 from avatars import selectors, services
 from avatars.api.serializers import photo_upload_result_data
 from avatars.models import Avatar
+from portrait_site.caching import progress_poll_response
 from portrait_site.errors import json_error
 from portrait_site.files import private_file_response
 from styles.selectors import template_list_published
@@ -132,6 +133,7 @@ def templates_choose(request, public_id):
 
 @login_required
 @require_GET
+@progress_poll_response
 def progress(request, public_id):
     avatar = selectors.avatar_get_for_user(user=request.user, public_id=public_id)
     return JsonResponse(selectors.avatar_progress(avatar=avatar))

@@ -1,4 +1,4 @@
-"""A short-lived cache of public pages for anonymous visitors.
+"""A short-lived cache of public pages for anonymous visitors, and answers to polls from what changed.
 
 The landing page, the style gallery and the public template API are the same for
 every anonymous visitor and make up most of a portrait studio's traffic, so their
@@ -13,6 +13,8 @@ from functools import wraps
 
 from django.core.cache import cache
 from django.http import HttpResponse
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import conditional_page
 
 PUBLIC_PAGE_SECONDS = 60
 
@@ -55,3 +57,12 @@ def cache_public_page(version):
         return wrapper
 
     return decorator
+
+
+def progress_poll_response(view):
+    """Decorate a view that pages poll: its answer carries an ETag of its content, and a poll
+    that sends that ETag back (If-None-Match) gets an empty 304 while nothing changed.
+    The content is still computed: queue positions move with other people's jobs, which no
+    stamp of this avatar's rows records. Access rules run first: a refused request raises
+    before any ETag is compared. Private, and never answered from a cache unchecked."""
+    return cache_control(private=True, no_cache=True)(conditional_page(view))

@@ -1,3 +1,8 @@
+import secrets
+from typing import NamedTuple
+
+from django.core.cache import cache
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Value
 from django.http import Http404
 
@@ -67,3 +72,70 @@ def template_request_position(*, request_id: int) -> int | None:
         | same_votes & Q(created_at=request.created_at, pk__lt=request.pk)
     )
     return ahead.count() + 1
+
+
+# --- The request list page, from the cache ------------------------------------------------
+
+# The ranking (a count of every vote) is the same for every visitor: each page of it is kept,
+# under a version that every change through styles.services replaces at once. Changes made
+# elsewhere (an operator's edit in the admin's change form, an account deleted with its
+# votes) show within REQUEST_LIST_KEPT_SECONDS.
+REQUEST_LIST_KEPT_SECONDS = 60
+_REQUEST_LIST_VERSION_KEY = "template-request-list:version"
+
+
+class RankedRequest(NamedTuple):
+    pk: int
+    title: str
+    description: str
+    status: str
+    vote_count: int
+    has_voted: bool
+
+
+def template_request_list_changed() -> None:
+    """The ranked list changed (a request or a vote added or taken back, a status moved): the
+    cached pages are read anew. A fresh random version rather than a counter, so an evicted
+    version can never come back and bring old pages with it."""
+    cache.set(_REQUEST_LIST_VERSION_KEY, secrets.token_hex(8), timeout=None)
+
+
+def _request_list_version() -> str:
+    version = cache.get(_REQUEST_LIST_VERSION_KEY)
+    if version is None:
+        cache.add(_REQUEST_LIST_VERSION_KEY, secrets.token_hex(8), timeout=None)
+        version = cache.get(_REQUEST_LIST_VERSION_KEY)
+    return version
+
+
+def _kept(key: str, measure):
+    found = cache.get(key)
+    if found is None:
+        found = measure()
+        cache.set(key, found, REQUEST_LIST_KEPT_SECONDS)
+    return found
+
+
+def template_request_page_ranked(*, number, per_page: int, viewer=None) -> Page:
+    """One page of template_request_list_ranked() as RankedRequest rows, `has_voted` for the
+    viewer. A bad or out-of-range `number` gives the first or last page, as Paginator.get_page.
+    The ranking comes from the cache; only the viewer's own votes are read each time."""
+    version = _request_list_version()
+    count = _kept(f"template-request-list:{version}:count", lambda: template_request_list_ranked().count())
+    page = Paginator(range(count), per_page).get_page(number)
+    rows = _kept(
+        f"template-request-list:{version}:{per_page}:{page.number}",
+        lambda: list(
+            template_request_list_ranked()[page.start_index() - 1 : page.end_index()].values_list(
+                "pk", "title", "description", "status", "vote_count"
+            )
+        ) if count else [],
+    )
+    voted = set()
+    if viewer is not None and viewer.is_authenticated and rows:
+        voted = set(
+            TemplateVote.objects.filter(user_id=viewer.pk, request_id__in=[row[0] for row in rows])
+            .values_list("request_id", flat=True)
+        )
+    page.object_list = [RankedRequest(*row, has_voted=row[0] in voted) for row in rows]
+    return page

@@ -16,6 +16,7 @@ from accounts.notices import notice_create
 from portrait_site.errors import ApplicationError
 from portrait_site.rate_limits import rate_limit_hit
 from styles.models import StyleTemplate, TemplateRequest, TemplateVote
+from styles.selectors import template_request_list_changed
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +143,7 @@ def template_request_create(
                 request.reference_image.save(image_file.name, image_file, save=False)
             request.save()
             TemplateVote.objects.create(user=author, request=request)
+            transaction.on_commit(template_request_list_changed)
     except IntegrityError:
         # Someone filed the same title between the check and the insert.
         if image_file is not None and request.reference_image:
@@ -185,6 +187,7 @@ def template_request_vote_set(*, user, request_id: int, voted: bool) -> tuple[bo
                 pass
         else:
             TemplateVote.objects.filter(user=user, request=request).delete()
+        transaction.on_commit(template_request_list_changed)
         return voted, TemplateVote.objects.filter(request=request).count()
 
 
@@ -203,6 +206,7 @@ def _request_transition(*, request: TemplateRequest, status: str) -> TemplateReq
             raise CurationRefused(f"“{locked.title}” is {locked.get_status_display().lower()}; it cannot become {status}.")
         locked.transition_to(status)
         locked.save(update_fields=["status"])
+        transaction.on_commit(template_request_list_changed)
         return locked
 
 
@@ -246,6 +250,7 @@ def template_request_to_template(*, request: TemplateRequest, by) -> StyleTempla
         if locked.status == TemplateRequest.Status.OPEN:
             locked.transition_to(TemplateRequest.Status.PLANNED)
         locked.save(update_fields=["template", "status"])
+        transaction.on_commit(template_request_list_changed)
         logger.info("Template request %s turned into draft template %s by %s", locked.pk, template.slug, by)
         return template
 
@@ -294,6 +299,7 @@ def template_publish(*, template: StyleTemplate) -> StyleTemplate:
             request.transition_to(TemplateRequest.Status.SHIPPED)
             request.save(update_fields=["status"])
         if shipping:
+            transaction.on_commit(template_request_list_changed)
             voter_ids = list(
                 TemplateVote.objects.filter(request__in=shipping).values_list("user_id", flat=True).distinct()
             )

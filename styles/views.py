@@ -2,7 +2,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -15,7 +14,7 @@ from styles.selectors import (
     template_catalogue_version,
     template_gallery_list,
     template_get_visible,
-    template_request_list_ranked,
+    template_request_page_ranked,
     template_request_position,
 )
 from styles.services import (
@@ -98,9 +97,10 @@ def request_list(request):
             else:
                 messages.success(request, f"Thanks! “{created.title}” is up for votes, and yours is counted.")
                 return redirect(_request_list_url(created.pk))
-    ranked = template_request_list_ranked(viewer=request.user)
     return render(request, "styles/requests.html", {
-        "page": Paginator(ranked, REQUESTS_PER_PAGE).get_page(request.GET.get("page")),
+        "page": template_request_page_ranked(
+            number=request.GET.get("page"), per_page=REQUESTS_PER_PAGE, viewer=request.user
+        ),
         "form": form,
         "duplicate": duplicate,
     })

@@ -4,6 +4,7 @@ import uuid
 
 from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
 from django.http import Http404
+from django.utils.decorators import method_decorator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, parsers, serializers, status
@@ -16,6 +17,7 @@ from accounts.consent import photo_upload_check
 from avatars import selectors, services
 from avatars.api import serializers as api_serializers
 from portrait_site.api import IsOwner, PrivateFileView, WriteScopedRateThrottle, error_responses
+from portrait_site.caching import progress_poll_response
 from portrait_site.files import private_file_response
 
 OWNED = [IsAuthenticated, IsOwner]
@@ -181,6 +183,7 @@ class AvatarProgressView(OwnedAvatarMixin, APIView):
         summary="Training and render jobs with queue position and ETA",
         responses=api_serializers.ProgressSerializer,
     )
+    @method_decorator(progress_poll_response)
     def get(self, request, public_id):
         progress = selectors.avatar_progress(avatar=self.get_avatar())
         return Response(api_serializers.ProgressSerializer(progress).data)

@@ -2,6 +2,8 @@
 // reloads once when new portraits arrive so they show with their actions.
 // A tab in the background polls every thirty seconds (training takes minutes and people
 // look away); coming back to it polls at once.
+// Each poll sends back the ETag of the last answer: while nothing changed the server answers
+// an empty 304 and the page stays as it is.
 (function () {
   "use strict";
   var box = document.getElementById("progress");
@@ -16,6 +18,7 @@
   var summary = document.getElementById("progress-summary");
   var list = document.getElementById("job-list");
   var shown = document.querySelectorAll("#portrait-grid .portrait-card").length;
+  var etag = null;
 
   function line(job) {
     var li = document.createElement("li");
@@ -40,21 +43,37 @@
     timer = window.setTimeout(poll, document.hidden ? Math.max(delay, HIDDEN_DELAY) : delay);
   }
 
+  function show(data) {
+    bar.value = data.overall_progress;
+    summary.textContent = data.avatar_status_label + (data.eta_seconds ? ", about " + data.eta_seconds + " s left" : "");
+    list.replaceChildren.apply(list, data.jobs.map(line));
+    if (data.portrait_count !== shown) {
+      window.location.reload();
+      return;
+    }
+    finished = data.done || data.failed;
+    if (!finished) schedule(VISIBLE_DELAY);
+  }
+
   function poll() {
     asking = true;
-    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (response) { return response.json(); })
+    var headers = { Accept: "application/json" };
+    if (etag) headers["If-None-Match"] = etag;
+    // no-store: the browser's own cache stays out of it, so a 304 reaches this script as is.
+    fetch(url, { credentials: "same-origin", cache: "no-store", headers: headers })
+      .then(function (response) {
+        if (response.status === 304) return null;
+        if (!response.ok) throw new Error("progress poll: HTTP " + response.status);
+        etag = response.headers.get("ETag");
+        return response.json();
+      })
       .then(function (data) {
         asking = false;
-        bar.value = data.overall_progress;
-        summary.textContent = data.avatar_status_label + (data.eta_seconds ? ", about " + data.eta_seconds + " s left" : "");
-        list.replaceChildren.apply(list, data.jobs.map(line));
-        if (data.portrait_count !== shown) {
-          window.location.reload();
+        if (data === null) {
+          schedule(VISIBLE_DELAY);
           return;
         }
-        finished = data.done || data.failed;
-        if (!finished) schedule(VISIBLE_DELAY);
+        show(data);
       })
       .catch(function () {
         asking = false;

@@ -52,3 +52,26 @@ def test_a_background_tab_asks_rarely_and_asks_at_once_when_looked_at_again(page
 
     with page.expect_request(is_progress_poll, timeout=1000):
         set_tab_hidden(page, False)
+
+
+def test_polls_send_back_the_etag_get_304_while_nothing_changes_and_show_the_next_change(page_desktop):
+    page = page_desktop
+    user = UserFactory(password=PASSWORD)
+    avatar = AvatarFactory(user=user, status=Avatar.Status.TRAINING)
+    job = TrainingJob.objects.create(avatar=avatar, status="running", progress=30, stage="training")
+    answers = []
+    page.on("response", lambda response: answers.append(
+        (response.status, response.request.headers.get("if-none-match"))
+    ) if is_progress_poll(response.request) else None)
+
+    sign_in(page, user.email, PASSWORD)
+    page.goto(f"/avatars/{avatar.public_id}/")
+    for _ in range(3):
+        with page.expect_response(is_progress_poll, timeout=4000):
+            pass
+    assert answers[0] == (200, None)
+    assert all(status == 304 and etag for status, etag in answers[1:3])
+
+    TrainingJob.objects.filter(pk=job.pk).update(progress=70, stage="sampling")
+    expect(page.locator("#job-list")).to_contain_text("sampling", timeout=5000)
+    assert page.locator("#job-list progress").first.get_attribute("value") == "70"

@@ -238,10 +238,13 @@ class _Forms(HTMLParser):
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if tag == "form" and (attrs.get("method") or "get").lower() == "post":
-            self._open = {"action": attrs.get("action") or "", "token": False}
+            self._open = {"action": attrs.get("action") or "", "token": False, "button_actions": []}
             self.forms.append(self._open)
         elif tag == "input" and self._open is not None and attrs.get("name") == "csrfmiddlewaretoken":
             self._open["token"] = bool(attrs.get("value"))
+        elif tag == "button" and self._open is not None and attrs.get("formaction"):
+            # A button that posts its form elsewhere (one vote form around the request list).
+            self._open["button_actions"].append(attrs["formaction"])
 
     def handle_endtag(self, tag):
         if tag == "form":
@@ -249,11 +252,14 @@ class _Forms(HTMLParser):
 
 
 def post_forms(html: str, page_url: str) -> list[dict]:
+    """Each place a POST form on the page sends to, with whether that form carries a CSRF token."""
     parser = _Forms()
     parser.feed(html)
+    forms = []
     for form in parser.forms:
-        form["action"] = (form["action"] or page_url).split("#")[0]
-    return parser.forms
+        for action in [form["action"] or page_url, *form["button_actions"]]:
+            forms.append({"action": action.split("#")[0], "token": form["token"]})
+    return forms
 
 
 def test_every_post_form_carries_a_csrf_token_and_is_refused_without_one(owned, client, settings):

@@ -1,4 +1,5 @@
 import io
+import re
 import threading
 
 import pytest
@@ -374,3 +375,87 @@ def test_the_position_of_a_request_follows_the_ranking():
 
     assert [template_request_position(request_id=made[t].pk) for t in ranked_titles] == [1, 2, 3, 4]
     assert template_request_position(request_id=declined.pk) is None
+
+
+# --- The page from the cache --------------------------------------------------------
+
+
+def vote_buttons(body: str) -> list[str]:
+    return re.findall(r'formaction="/styles/requests/(\d+)/vote/" name="voted" value="(\d)"', body)
+
+
+def test_one_cached_list_serves_everyone_each_with_their_own_vote_buttons(client):
+    mine, theirs = TemplateRequestFactory(title="Mine"), TemplateRequestFactory(title="Theirs")
+    me, them = UserFactory(), UserFactory()
+    template_request_vote_set(user=me, request_id=mine.pk, voted=True)
+    template_request_vote_set(user=them, request_id=theirs.pk, voted=True)
+
+    assert "formaction" not in client.get(reverse("styles:requests")).content.decode()  # anonymous: no buttons
+    client.force_login(me)
+    mine_shown = vote_buttons(client.get(reverse("styles:requests")).content.decode())
+    client.force_login(them)
+    theirs_shown = vote_buttons(client.get(reverse("styles:requests")).content.decode())
+
+    # The two pages are in the same order (one vote each, oldest first); each viewer's own vote can be taken back.
+    assert mine_shown == [(str(mine.pk), "0"), (str(theirs.pk), "1")]
+    assert theirs_shown == [(str(mine.pk), "1"), (str(theirs.pk), "0")]
+
+
+def test_a_vote_through_the_page_shows_in_the_counts_at_once(client, django_capture_on_commit_callbacks):
+    request = TemplateRequestFactory(title="Foggy harbour")
+    TemplateVoteFactory.create_batch(2, request=request)
+    client.force_login(UserFactory())
+    assert "<strong>2</strong> votes" in client.get(reverse("styles:requests")).content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):  # the list's version changes once the vote commits
+        client.post(reverse("styles:request_vote", args=[request.pk]), {"voted": "1"})
+    after = client.get(reverse("styles:requests"))
+
+    body = after.content.decode()
+    assert "<strong>3</strong> votes" in body and "Take back my vote" in body
+
+
+@pytest.mark.parametrize("change, before, after", [
+    (lambda planned, declined: services.template_request_plan(request=planned), "Open", "Planned"),
+    (lambda planned, declined: services.template_request_decline(request=declined), "Listed", "Gone"),
+    (lambda planned, declined: template_request_create(author=UserFactory(), title="Brand new"), "Old", "New"),
+    (lambda planned, declined: template_request_vote_set(user=UserFactory(), request_id=planned.pk, voted=True),
+     "One vote", "Two votes"),
+], ids=["planned", "declined", "proposed", "voted"])
+def test_each_change_through_the_services_shows_on_the_cached_page_at_once(
+    client, django_capture_on_commit_callbacks, change, before, after
+):
+    planned, declined = TemplateRequestFactory(title="To be planned"), TemplateRequestFactory(title="To be declined")
+    TemplateVoteFactory(request=planned)
+    url = reverse("styles:requests")
+
+    def state(body: str) -> str:
+        return {
+            "planned": "Planned" if "Planned</p>" in body else "Open",
+            "declined": "Listed" if "To be declined" in body else "Gone",
+            "proposed": "New" if "Brand new" in body else "Old",
+            "voted": "Two votes" if "<strong>2</strong> votes" in body else "One vote",
+        }
+
+    shown_before = state(client.get(url).content.decode())
+    with django_capture_on_commit_callbacks(execute=True):
+        change(planned, declined)
+    shown_after = state(client.get(url).content.decode())
+
+    changed = [name for name in shown_before if shown_before[name] != shown_after[name]]
+    assert len(changed) == 1
+    assert (shown_before[changed[0]], shown_after[changed[0]]) == (before, after)
+
+
+def test_the_cached_page_costs_the_session_the_user_their_votes_and_their_notices(
+    client, django_assert_num_queries, session_read_queries
+):
+    for index in range(REQUESTS_PER_PAGE + 5):
+        TemplateRequestFactory(title=f"Look number {index:02d}")
+    client.force_login(UserFactory())
+    client.get(reverse("styles:requests"))
+
+    with django_assert_num_queries(session_read_queries + 3):
+        response = client.get(reverse("styles:requests"))
+
+    assert response.content.decode().count('class="request-item"') == REQUESTS_PER_PAGE
