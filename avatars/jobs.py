@@ -22,6 +22,7 @@ from django.utils import timezone
 from avatars import selectors
 from avatars.models import Avatar, GpuJob, RenderJob, TrainingJob
 from avatars.queue import broker_task_ids, enqueue_task, job_enqueue
+from avatars.services import gpu_usage_record
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +111,7 @@ def job_mark_succeeded(locked, *, started: float) -> None:
     locked.finished_at = timezone.now()
     locked.gpu_seconds += time.monotonic() - started
     locked.save()
+    gpu_usage_record(job=locked)
 
 
 def _job_fail_attempt(job, error: str, seconds: float) -> None:

@@ -227,3 +227,34 @@ class Portrait(models.Model):
 
     def __str__(self) -> str:
         return f"Portrait {self.public_id} ({self.template_id})"
+
+
+class GpuUsage(models.Model):
+    """One finished GPU job, kept for the operator's figures (GPU minutes, likeness per template).
+
+    It names no person and no avatar: deleting a customer deletes their jobs, not these rows.
+    """
+
+    class Kind(models.TextChoices):
+        TRAINING = "training", "Training"
+        INITIAL = "initial", "First portraits"
+        MORE_LIKE_ME = "more_like_me", "More like me"
+        REROLL = "reroll", "Re-roll"
+        EXTRA = "extra", "More templates"
+        PREVIEW = "preview", "Operator preview"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    template = models.ForeignKey(
+        "styles.StyleTemplate", on_delete=models.SET_NULL, null=True, blank=True, related_name="gpu_usage"
+    )
+    likeness_score = models.FloatField(null=True, blank=True)
+    gpu_seconds = models.FloatField()
+    day = models.DateField()
+    finished_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-finished_at"]
+        indexes = [models.Index(fields=["day", "kind"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.day}: {self.gpu_seconds:.0f} s"

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from portrait_site import views
 
@@ -14,7 +14,8 @@ urlpatterns = [
     path("orders/", include("orders.urls")),
     path("avatars/", include("avatars.urls")),
     path("styles/", include("styles.urls")),
+    path("api/v1/", views.api_index, name="api-index"),
     path("api/v1/", include("portrait_site.api_urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
 ]

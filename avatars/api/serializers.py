@@ -4,7 +4,12 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from avatars.models import Avatar, Photo, Portrait, RenderJob
-from avatars.selectors import PhotoReadiness, avatar_photo_readiness, photo_list_for_avatar
+from avatars.selectors import (
+    PhotoReadiness,
+    avatar_photo_readiness,
+    engine_label_is_test_output,
+    photo_list_for_avatar,
+)
 from styles.selectors import template_list_published
 
 
@@ -24,6 +29,20 @@ def readiness_data(readiness: PhotoReadiness) -> dict:
     }
 
 
+class EngineSerializer(serializers.Serializer):
+    label = serializers.CharField(help_text="The model that trained the avatar or rendered the portrait.")
+    test_output = serializers.BooleanField(
+        help_text="True for the tiny engine: random weights, its portraits show nobody."
+    )
+
+
+def engine_data(label: str) -> dict | None:
+    """What made an avatar or a portrait; None before anything was made."""
+    if not label:
+        return None
+    return {"label": label, "test_output": engine_label_is_test_output(label)}
+
+
 class AvatarSerializer(serializers.ModelSerializer):
     """An avatar in a list: the counts come annotated by avatar_list_for_user_with_counts."""
 
@@ -32,6 +51,7 @@ class AvatarSerializer(serializers.ModelSerializer):
     templates = serializers.SlugRelatedField(many=True, slug_field="slug", read_only=True)
     readiness = serializers.SerializerMethodField()
     portrait_count = serializers.IntegerField(read_only=True)
+    engine = serializers.SerializerMethodField()
 
     class Meta:
         model = Avatar
@@ -44,11 +64,16 @@ class AvatarSerializer(serializers.ModelSerializer):
             "templates",
             "readiness",
             "portrait_count",
+            "engine",
             "created_at",
             "trained_at",
             "photos_deleted_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(EngineSerializer(allow_null=True))
+    def get_engine(self, avatar) -> dict | None:
+        return engine_data(avatar.engine_label)
 
     @extend_schema_field(ReadinessSerializer)
     def get_readiness(self, avatar) -> dict:
@@ -230,6 +255,7 @@ class PortraitSerializer(serializers.ModelSerializer):
     web_download_url = serializers.SerializerMethodField(
         help_text="The website's download link (session only)."
     )
+    engine = serializers.SerializerMethodField()
 
     class Meta:
         model = Portrait
@@ -246,8 +272,13 @@ class PortraitSerializer(serializers.ModelSerializer):
             "created_at",
             "download_url",
             "web_download_url",
+            "engine",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(EngineSerializer(allow_null=True))
+    def get_engine(self, portrait) -> dict | None:
+        return engine_data(portrait.engine_label)
 
     def get_download_url(self, portrait) -> str:
         return reverse("api:portrait-download", kwargs={"public_id": portrait.public_id})
