@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.db.models import Sum
 
 from avatars import services
-from avatars.models import Avatar, Photo, Portrait, RenderJob, TrainingJob
+from avatars.models import Avatar, GpuUsage, Photo, Portrait, RenderJob, TrainingJob
 
 
 @admin.register(Avatar)
@@ -119,3 +119,25 @@ class PortraitAdmin(MadeBySystemAdmin):
     @admin.display(description="Downloads", ordering="download_count")
     def downloads(self, portrait) -> int:
         return portrait.download_count
+
+
+@admin.register(GpuUsage)
+class GpuUsageAdmin(MadeBySystemAdmin):
+    """GPU time and likeness of finished jobs, with no link to a person: they outlive the customer."""
+
+    list_display = ["finished_at", "kind", "template", "likeness", "gpu_minutes"]
+    list_filter = ["kind", "template", "day"]
+    list_select_related = ["template"]
+    date_hierarchy = "finished_at"
+    readonly_fields = ["kind", "template", "likeness_score", "gpu_seconds", "day", "finished_at"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Likeness", ordering="likeness_score")
+    def likeness(self, usage) -> str:
+        return "–" if usage.likeness_score is None else f"{usage.likeness_score:.0f}/100"
+
+    @admin.display(description="GPU minutes", ordering="gpu_seconds")
+    def gpu_minutes(self, usage) -> str:
+        return f"{usage.gpu_seconds / 60:.2f}"

@@ -2,13 +2,19 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from portrait_site import views
+from portrait_site import admin_dashboard, views
 
 handler400 = views.bad_request
 
 urlpatterns = [
     path("", views.landing, name="landing"),
     path("healthz", views.healthz, name="healthz"),
+    path("admin/dashboard/", admin.site.admin_view(admin_dashboard.dashboard), name="admin-dashboard"),
+    path(
+        "admin/dashboard/retry/<str:kind>/<int:job_id>/",
+        admin.site.admin_view(admin_dashboard.job_retry_view),
+        name="admin-dashboard-retry",
+    ),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("orders/", include("orders.urls")),
