@@ -255,6 +255,8 @@ class GpuUsage(models.Model):
     class Meta:
         ordering = ["-finished_at"]
         indexes = [models.Index(fields=["day", "kind"])]
+        verbose_name = "GPU usage record"
+        verbose_name_plural = "GPU usage"
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on {self.day}: {self.gpu_seconds:.0f} s"

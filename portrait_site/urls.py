@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from portrait_site import admin_dashboard, views
@@ -9,6 +11,8 @@ handler400 = views.bad_request
 urlpatterns = [
     path("", views.landing, name="landing"),
     path("healthz", views.healthz, name="healthz"),
+    # Pages without a <link rel="icon"> (the admin's) make browsers ask for /favicon.ico.
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("admin/dashboard/", admin.site.admin_view(admin_dashboard.dashboard), name="admin-dashboard"),
     path(
         "admin/dashboard/retry/<str:kind>/<int:job_id>/",
