@@ -4,28 +4,47 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from avatars import services
-from avatars.models import Avatar, Photo, Portrait, RenderJob, TrainingJob
+from avatars.models import Avatar, GpuUsage, Photo, Portrait, RenderJob, TrainingJob
 
 
 @admin.register(Avatar)
 class AvatarAdmin(admin.ModelAdmin):
-    list_display = ["id", "name", "user", "status", "engine_label", "created_at", "trained_at"]
+    list_display = ["id", "name", "user", "status", "engine", "created_at", "trained_at"]
     list_filter = ["status", "subject_class"]
     list_select_related = ["user"]
     search_fields = ["user__email", "name", "public_id"]
     readonly_fields = ["public_id", "user", "status", "identity_token", "lora_file", "embedding_centroid",
                        "engine_label", "trained_at", "photos_deleted_at"]
 
+    @admin.display(description="Engine", ordering="engine_label")
+    def engine(self, avatar) -> str:
+        return avatar.engine_label or "–"
+
+
+class MadeBySystemAdmin(admin.ModelAdmin):
+    """Rows only the system writes (uploads, jobs, renders): the admin shows them, never adds them."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
 
 @admin.register(Photo)
-class PhotoAdmin(admin.ModelAdmin):
+class PhotoAdmin(MadeBySystemAdmin):
     # No thumbnails on purpose: operators see verdicts, never customers' selfies.
-    list_display = ["id", "avatar", "status", "reason_code", "quality_score", "selected_for_training", "created_at"]
+    list_display = ["id", "avatar", "status", "refusal", "quality", "selected_for_training", "created_at"]
     list_filter = ["status", "reason_code", "selected_for_training"]
     search_fields = ["avatar__user__email", "original_name"]
     exclude = ["image", "embedding"]
     readonly_fields = ["avatar", "original_name", "status", "reason_code", "reason", "checks", "face_box",
                        "perceptual_hash", "width", "height", "quality_score", "selected_for_training"]
+
+    @admin.display(description="Why refused", ordering="reason_code")
+    def refusal(self, photo) -> str:
+        return photo.reason_code.replace("_", " ") or "–"
+
+    @admin.display(description="Quality", ordering="quality_score")
+    def quality(self, photo) -> str:
+        return "–" if photo.quality_score is None else f"{photo.quality_score:.2f}"
 
 
 CURVE_WIDTH, CURVE_HEIGHT = 320, 90
@@ -72,7 +91,7 @@ def likeness_curve_html(curve: list[dict], *, chosen_samples: int | None) -> Saf
     )
 
 
-class GpuJobAdmin(admin.ModelAdmin):
+class GpuJobAdmin(MadeBySystemAdmin):
     """Jobs with the GPU time they spent; the changelist totals it for what is filtered."""
 
     list_display = ["id", "avatar", "status", "stage", "progress", "attempts", "gpu_minutes", "queued_at",
@@ -138,11 +157,45 @@ class RenderJobAdmin(GpuJobAdmin):
 
 
 @admin.register(Portrait)
-class PortraitAdmin(admin.ModelAdmin):
-    list_display = ["public_id", "avatar", "template", "likeness_score", "version", "download_count", "created_at"]
+class PortraitAdmin(MadeBySystemAdmin):
+    list_display = ["portrait", "avatar", "template", "likeness", "version", "downloads", "created_at"]
     list_filter = ["template", "version"]
     list_select_related = ["avatar", "template"]
     search_fields = ["avatar__user__email", "public_id"]
     exclude = ["image", "web_image"]
     readonly_fields = ["avatar", "template", "render_job", "seed", "likeness_score", "parameters",
                        "more_like_me_of", "version", "engine_label", "download_count", "width", "height"]
+
+    @admin.display(description="Portrait", ordering="created_at")
+    def portrait(self, portrait) -> str:
+        return portrait.public_id.hex[:8]
+
+    @admin.display(description="Likeness", ordering="likeness_score")
+    def likeness(self, portrait) -> str:
+        return "–" if portrait.likeness_score is None else f"{portrait.likeness_score:.0f}/100"
+
+    @admin.display(description="Downloads", ordering="download_count")
+    def downloads(self, portrait) -> int:
+        return portrait.download_count
+
+
+@admin.register(GpuUsage)
+class GpuUsageAdmin(MadeBySystemAdmin):
+    """GPU time and likeness of finished jobs, with no link to a person: they outlive the customer."""
+
+    list_display = ["finished_at", "kind", "template", "likeness", "gpu_minutes"]
+    list_filter = ["kind", "template", "day"]
+    list_select_related = ["template"]
+    date_hierarchy = "finished_at"
+    readonly_fields = ["kind", "template", "likeness_score", "gpu_seconds", "day", "finished_at"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Likeness", ordering="likeness_score")
+    def likeness(self, usage) -> str:
+        return "–" if usage.likeness_score is None else f"{usage.likeness_score:.0f}/100"
+
+    @admin.display(description="GPU minutes", ordering="gpu_seconds")
+    def gpu_minutes(self, usage) -> str:
+        return f"{usage.gpu_seconds / 60:.2f}"

@@ -22,6 +22,7 @@ from django.utils import timezone
 from avatars import selectors
 from avatars.models import Avatar, GpuJob, RenderJob, TrainingJob
 from avatars.queue import GPU_NEXT_JOB_TASK, enqueue_gpu_task, enqueue_task, gpu_turns_queued, job_enqueue
+from avatars.services import gpu_usage_record
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +123,7 @@ def job_mark_succeeded(locked, *, started: float, stage: str = "done") -> None:
     locked.finished_at = timezone.now()
     locked.gpu_seconds += time.monotonic() - started
     locked.save()
+    gpu_usage_record(job=locked)
 
 
 def _job_fail_attempt(job, error: str, seconds: float) -> None:

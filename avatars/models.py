@@ -249,3 +249,35 @@ class Portrait(models.Model):
     @property
     def stored_file_names(self) -> list[str]:
         return [field.name for field in (self.image, self.web_image) if field]
+
+class GpuUsage(models.Model):
+    """One finished GPU job, kept for the operator's figures (GPU minutes, likeness per template).
+
+    It names no person and no avatar: deleting a customer deletes their jobs, not these rows.
+    """
+
+    class Kind(models.TextChoices):
+        TRAINING = "training", "Training"
+        INITIAL = "initial", "First portraits"
+        MORE_LIKE_ME = "more_like_me", "More like me"
+        REROLL = "reroll", "Re-roll"
+        EXTRA = "extra", "More templates"
+        PREVIEW = "preview", "Operator preview"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    template = models.ForeignKey(
+        "styles.StyleTemplate", on_delete=models.SET_NULL, null=True, blank=True, related_name="gpu_usage"
+    )
+    likeness_score = models.FloatField(null=True, blank=True)
+    gpu_seconds = models.FloatField()
+    day = models.DateField()
+    finished_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-finished_at"]
+        indexes = [models.Index(fields=["day", "kind"])]
+        verbose_name = "GPU usage record"
+        verbose_name_plural = "GPU usage"
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.day}: {self.gpu_seconds:.0f} s"

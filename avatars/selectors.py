@@ -91,8 +91,14 @@ def portrait_list_for_avatar(*, avatar: Avatar) -> QuerySet[Portrait]:
 
 
 def portrait_download_name(*, portrait: Portrait) -> str:
-    """The file name a downloaded portrait is saved under."""
-    return f"likeness-{portrait.template.slug}-v{portrait.version}.png"
+    """The file name a downloaded portrait is saved under; a test engine's output says so in it."""
+    engine = "tiny-engine-" if engine_label_is_test_output(portrait.engine_label) else ""
+    return f"likeness-{engine}{portrait.template.slug}-v{portrait.version}.png"
+
+
+def engine_label_is_test_output(label: str) -> bool:
+    """Whether an engine label names the tiny engine: random weights, output that shows nobody."""
+    return label.startswith("tiny engine")
 
 
 def portrait_versions(*, portrait: Portrait) -> list[Portrait]:
@@ -537,3 +543,163 @@ def engine_report_latest() -> EngineReport | None:
     if rendered is not None:
         reports.append(EngineReport(*rendered, job_kind="rendering"))
     return max(reports, key=lambda report: report.reported_at, default=None)
+# --- The customer's pages: pictures first ----------------------------------------------------
+
+# Who each avatar's photos are of, and the template audiences that suit them: a person
+# not described as a woman or a man is offered every style.
+AUDIENCES_FOR_SUBJECT = {
+    Avatar.SubjectClass.WOMAN: (StyleTemplate.Audience.ALL, StyleTemplate.Audience.WOMEN),
+    Avatar.SubjectClass.MAN: (StyleTemplate.Audience.ALL, StyleTemplate.Audience.MEN),
+}
+
+
+def template_list_for_avatar(*, avatar: Avatar) -> QuerySet[StyleTemplate]:
+    """The published templates whose audience includes the person the avatar is of."""
+    templates = StyleTemplate.objects.filter(is_published=True).order_by("sort_order", "title")
+    audiences = AUDIENCES_FOR_SUBJECT.get(avatar.subject_class)
+    return templates.filter(audience__in=audiences) if audiences else templates
+
+
+def avatar_progress_summary(*, progress: dict) -> str:
+    """The one line over the progress bar, in words, from avatar_progress's data: the avatar's
+    status alone says "Ready" while its first portraits are still being rendered."""
+    jobs = progress["jobs"]
+    running = [job for job in jobs if job["status"] == GpuJob.Status.RUNNING]
+    waiting = [job for job in jobs if job["status"] == GpuJob.Status.QUEUED]
+    if progress["failed"]:
+        line = "Training failed"
+    elif progress["avatar_status"] in (Avatar.Status.PAID, Avatar.Status.TRAINING):
+        line = "Training your avatar" if running else "Waiting for a free GPU to train your avatar"
+    elif running or waiting:
+        left = len(running) + len(waiting)
+        line = f"Rendering your portraits: {left} to go" if running else f"{left} portraits waiting for a free GPU"
+    else:
+        return "All done: your portraits are below"
+    if progress["eta_seconds"]:
+        line += f", about {_duration_words(progress['eta_seconds'])} left"
+    return line
+
+
+def _duration_words(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} s"
+    return f"{round(seconds / 60)} min"
+
+
+# Words for a job's state in the customer's list, instead of the status codes.
+JOB_STATE_WORDS = {
+    GpuJob.Status.QUEUED: "Waiting",
+    GpuJob.Status.RUNNING: "In progress",
+    GpuJob.Status.SUCCEEDED: "Done",
+    GpuJob.Status.FAILED: "Could not be finished",
+    GpuJob.Status.CANCELLED: "Cancelled",
+}
+
+
+def job_state_words(*, job: dict) -> str:
+    """How one of avatar_progress's jobs reads to its owner: "In progress: 40%", "Waiting: 2 ahead"."""
+    words = JOB_STATE_WORDS.get(job["status"], job["status"])
+    if job["status"] == GpuJob.Status.RUNNING:
+        return f"{words}: {job['progress']}%"
+    if job["status"] == GpuJob.Status.QUEUED and job["queue_position"]:
+        return f"{words}: {job['queue_position']} ahead"
+    return words
+
+
+def photo_thumbnail_jpeg(*, photo: Photo, size: int = 320) -> bytes:
+    """A square thumbnail of a kept photo, centred on the face its check found."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    from avatars.engine.faces import crop_face
+
+    with photo.image.open("rb") as handle, Image.open(handle) as image:
+        thumbnail = crop_face(image, photo.face_box, size=size, margin=0.6)
+    out = BytesIO()
+    thumbnail.save(out, format="JPEG", quality=85)
+    return out.getvalue()
+
+
+def _png_text_chunk(keyword: str, text: str) -> bytes:
+    import struct
+    import zlib
+
+    data = keyword.encode("latin-1") + b"\0" + text.encode("latin-1", "replace")
+    return struct.pack(">I", len(data)) + b"tEXt" + data + struct.pack(">I", zlib.crc32(b"tEXt" + data))
+
+
+def portrait_download_bytes(*, portrait: Portrait) -> bytes:
+    """The full-size PNG as stored, with what made it written into its metadata (PNG text
+    chunks after the header, pixels untouched): a tiny engine's output says so wherever it goes."""
+    with portrait.image.open("rb") as handle:
+        png = handle.read()
+    header_end = 8 + 25  # the signature, then IHDR: length, type, 13 bytes of data, CRC
+    if not png.startswith(b"\x89PNG\r\n\x1a\n") or png[12:16] != b"IHDR":
+        return png
+    chunks = _png_text_chunk("Software", "Likeness")
+    chunks += _png_text_chunk("Title", f"{portrait.template.title}, version {portrait.version}")
+    if portrait.engine_label:
+        chunks += _png_text_chunk("Comment", f"Engine: {portrait.engine_label}")
+    return png[:header_end] + chunks + png[header_end:]
+
+
+def avatar_portraits_zip_name(*, avatar: Avatar) -> str:
+    return f"likeness-{avatar.public_id.hex[:8]}-portraits.zip"
+
+
+def avatar_portraits_zip(*, avatar: Avatar) -> bytes:
+    """Every portrait of the avatar in full size, one zip; each named as its own download is."""
+    import zipfile
+    from io import BytesIO
+
+    out = BytesIO()
+    used: dict[str, int] = {}
+    # PNGs are compressed already: stored as they are.
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
+        for portrait in portrait_list_for_avatar(avatar=avatar).order_by("template__sort_order", "created_at"):
+            name = portrait_download_name(portrait=portrait)
+            used[name] = used.get(name, 0) + 1
+            if used[name] > 1:
+                name = name.removesuffix(".png") + f"-{used[name]}.png"
+            try:
+                archive.writestr(name, portrait_download_bytes(portrait=portrait))
+            except FileNotFoundError:
+                continue
+    return out.getvalue()
+
+
+def avatar_list_for_user_with_cover(*, user) -> QuerySet[Avatar]:
+    """The user's avatars for "My avatars", each with its best portrait (highest likeness, then
+    newest) as `cover_portrait_id` and its portrait count."""
+    best = Portrait.objects.filter(avatar=OuterRef("pk")).order_by(
+        F("likeness_score").desc(nulls_last=True), "-created_at"
+    )
+    return avatar_list_for_user(user=user).annotate(
+        cover_portrait_id=Subquery(best.values("public_id")[:1]),
+        portrait_count=Count("portraits", distinct=True),
+    ).order_by("-created_at", "-pk")
+
+
+@dataclass
+class PortraitVersion:
+    portrait: Portrait
+    # Likeness points gained over the version before it; None when either was not measured.
+    likeness_change: float | None
+
+
+def portrait_versions_compared(*, portrait: Portrait) -> list[PortraitVersion]:
+    """portrait_versions, each with how much closer to the person it came than the one before."""
+    versions = portrait_versions(portrait=portrait)
+    compared = []
+    for before, version in zip([None, *versions], versions, strict=False):
+        change = None
+        if before is not None and before.likeness_score is not None and version.likeness_score is not None:
+            change = version.likeness_score - before.likeness_score
+        compared.append(PortraitVersion(portrait=version, likeness_change=change))
+    return compared
+
+
+def avatar_renders_new(*, avatar: Avatar) -> bool:
+    """Whether the pages offer new renders: the check services make before queueing one."""
+    return avatar.status == Avatar.Status.READY and avatar.refunded_at is None

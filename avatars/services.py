@@ -18,7 +18,7 @@ from django.utils import timezone
 from accounts.notices import notice_create
 from accounts.receipts import deletion_receipt_create, receipt_counts
 from avatars import selectors
-from avatars.models import Avatar, Photo, Portrait, RenderJob, TrainingJob
+from avatars.models import Avatar, GpuUsage, Photo, Portrait, RenderJob, TrainingJob
 from avatars.queue import job_enqueue
 from portrait_site.errors import ApplicationError
 
@@ -581,3 +581,22 @@ def avatar_mark_trained(*, avatar: Avatar, lora_bytes: bytes, centroid: list[flo
     avatar.photos_deleted_at = timezone.now()
     avatar.save(update_fields=["lora_file", "embedding_centroid", "engine_label", "status", "trained_at",
                                "photos_deleted_at"])
+
+
+# --- The operator's figures ---------------------------------------------------------------
+
+
+def gpu_usage_record(*, job: TrainingJob | RenderJob) -> GpuUsage:
+    """Write down a finished job's GPU time (and a render's likeness) with no link to its person,
+    in the caller's transaction: job_mark_succeeded holds the job's row lock."""
+    likeness = None
+    if isinstance(job, RenderJob):
+        kind, template_id = job.kind, job.template_id
+        likeness = Portrait.objects.filter(render_job=job).values_list("likeness_score", flat=True).first()
+    else:
+        kind, template_id = GpuUsage.Kind.TRAINING, None
+    finished_at = job.finished_at or timezone.now()
+    return GpuUsage.objects.create(
+        kind=kind, template_id=template_id, likeness_score=likeness, gpu_seconds=job.gpu_seconds,
+        day=timezone.localdate(finished_at), finished_at=finished_at,
+    )

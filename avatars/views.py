@@ -1,9 +1,10 @@
 """Avatar pages: thin views over avatars.services and avatars.selectors."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -16,13 +17,15 @@ from avatars.api.serializers import photo_upload_result_data
 from avatars.models import Avatar
 from portrait_site.caching import progress_poll_response
 from portrait_site.errors import json_error
-from portrait_site.files import private_file_response
-from styles.selectors import template_list_published
+from portrait_site.files import private_bytes_response, private_file_response
 
 
 @login_required
 def home(request):
-    return render(request, "avatars/home.html", {"avatars": selectors.avatar_list_for_user(user=request.user)})
+    return render(request, "avatars/home.html", {
+        "avatars": selectors.avatar_list_for_user_with_cover(user=request.user),
+        "min_photos": settings.LIKENESS_MIN_PHOTOS,
+    })
 
 
 @login_required
@@ -61,18 +64,31 @@ def detail(request, public_id):
             "avatar": avatar,
             "photos": selectors.photo_list_for_avatar(avatar=avatar),
             "readiness": selectors.avatar_photo_readiness(avatar=avatar),
-            "templates": template_list_published(),
+            "templates": selectors.template_list_for_avatar(avatar=avatar),
             "chosen": set(avatar.templates.values_list("pk", flat=True)),
+            "max_templates": settings.LIKENESS_MAX_TEMPLATES_PER_ORDER,
         })
     portraits = list(selectors.portrait_list_for_avatar(avatar=avatar))
     return render(request, "avatars/detail.html", {
         "avatar": avatar,
-        "progress": selectors.avatar_progress(avatar=avatar),
+        "progress": _progress_for_page(avatar),
         "photos_kept_until": selectors.avatar_failed_photos_kept_until(avatar=avatar),
         "portraits": portraits,
         "allowance": selectors.avatar_render_allowance(avatar=avatar),
-        "more_templates": template_list_published().exclude(pk__in={p.template_id for p in portraits}),
+        "can_render": selectors.avatar_renders_new(avatar=avatar),
+        "more_templates": selectors.template_list_for_avatar(avatar=avatar).exclude(
+            pk__in={p.template_id for p in portraits}
+        ),
     })
+
+
+def _progress_for_page(avatar: Avatar) -> dict:
+    """avatar_progress's data with the words the page shows for it."""
+    progress = selectors.avatar_progress(avatar=avatar)
+    progress["summary"] = selectors.avatar_progress_summary(progress=progress)
+    for job in progress["jobs"]:
+        job["state_words"] = selectors.job_state_words(job=job)
+    return progress
 
 
 @login_required
@@ -120,15 +136,40 @@ def photo_image(request, public_id, photo_id):
 
 
 @login_required
+@require_GET
+def photo_thumbnail(request, public_id, photo_id):
+    avatar = selectors.avatar_get_for_user(user=request.user, public_id=public_id)
+    photo = selectors.photo_get_for_user(user=request.user, avatar=avatar, photo_id=photo_id)
+    if not photo.image:
+        raise Http404("This photo is no longer stored.")
+    try:
+        thumbnail = selectors.photo_thumbnail_jpeg(photo=photo)
+    except FileNotFoundError:
+        raise Http404("This photo is no longer stored.") from None
+    response = HttpResponse(thumbnail, content_type="image/jpeg")
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
 @require_POST
 def templates_choose(request, public_id):
+    """Saves the chosen styles; the page's script posts each tick here and reads the JSON answer."""
     avatar = selectors.avatar_get_for_user(user=request.user, public_id=public_id)
-    chosen = template_list_published().filter(pk__in=request.POST.getlist("templates"))
+    chosen = selectors.template_list_for_avatar(avatar=avatar).filter(pk__in=request.POST.getlist("templates"))
+    wants_json = request.accepts("application/json") and not request.accepts("text/html")
     try:
         services.avatar_templates_set(avatar=avatar, templates=chosen)
     except services.AvatarError as error:
+        if wants_json:
+            return json_error(status=error.http_status, code=error.code, message=error.message)
         messages.error(request, str(error))
-    return redirect("avatars:detail", public_id=avatar.public_id)
+    else:
+        saved = f"Styles saved: {len(chosen)} chosen."
+        if wants_json:
+            return JsonResponse({"chosen": len(chosen), "message": saved})
+        messages.success(request, saved)
+    return redirect(reverse("avatars:detail", kwargs={"public_id": avatar.public_id}) + "#styles")
 
 
 @login_required
@@ -136,7 +177,7 @@ def templates_choose(request, public_id):
 @progress_poll_response
 def progress(request, public_id):
     avatar = selectors.avatar_get_for_user(user=request.user, public_id=public_id)
-    return JsonResponse(selectors.avatar_progress(avatar=avatar))
+    return JsonResponse(_progress_for_page(avatar))
 
 
 @login_required
@@ -151,9 +192,23 @@ def portrait_image(request, public_id):
 @require_GET
 def portrait_download(request, public_id):
     portrait = selectors.portrait_get_for_user(user=request.user, public_id=public_id)
+    try:
+        content = selectors.portrait_download_bytes(portrait=portrait)
+    except FileNotFoundError:
+        raise Http404("This file is no longer stored.") from None
     services.portrait_download_record(portrait=portrait)
-    return private_file_response(
-        portrait.image, content_type="image/png", download_name=selectors.portrait_download_name(portrait=portrait)
+    return private_bytes_response(
+        content, content_type="image/png", download_name=selectors.portrait_download_name(portrait=portrait)
+    )
+
+
+@login_required
+@require_GET
+def portraits_download_all(request, public_id):
+    avatar = selectors.avatar_get_for_user(user=request.user, public_id=public_id)
+    return private_bytes_response(
+        selectors.avatar_portraits_zip(avatar=avatar), content_type="application/zip",
+        download_name=selectors.avatar_portraits_zip_name(avatar=avatar),
     )
 
 
@@ -163,7 +218,8 @@ def portrait_detail(request, public_id):
     return render(request, "avatars/portrait.html", {
         "portrait": portrait,
         "avatar": portrait.avatar,
-        "versions": selectors.portrait_versions(portrait=portrait),
+        "versions": selectors.portrait_versions_compared(portrait=portrait),
+        "can_render": selectors.avatar_renders_new(avatar=portrait.avatar),
     })
 
 
@@ -206,7 +262,7 @@ def reopen(request, public_id):
 @require_POST
 def render_more(request, public_id):
     avatar = selectors.avatar_get_for_user(user=request.user, public_id=public_id)
-    templates = template_list_published().filter(pk__in=request.POST.getlist("templates"))
+    templates = selectors.template_list_for_avatar(avatar=avatar).filter(pk__in=request.POST.getlist("templates"))
     try:
         services.avatar_render_more(avatar=avatar, templates=templates)
         messages.success(request, "Rendering your new styles.")

@@ -1,7 +1,11 @@
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
+from accounts.templatetags.likeness import money
 from orders.models import Order, Refund, StripeEvent
 from orders.services import OrderNotAllowed, order_refund
 
@@ -47,10 +51,27 @@ class StripeEventInline(admin.TabularInline):
         return stripe_dashboard_link("events", event.event_id)
 
 
+# What operators most often tell a customer; the form takes any other words too.
+REFUND_REASONS_SUGGESTED = [
+    "You asked us for your money back.",
+    "Your portraits did not turn out as they should: we are sorry.",
+    "You were charged twice for the same avatar.",
+    "Your avatar could not be trained from these photos.",
+]
+
+
+class RefundReasonForm(forms.Form):
+    reason = forms.CharField(
+        max_length=200, label="Reason, for the customer",
+        help_text="Sent to the customer in the refund email. Your own address is never shown to them.",
+        widget=forms.TextInput(attrs={"list": "refund-reasons", "size": 80, "autofocus": True}),
+    )
+
+
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     list_display = [
-        "id", "user", "avatar", "status", "amount_display", "paid_via", "stripe_payment", "created_at", "paid_at",
+        "reference", "user", "avatar", "status", "amount_paid", "paid_via", "stripe_payment", "created_at", "paid_at",
     ]
     list_filter = ["status", "paid_via", "currency", "product", "created_at"]
     list_select_related = ["user", "avatar"]
@@ -79,15 +100,37 @@ class OrderAdmin(admin.ModelAdmin):
     def stripe_payment(self, order):
         return stripe_dashboard_link("payments", order.stripe_payment_intent_id)
 
-    @admin.action(description="Refund selected orders")
+    @admin.display(description="Order", ordering="created_at")
+    def reference(self, order) -> str:
+        return order.reference
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_paid(self, order) -> str:
+        return order.amount_display
+
+    @admin.action(description="Refund selected orders…")
     def refund_selected(self, request, queryset):
+        """First asks the reason the customer will read, then refunds; who refunded stays in the admin's log."""
+        form = RefundReasonForm(request.POST if "reason" in request.POST else None)
+        if not form.is_valid():
+            return TemplateResponse(request, "admin/orders/order/refund_reason.html", {
+                **self.admin_site.each_context(request),
+                "title": "Refund orders",
+                "opts": self.model._meta,
+                "orders": queryset,
+                "form": form,
+                "suggested_reasons": REFUND_REASONS_SUGGESTED,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            })
+        reason = form.cleaned_data["reason"]
         refunded, refused = 0, []
         for order in queryset:
             try:
-                refund = order_refund(order=order, reason=f"Refunded by {request.user.email}")
+                refund = order_refund(order=order, reason=reason)
             except OrderNotAllowed as error:
                 refused.append(str(error))
                 continue
+            self.log_change(request, order, f"Refunded: {reason}")
             refunded += 1
             if refund.status == Refund.Status.PENDING and not refund.stripe_refund_id and order.stripe_payment_intent_id:
                 self.message_user(
@@ -114,7 +157,7 @@ class StripeEventAdmin(admin.ModelAdmin):
 
 @admin.register(Refund)
 class RefundAdmin(admin.ModelAdmin):
-    list_display = ["id", "order", "amount", "currency", "status", "stripe_refund", "created_at"]
+    list_display = ["id", "order", "amount_refunded", "status", "reason", "stripe_refund", "created_at"]
     list_filter = ["status"]
     list_select_related = ["order"]
     search_fields = ["stripe_refund_id", "order__stripe_payment_intent_id", "order__user__email"]
@@ -127,3 +170,7 @@ class RefundAdmin(admin.ModelAdmin):
     @admin.display(description="Stripe refund")
     def stripe_refund(self, refund):
         return stripe_dashboard_link("refunds", refund.stripe_refund_id)
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_refunded(self, refund) -> str:
+        return money(refund.amount, refund.currency)

@@ -3,6 +3,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from accounts.templatetags.likeness import money
 from portrait_site.status import StatusModel
 
 
@@ -68,7 +69,12 @@ class Order(StatusModel):
 
     @property
     def amount_display(self) -> str:
-        return f"{self.amount / 100:.2f} {self.currency.upper()}"
+        return money(self.amount, self.currency)
+
+    @property
+    def reference(self) -> str:
+        """The order's name for people: its day and the start of its public id ("20260312-1A2B3C")."""
+        return f"{self.created_at:%Y%m%d}-{self.public_id.hex[:6].upper()}"
 
 
 class StripeEvent(models.Model):

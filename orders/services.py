@@ -379,7 +379,7 @@ def refund_notify_user(*, refund_id: int) -> None:
     if user is None or not user.email:
         return
     lines = [
-        f"We are refunding your payment of {refund.order.amount_display} for order {refund.order.public_id}.",
+        f"We are refunding your payment of {refund.order.amount_display} for order {refund.order.reference}.",
         f"Why: {refund.reason}",
         "The money is on its way back to the card or account you paid with; "
         "depending on your bank it arrives within 5 to 10 business days.",

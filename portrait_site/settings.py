@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_q",
     "accounts",
     "orders",
@@ -328,6 +329,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Private AI portraits from your own avatar.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI served from our own static files (no CDN), its start-up script from a URL of
+    # its own: the docs page works under the site's CSP, which allows no inline script or style.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Separate request and response components, so uploads are binary in and URLs out.
     "COMPONENT_SPLIT_REQUEST": True,
     # One schema name per status set: several models have a "status" field, and

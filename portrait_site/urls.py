@@ -1,9 +1,11 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts import legal_views
-from portrait_site import views
+from portrait_site import admin_dashboard, views
 
 handler400 = views.bad_request
 
@@ -12,12 +14,21 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("terms/", legal_views.terms, name="terms"),
     path("privacy/", legal_views.privacy, name="privacy"),
+    # Pages without a <link rel="icon"> (the admin's) make browsers ask for /favicon.ico.
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
+    path("admin/dashboard/", admin.site.admin_view(admin_dashboard.dashboard), name="admin-dashboard"),
+    path(
+        "admin/dashboard/retry/<str:kind>/<int:job_id>/",
+        admin.site.admin_view(admin_dashboard.job_retry_view),
+        name="admin-dashboard-retry",
+    ),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("orders/", include("orders.urls")),
     path("avatars/", include("avatars.urls")),
     path("styles/", include("styles.urls")),
+    path("api/v1/", views.api_index, name="api-index"),
     path("api/v1/", include("portrait_site.api_urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
 ]

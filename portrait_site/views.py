@@ -1,7 +1,8 @@
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views import defaults
 
 from avatars.services import photos_too_many_message
@@ -30,3 +31,26 @@ def bad_request(request, exception):
     if isinstance(exception, (TooManyFilesSent, RequestDataTooBig)):
         return json_error(status=400, code="invalid", message=photos_too_many_message())
     return defaults.bad_request(request, exception)
+
+
+# The API's entry points, named as in its URLconf: /api/v1/ lists them instead of answering 404.
+API_ENTRY_POINTS = {
+    "token": "api:auth-token",
+    "me": "api:me",
+    "avatars": "api:avatar-list",
+    "portraits": "api:portrait-list",
+    "orders": "api:order-list",
+    "templates": "api:template-list",
+    "template_requests": "api:template-request-list",
+}
+
+
+def api_index(request):
+    return JsonResponse({
+        "name": "Likeness API",
+        "version": "v1",
+        "docs": request.build_absolute_uri(reverse("api-docs")),
+        "schema": request.build_absolute_uri(reverse("api-schema")),
+        "authentication": "A token from POST token (Authorization: Token <key>), or the website's session.",
+        "endpoints": {name: request.build_absolute_uri(reverse(url_name)) for name, url_name in API_ENTRY_POINTS.items()},
+    })

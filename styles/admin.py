@@ -11,7 +11,7 @@ from avatars.engine_config import engine_spec
 from avatars.selectors import template_list_with_statistics
 from avatars.services import template_preview_render
 from portrait_site.errors import ApplicationError
-from styles.models import StyleTemplate, TemplateRequest, TemplateVote
+from styles.models import StyleExample, StyleTemplate, TemplateRequest, TemplateVote
 from styles.services import (
     template_publish,
     template_request_decline,
@@ -75,9 +75,30 @@ def _run_each(modeladmin, request, objects, action, done: str) -> None:
         modeladmin.message_user(request, f"{done}: {succeeded}.", messages.SUCCESS)
 
 
+class StyleExampleInline(admin.TabularInline):
+    """Example results for the style's page, added right under the style."""
+
+    model = StyleExample
+    extra = 1
+    fields = ["preview", "image", "caption", "sort_order"]
+    readonly_fields = ["preview"]
+    verbose_name = "example result"
+    verbose_name_plural = "Example results (your own renders in this style, or people who agreed to be shown)"
+
+    @admin.display(description="Shown now")
+    def preview(self, example) -> str:
+        if not example.pk or not example.image:
+            return "–"
+        return format_html(
+            '<img src="{}" alt="" width="96" height="120">',
+            reverse("styles:example", args=[example.template.slug, example.pk]),
+        )
+
+
 @admin.register(StyleTemplate)
 class StyleTemplateAdmin(admin.ModelAdmin):
     form = StyleTemplateForm
+    inlines = [StyleExampleInline]
     list_display = [
         "title", "category", "audience", "is_published", "sort_order",
         "renders", "downloads", "average_likeness", "more_like_me_clicks",
@@ -88,11 +109,16 @@ class StyleTemplateAdmin(admin.ModelAdmin):
     list_filter = ["is_published", "category", "audience"]
     search_fields = ["title", "slug", "prompt"]
     prepopulated_fields = {"slug": ["title"]}
-    readonly_fields = ["is_published", "prompt_tokens", "negative_prompt_tokens"]
+    readonly_fields = ["is_published", "cover_preview", "prompt_tokens", "negative_prompt_tokens"]
     actions = ["publish", "unpublish", "preview"]
     fieldsets = [
-        (None, {"fields": ["title", "slug", "description", "category", "audience", "is_published", "sort_order",
-                           "cover_image"]}),
+        (None, {"fields": ["title", "slug", "description", "category", "audience", "is_published", "sort_order"]}),
+        ("Pictures", {
+            "fields": ["cover_preview", "cover_image"],
+            "description": "The cover is the card customers pick the style from: a 4:5 picture, at least 640 px "
+                           "wide. Without one the card shows a placeholder with the style's name. Example "
+                           "results go below, one per row.",
+        }),
         ("Prompt", {"fields": ["prompt", "prompt_tokens", "negative_prompt", "negative_prompt_tokens",
                                "reference_image", "img2img_strength"]}),
         ("Rendering", {"fields": ["guidance_scale", "steps", "width", "height", "seed_policy", "seed",
@@ -115,6 +141,15 @@ class StyleTemplateAdmin(admin.ModelAdmin):
             return "–"
         return _token_count_label(obj.negative_prompt)
 
+    @admin.display(description="Cover now")
+    def cover_preview(self, obj) -> str:
+        if not obj.pk or not obj.cover_image:
+            return "No cover yet: the card shows a placeholder with the style's name."
+        return format_html(
+            '<img src="{}" alt="" width="160" height="200" class="admin-cover-preview">',
+            reverse("styles:cover", args=[obj.slug]),
+        )
+
     @admin.display(description="Renders", ordering="render_count")
     def renders(self, obj) -> int:
         return obj.render_count
@@ -134,12 +169,18 @@ class StyleTemplateAdmin(admin.ModelAdmin):
     @admin.action(description="Publish (ships their requests and tells the voters)")
     def publish(self, request, queryset):
         _run_each(self, request, queryset, lambda template: template_publish(template=template), "Published")
+        for template in queryset.filter(cover_image=""):
+            self.message_user(
+                request,
+                f"“{template.title}” has no cover: its card shows a placeholder with its name until you add one.",
+                messages.WARNING,
+            )
 
     @admin.action(description="Unpublish")
     def unpublish(self, request, queryset):
         _run_each(self, request, queryset, lambda template: template_unpublish(template=template), "Unpublished")
 
-    @admin.action(description="Preview on my avatar")
+    @admin.action(description="Preview on my avatar (needs an avatar trained on this staff account)")
     def preview(self, request, queryset):
         _run_each(
             self, request, queryset,

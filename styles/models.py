@@ -12,6 +12,10 @@ def template_image_path(instance, filename: str) -> str:
     return f"styles/{uuid.uuid4().hex}.png"
 
 
+def example_image_path(instance, filename: str) -> str:
+    return f"styles/examples/{uuid.uuid4().hex}.png"
+
+
 def request_image_path(instance, filename: str) -> str:
     return f"requests/{uuid.uuid4().hex}.png"
 
@@ -82,6 +86,23 @@ class StyleTemplate(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class StyleExample(models.Model):
+    """An example result shown on a style's page: the operator's own render in the style, or a
+    picture of someone who agreed to be shown. Customers' portraits are never used."""
+
+    template = models.ForeignKey(StyleTemplate, on_delete=models.CASCADE, related_name="examples")
+    image = models.ImageField(upload_to=example_image_path)
+    caption = models.CharField(max_length=120, blank=True)
+    sort_order = models.IntegerField(default=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["sort_order", "pk"]
+
+    def __str__(self) -> str:
+        return self.caption or f"Example {self.pk} of {self.template_id}"
 
 
 class TemplateRequest(StatusModel):

@@ -237,7 +237,10 @@ def template_request_to_template(*, request: TemplateRequest, by) -> StyleTempla
             return locked.template
         if not locked.accepts_votes:
             raise CurationRefused(f"“{locked.title}” is {locked.get_status_display().lower()}: reopen it first.")
-        look = locked.title.replace("{", "").replace("}", "").lower()
+        # The requester's words describe the look better than its title alone; braces would
+        # read as placeholders in a prompt.
+        words = f"{locked.title}, {' '.join(locked.description.split()[:40])}" if locked.description else locked.title
+        look = words.replace("{", "").replace("}", "").lower().rstrip(" .,")
         template = StyleTemplate.objects.create(
             slug=_unique_slug(locked.title),
             title=locked.title,

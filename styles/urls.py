@@ -11,4 +11,5 @@ urlpatterns = [
     path("requests/<int:request_id>/reference/", views.request_reference_image, name="request_reference"),
     path("<slug:slug>/", views.detail, name="detail"),
     path("<slug:slug>/cover/", views.cover, name="cover"),
+    path("<slug:slug>/examples/<int:example_id>/", views.example, name="example"),
 ]

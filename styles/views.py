@@ -40,7 +40,8 @@ def gallery(request):
 
 @cache_public_page(template_catalogue_version)
 def detail(request, slug: str):
-    return render(request, "styles/detail.html", {"template": template_get_visible(slug=slug, viewer=request.user)})
+    template = template_get_visible(slug=slug, viewer=request.user)
+    return render(request, "styles/detail.html", {"template": template, "examples": list(template.examples.all())})
 
 
 def _image_response(field_file, *, cache_control: str) -> FileResponse:
@@ -62,8 +63,17 @@ def cover(request, slug: str):
     return _image_response(template.cover_image, cache_control=cache_control)
 
 
+def example(request, slug: str, example_id: int):
+    template = template_get_visible(slug=slug, viewer=request.user)
+    shown = get_object_or_404(template.examples, pk=example_id)
+    cache_control = "public, max-age=3600" if template.is_published else "private, no-store"
+    return _image_response(shown.image, cache_control=cache_control)
+
+
 # A page stays light however many requests are open; the most wanted come first.
 REQUESTS_PER_PAGE = 20
+# The latest requests that became styles, under the open ones.
+SHIPPED_SHOWN = 12
 
 
 def _request_list_url(request_id: int) -> str:
@@ -90,8 +100,8 @@ def request_list(request):
                     reference_image=form.cleaned_data["reference_image"],
                 )
             except DuplicateTemplateRequest as error:
+                # Said once, in the box that also offers the vote, not again under the title field.
                 duplicate = error.existing
-                form.add_error("title", error.message)
             except ValidationError as error:
                 form.add_error(None, error)
             else:
@@ -103,6 +113,10 @@ def request_list(request):
         ),
         "form": form,
         "duplicate": duplicate,
+        "duplicate_voted": duplicate is not None and duplicate.votes.filter(user=request.user).exists(),
+        "shipped": TemplateRequest.objects.filter(
+            status=TemplateRequest.Status.SHIPPED, template__is_published=True
+        ).select_related("template").order_by("-pk")[:SHIPPED_SHOWN],
     })
 
 

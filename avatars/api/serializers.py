@@ -8,6 +8,7 @@ from avatars.selectors import (
     PhotoReadiness,
     avatar_photo_readiness,
     avatar_render_allowance,
+    engine_label_is_test_output,
     photo_list_for_avatar,
 )
 from styles.selectors import template_list_published
@@ -29,6 +30,20 @@ def readiness_data(readiness: PhotoReadiness) -> dict:
     }
 
 
+class EngineSerializer(serializers.Serializer):
+    label = serializers.CharField(help_text="The model that trained the avatar or rendered the portrait.")
+    test_output = serializers.BooleanField(
+        help_text="True for the tiny engine: random weights, its portraits show nobody."
+    )
+
+
+def engine_data(label: str) -> dict | None:
+    """What made an avatar or a portrait; None before anything was made."""
+    if not label:
+        return None
+    return {"label": label, "test_output": engine_label_is_test_output(label)}
+
+
 class AvatarSerializer(serializers.ModelSerializer):
     """An avatar in a list: the counts come annotated by avatar_list_for_user_with_counts."""
 
@@ -37,6 +52,7 @@ class AvatarSerializer(serializers.ModelSerializer):
     templates = serializers.SlugRelatedField(many=True, slug_field="slug", read_only=True)
     readiness = serializers.SerializerMethodField()
     portrait_count = serializers.IntegerField(read_only=True)
+    engine = serializers.SerializerMethodField()
 
     class Meta:
         model = Avatar
@@ -49,11 +65,16 @@ class AvatarSerializer(serializers.ModelSerializer):
             "templates",
             "readiness",
             "portrait_count",
+            "engine",
             "created_at",
             "trained_at",
             "photos_deleted_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(EngineSerializer(allow_null=True))
+    def get_engine(self, avatar) -> dict | None:
+        return engine_data(avatar.engine_label)
 
     @extend_schema_field(ReadinessSerializer)
     def get_readiness(self, avatar) -> dict:
@@ -253,6 +274,7 @@ class PortraitSerializer(serializers.ModelSerializer):
     web_download_url = serializers.SerializerMethodField(
         help_text="The website's download link (session only)."
     )
+    engine = serializers.SerializerMethodField()
 
     class Meta:
         model = Portrait
@@ -269,8 +291,13 @@ class PortraitSerializer(serializers.ModelSerializer):
             "created_at",
             "download_url",
             "web_download_url",
+            "engine",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(EngineSerializer(allow_null=True))
+    def get_engine(self, portrait) -> dict | None:
+        return engine_data(portrait.engine_label)
 
     def get_download_url(self, portrait) -> str:
         return reverse("api:portrait-download", kwargs={"public_id": portrait.public_id})

@@ -18,7 +18,7 @@ from avatars import selectors, services
 from avatars.api import serializers as api_serializers
 from portrait_site.api import IsOwner, PrivateFileView, WriteScopedRateThrottle, error_responses
 from portrait_site.caching import progress_poll_response
-from portrait_site.files import private_file_response
+from portrait_site.files import private_bytes_response, private_file_response
 
 OWNED = [IsAuthenticated, IsOwner]
 
@@ -282,9 +282,13 @@ class PortraitDownloadView(PrivateFileView, OwnedPortraitMixin, APIView):
     )
     def get(self, request, public_id):
         portrait = self.get_portrait()
+        try:
+            content = selectors.portrait_download_bytes(portrait=portrait)
+        except FileNotFoundError:
+            raise Http404("This file is no longer stored.") from None
         services.portrait_download_record(portrait=portrait)
-        return private_file_response(
-            portrait.image, content_type="image/png", download_name=selectors.portrait_download_name(portrait=portrait)
+        return private_bytes_response(
+            content, content_type="image/png", download_name=selectors.portrait_download_name(portrait=portrait)
         )
 
 

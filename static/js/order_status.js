@@ -1,4 +1,5 @@
-// Polls the order's status every 2 s until it settles, and shows the matching paragraph.
+// Polls the order's status every 2 s until it settles, and shows the matching paragraph;
+// once it turns paid, leads on to the avatar's progress.
 (function () {
   "use strict";
   var label = document.getElementById("order-status");
@@ -20,7 +21,14 @@
       .then(function (data) {
         if (data) {
           label.textContent = data.label;
-          if (data.status !== label.getAttribute("data-status")) { show(data.status); }
+          if (data.status !== label.getAttribute("data-status")) {
+            show(data.status);
+            // Seen being paid: go on to the avatar, where the training shows live.
+            if (data.status === "paid" && label.getAttribute("data-paid-url")) {
+              window.location.assign(label.getAttribute("data-paid-url"));
+              return;
+            }
+          }
         }
         var status = label.getAttribute("data-status");
         if (SETTLED.indexOf(status) === -1) { window.setTimeout(poll, 2000); }

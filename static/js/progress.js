@@ -1,5 +1,6 @@
 // Polls the avatar's progress every two seconds and updates the page in place;
-// reloads once when new portraits arrive so they show with their actions.
+// reloads once when new portraits arrive so they show with their actions, and folds the
+// list of steps away once everything is done.
 // A tab in the background polls every thirty seconds (training takes minutes and people
 // look away); coming back to it polls at once.
 // Each poll sends back the ETag of the last answer: while nothing changed the server answers
@@ -17,6 +18,7 @@
   var bar = document.getElementById("overall-progress");
   var summary = document.getElementById("progress-summary");
   var list = document.getElementById("job-list");
+  var details = list.closest("details");
   var shown = document.querySelectorAll("#portrait-grid .portrait-card").length;
   var etag = null;
 
@@ -27,10 +29,7 @@
     label.textContent = job.label;
     var detail = document.createElement("span");
     detail.className = "muted";
-    var text = " " + job.status + (job.stage ? " · " + job.stage : "");
-    if (job.queue_position) text += " · " + job.queue_position + " ahead in the queue";
-    if (job.eta_seconds) text += " · about " + job.eta_seconds + " s left";
-    detail.textContent = text;
+    detail.textContent = " " + job.state_words;
     var meter = document.createElement("progress");
     meter.max = 100;
     meter.value = job.progress;
@@ -45,13 +44,19 @@
 
   function show(data) {
     bar.value = data.overall_progress;
-    summary.textContent = data.avatar_status_label + (data.eta_seconds ? ", about " + data.eta_seconds + " s left" : "");
+    summary.textContent = data.summary;
     list.replaceChildren.apply(list, data.jobs.map(line));
+    details.querySelector("summary").textContent = "Every step (" + data.jobs.length + ")";
     if (data.portrait_count !== shown) {
       window.location.reload();
       return;
     }
     finished = data.done || data.failed;
+    if (data.done) {
+      box.classList.add("done");
+      bar.hidden = true;
+      details.open = false;
+    }
     if (!finished) schedule(VISIBLE_DELAY);
   }
 

@@ -1,5 +1,6 @@
-// Sends each chosen or dropped photo on its own, two at a time, so every photo gets
-// its verdict as soon as it is checked instead of after the whole batch.
+// The upload page without reloads: each chosen or dropped photo is sent on its own, two at
+// a time, so every photo gets its verdict as soon as it is checked; each ticked style is
+// saved at once; the pay box follows both.
 (function () {
   "use strict";
   var intake = document.getElementById("intake");
@@ -10,28 +11,54 @@
   var status = document.getElementById("upload-status");
   var bar = document.getElementById("readiness-bar");
   var readinessText = document.getElementById("readiness-text");
+  var pay = document.getElementById("pay");
+  var stylesForm = document.getElementById("styles-form");
+  var stylesStatus = document.getElementById("styles-status");
   var url = intake.dataset.uploadUrl;
   var csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
   var queue = [];
   var running = 0;
   var done = 0;
   var total = 0;
-  var readyAtStart = bar.value >= bar.max;
-  var readyNow = readyAtStart;
+
+  // "/avatars/<id>/photos/0/remove/" names photo 0: swapped for the real id.
+  function photoUrl(template, id) {
+    return template.replace("/photos/0/", "/photos/" + id + "/");
+  }
+
+  // The server's words, kept in the page; this only shows the right one.
+  function showPay() {
+    var ready = pay.dataset.ready === "true";
+    var missing = Number(pay.dataset.missing);
+    var chosen = Number(pay.dataset.chosen);
+    var state = !ready ? "photos" : chosen ? "pay" : "styles";
+    pay.querySelectorAll("[data-pay-state]").forEach(function (element) {
+      element.hidden = element.dataset.payState !== state;
+    });
+    pay.querySelector("[data-pay-missing]").textContent = missing;
+    pay.querySelector("[data-pay-plural]").textContent = missing === 1 ? "" : "s";
+  }
 
   function card(photo) {
     var li = document.createElement("li");
     li.className = "photo-card " + (photo.accepted ? "accepted" : "rejected");
     if (photo.id) li.dataset.photoId = photo.id;
-    if (photo.image_url) {
+    if (photo.image_url && photo.id) {
       var img = document.createElement("img");
-      img.src = photo.image_url;
+      img.src = photoUrl(intake.dataset.thumbnailUrl, photo.id);
       img.alt = photo.name;
+      img.width = 320;
+      img.height = 320;
       li.appendChild(img);
     } else {
-      var ph = document.createElement("div");
-      ph.className = "photo-placeholder";
-      li.appendChild(ph);
+      var placeholder = document.createElement("div");
+      placeholder.className = "photo-placeholder";
+      placeholder.setAttribute("role", "img");
+      placeholder.setAttribute("aria-label", "Not kept");
+      var words = document.createElement("span");
+      words.textContent = "Not kept";
+      placeholder.appendChild(words);
+      li.appendChild(placeholder);
     }
     var name = document.createElement("p");
     name.className = "photo-name";
@@ -41,6 +68,21 @@
     verdict.className = "verdict";
     verdict.textContent = photo.accepted ? "Good photo" : photo.reason;
     li.appendChild(verdict);
+    if (photo.id) {
+      var remove = document.createElement("form");
+      remove.method = "post";
+      remove.action = photoUrl(intake.dataset.removeUrl, photo.id);
+      var token = document.createElement("input");
+      token.type = "hidden";
+      token.name = "csrfmiddlewaretoken";
+      token.value = csrf;
+      var button = document.createElement("button");
+      button.className = "link";
+      button.type = "submit";
+      button.textContent = "Remove";
+      remove.append(token, button);
+      li.appendChild(remove);
+    }
     return li;
   }
 
@@ -54,10 +96,12 @@
       var r = data.readiness;
       bar.max = r.required;
       bar.value = r.accepted;
-      readyNow = r.ready;
       readinessText.textContent = r.ready
         ? r.accepted + " good photos: ready to train."
         : r.accepted + " of " + r.required + " good photos: " + r.missing + " more needed.";
+      pay.dataset.ready = r.ready ? "true" : "false";
+      pay.dataset.missing = r.missing;
+      showPay();
     }
   }
 
@@ -66,13 +110,7 @@
       running += 1;
       send(queue.shift());
     }
-    if (done < total) {
-      status.textContent = "Checking photos: " + done + " of " + total + " done";
-      return;
-    }
-    status.textContent = "All photos checked.";
-    // The pay step is rendered by the server: show it as soon as the set is good enough.
-    if (readyNow !== readyAtStart) window.location.reload();
+    status.textContent = done < total ? "Checking photos: " + done + " of " + total + " done" : "All photos checked.";
   }
 
   function send(file) {
@@ -101,6 +139,32 @@
     next();
   }
 
+  function saveStyles(changed) {
+    stylesStatus.textContent = "Saving…";
+    stylesStatus.className = "styles-status";
+    fetch(stylesForm.action, {
+      method: "POST", body: new FormData(stylesForm), credentials: "same-origin",
+      headers: { "X-CSRFToken": csrf, Accept: "application/json" },
+    })
+      .then(function (response) {
+        return response.json().then(function (data) {
+          if (!response.ok) throw new Error((data.error && data.error.message) || "Could not save the styles.");
+          pay.dataset.chosen = data.chosen;
+          stylesStatus.textContent = data.message;
+          stylesStatus.classList.add("saved");
+          showPay();
+        });
+      })
+      .catch(function (error) {
+        // The server kept the styles it had: the page shows them again.
+        if (changed && changed.name === "templates") changed.checked = !changed.checked;
+        pay.dataset.chosen = stylesForm.querySelectorAll("input[name=templates]:checked").length;
+        stylesStatus.textContent = error.message;
+        stylesStatus.classList.add("error");
+        showPay();
+      });
+  }
+
   input.addEventListener("change", function () {
     add(input.files);
     input.value = "";
@@ -119,5 +183,12 @@
   });
   form.addEventListener("drop", function (event) {
     add(event.dataTransfer.files);
+  });
+  // Each tick is saved as it is made; the button stays for pages without JavaScript.
+  document.getElementById("styles-save").hidden = true;
+  stylesForm.addEventListener("change", function (event) { saveStyles(event.target); });
+  stylesForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    saveStyles(null);
   });
 })();

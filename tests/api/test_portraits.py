@@ -50,7 +50,7 @@ def test_the_token_client_downloads_the_file_and_the_download_counts(api, portra
     response = api.get(f"/api/v1/portraits/{portrait.public_id}/download/", HTTP_ACCEPT="image/png")
 
     assert response.status_code == 200
-    assert b"".join(response.streaming_content) == b"\x89PNG portrait bytes"
+    assert response.content == b"\x89PNG portrait bytes"  # not a PNG the metadata can go into: as stored
     assert response["Content-Type"] == "image/png"
     assert response["Content-Disposition"] == 'attachment; filename="likeness-studio-v1.png"'
     assert response["Cache-Control"] == "private, no-store"
@@ -111,3 +111,28 @@ def test_the_portrait_list_takes_the_same_queries_for_any_number_of_rows(
         response = api.get("/api/v1/portraits/")
 
     assert response.json()["count"] == rows
+
+
+def test_a_tiny_engine_portrait_says_so_in_its_json_its_file_name_and_its_metadata(api, user):
+    from io import BytesIO
+
+    from PIL import Image
+
+    pixels = BytesIO()
+    Image.new("RGB", (8, 10), (120, 80, 60)).save(pixels, format="PNG")
+    avatar = AvatarFactory(user=user, status=Avatar.Status.READY, engine_label="tiny engine: not a real model")
+    portrait = PortraitFactory(avatar=avatar, template=StyleTemplateFactory(slug="noir"),
+                               engine_label="tiny engine: not a real model")
+    portrait.image.save("portrait.png", ContentFile(pixels.getvalue()))
+
+    listed = api.get("/api/v1/portraits/").json()["results"][0]
+    mine = api.get(f"/api/v1/avatars/{avatar.public_id}/").json()
+    response = api.get(f"/api/v1/portraits/{portrait.public_id}/download/")
+
+    expected = {"label": "tiny engine: not a real model", "test_output": True}
+    assert listed["engine"] == expected and mine["engine"] == expected
+    assert response["Content-Disposition"] == 'attachment; filename="likeness-tiny-engine-noir-v1.png"'
+    with Image.open(BytesIO(response.content)) as downloaded:
+        assert downloaded.text["Comment"] == "Engine: tiny engine: not a real model"
+        assert downloaded.size == (8, 10)
+        assert downloaded.convert("RGB").getpixel((3, 3)) == (120, 80, 60)

@@ -81,8 +81,9 @@ def test_from_sign_up_to_portraits_and_out_again(page, browser, live_site, q_wor
     stranger = faces_dir / "biden" / "biden-2.jpg"
     group = faces_dir / "multi" / "obama_and_biden.jpg"
     page.locator("#photo-input").set_input_files([*good, stranger, group])
-    # Once the set is good enough the page reloads itself to show the pay step.
-    expect(page.locator(".pay")).to_contain_text("Pick at least one style", timeout=90_000)
+    # The pay step follows the set as it grows, without a reload.
+    expect(page.locator("#upload-status")).to_have_text("All photos checked.", timeout=90_000)
+    expect(page.locator(".pay")).to_contain_text("Pick at least one style", use_inner_text=True)
     cards = page.locator("#photo-grid .photo-card")
     expect(cards).to_have_count(5)
     expect(page.locator("#photo-grid .photo-card.accepted")).to_have_count(3)
@@ -94,7 +95,7 @@ def test_from_sign_up_to_portraits_and_out_again(page, browser, live_site, q_wor
 
     page.get_by_label("Studio white").check()
     page.get_by_label("Film noir").check()
-    page.get_by_role("button", name="Save styles").click()
+    expect(page.locator("#styles-status")).to_have_text("Styles saved: 2 chosen.")
     # The address is confirmed first: paying waits for it.
     page.goto(verification_link(email))
     expect(page.get_by_role("heading", level=1)).to_have_text("Your address is confirmed")
@@ -124,11 +125,11 @@ def test_from_sign_up_to_portraits_and_out_again(page, browser, live_site, q_wor
     improved = Portrait.objects.get(avatar=avatar, version=2)
     assert improved.parameters["lora_scale"] > improved.more_like_me_of.parameters["lora_scale"]
     page.goto(f"/avatars/portraits/{improved.public_id}/")
-    expect(page.locator(".version-row .portrait-card")).to_have_count(2)
+    expect(page.locator(".version-row .version-card")).to_have_count(2)
     screenshot(page, "more-like-me-versions")
 
     with page.expect_download() as download_info:
-        page.locator(".version-row .portrait-card.current").get_by_role("link", name="Download").click()
+        page.locator(".version-row .version-card.current").get_by_role("link", name="Download").click()
     download = download_info.value
     assert download.suggested_filename.endswith("-v2.png")
     with open(download.path(), "rb") as handle:

@@ -1,5 +1,7 @@
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.messages import get_messages
+from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
@@ -64,14 +66,23 @@ def test_refund_selected_orders_through_the_admin(operator, fake_stripe, django_
     paid = paid_order()
     unpaid = OrderFactory(status=Order.Status.AWAITING_PAYMENT)
 
+    selected = {"action": "refund_selected", "_selected_action": [paid.pk, unpaid.pk]}
+    asked = operator.post(CHANGELIST, selected)
+    assert "Reason, for the customer" in asked.content.decode()
+    assert not Refund.objects.exists(), "nothing is refunded before the operator gives a reason"
+
     with django_capture_on_commit_callbacks(execute=True):
         response = operator.post(
-            CHANGELIST, {"action": "refund_selected", "_selected_action": [paid.pk, unpaid.pk]}, follow=True
+            CHANGELIST, {**selected, "reason": "You asked us for your money back."}, follow=True
         )
 
     [refund] = Refund.objects.all()
     assert refund.order == paid
-    assert refund.reason.startswith("Refunded by ")
+    assert refund.reason == "You asked us for your money back."
+    [email] = [m for m in mail.outbox if "on its way back" in m.subject]
+    assert "You asked us for your money back." in email.body
+    assert "admin" not in email.body.lower() and "@" not in email.body.split("Why:")[1]
+    assert LogEntry.objects.get(object_id=str(paid.pk)).change_message == "Refunded: You asked us for your money back."
     assert [r.idempotency_key for r in fake_stripe.refund_requests] == [f"refund-{refund.pk}"]
     paid.refresh_from_db()
     unpaid.refresh_from_db()

@@ -53,7 +53,7 @@ def test_the_user_is_told_the_money_is_on_its_way_back(refund, paid_order):
     [message] = mail.outbox
     assert message.to == [paid_order.user.email]
     assert "on its way back" in message.subject
-    assert "9.90 CNY" in message.body and "Avatar training failed" in message.body
+    assert "¥9.90" in message.body and "Avatar training failed" in message.body
 
 
 def test_charge_refunded_confirms_the_refund(refund, paid_order, client, fake_stripe):

@@ -42,6 +42,8 @@ OBJECT_URLS = {
     "avatars:photo_upload": lambda o: {"public_id": o["avatar"].public_id},
     "avatars:photo_remove": lambda o: {"public_id": o["avatar"].public_id, "photo_id": o["photo"].pk},
     "avatars:photo_image": lambda o: {"public_id": o["avatar"].public_id, "photo_id": o["photo"].pk},
+    "avatars:photo_thumbnail": lambda o: {"public_id": o["avatar"].public_id, "photo_id": o["photo"].pk},
+    "avatars:portraits_download_all": lambda o: {"public_id": o["ready"].public_id},
     "avatars:templates_choose": lambda o: {"public_id": o["avatar"].public_id},
     "avatars:progress": lambda o: {"public_id": o["avatar"].public_id},
     "avatars:render_more": lambda o: {"public_id": o["ready"].public_id},
@@ -80,6 +82,7 @@ OBJECT_URLS = {
 PUBLIC_URLS = {
     "styles:detail": "published templates are the public catalogue; drafts 404 for non-staff (tested below)",
     "styles:cover": "a published template's cover is public; a draft's 404s for non-staff (tested below)",
+    "styles:example": "a published template's example results are public, as its cover; a draft's 404 (below)",
     "styles:request_vote": "template requests are public and every signed-in user may vote on each",
     "api:template-detail": "the public catalogue, as styles:detail",
     "api:template-request-detail": "template requests are public (title, description, votes; not the image)",
@@ -91,7 +94,7 @@ PUBLIC_URLS = {
 }
 
 # Namespaces whose every URL is for staff only; proven by test_the_admin_is_for_staff_only.
-STAFF_NAMESPACES = ("admin:",)
+STAFF_NAMESPACES = ("admin:", "admin-dashboard")
 
 
 def walk(resolver=None, namespace: str = "", kwargs: frozenset = frozenset()):
@@ -189,6 +192,18 @@ def test_a_draft_template_is_not_public(name, client):
     client.force_login(UserFactory())
 
     assert client.get(reverse(name, kwargs={"slug": draft.slug})).status_code == 404
+
+
+def test_a_draft_templates_examples_are_not_public(client):
+    from styles.models import StyleExample
+
+    draft = StyleTemplateFactory(is_published=False)
+    example = StyleExample.objects.create(template=draft, image=ContentFile(b"png", name="e.png"))
+    url = reverse("styles:example", kwargs={"slug": draft.slug, "example_id": example.pk})
+    client.force_login(UserFactory())
+    assert client.get(url).status_code == 404
+    client.force_login(UserFactory(is_staff=True))
+    assert client.get(url).status_code == 200
 
 
 def test_nothing_of_the_owner_is_changed_by_the_intruders_requests(owned, client):
@@ -323,10 +338,13 @@ def test_the_admin_is_for_staff_only(client):
     ]
     assert len(changelists) >= 8
 
+    dashboard_retry = reverse("admin-dashboard-retry", args=["render", 1])
     client.force_login(UserFactory())
-    for url in [index, *changelists]:
+    for url in [index, *changelists, reverse("admin-dashboard")]:
         response = client.get(url)
         assert response.status_code == 302 and response["Location"].startswith(reverse("admin:login")), url
+    response = client.post(dashboard_retry)
+    assert response.status_code == 302 and response["Location"].startswith(reverse("admin:login"))
 
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
     for url in [index, *changelists]:

@@ -179,7 +179,8 @@ def test_admin_cannot_publish_by_editing_the_list_or_the_form(staff_client):
         "img2img_strength", "guidance_scale", "steps", "width", "height", "seed_policy", "seed",
         "likeness_weight", "beauty_weight", "face_strength", "output_long_side", "hires_strength",
     )}
-    response = staff_client.post(change_url, {**data, "is_published": "on"})
+    examples_inline = {"examples-TOTAL_FORMS": "0", "examples-INITIAL_FORMS": "0"}
+    response = staff_client.post(change_url, {**data, **examples_inline, "is_published": "on"})
     assert response.status_code == 302
     template.refresh_from_db()
     request.refresh_from_db()

@@ -1,0 +1,43 @@
+"""The operator's dashboard in the admin: thin views over portrait_site.insights."""
+
+from django.contrib import admin, messages
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.views.decorators.http import require_POST
+
+from avatars.models import RenderJob, TrainingJob
+from avatars.services import AvatarError, job_retry
+from portrait_site import insights
+
+JOB_MODELS = {"training": TrainingJob, "render": RenderJob}
+
+
+def dashboard(request):
+    gpu_days = insights.gpu_minutes_per_day()
+    return TemplateResponse(request, "admin/dashboard.html", {
+        **admin.site.each_context(request),
+        "title": "Operator's dashboard",
+        "money": insights.money_today_and_this_month(),
+        "refunds": insights.refund_list_recent(),
+        "queue": insights.gpu_queue_now(),
+        "failures": insights.job_list_failed_recently(),
+        "gpu_days": gpu_days,
+        "gpu_most_minutes": max((day.total_minutes for day in gpu_days), default=0) or 1,
+        "likeness_bands": [label for label, _, _ in insights.LIKENESS_BANDS],
+        "templates": insights.template_likeness_figures(),
+    })
+
+
+@require_POST
+def job_retry_view(request, kind: str, job_id: int):
+    model = JOB_MODELS.get(kind)
+    if model is None:
+        raise Http404("No such job kind.")
+    job = get_object_or_404(model, pk=job_id)
+    try:
+        job_retry(job=job)
+        messages.success(request, f"{job} is queued again.")
+    except AvatarError as error:
+        messages.warning(request, str(error))
+    return redirect("admin-dashboard")

@@ -1,0 +1,383 @@
+"""Issue 16 in Chromium, at both sizes: the customer's pages lead with pictures, the bugs seen
+on the way stay fixed, and the operator's dashboard shows what the database holds."""
+
+import io
+import re
+import zipfile
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.core.files.base import ContentFile
+from django.utils import timezone
+from PIL import Image
+from playwright.sync_api import expect
+
+from avatars.models import Avatar, GpuUsage, Portrait, RenderJob
+from avatars.services import gpu_usage_record
+from orders.models import Order, Refund
+from styles.models import StyleTemplate, TemplateRequest
+from tests.browser.test_accounts import sign_in
+from tests.factories import (
+    AvatarFactory,
+    OrderFactory,
+    PortraitFactory,
+    RenderJobFactory,
+    StyleTemplateFactory,
+    TemplateRequestFactory,
+    TemplateVoteFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "a long enough passphrase 7"
+TINY = "tiny engine: not a real model"
+
+
+@pytest.fixture
+def worker_settings() -> dict:
+    return {"LIKENESS_MIN_PHOTOS": 3}
+
+
+def png(colour, size=(64, 80)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, format="PNG")
+    return out.getvalue()
+
+
+def portrait_of(avatar, template, colour, **fields) -> Portrait:
+    portrait = PortraitFactory(avatar=avatar, template=template, width=64, height=80, engine_label=TINY, **fields)
+    portrait.image.save("portrait.png", ContentFile(png(colour)))
+    return portrait
+
+
+def customer(**avatar_fields):
+    user = UserFactory(password=PASSWORD)
+    return user, AvatarFactory(user=user, **avatar_fields)
+
+
+def finished_avatar():
+    """A trained avatar with two styles, the first in two versions ("more like me")."""
+    user, avatar = customer(status=Avatar.Status.READY, engine_label=TINY, subject_class=Avatar.SubjectClass.MAN)
+    noir = StyleTemplateFactory(title="Film noir", sort_order=1)
+    studio = StyleTemplateFactory(title="Studio white", sort_order=2)
+    first = portrait_of(avatar, noir, (40, 40, 60), likeness_score=61.0, parameters={"lora_scale": 1.0})
+    second = portrait_of(avatar, noir, (90, 60, 50), likeness_score=74.0, version=2, more_like_me_of=first,
+                         parameters={"lora_scale": 1.2})
+    portrait_of(avatar, studio, (200, 200, 190), likeness_score=68.0)
+    for template in (noir, studio):
+        RenderJobFactory(avatar=avatar, template=template, status="succeeded", progress=100, stage="done")
+    return user, avatar, first, second
+
+
+def test_the_upload_page_keeps_its_pay_box_buttons_and_styles_up_to_date(page, screenshot, faces_dir):
+    user, avatar = customer(subject_class=Avatar.SubjectClass.MAN)
+    StyleTemplateFactory(title="Studio white", sort_order=1)
+    StyleTemplateFactory(title="Qipao, old Shanghai", audience=StyleTemplate.Audience.WOMEN, sort_order=2)
+    StyleTemplateFactory(title="Film noir", sort_order=3, description="Hard light, deep shadows, 1940s.")
+    sign_in(page, user.email, PASSWORD)
+    page.goto(f"/avatars/{avatar.public_id}/")
+    screenshot(page, "upload-empty")
+
+    # Bug 4: a style for women is not offered to an avatar of a man. Covers: placeholders that say what they are.
+    expect(page.locator(".style-choice")).to_have_count(2)
+    expect(page.locator("#styles")).not_to_contain_text("Qipao")
+    expect(page.locator(".style-choice .style-cover-placeholder").first).to_contain_text("Studio white")
+    expect(page.locator(".style-choice", has_text="Film noir").locator(".placeholder-words")).to_have_text(
+        "Hard light, deep shadows, 1940s.")
+    expect(page.get_by_role("checkbox", name="Film noir")).not_to_be_checked()
+    # Do/don't examples and a file button that looks like one.
+    expect(page.locator(".guide-donts li")).to_have_count(4)
+    expect(page.locator("label.file-button")).to_have_text("Choose photos")
+
+    # Bug 2: the pay box follows every upload, and each new photo can be removed at once.
+    page.locator("#photo-input").set_input_files([faces_dir / "obama" / "obama-1.jpg"])
+    expect(page.locator("#readiness-text")).to_contain_text("2 more needed", timeout=60_000)
+    expect(page.locator("#pay")).to_contain_text("Add 2 more good photos", use_inner_text=True)
+    expect(page.locator("#photo-grid .photo-card").first.get_by_role("button", name="Remove")).to_be_visible()
+
+    page.locator("#photo-input").set_input_files([
+        faces_dir / "obama" / "obama-2.jpg", faces_dir / "obama" / "obama-3.jpg",
+        faces_dir / "multi" / "obama_and_biden.jpg",
+    ])
+    expect(page.locator("#upload-status")).to_have_text("All photos checked.", timeout=90_000)
+    expect(page.locator("#readiness-text")).to_contain_text("ready to train")
+    expect(page.locator("#pay")).to_contain_text("Pick at least one style", use_inner_text=True)
+    # Bug 10: a refused photo that is not kept shows why, not a blank square.
+    refused = page.locator("#photo-grid .photo-card.rejected")
+    expect(refused.get_by_role("img", name="Not kept")).to_be_visible()
+    expect(page.locator("#photo-grid .photo-card.accepted img")).to_have_count(3)
+    # Bug 10: thumbnails are squares cropped around the face.
+    thumbnail = page.request.get(page.locator("#photo-grid .photo-card.accepted img").first.get_attribute("src"))
+    with Image.open(io.BytesIO(thumbnail.body())) as square:
+        assert square.size == (320, 320)
+    screenshot(page, "upload-verdicts")
+
+    # Bug 2: ticking a style saves it, says so, keeps the page where it is and opens the pay step.
+    page.locator("#styles").scroll_into_view_if_needed()
+    scrolled = page.evaluate("window.scrollY")
+    page.locator(".style-choice label", has_text="Film noir").click()
+    expect(page.locator("#styles-status")).to_have_text("Styles saved: 1 chosen.")
+    expect(page.get_by_role("button", name="Pay and train")).to_be_visible()
+    assert page.evaluate("window.scrollY") == scrolled
+    assert [t.title for t in Avatar.objects.get(pk=avatar.pk).templates.all()] == ["Film noir"]
+    if page.viewport_name == "phone":
+        page.evaluate("window.scrollTo(0, 0)")
+        # The pay action stays on screen while the cards scroll by.
+        expect(page.get_by_role("button", name="Pay and train")).to_be_in_viewport()
+    screenshot(page, "upload-style-picked")
+
+
+def test_my_avatars_says_how_many_photos_and_shows_each_best_portrait(page, screenshot):
+    user = UserFactory(password=PASSWORD)
+    sign_in(page, user.email, PASSWORD)
+    page.goto("/avatars/")
+    # Bug 3: the number comes from LIKENESS_MIN_PHOTOS.
+    expect(page.locator(".avatar-list")).to_contain_text("it takes 3 or more selfies")
+    screenshot(page, "my-avatars-empty")
+
+    avatar = AvatarFactory(user=user, status=Avatar.Status.READY, name="Me in black and white")
+    template = StyleTemplateFactory()
+    portrait_of(avatar, template, (10, 10, 10), likeness_score=50.0)
+    best = portrait_of(avatar, template, (250, 10, 10), likeness_score=80.0)
+    page.reload()
+    expect(page.locator(".avatar-thumb img")).to_have_attribute("src", f"/avatars/portraits/{best.public_id}/image/")
+    expect(page.locator(".avatar-item")).to_contain_text("2 portraits")
+    screenshot(page, "my-avatars")
+
+
+def test_the_finished_avatar_opens_on_its_portraits_and_downloads_them_all(page, screenshot):
+    user, avatar, first, second = finished_avatar()
+    StyleTemplateFactory(title="Qipao, old Shanghai", audience=StyleTemplate.Audience.WOMEN)
+    StyleTemplateFactory(title="Graduation gown", sort_order=3)
+    sign_in(page, user.email, PASSWORD)
+    page.goto(f"/avatars/{avatar.public_id}/")
+
+    # The first portrait is on the first screen, the steps folded away, in words.
+    expect(page.locator("#portrait-grid .portrait-card img").first).to_be_in_viewport()
+    expect(page.locator(".job-details")).not_to_have_attribute("open", "")
+    expect(page.locator("#progress-summary")).to_have_text("All done: your portraits are below")
+    page.locator(".job-details summary").click()
+    expect(page.locator("#job-list")).to_contain_text("Done")
+    expect(page.locator("#job-list")).not_to_contain_text("succeeded")
+    # Render more: style cards, and only the styles for this avatar (bug 4).
+    expect(page.locator("#render-more .style-choice")).to_have_count(1)
+    expect(page.locator("#render-more")).to_contain_text("Graduation gown")
+    screenshot(page, "avatar-finished")
+
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name=re.compile("Download all")).click()
+    download = download_info.value
+    assert download.suggested_filename.endswith("-portraits.zip")
+    with zipfile.ZipFile(download.path()) as archive:
+        names = sorted(archive.namelist())
+        assert names == sorted([
+            f"likeness-tiny-engine-{first.template.slug}-v1.png",
+            f"likeness-tiny-engine-{first.template.slug}-v2.png",
+            f"likeness-tiny-engine-{avatar.portraits.get(template__title='Studio white').template.slug}-v1.png",
+        ])
+        for name in names:
+            with Image.open(io.BytesIO(archive.read(name))) as image:
+                assert image.size == (64, 80)  # full size, as stored
+                assert image.text["Comment"] == f"Engine: {TINY}"
+        with Image.open(io.BytesIO(archive.read(f"likeness-tiny-engine-{first.template.slug}-v2.png"))) as v2:
+            assert v2.convert("RGB").getpixel((5, 5)) == (90, 60, 50)
+
+
+def test_the_portrait_page_shows_it_large_full_screen_and_beside_its_versions(page, screenshot):
+    user, avatar, first, second = finished_avatar()
+    sign_in(page, user.email, PASSWORD)
+    page.goto(f"/avatars/portraits/{second.public_id}/")
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Film noir")
+    # Bug 10: no jargon.
+    expect(page.locator("main")).not_to_contain_text("avatar weight")
+    cards = page.locator(".version-row .version-card")
+    expect(cards).to_have_count(2)
+    expect(cards.nth(0)).to_contain_text("Likeness 61/100")
+    expect(cards.nth(1)).to_contain_text("Likeness 74/100")
+    expect(cards.nth(1).locator(".likeness-change.up")).to_have_text("+13 over version 1")
+    first_box, second_box = cards.nth(0).bounding_box(), cards.nth(1).bounding_box()
+    assert abs(first_box["y"] - second_box["y"]) < 2 and second_box["x"] > first_box["x"], "side by side"
+    screenshot(page, "portrait")
+
+    page.get_by_role("button", name="Show full screen").click()
+    viewer = page.locator("#viewer")
+    expect(viewer).to_be_visible()
+    box = page.locator("#viewer-image").bounding_box()
+    size = page.viewport_size
+    assert box["width"] >= size["width"] - 2 and box["height"] >= size["height"] - 2
+    expect(page.locator("#viewer-image")).to_have_attribute("src", f"/avatars/portraits/{second.public_id}/image/")
+    page.keyboard.press("ArrowLeft")
+    expect(page.locator("#viewer-image")).to_have_attribute("src", f"/avatars/portraits/{first.public_id}/image/")
+    screenshot(page, "portrait-full-screen")
+    page.keyboard.press("Escape")
+    expect(viewer).to_be_hidden()
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete this portrait").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("deleted")
+    assert not Portrait.objects.filter(pk=second.pk).exists()
+
+
+def test_after_paying_the_order_page_and_the_progress_say_where_things_stand(page, screenshot):
+    # Bug 5: paid long ago and trained: the order page leads to the portraits, not "queued for training".
+    user, avatar, first, second = finished_avatar()
+    order = OrderFactory(user=user, avatar=avatar, status=Order.Status.PAID, paid_at=timezone.now())
+    sign_in(page, user.email, PASSWORD)
+    page.goto(f"/orders/{order.public_id}/")
+    expect(page.locator(".order-status")).not_to_contain_text("queued for training")
+    expect(page.get_by_role("link", name="See my portraits")).to_be_visible()
+    # Bug 10: one price format, an order reference instead of a UUID.
+    expect(page.locator(".lede")).to_contain_text("¥9.90")
+    expect(page.locator("main")).not_to_contain_text(str(order.public_id))
+    screenshot(page, "order-paid")
+
+    # Bug 5: a trained avatar whose first portraits still wait is not "Ready".
+    waiting = AvatarFactory(user=user, status=Avatar.Status.READY)
+    RenderJobFactory(avatar=waiting, template=first.template, kind=RenderJob.Kind.INITIAL, status="queued")
+    page.goto(f"/avatars/{waiting.public_id}/")
+    expect(page.locator("#progress-summary")).to_contain_text("waiting for a free GPU")
+    expect(page.locator("#progress-summary")).not_to_contain_text("Ready")
+    screenshot(page, "progress-waiting")
+
+
+def test_style_requests_warn_once_and_show_what_shipped(page, screenshot):
+    user = UserFactory(password=PASSWORD)
+    wanted = TemplateRequestFactory(title="Wes Anderson pastel")
+    TemplateVoteFactory(user=user, request=wanted)
+    shipped_style = StyleTemplateFactory(title="Rainy Tokyo night")
+    TemplateRequestFactory(title="Tokyo in the rain", status=TemplateRequest.Status.SHIPPED, template=shipped_style)
+    sign_in(page, user.email, PASSWORD)
+    page.goto("/styles/requests/")
+    # Bug 8: a request that shipped is listed with a link to its style.
+    expect(page.get_by_role("link", name="Rainy Tokyo night")).to_have_attribute(
+        "href", f"/styles/{shipped_style.slug}/")
+
+    page.get_by_label("Title").fill("wes anderson  PASTEL")
+    page.get_by_role("button", name="Propose").click()
+    # Bug 8: said once, and no "Vote instead" for someone who already voted.
+    expect(page.get_by_text("has already been requested")).to_have_count(1)
+    expect(page.get_by_role("button", name=re.compile("Vote for"))).to_have_count(0)
+    expect(page.locator(".request-duplicate")).to_contain_text("your vote for it is counted")
+    screenshot(page, "requests-duplicate")
+
+
+def test_a_style_page_shows_its_examples_or_a_placeholder_that_names_it(page, screenshot):
+    from styles.models import StyleExample
+
+    bare = StyleTemplateFactory(title="Harbour at dawn", category=StyleTemplate.Category.OUTDOOR,
+                                description="Mist, soft light, fishing boats.")
+    shown = StyleTemplateFactory(title="Film noir")
+    for index, colour in enumerate([(30, 30, 30), (120, 120, 120)]):
+        example = StyleExample(template=shown, caption=f"Studio sitter {index + 1}", sort_order=index)
+        example.image.save("example.png", ContentFile(png(colour)), save=True)
+    page.goto(f"/styles/{shown.slug}/")
+    expect(page.locator(".example-grid img")).to_have_count(2)
+    expect(page.get_by_role("img", name="Studio sitter 2")).to_be_visible()
+    screenshot(page, "style-with-examples")
+    page.goto(f"/styles/{bare.slug}/")
+    expect(page.get_by_role("img", name="Harbour at dawn, Outdoor style")).to_contain_text("Mist, soft light")
+    screenshot(page, "style-placeholder")
+    page.goto("/styles/")
+    screenshot(page, "gallery")
+
+
+def test_the_api_docs_render_their_operations_under_the_csp_from_this_site_alone(page, live_site, screenshot):
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
+    response = page.goto("/api/v1/docs/")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    expect(page.locator(".opblock").first).to_be_visible(timeout=20_000)
+    expect(page.locator(".opblock-summary-path", has_text="/api/v1/avatars/").first).to_be_visible()
+    screenshot(page, "api-docs")
+    assert requested and all(url.startswith(live_site.url) for url in requested), requested
+
+    index = page.request.get("/api/v1/").json()
+    assert index["docs"].endswith("/api/v1/docs/") and index["endpoints"]["avatars"].endswith("/api/v1/avatars/")
+    page.goto("/")
+    expect(page.locator(".site-footer").get_by_role("link", name="API")).to_have_attribute("href", "/api/v1/docs/")
+
+
+def staff_sign_in(page):
+    staff = UserFactory(password=PASSWORD, is_staff=True, is_superuser=True)
+    page.goto("/admin/login/")
+    page.locator("#id_username").fill(staff.email)
+    page.locator("#id_password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    return staff
+
+
+def test_the_admin_asks_a_reason_for_the_customer_and_warns_of_a_missing_cover(page, screenshot):
+    order = OrderFactory(status=Order.Status.PAID, paid_at=timezone.now(), paid_via=Order.PaidVia.LOCAL)
+    draft = StyleTemplateFactory(title="Harbour at dawn", is_published=False)
+    staff = staff_sign_in(page)
+
+    # Bug 7: the refund action asks for a reason; the email gives it, not the operator's address.
+    page.goto("/admin/orders/order/")
+    page.locator(f"input[name=_selected_action][value='{order.pk}']").check()
+    page.locator("select[name=action]").select_option("refund_selected")
+    page.get_by_role("button", name="Go").click()
+    page.get_by_label("Reason, for the customer").fill("You asked us for your money back.")
+    screenshot(page, "admin-refund-reason")
+    page.get_by_role("button", name="Refund and email the customer").click()
+    expect(page.locator(".messagelist")).to_contain_text("1 order(s) refunded")
+    [email] = [m for m in mail.outbox if "on its way back" in m.subject]
+    assert "Why: You asked us for your money back." in email.body and staff.email not in email.body
+    assert order.refunds.get().reason == "You asked us for your money back."
+
+    # Bug 9: publishing without a cover says so; the preview says what it needs.
+    page.goto("/admin/styles/styletemplate/")
+    expect(page.locator("select[name=action]")).to_contain_text("needs an avatar trained on this staff account")
+    page.locator(f"input[name=_selected_action][value='{draft.pk}']").check()
+    page.locator("select[name=action]").select_option("publish")
+    page.get_by_role("button", name="Go").click()
+    expect(page.locator(".messagelist")).to_contain_text("has no cover")
+    screenshot(page, "admin-publish-without-cover")
+
+
+def test_the_dashboard_shows_the_figures_the_database_holds(page, screenshot):
+    now = timezone.now()
+    OrderFactory(status=Order.Status.PAID, paid_at=now, amount=990, currency="cny")
+    refunded = OrderFactory(status=Order.Status.REFUNDED, paid_at=now, amount=990, currency="cny")
+    Refund.objects.create(order=refunded, amount=990, currency="cny", status="succeeded",
+                          reason="Your portraits did not turn out as they should: we are sorry.")
+    avatar = AvatarFactory(status=Avatar.Status.READY)
+    template = StyleTemplateFactory(title="Film noir")
+    for kind, likeness in [("initial", 58.0), ("initial", 83.0), ("reroll", 71.0)]:
+        job = RenderJobFactory(avatar=avatar, template=template, kind=kind, status="succeeded", gpu_seconds=90,
+                               finished_at=now)
+        PortraitFactory(avatar=avatar, template=template, render_job=job, likeness_score=likeness)
+        gpu_usage_record(job=job)
+    RenderJobFactory(avatar=avatar, template=template, status="queued")
+    old_wait = RenderJobFactory(avatar=avatar, template=template, status="queued")
+    RenderJobFactory._meta.model.objects.filter(pk=old_wait.pk).update(queued_at=now - timedelta(minutes=7))
+    failed = RenderJobFactory(avatar=avatar, template=template, status="failed", finished_at=now,
+                              error="CUDA out of memory")
+    staff_sign_in(page)
+    page.goto("/admin/")
+    page.get_by_role("link", name=re.compile("Operator's dashboard")).click()
+
+    today = page.locator("tr[data-period=today]")
+    expect(today.locator("[data-figure=orders]")).to_have_text(str(
+        Order.objects.filter(paid_at__date=timezone.localdate()).count()))
+    expect(today.locator("[data-figure=revenue]")).to_have_text("¥19.80")
+    expect(today.locator("[data-figure=refunded]")).to_have_text("¥9.90")
+    expect(page.locator("#refunds")).to_contain_text("did not turn out as they should")
+    renders = page.locator("tr[data-queue=render]")
+    expect(renders.locator("[data-figure=waiting]")).to_have_text("2")
+    expect(renders.locator("[data-figure=oldest]")).to_have_text("7 min")
+    expect(page.locator(f"tr[data-day='{timezone.localdate():%Y-%m-%d}'] [data-figure=total]")).to_have_text(
+        f"{sum(GpuUsage.objects.values_list('gpu_seconds', flat=True)) / 60:.1f}")
+    row = page.locator(f"tr[data-template='{template.slug}']")
+    expect(row.locator("[data-figure=renders]")).to_have_text("3")
+    expect(row.locator("[data-figure=average]")).to_have_text("70.7")
+    expect(row.locator("[data-figure=reroll-rate]")).to_have_text("0.50")
+    expect(page.locator("#failures")).to_contain_text("CUDA out of memory")
+    screenshot(page, "dashboard")
+
+    page.locator("#failures").get_by_role("button", name="Retry").click()
+    expect(page.locator(".messagelist")).to_contain_text("queued again")
+    failed.refresh_from_db()
+    assert failed.status == "queued"
