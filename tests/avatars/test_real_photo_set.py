@@ -17,6 +17,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
+from accounts.consent import photo_consent_give
 from avatars import services
 from avatars.engine.faces import likeness_score
 from avatars.engine.intake import TrainingCandidate, choose_training_photos, identity_centroid
@@ -87,7 +88,7 @@ def upload(client, avatar, name: str, data: bytes) -> dict:
         reverse("avatars:photo_upload", args=[avatar.public_id]),
         {"photos": SimpleUploadedFile(name, data, content_type="image/jpeg")},
     )
-    assert response.status_code == 200, (name, response.status_code, response.content[:300])
+    assert response.status_code == 201, (name, response.status_code, response.content[:300])
     [result] = response.json()["results"]
     return result
 
@@ -95,6 +96,7 @@ def upload(client, avatar, name: str, data: bytes) -> dict:
 def test_a_real_set_is_judged_photo_by_photo_and_a_planted_stranger_is_flagged(client, lfw_set, capsys):
     user = UserFactory()
     avatar = services.avatar_create(user=user, subject_class="man")
+    photo_consent_give(user=user, avatar=avatar)
     client.force_login(user)
     folder = lfw_set / "people" / "George_W_Bush"
 
