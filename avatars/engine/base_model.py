@@ -26,8 +26,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-    from .pipeline import EngineSpec
-
 SHIPPED_CONFIGS = Path(__file__).with_name("model_configs")
 CLIP_BPE_MERGES = SHIPPED_CONFIGS / "clip_bpe_merges.txt.gz"
 FAMILY_NAMES = {"sd15": "Stable Diffusion 1.5", "sdxl": "SDXL"}
@@ -55,8 +53,9 @@ class ModelLoadError(Exception):
         return f"{self.problem}\nFix: {self.fix}"
 
 
-def load_base_model(spec: "EngineSpec", *, dtype: "torch.dtype"):
-    """The text-to-image pipeline `spec.base_model` names, and its family."""
+def load_base_model(spec, *, dtype: "torch.dtype"):
+    """The text-to-image pipeline `spec.base_model` names, and its family. `spec` is the
+    pipeline module's EngineSpec (not imported here: pipeline imports this module)."""
     source = spec.base_model
     path = Path(source).expanduser()
     if path.is_dir():
