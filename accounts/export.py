@@ -75,7 +75,8 @@ def _portrait_record(portrait: Portrait) -> dict:
 
 def lora_readme(*, avatar: Avatar) -> str:
     """How to load this avatar's LoRA into diffusers, for the family it was trained in."""
-    family = settings.LIKENESS_MODEL_FAMILY
+    # The family it was trained for; an avatar trained before that was recorded, the configured one.
+    family = avatar.engine_family or settings.LIKENESS_MODEL_FAMILY or "sd15"
     family_label, pipeline_class, public_base = FAMILY_PIPELINES[family]
     is_tiny = settings.LIKENESS_BASE_MODEL == "tiny"
     return render_to_string("accounts/export_lora_readme.md", {

@@ -65,6 +65,8 @@ class Avatar(StatusModel):
     # against once the photos themselves are deleted.
     embedding_centroid = models.JSONField(null=True, blank=True)
     engine_label = models.CharField(max_length=120, blank=True)
+    # The base model's family the LoRA was trained for ("sd15", "sdxl"): what it loads into.
+    engine_family = models.CharField(max_length=8, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     trained_at = models.DateTimeField(null=True, blank=True)
     photos_deleted_at = models.DateTimeField(null=True, blank=True)

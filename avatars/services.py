@@ -570,16 +570,18 @@ def portrait_delete_with_receipt(*, user, portrait: Portrait):
         return deletion_receipt_create(email=user.email, scope="portrait", removed=removed)
 
 
-def avatar_mark_trained(*, avatar: Avatar, lora_bytes: bytes, centroid: list[float], engine_label: str) -> None:
+def avatar_mark_trained(*, avatar: Avatar, lora_bytes: bytes, centroid: list[float], engine_label: str,
+                        engine_family: str) -> None:
     """Store the trained LoRA and forget the photos: they served their one purpose."""
     avatar.lora_file.save("avatar.safetensors", ContentFile(lora_bytes), save=False)
     avatar.embedding_centroid = centroid
     avatar.engine_label = engine_label
+    avatar.engine_family = engine_family
     avatar.transition_to(Avatar.Status.READY)
     avatar.trained_at = timezone.now()
     photos_delete_files(avatar=avatar)
     avatar.photos_deleted_at = timezone.now()
-    avatar.save(update_fields=["lora_file", "embedding_centroid", "engine_label", "status", "trained_at",
+    avatar.save(update_fields=["lora_file", "embedding_centroid", "engine_label", "engine_family", "status", "trained_at",
                                "photos_deleted_at"])
 
 

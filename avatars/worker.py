@@ -144,6 +144,7 @@ def _train(job: TrainingJob, report: ProgressReporter, started: float) -> None:
         avatar = Avatar.objects.select_for_update().get(pk=locked.avatar_id)
         services.avatar_mark_trained(
             avatar=avatar, lora_bytes=lora_bytes, centroid=centroid, engine_label=engine.label,
+            engine_family=engine.family,
         )
         locked.steps = result.steps
         locked.samples = result.samples

@@ -25,7 +25,7 @@ def tiny_avatar_lora() -> bytes:
         get_engine(EngineSpec(base_model="tiny", device="cpu")), photos,
         identity_token="lkstest", subject_class="man", output_path=output,
         # Ten times the production rate, so four steps move the weights far enough to see in pixels.
-        rank=4, steps=4, learning_rate=1e-3, seed=1,
+        rank=4, samples=4, batch_size=1, text_encoder_rank=0, learning_rate=1e-3, seed=1,
     )
     return output.read_bytes()
 

@@ -59,7 +59,8 @@ def trained(faces_dir, django_capture_on_commit_callbacks):
 
 
 def png_size(response) -> tuple[int, int]:
-    return Image.open(io.BytesIO(b"".join(response.streaming_content))).size
+    content = b"".join(response.streaming_content) if response.streaming else response.content
+    return Image.open(io.BytesIO(content)).size
 
 
 def test_the_download_is_the_high_resolution_pass_and_the_pages_show_a_web_copy(trained, client):

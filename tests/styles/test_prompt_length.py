@@ -44,7 +44,11 @@ def _prompt_of(tokens: int) -> str:
 
 def _post_change(client, template, **changes):
     data = {field: getattr(template, field) for field in FORM_FIELDS}
-    return client.post(reverse("admin:styles_styletemplate_change", args=[template.pk]), {**data, **changes})
+    # The example results' inline, left empty.
+    examples_inline = {"examples-TOTAL_FORMS": "0", "examples-INITIAL_FORMS": "0"}
+    return client.post(
+        reverse("admin:styles_styletemplate_change", args=[template.pk]), {**data, **examples_inline, **changes}
+    )
 
 
 def test_the_admin_refuses_a_prompt_that_the_model_would_cut(staff_client):

@@ -447,7 +447,7 @@ def test_each_change_through_the_services_shows_on_the_cached_page_at_once(
     assert (shown_before[changed[0]], shown_after[changed[0]]) == (before, after)
 
 
-def test_the_cached_page_costs_the_session_the_user_their_votes_and_their_notices(
+def test_the_cached_page_costs_the_session_the_user_their_votes_their_notices_and_the_shipped_list(
     client, django_assert_num_queries, session_read_queries
 ):
     for index in range(REQUESTS_PER_PAGE + 5):
@@ -455,7 +455,8 @@ def test_the_cached_page_costs_the_session_the_user_their_votes_and_their_notice
     client.force_login(UserFactory())
     client.get(reverse("styles:requests"))
 
-    with django_assert_num_queries(session_read_queries + 3):
+    # The user, their votes, their notices, and the shipped requests linked to their styles.
+    with django_assert_num_queries(session_read_queries + 4):
         response = client.get(reverse("styles:requests"))
 
     assert response.content.decode().count('class="request-item"') == REQUESTS_PER_PAGE
