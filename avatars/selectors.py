@@ -597,10 +597,12 @@ JOB_STATE_WORDS = {
 
 
 def job_state_words(*, job: dict) -> str:
-    """How one of avatar_progress's jobs reads to its owner: "In progress: 40%", "Waiting: 2 ahead"."""
+    """How one of avatar_progress's jobs reads to its owner: "In progress: 40% · learning your face:
+    likeness 78", "Waiting: 2 ahead"."""
     words = JOB_STATE_WORDS.get(job["status"], job["status"])
     if job["status"] == GpuJob.Status.RUNNING:
-        return f"{words}: {job['progress']}%"
+        # The stage says what the worker is doing, in words ("learning your face: likeness 78").
+        return f"{words}: {job['progress']}%" + (f" · {job['stage']}" if job["stage"] else "")
     if job["status"] == GpuJob.Status.QUEUED and job["queue_position"]:
         return f"{words}: {job['queue_position']} ahead"
     return words

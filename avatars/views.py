@@ -144,7 +144,8 @@ def photo_thumbnail(request, public_id, photo_id):
         raise Http404("This photo is no longer stored.")
     try:
         thumbnail = selectors.photo_thumbnail_jpeg(photo=photo)
-    except FileNotFoundError:
+    except OSError:
+        # Gone from storage, or not a picture Pillow reads (the intake stores only clean JPEGs).
         raise Http404("This photo is no longer stored.") from None
     response = HttpResponse(thumbnail, content_type="image/jpeg")
     response["Cache-Control"] = "private, no-store"

@@ -103,3 +103,11 @@ def test_the_tiny_engine_is_not_measured_and_not_failed(faces_dir, django_captur
     assert avatar.status == Avatar.Status.READY, job.error
     assert job.chosen_samples is None and job.best_likeness is None
     assert all(point["mean_likeness"] is None for point in job.validation_curve)
+
+
+def test_the_progress_page_reads_the_measured_likeness_in_words():
+    from avatars.selectors import job_state_words
+
+    job = {"status": "running", "progress": 40, "stage": "learning your face: likeness 78", "queue_position": None}
+
+    assert job_state_words(job=job) == "In progress: 40% · learning your face: likeness 78"
