@@ -53,4 +53,4 @@ def test_a_training_job_that_keeps_failing_ends_failed_refunded_and_the_user_tol
         (avatar.user.email, "Your Likeness payment is on its way back")
     ]
     body = messages[0].get_content()
-    assert str(order.public_id) in body and "Avatar training failed" in body
+    assert order.reference in body and "Avatar training failed" in body

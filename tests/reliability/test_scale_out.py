@@ -33,9 +33,11 @@ def test_two_gpu_workers_take_fifty_queued_jobs_and_do_each_exactly_once(
     assert {(job.status, job.attempts) for job in jobs} == {("succeeded", 1)}, [j.error for j in jobs if j.error]
     per_job = Portrait.objects.filter(render_job__in=job_ids).values("render_job").annotate(n=Count("pk"))
     assert sorted(row["n"] for row in per_job) == [1] * JOBS
-    portraits = set(Portrait.objects.filter(avatar=trained_avatar).values_list("image", flat=True))
+    portraits = Portrait.objects.filter(avatar=trained_avatar)
     stored = {str(p.relative_to(private_media)) for p in (private_media / "portraits").rglob("*") if p.is_file()}
-    assert stored == portraits and len(portraits) == JOBS + 1
+    # Each portrait's full-size file and web copy, nothing else.
+    assert stored == {name for portrait in portraits for name in portrait.stored_file_names}
+    assert len(portraits) == JOBS + 1
 
     # One delivery per job: one task each, run once, acknowledged (nothing left in the queue).
     tasks = {task.id: task for task in Task.objects.filter(id__in=[job.task_id for job in jobs])}
