@@ -47,6 +47,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # After sessions (the switcher's choice) and before common (language-aware redirects).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -137,7 +139,14 @@ LIKENESS_TERMS_VERSION = env.str("LIKENESS_TERMS_VERSION", default="2025-06-01")
 LIKENESS_TERMS_TEMPLATE = env.str("LIKENESS_TERMS_TEMPLATE", default="legal/terms.html")
 LIKENESS_PRIVACY_TEMPLATE = env.str("LIKENESS_PRIVACY_TEMPLATE", default="legal/privacy.html")
 
-LANGUAGE_CODE = "en-us"
+# --- Languages --------------------------------------------------------------------
+# Every language the site speaks; each needs a catalogue under locale/ (scripts/messages.sh).
+_LANGUAGE_NAMES = {"en": "English", "zh-hans": "简体中文"}
+LIKENESS_LANGUAGES = env.list("LIKENESS_LANGUAGES", default=["en", "zh-hans"])
+LANGUAGES = [(code, _LANGUAGE_NAMES.get(code, code)) for code in LIKENESS_LANGUAGES]
+# Spoken to a visitor whose browser asks for none of LANGUAGES.
+LANGUAGE_CODE = env.str("LIKENESS_DEFAULT_LANGUAGE", default="en")
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
