@@ -16,7 +16,8 @@ from accounts.forms import (
     NewPasswordForm,
     SignupForm,
 )
-from accounts.selectors import my_data_for_user, receipt_get, receipt_lines
+from accounts.receipts import receipt_lines
+from accounts.selectors import my_data_for_user, receipt_get
 from accounts.services import auth_rate_limit_hit
 from accounts.terms import terms_accept, terms_version
 from accounts.verification import email_verification_send

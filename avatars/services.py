@@ -16,11 +16,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.notices import notice_create
+from accounts.receipt_files import receipt_email_send
 from accounts.receipts import deletion_receipt_create, receipt_counts
 from avatars import selectors
 from avatars.models import Avatar, GpuUsage, Photo, Portrait, RenderJob, TrainingJob
 from avatars.queue import job_enqueue
 from portrait_site.errors import ApplicationError
+from portrait_site.files import storage_delete_files
 
 logger = logging.getLogger(__name__)
 
@@ -199,7 +201,7 @@ def photo_remove(*, photo: Photo) -> None:
         name = _photo_mark_removed(photo)
         _photo_set_review_identity(avatar)
         if name:
-            transaction.on_commit(lambda: default_storage.delete(name))
+            transaction.on_commit(lambda: _delete_files([name]))
 
 
 def _photo_mark_removed(photo: Photo) -> str:
@@ -503,11 +505,7 @@ def portrait_download_record(*, portrait: Portrait) -> None:
 
 
 def _delete_files(names: list[str]) -> None:
-    for name in names:
-        try:
-            default_storage.delete(name)
-        except OSError:
-            logger.exception("Could not delete %s; it is listed for the next clean-up", name)
+    storage_delete_files(names)
 
 
 def portrait_delete(*, portrait: Portrait) -> dict:
@@ -568,6 +566,35 @@ def portrait_delete_with_receipt(*, user, portrait: Portrait):
     with transaction.atomic():
         removed = receipt_counts(portrait_delete(portrait=portrait))
         return deletion_receipt_create(email=user.email, scope="portrait", removed=removed)
+
+
+def avatar_delete_by_operator(*, avatar: Avatar):
+    """The admin's deletion of an avatar: the person's own deletion, its receipt mailed to them,
+    since they were not there to see it."""
+    with transaction.atomic():
+        email = avatar.user.email
+        receipt = avatar_delete_with_receipt(user=avatar.user, avatar=avatar)
+        transaction.on_commit(lambda: receipt_email_send(receipt=receipt, email=email))
+    return receipt
+
+
+def portrait_delete_by_operator(*, portrait: Portrait):
+    with transaction.atomic():
+        user = portrait.avatar.user
+        receipt = portrait_delete_with_receipt(user=user, portrait=portrait)
+        transaction.on_commit(lambda: receipt_email_send(receipt=receipt, email=user.email))
+    return receipt
+
+
+def photo_delete_by_operator(*, photo: Photo) -> list[str]:
+    """Delete an uploaded photo's row and its file (the admin). The person's own removal,
+    photo_remove, keeps the row as the set's history while the set is collected."""
+    with transaction.atomic():
+        photo = Photo.objects.select_for_update().get(pk=photo.pk)
+        names = [photo.image.name] if photo.image else []
+        photo.delete()
+        transaction.on_commit(lambda: _delete_files(names))
+    return names
 
 
 def avatar_mark_trained(*, avatar: Avatar, lora_bytes: bytes, centroid: list[float], engine_label: str,
