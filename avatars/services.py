@@ -7,12 +7,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.apps import apps
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, FileField
 from django.utils import timezone
 
 from accounts.notices import notice_create
@@ -22,7 +23,7 @@ from avatars import selectors
 from avatars.models import Avatar, GpuUsage, Photo, Portrait, RenderJob, TrainingJob
 from avatars.queue import job_enqueue
 from portrait_site.errors import ApplicationError
-from portrait_site.files import storage_delete_files
+from portrait_site.files import storage_delete_files, storage_walk
 
 logger = logging.getLogger(__name__)
 
@@ -595,6 +596,48 @@ def photo_delete_by_operator(*, photo: Photo) -> list[str]:
         photo.delete()
         transaction.on_commit(lambda: _delete_files(names))
     return names
+
+
+def media_names_referenced() -> set[str]:
+    """Every stored file name a row points to: each FileField and ImageField of every model
+    (photos, LoRA files, both files of a portrait, style pictures, reference images). Receipts
+    and exports are made on the fly and never stored."""
+    names = set()
+    for model in apps.get_models():
+        for field in model._meta.concrete_fields:
+            if isinstance(field, FileField):
+                names.update(model._base_manager.exclude(**{field.attname: ""}).values_list(field.attname, flat=True))
+    names.discard(None)
+    return names
+
+
+def media_orphans_delete(*, now=None, dry_run: bool = False) -> list[str]:
+    """Delete the stored files no row points to (a deletion that failed half-way, a row deleted
+    around its services) and return their names.
+
+    A file younger than settings.LIKENESS_ORPHAN_MEDIA_MIN_AGE_HOURS is never touched: an upload
+    or a render writes its file before the row that names it commits. `dry_run` lists them only.
+    """
+    cutoff = (now or timezone.now()) - timedelta(hours=settings.LIKENESS_ORPHAN_MEDIA_MIN_AGE_HOURS)
+    listed = list(storage_walk())
+    # Read after the listing: a row that committed while the listing ran still saves its file.
+    referenced = media_names_referenced()
+    orphans = []
+    for name in listed:
+        if name in referenced:
+            continue
+        try:
+            modified = default_storage.get_modified_time(name)
+        except FileNotFoundError:
+            continue
+        if modified < cutoff:
+            orphans.append(name)
+    if dry_run or not orphans:
+        return orphans
+    failed = set(storage_delete_files(orphans))
+    removed = [name for name in orphans if name not in failed]
+    logger.info("The orphan sweep deleted %d stored files no row pointed to", len(removed))
+    return removed
 
 
 def avatar_mark_trained(*, avatar: Avatar, lora_bytes: bytes, centroid: list[float], engine_label: str,

@@ -2,6 +2,8 @@
 API; deleting them with the folders they leave empty."""
 
 import logging
+import posixpath
+from collections.abc import Iterator
 from pathlib import Path
 
 from django.core.files.storage import default_storage
@@ -67,3 +69,14 @@ def storage_prune_empty_folders(names: list[str], *, storage=None) -> None:
                 if folder.exists():
                     break
             folder = folder.parent
+
+
+def storage_walk(folder: str = "", *, storage=None) -> Iterator[str]:
+    """The name of every file in storage under `folder`, through the storage API: local folders
+    and S3 prefixes alike."""
+    storage = storage or default_storage
+    folders, files = storage.listdir(folder)
+    for name in files:
+        yield posixpath.join(folder, name) if folder else name
+    for name in folders:
+        yield from storage_walk(posixpath.join(folder, name) if folder else name, storage=storage)

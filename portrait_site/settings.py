@@ -196,6 +196,10 @@ STORAGES = {
 }
 # Django must never build a public URL for private media.
 MEDIA_URL = "/no-public-media/"
+# The orphan sweep (manage.py media_orphans_delete, daily) leaves files younger than this:
+# longer than any upload in flight, whose file is written before its row commits (a render's
+# at the end of a GPU job, at most LIKENESS_GPU_TIMEOUT).
+LIKENESS_ORPHAN_MEDIA_MIN_AGE_HOURS = env.int("LIKENESS_ORPHAN_MEDIA_MIN_AGE_HOURS", default=24)
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
