@@ -14,7 +14,13 @@ from django_q.models import Schedule
 from avatars.services import media_orphans_delete
 from avatars.tasks import media_orphans_delete as scheduled_sweep
 from styles.models import StyleExample
-from tests.factories import AvatarFactory, PhotoFactory, PortraitFactory, StyleTemplateFactory, TemplateRequestFactory
+from tests.factories import (
+    AvatarFactory,
+    PhotoFactory,
+    PortraitFactory,
+    StyleTemplateFactory,
+    TemplateRequestFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
