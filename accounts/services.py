@@ -40,6 +40,10 @@ def account_sign_up(*, email: str, password: str, terms_version: str, base_url: 
 
 
 def _sign_up_attempt_notify(*, user: User, base_url: str) -> None:
+    # As many notes an hour as confirmation links: sign-up must not flood an owner's inbox.
+    limit = settings.LIKENESS_EMAIL_VERIFICATION_RESENDS_PER_HOUR
+    if rate_limit_hit(key=f"sign-up-attempt:{user.pk}", limit=limit, window_seconds=3600):
+        return
     site = base_url.rstrip("/")
     send_mail(
         _("Someone tried to sign up to Likeness with your address"),

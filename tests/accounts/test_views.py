@@ -62,6 +62,16 @@ def test_signup_answers_the_same_whether_or_not_the_address_has_an_account(clien
     assert "/accounts/verify-email/" not in note.body
 
 
+def test_the_owner_gets_at_most_a_few_notes_an_hour_of_sign_ups_with_their_address(client, settings):
+    settings.LIKENESS_EMAIL_VERIFICATION_RESENDS_PER_HOUR = 2
+    UserFactory(email="taken@example.com")
+
+    answers = {_sign_up(Client(), settings, "taken@example.com").status_code for _ in range(4)}
+
+    assert answers == {200}
+    assert [message.to for message in mail.outbox] == [["taken@example.com"]] * 2
+
+
 def test_signing_in_with_the_password_works_before_the_address_is_confirmed(client, settings):
     _sign_up(client, settings, "early@example.com")
 
