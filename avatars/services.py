@@ -23,7 +23,7 @@ from avatars import selectors
 from avatars.models import Avatar, GpuUsage, Photo, Portrait, RenderJob, TrainingJob
 from avatars.queue import job_enqueue
 from portrait_site.errors import ApplicationError
-from portrait_site.files import storage_delete_files, storage_walk
+from portrait_site.files import storage_delete_files, storage_empty_folders_delete, storage_walk
 
 logger = logging.getLogger(__name__)
 
@@ -616,7 +616,8 @@ def media_orphans_delete(*, now=None, dry_run: bool = False) -> list[str]:
     around its services) and return their names.
 
     A file younger than settings.LIKENESS_ORPHAN_MEDIA_MIN_AGE_HOURS is never touched: an upload
-    or a render writes its file before the row that names it commits. `dry_run` lists them only.
+    or a render writes its file before the row that names it commits. On local storage, folders
+    left empty as long are deleted too, and listed with a trailing "/". `dry_run` lists the files only.
     """
     cutoff = (now or timezone.now()) - timedelta(hours=settings.LIKENESS_ORPHAN_MEDIA_MIN_AGE_HOURS)
     listed = list(storage_walk())
@@ -632,11 +633,13 @@ def media_orphans_delete(*, now=None, dry_run: bool = False) -> list[str]:
             continue
         if modified < cutoff:
             orphans.append(name)
-    if dry_run or not orphans:
+    if dry_run:
         return orphans
     failed = set(storage_delete_files(orphans))
     removed = [name for name in orphans if name not in failed]
-    logger.info("The orphan sweep deleted %d stored files no row pointed to", len(removed))
+    removed += storage_empty_folders_delete(untouched_since=cutoff)
+    if removed:
+        logger.info("The orphan sweep deleted %d stored files and empty folders no row pointed to", len(removed))
     return removed
 
 

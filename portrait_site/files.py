@@ -2,8 +2,10 @@
 API; deleting them with the folders they leave empty."""
 
 import logging
+import os
 import posixpath
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.core.files.storage import default_storage
@@ -80,3 +82,30 @@ def storage_walk(folder: str = "", *, storage=None) -> Iterator[str]:
         yield posixpath.join(folder, name) if folder else name
     for name in folders:
         yield from storage_walk(posixpath.join(folder, name) if folder else name, storage=storage)
+
+
+def storage_empty_folders_delete(*, untouched_since: datetime, storage=None) -> list[str]:
+    """Delete the empty folders under a local storage's root that nothing changed since
+    `untouched_since` (those deletions left before folders went with their files), and return
+    their names, each ending in "/". Object stores have no folders: nothing to do there.
+
+    A folder is made a moment before the upload's file is written into it: the age keeps the
+    sweep from taking it away in between. A parent emptied now is a young folder: the next run takes it."""
+    storage = storage or default_storage
+    try:
+        root = Path(storage.path("")).resolve()
+    except NotImplementedError:
+        return []
+    removed = []
+    for folder, _subfolders, _files in os.walk(root, topdown=False):
+        path = Path(folder)
+        if path == root or any(path.iterdir()):
+            continue
+        if datetime.fromtimestamp(path.stat().st_mtime, tz=UTC) >= untouched_since:
+            continue
+        try:
+            path.rmdir()
+        except OSError:
+            continue  # a file arrived since the look
+        removed.append(path.relative_to(root).as_posix() + "/")
+    return removed

@@ -77,6 +77,26 @@ def test_the_sweep_deletes_old_files_no_row_points_to_and_reports_them(private_m
     assert not (private_media / "uploads" / "0123456789abcdef").exists()
 
 
+def test_the_sweep_deletes_folders_left_empty_long_ago_and_keeps_young_ones(private_media):
+    left_empty = private_media / "portraits" / "0123456789abcdef"
+    left_empty.mkdir(parents=True)
+    just_made = private_media / "uploads" / "fedcba9876543210"
+    just_made.mkdir(parents=True)
+    for folder in (left_empty, left_empty.parent, just_made.parent):
+        then = time.time() - 2 * DAY
+        os.utime(folder, (then, then))
+    output = io.StringIO()
+
+    call_command("media_orphans_delete", stdout=output)
+
+    assert output.getvalue().splitlines() == [
+        "deleted portraits/0123456789abcdef/", "0 file(s) no row points to and 1 empty folder(s): deleted.",
+    ]
+    assert not left_empty.exists()
+    # An upload's folder is made a moment before its file: a young one stays.
+    assert just_made.is_dir()
+
+
 def test_a_dry_run_lists_and_deletes_nothing(private_media):
     _every_kind_of_referenced_file()
     orphan = default_storage.save("avatars/0123/old.safetensors", ContentFile(b"lora"))

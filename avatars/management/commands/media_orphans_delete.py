@@ -1,5 +1,6 @@
 """`python manage.py media_orphans_delete [--dry-run]`: delete the stored files no row points to,
-older than LIKENESS_ORPHAN_MEDIA_MIN_AGE_HOURS, and list each one. The schedule runs it daily."""
+older than LIKENESS_ORPHAN_MEDIA_MIN_AGE_HOURS (and, on local storage, folders left empty as
+long), and list each one. The schedule runs it daily."""
 
 from django.core.management.base import BaseCommand
 
@@ -17,4 +18,8 @@ class Command(BaseCommand):
         verb = "would delete" if dry_run else "deleted"
         for name in names:
             self.stdout.write(f"{verb} {name}")
-        self.stdout.write(f"{len(names)} file(s) no row points to: {verb}.")
+        folders = sum(name.endswith("/") for name in names)
+        summary = f"{len(names) - folders} file(s) no row points to"
+        if folders:
+            summary += f" and {folders} empty folder(s)"
+        self.stdout.write(f"{summary}: {verb}.")
