@@ -1,6 +1,6 @@
 """A newcomer whose phone asks for Simplified Chinese goes through the whole site in Chinese.
 
-At 375 px with Accept-Language zh-CN: landing -> sign up -> photos and their verdicts ->
+At 375 px with Accept-Language zh-CN: landing -> sign up -> sign in -> photos and their verdicts ->
 styles -> local test payment -> progress -> portraits -> one portrait -> the styles and one
 style -> style requests -> my data. Each page is asserted by its Chinese words, and its
 headings, buttons, navigation and footer carry no English left over from the templates.
@@ -70,6 +70,14 @@ def test_the_whole_journey_in_simplified_chinese_on_a_phone(page_phone_zh, live_
     page.locator("#id_password2").fill(PASSWORD)
     page.locator("#id_accept_terms").check()
     page.get_by_role("button", name="注册", exact=True).click()
+    # Signing up signs no one in; the password does, before the address is confirmed.
+    expect(page.get_by_role("heading", level=1)).to_have_text("请查收邮件")
+    step(page, screenshot, "sign-up-sent")
+    page.goto("/accounts/login/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("登录")
+    page.locator("#id_username").fill(email)
+    page.locator("#id_password").fill(PASSWORD)
+    page.get_by_role("button", name="登录", exact=True).click()
     expect(page).to_have_url(re.compile(r"/avatars/$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("我的数字分身")
     expect(page.locator(".avatar-list")).to_contain_text("你还没有数字分身。")
