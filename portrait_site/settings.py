@@ -33,7 +33,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
@@ -113,8 +112,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Sign-in and sign-up attempts per client address per minute.
+# Sign-in and sign-up attempts per client address per minute. Sign-in counts the website's
+# form, the API's token endpoint and the admin's login together (accounts.services).
 LIKENESS_AUTH_RATE_LIMIT = env.int("LIKENESS_AUTH_RATE_LIMIT", default=10)
+# An API token stops working this many days after it was made.
+LIKENESS_API_TOKEN_DAYS = env.int("LIKENESS_API_TOKEN_DAYS", default=90)
+# Sign-in attempts per account (the email typed) per hour, from every address together.
+LIKENESS_SIGN_IN_ACCOUNT_LIMIT = env.int("LIKENESS_SIGN_IN_ACCOUNT_LIMIT", default=30)
 # How many reverse proxies stand in front of the site, each appending the address it saw to
 # X-Forwarded-For. 0: REMOTE_ADDR is the client. Never more than there are: the extra
 # entries would be whatever the client wrote.
@@ -318,7 +322,7 @@ LIKENESS_ON_BUILD_FAILED = "orders.tasks.order_refund_failed_build"
 REST_FRAMEWORK = {
     # Token first: an anonymous call then gets 401 with "WWW-Authenticate: Token", not a bare 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.tokens.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
