@@ -265,8 +265,19 @@ LIKENESS_MIN_LIKENESS = env.float("LIKENESS_MIN_LIKENESS", default=55.0)
 # Renders a purchase buys beyond its first portraits: re-rolls, "more like me" and more styles.
 LIKENESS_EXTRA_RENDERS = env.int("LIKENESS_EXTRA_RENDERS", default=20)
 LIKENESS_JOB_MAX_ATTEMPTS = env.int("LIKENESS_JOB_MAX_ATTEMPTS", default=3)
-# A running job whose heartbeat is older than this is taken to be dead and requeued.
-LIKENESS_HEARTBEAT_STALE_SECONDS = env.int("LIKENESS_HEARTBEAT_STALE_SECONDS", default=120)
+# A running job's worker writes its heartbeat this often, from a thread of its own: a slow step
+# of the work (loading a model, one long render) never silences it (avatars.jobs.JobHeartbeat).
+LIKENESS_HEARTBEAT_SECONDS = env.float("LIKENESS_HEARTBEAT_SECONDS", default=1.0)
+# A running job whose heartbeat is older than this is taken to be dead and requeued: ten missed
+# beats, so a database that answers slowly for a few seconds takes over no live job.
+LIKENESS_HEARTBEAT_STALE_SECONDS = env.float(
+    "LIKENESS_HEARTBEAT_STALE_SECONDS", default=10 * LIKENESS_HEARTBEAT_SECONDS
+)
+# How often the stale-job sweep looks. A killed worker's job runs again within about the stale
+# limit plus this, plus the replacement worker's start (avatars.jobs.jobs_sweep_loop).
+LIKENESS_STALE_SWEEP_SECONDS = env.float(
+    "LIKENESS_STALE_SWEEP_SECONDS", default=LIKENESS_HEARTBEAT_STALE_SECONDS / 2
+)
 LIKENESS_STALE_CHECKOUT_MINUTES = env.int("LIKENESS_STALE_CHECKOUT_MINUTES", default=30)
 
 # --- Stripe ---------------------------------------------------------------------
