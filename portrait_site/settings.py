@@ -306,7 +306,8 @@ _q_common = {
 Q_CLUSTER = {
     **_q_common,
     "name": "default",
-    "workers": env.int("LIKENESS_CPU_WORKERS", default=2),
+    # One of them is the stale-job sweep, looking every few seconds (avatars.jobs.jobs_sweep_loop).
+    "workers": env.int("LIKENESS_CPU_WORKERS", default=3),
     "timeout": 300,
     "retry": 360,
     "poll": 0.5,
