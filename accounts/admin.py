@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from accounts.deletion import user_delete_everything
-from accounts.models import DeletionReceipt, Notice, User
+from accounts.models import ApiToken, DeletionReceipt, Notice, User
 
 
 @admin.register(User)
@@ -41,3 +41,17 @@ class DeletionReceiptAdmin(admin.ModelAdmin):
     list_display = ["token", "scope", "created_at"]
     list_filter = ["scope"]
     readonly_fields = ["user_email_hash", "token", "scope", "removed", "created_at"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are made through the API only (the key is shown once); deleting one here revokes it."""
+
+    list_display = ["user", "name", "key_prefix", "created_at", "last_used_at", "expires_at"]
+    list_select_related = ["user"]
+    search_fields = ["user__email", "name", "key_prefix"]
+    readonly_fields = ["user", "name", "key_prefix", "created_at", "last_used_at", "expires_at"]
+    exclude = ["key_hash"]
+
+    def has_add_permission(self, request):
+        return False

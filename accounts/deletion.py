@@ -6,9 +6,8 @@ from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
-from accounts.models import DeletionReceipt, Notice, PhotoConsent, TermsAcceptance, User
+from accounts.models import ApiToken, DeletionReceipt, Notice, PhotoConsent, TermsAcceptance, User
 from accounts.receipt_files import receipt_email_send
 from accounts.receipts import deletion_receipt_create, receipt_counts
 from avatars.models import Avatar
@@ -65,7 +64,7 @@ def user_delete_everything(*, user: User) -> DeletionReceipt:
             "votes": TemplateVote.objects.filter(user=user).delete()[0],
             "notices": Notice.objects.filter(user=user).delete()[0],
             "consent_records": consent_records,
-            "api_tokens": Token.objects.filter(user=user).delete()[0],
+            "api_tokens": ApiToken.objects.filter(user=user).delete()[0],
             "sessions": _sessions_delete_for_user(user_id=user.pk),
             "orders_kept_without_link": Order.objects.filter(user=user).update(user=None),
             "account": 1,

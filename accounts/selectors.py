@@ -1,8 +1,9 @@
 """What the account pages read: a person's stored data, and deletion receipts."""
 
 from django.db.models import Count, Q
+from django.utils import timezone
 
-from accounts.models import DeletionReceipt, User
+from accounts.models import ApiToken, DeletionReceipt, User
 
 
 def _lora_size(avatar) -> int | None:
@@ -40,6 +41,8 @@ def my_data_for_user(*, user: User) -> dict:
         "terms_acceptances": list(user.terms_acceptances.order_by("-accepted_at")),
         "template_requests": user.template_requests.count(),
         "votes": user.template_votes.count(),
+        # Expired tokens open nothing; they are not listed.
+        "api_tokens": list(ApiToken.objects.filter(user=user, expires_at__gt=timezone.now())),
     }
 
 

@@ -1,10 +1,12 @@
 from django.conf import settings
+from django.contrib import admin, messages
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.deletion import user_delete_everything
@@ -18,8 +20,9 @@ from accounts.forms import (
 )
 from accounts.receipts import receipt_lines
 from accounts.selectors import my_data_for_user, receipt_get
-from accounts.services import account_sign_up, auth_rate_limit_hit
+from accounts.services import account_sign_up, auth_rate_limit_hit, sign_in_budget_spent
 from accounts.terms import terms_version
+from accounts.tokens import api_token_revoke
 from avatars.services import avatar_delete_with_receipt, portrait_delete_with_receipt
 
 
@@ -62,11 +65,22 @@ def signup_sent(request):
     })
 
 
-class LoginView(RateLimitedPostMixin, auth_views.LoginView):
+class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     authentication_form = EmailAuthenticationForm
     redirect_authenticated_user = True
-    rate_limit_scope = "login"
+
+    def post(self, request, *args, **kwargs):
+        if sign_in_budget_spent(request=request, account=request.POST.get("username", "")):
+            return rate_limited(request, scope="login")
+        return super().post(request, *args, **kwargs)
+
+
+def admin_login(request):
+    """The admin's sign-in page, on the same budget as the website's and the API's."""
+    if request.method == "POST" and sign_in_budget_spent(request=request, account=request.POST.get("username", "")):
+        return rate_limited(request, scope="login")
+    return admin.site.login(request)
 
 
 class PasswordResetView(RateLimitedPostMixin, auth_views.PasswordResetView):
@@ -76,6 +90,12 @@ class PasswordResetView(RateLimitedPostMixin, auth_views.PasswordResetView):
     subject_template_name = "accounts/password_reset_subject.txt"
     success_url = reverse_lazy("accounts:password_reset_done")
     rate_limit_scope = "password_reset"
+
+    @property
+    def extra_email_context(self):
+        # The link is built from the configured address, never the request's Host header:
+        # a forged Host would otherwise mail a real person a link to someone else's site.
+        return {"site_url": settings.SITE_URL.rstrip("/")}
 
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):
@@ -94,7 +114,17 @@ class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
 
 @login_required
 def my_data(request):
-    return render(request, "accounts/my_data.html", my_data_for_user(user=request.user))
+    context = {**my_data_for_user(user=request.user), "api_token_days": settings.LIKENESS_API_TOKEN_DAYS}
+    return render(request, "accounts/my_data.html", context)
+
+
+@login_required
+@require_POST
+def api_token_revoke_view(request, token_id):
+    if not api_token_revoke(user=request.user, token_id=token_id):
+        raise Http404("No such token.")
+    messages.success(request, _("The API token was revoked: it opens nothing any more."))
+    return redirect("accounts:my_data")
 
 
 def _own_avatar(request, public_id):

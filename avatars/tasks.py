@@ -39,9 +39,8 @@ def media_orphans_delete() -> list[str]:
 
 
 def jobs_requeue_stale() -> int:
-    """The stale-job sweep, every minute: running jobs whose worker went quiet, and waiting
-    jobs whose task the broker lost."""
-    from avatars.jobs import jobs_requeue_lost
-    from avatars.jobs import jobs_requeue_stale as requeue_stale
+    """The stale-job sweep, started every minute, looking every few seconds: running jobs whose
+    worker went quiet, and waiting jobs whose task the broker lost."""
+    from avatars.jobs import jobs_sweep_loop
 
-    return requeue_stale() + jobs_requeue_lost()
+    return jobs_sweep_loop()

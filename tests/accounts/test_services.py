@@ -4,12 +4,12 @@ import pytest
 from django.contrib.sessions.models import Session
 from django.core.files.base import ContentFile
 from django.test import RequestFactory
-from rest_framework.authtoken.models import Token
 
 from accounts.deletion import user_delete_everything
 from accounts.models import DeletionReceipt, Notice, User
 from accounts.receipts import deletion_receipt_create, email_hash
 from accounts.services import auth_rate_limit_hit, client_ip
+from accounts.tokens import api_token_create
 from avatars.models import Avatar, Photo, Portrait
 from avatars.services import avatar_delete_with_receipt, portrait_delete_with_receipt
 from orders.models import Order
@@ -60,7 +60,7 @@ def test_delete_everything_removes_the_person_and_keeps_anonymous_order_records(
     TemplateVoteFactory(user=user, request=others_request)
     someone_else_vote = TemplateVoteFactory(request=others_request)
     Notice.objects.create(user=user, message="Your style shipped")
-    Token.objects.create(user=user)
+    api_token_create(user=user, name="a script")
     client.force_login(user)
     other_person = UserFactory()
     other_avatar = _avatar_with_files(other_person, photos=1, portraits=1, lora=False)

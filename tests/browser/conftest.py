@@ -178,6 +178,8 @@ def worker_settings() -> dict:
 
 @pytest.fixture
 def live_site(live_server, transactional_db, settings, worker_settings):
+    # The address the mails' links are built from (password reset, receipts) is the site's own.
+    settings.SITE_URL = live_server.url
     for name, value in worker_settings.items():
         setattr(settings, name, value)
     return live_server
@@ -191,6 +193,7 @@ def q_workers(live_site, settings, worker_settings, tmp_path, request):
         "DATABASE_URL": database_url(),
         "LIKENESS_MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "LIKENESS_RUN_JOBS_INLINE": "false",
+        "LIKENESS_SITE_URL": live_site.url,
         "LIKENESS_CPU_WORKERS": "1",
         "LIKENESS_GPU_WORKERS": "1",
         "PYTHONUNBUFFERED": "1",
