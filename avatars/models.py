@@ -4,6 +4,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from avatars.photo_verdicts import verdict_sentence
 from portrait_site.status import StatusModel
 
 
@@ -100,9 +101,10 @@ class Photo(StatusModel):
     image = models.FileField(upload_to=photo_path, blank=True)
     original_name = models.CharField(max_length=255, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices)
-    # A short machine code ("several_faces", "blurry", ...) and the sentence a person reads.
+    # A short machine code ("several_faces", "blurry", ...) and the figures its sentence names;
+    # the sentence itself is worded when read (`reason`), in the reader's language.
     reason_code = models.CharField(max_length=40, blank=True)
-    reason = models.CharField(max_length=300, blank=True)
+    reason_details = models.JSONField(default=dict, blank=True)
     checks = models.JSONField(default=dict, blank=True)
     face_box = models.JSONField(null=True, blank=True)
     embedding = models.JSONField(null=True, blank=True)
@@ -119,6 +121,11 @@ class Photo(StatusModel):
 
     def __str__(self) -> str:
         return f"{self.original_name or self.pk} ({self.status})"
+
+    @property
+    def reason(self) -> str:
+        """Why the photo was refused, in the active language ("" when it was not)."""
+        return verdict_sentence(self.reason_code, self.reason_details)
 
 
 class GpuJob(StatusModel):

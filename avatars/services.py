@@ -116,7 +116,7 @@ def photo_add(*, avatar: Avatar, uploaded_file) -> Photo:
         return Photo.objects.create(
             avatar=avatar, original_name=original_name, status=Photo.Status.REJECTED,
             reason_code="too_large",
-            reason=f"This file is {size / 1_048_576:.0f} MB; the limit is {limits.max_bytes // 1_048_576} MB.",
+            reason_details={"size_mb": size / 1_048_576, "limit_mb": limits.max_bytes / 1_048_576},
         )
     data = uploaded_file.read(limits.max_bytes + 1)
     verdict = check_photo(data, known=_known_photos(avatar), limits=limits)
@@ -126,7 +126,7 @@ def photo_add(*, avatar: Avatar, uploaded_file) -> Photo:
         original_name=original_name,
         status=Photo.Status.ACCEPTED if verdict.accepted else Photo.Status.REJECTED,
         reason_code=verdict.reason_code,
-        reason=verdict.reason,
+        reason_details=verdict.reason_details,
         checks=verdict.checks,
         face_box=verdict.face_box,
         embedding=verdict.embedding,
@@ -176,16 +176,13 @@ def _photo_set_review_identity(avatar: Avatar) -> None:
         if should_be_outlier and photo.status == Photo.Status.ACCEPTED:
             photo.transition_to(Photo.Status.REJECTED)
             photo.reason_code = "different_person"
-            photo.reason = (
-                "This looks like a different person from the rest of your photos. "
-                "Only upload photos of the person the avatar is of."
-            )
-            photo.save(update_fields=["status", "reason_code", "reason"])
+            photo.reason_details = {"judged": "set"}  # outvoted by the set, not refused on upload
+            photo.save(update_fields=["status", "reason_code", "reason_details"])
         elif not should_be_outlier and photo.reason_code == "different_person" and photo.image:
             photo.transition_to(Photo.Status.ACCEPTED)
             photo.reason_code = ""
-            photo.reason = ""
-            photo.save(update_fields=["status", "reason_code", "reason"])
+            photo.reason_details = {}
+            photo.save(update_fields=["status", "reason_code", "reason_details"])
 
 
 def photo_remove(*, photo: Photo) -> None:

@@ -93,6 +93,7 @@ class AvatarCreateSerializer(serializers.Serializer):
 class PhotoSerializer(serializers.ModelSerializer):
     name = serializers.CharField(source="original_name", read_only=True)
     accepted = serializers.SerializerMethodField()
+    reason = serializers.CharField(read_only=True, help_text="Why it was refused, in the reader's language.")
     image_url = serializers.SerializerMethodField()
 
     class Meta:
