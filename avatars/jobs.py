@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from avatars import selectors
+from avatars.job_stages import job_stage
 from avatars.models import Avatar, GpuJob, RenderJob, TrainingJob
 from avatars.queue import GPU_NEXT_JOB_TASK, enqueue_gpu_task, enqueue_task, gpu_turns_queued, job_enqueue
 from avatars.services import gpu_usage_record
@@ -66,7 +67,7 @@ def _job_claim(model, job_id: int):
         job.attempts += 1
         job.heartbeat_at = timezone.now()
         job.started_at = job.heartbeat_at
-        job.stage = "starting"
+        job.stage = job_stage("starting")
         job.progress = 0
         job.error = ""
         job.save()
@@ -135,7 +136,7 @@ def _job_fail_attempt(job, error: str, seconds: float) -> None:
         locked.gpu_seconds += seconds
         if locked.attempts < locked.max_attempts:
             locked.transition_to(locked.Status.QUEUED)
-            locked.stage = "retrying"
+            locked.stage = job_stage("retrying")
             locked.save()
             job_enqueue(job=locked)
         else:
@@ -182,7 +183,7 @@ def _job_work(job, work: Callable) -> None:
     started = time.monotonic()
     report = ProgressReporter(job)
     try:
-        report("loading the model", 1, force=True)
+        report(job_stage("loading_model"), 1, force=True)
         work(job, report, started)
     except JobAbandoned:
         logger.info("%s %s was taken over or cancelled; stopping", model.__name__, job_id)
@@ -219,7 +220,7 @@ def jobs_requeue_stale() -> int:
                     _job_fail_for_good(job, f"The worker stopped answering {job.attempts} times.")
                 else:
                     job.transition_to(job.Status.QUEUED)
-                    job.stage = "requeued"
+                    job.stage = job_stage("requeued")
                     job.save()
                     job_enqueue(job=job)
                 requeued += 1

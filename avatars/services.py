@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.notices import notice_create
 from accounts.receipts import deletion_receipt_create, receipt_counts
 from avatars import selectors
+from avatars.job_stages import job_stage
 from avatars.models import Avatar, GpuUsage, Photo, Portrait, RenderJob, TrainingJob
 from avatars.queue import job_enqueue
 from portrait_site.errors import ApplicationError
@@ -329,7 +330,7 @@ def job_retry(*, job: TrainingJob | RenderJob) -> None:
             raise AvatarError("The avatar is not ready, so its portraits can't be rendered.")
         job.transition_to(job.Status.QUEUED)
         job.attempts = 0
-        job.stage = "retried by an operator"
+        job.stage = job_stage("operator_retry")
         job.progress = 0
         job.save()
         job_enqueue(job=job)

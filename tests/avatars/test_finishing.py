@@ -105,7 +105,7 @@ def test_more_like_me_keeps_the_new_version_only_when_it_is_rated_closer(
     refused = more_like_me(first, django_capture_on_commit_callbacks)
 
     assert trained.portraits.count() == 1
-    assert refused.stage == "no closer version found" and not refused.counts_against_allowance
+    assert refused.stage == "no_closer_version" and not refused.counts_against_allowance
     assert avatar_render_allowance(avatar=trained).left == left_before
     [notice] = Notice.objects.filter(user=trained.user)
     assert "kept yours" in notice.message and "did not use one of your extra renders" in notice.message
