@@ -48,7 +48,9 @@ class Notice(models.Model):
     """A message shown to a user on their next visit (e.g. a requested template shipped)."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notices")
+    # The English sentence (a catalogue id) and its figures: worded when shown (accounts.notices).
     message = models.CharField(max_length=300)
+    params = models.JSONField(default=dict, blank=True)
     link = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)

@@ -1,6 +1,7 @@
 """The signed-in person: API tokens, their account, and deleting everything with a receipt."""
 
 from django.contrib.auth import authenticate, logout
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.authtoken.models import Token
@@ -31,7 +32,7 @@ class TokenView(APIView):
     def post(self, request):
         # The same per-address budget as the website's sign-in form.
         if auth_rate_limit_hit(request=request, scope="api-token"):
-            raise exceptions.Throttled(detail="Too many sign-in attempts. Wait a minute and try again.")
+            raise exceptions.Throttled(detail=gettext("Too many sign-in attempts. Wait a minute and try again."))
         payload = api_serializers.TokenRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         user = authenticate(
@@ -40,7 +41,7 @@ class TokenView(APIView):
             password=payload.validated_data["password"],
         )
         if user is None:
-            raise serializers.ValidationError("That email and password do not match an account.")
+            raise serializers.ValidationError(gettext("That email and password do not match an account."))
         token, _ = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})
 
