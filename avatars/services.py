@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop, ngettext
+from django.utils.translation import gettext_noop
 
 from accounts.notices import notice_create
 from accounts.receipts import deletion_receipt_create, receipt_counts
@@ -400,9 +400,7 @@ def _allowance_check(avatar: Avatar, *, renders: int) -> None:
               "Your portraits stay yours to view and download.") % {"count": allowance.allowed}
         )
     raise AvatarError(
-        ngettext("You have %(count)s extra render left: pick at most %(count)s style.",
-                 "You have %(count)s extra renders left: pick at most %(count)s styles.", allowance.left)
-        % {"count": allowance.left}
+        _("You have %(count)s extra render(s) left: pick at most %(count)s style(s).") % {"count": allowance.left}
     )
 
 

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext
 
 from accounts.terms import terms_check_accepted
 from accounts.verification import email_check_verified
@@ -73,9 +73,7 @@ def order_create_for_avatar(*, user, avatar: Avatar) -> Order:
     if not readiness.ready:
         if readiness.missing:
             raise OrderNotAllowed(
-                ngettext("Add %(count)s more accepted photo before paying.",
-                         "Add %(count)s more accepted photos before paying.", readiness.missing)
-                % {"count": readiness.missing}
+                gettext("Add %(count)s more accepted photo(s) before paying.") % {"count": readiness.missing}
             )
         raise OrderNotAllowed(gettext("Your photos are not ready for training yet."))
     with transaction.atomic():
