@@ -136,7 +136,9 @@ class StyleTemplateAdmin(admin.ModelAdmin):
     def prompt_tokens(self, obj) -> str:
         if obj is None or not obj.prompt:
             return "–"
-        return f"{_token_count_label(resolve_prompt(obj.prompt, **WIDEST_IDENTITY))}, with the avatar's identity"
+        return _("%(count)s, with the avatar's identity") % {
+            "count": _token_count_label(resolve_prompt(obj.prompt, **WIDEST_IDENTITY))
+        }
 
     @admin.display(description=_("Negative prompt length"))
     def negative_prompt_tokens(self, obj) -> str:
