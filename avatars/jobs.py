@@ -39,7 +39,13 @@ class JobAbandoned(Exception):
 
 class JobFailedForGood(Exception):
     """The work can't succeed by trying again (a weak avatar after its second training): the job
-    fails now, without its remaining attempts. The message is for the customer."""
+    fails now, without its remaining attempts. The message is for the customer: an English
+    sentence marked gettext_noop, its `%(name)s` figures in `params`, worded when read."""
+
+    def __init__(self, message: str, params: dict | None = None):
+        self.message = message
+        self.params = params or {}
+        super().__init__(message % self.params if self.params else message)
 
 
 def _heartbeat_is_fresh(job) -> bool:
@@ -195,6 +201,7 @@ def _job_work(job, work: Callable) -> None:
                 locked.gpu_seconds += time.monotonic() - started
                 if isinstance(locked, TrainingJob):
                     locked.failure_reason = str(failure)[:300]
+                    locked.failure_reason_parts = {"message": failure.message, "params": failure.params}
                 _job_fail_for_good(locked, str(failure))
     except Exception as exc:
         logger.exception("%s %s failed (attempt %s)", model.__name__, job_id, job.attempts)

@@ -189,8 +189,11 @@ class TrainingJob(GpuJob):
     chosen_samples = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("chosen samples"))
     best_likeness = models.FloatField(null=True, blank=True, verbose_name=_("best likeness"))
     # Why it failed for good, written for the customer (the refund and the page say it);
-    # `error` keeps the technical reason for the operator.
+    # `error` keeps the technical reason for the operator. The worker knows no reader's
+    # language: `failure_reason_parts` keeps the sentence's catalogue id ("message") and its
+    # figures ("params"), so the page words it in the reader's (selectors.training_failure_words).
     failure_reason = models.CharField(max_length=300, blank=True, verbose_name=_("failure reason"))
+    failure_reason_parts = models.JSONField(default=dict, blank=True, verbose_name=_("failure reason parts"))
 
     class Meta:
         verbose_name = _("training job")

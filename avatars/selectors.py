@@ -314,8 +314,8 @@ def avatar_progress(*, avatar: Avatar) -> dict:
         "overall_progress": overall,
         "done": avatar.status == Avatar.Status.READY and not active,
         "failed": avatar.status == Avatar.Status.FAILED,
-        "failure_reason": (training.failure_reason if training is not None else "")
-        if avatar.status == Avatar.Status.FAILED else "",
+        "failure_reason": training_failure_words(job_id=training.pk)
+        if avatar.status == Avatar.Status.FAILED and training is not None else "",
         "portrait_count": avatar.portraits.count(),
         "jobs": [j.__dict__ for j in jobs],
         "eta_seconds": max((j.eta_seconds or 0 for j in active), default=0) or None,
@@ -355,6 +355,18 @@ def avatar_has_initial_renders_waiting(*, avatar_id: int, other_than: int | None
         .exclude(pk=other_than)
         .exists()
     )
+
+
+def training_failure_words(*, job_id: int) -> str:
+    """Why a training failed for good, in the active language ("" if it did not say)."""
+    job = TrainingJob.objects.only("failure_reason", "failure_reason_parts").get(pk=job_id)
+    parts = job.failure_reason_parts
+    if not parts.get("message"):
+        return job.failure_reason  # written before reasons were stored in parts
+    try:
+        return _(parts["message"]) % parts.get("params", {}) if parts.get("params") else _(parts["message"])
+    except (KeyError, TypeError, ValueError):
+        return job.failure_reason
 
 
 def avatar_build_failure_reason(*, avatar: Avatar) -> str | None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from avatars import services
 from avatars.engine_config import engine_spec
@@ -135,8 +136,9 @@ def _train(job: TrainingJob, report: ProgressReporter, started: float) -> None:
                 break
         else:
             raise JobFailedForGood(
-                f"We could not learn your likeness well enough from these photos (best {result.best_likeness:.0f} "
-                f"of 100, {minimum:.0f} needed), even on a second try."
+                gettext_noop("We could not learn your likeness well enough from these photos (best %(best)s "
+                             "of 100, %(needed)s needed), even on a second try."),
+                {"best": f"{result.best_likeness:.0f}", "needed": f"{minimum:.0f}"},
             )
         lora_bytes = output.read_bytes()
     report(job_stage("saving"), 97, force=True)

@@ -17,6 +17,11 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AddField(
+            model_name='trainingjob',
+            name='failure_reason_parts',
+            field=models.JSONField(blank=True, default=dict, verbose_name='failure reason parts'),
+        ),
         migrations.AlterModelOptions(
             name='avatar',
             options={'ordering': ['-created_at'], 'verbose_name': 'avatar', 'verbose_name_plural': 'avatars'},

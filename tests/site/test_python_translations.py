@@ -145,3 +145,23 @@ def test_the_admin_reads_in_chinese_for_a_chinese_speaking_operator():
     assert "拒绝原因" in photos and "质量" in photos  # the project's own column titles
     assert "重试所选的失败任务" in jobs  # its action
     assert "训练任务" in jobs  # the model's name
+
+
+def test_why_a_training_failed_reads_in_the_readers_language():
+    from avatars.jobs import JobFailedForGood
+
+    user = UserFactory()
+    avatar = AvatarFactory(user=user, status=Avatar.Status.FAILED)
+    failure = JobFailedForGood(
+        "We could not learn your likeness well enough from these photos (best %(best)s of 100, "
+        "%(needed)s needed), even on a second try.", {"best": "41", "needed": "60"},
+    )
+    TrainingJob.objects.create(avatar=avatar, status="failed", failure_reason=str(failure),
+                               failure_reason_parts={"message": failure.message, "params": failure.params})
+    poll = reverse("avatars:progress", args=[avatar.public_id])
+
+    chinese = signed_in(user).get(poll, **ZH).json()["failure_reason"]
+    english = api_client(user).get(f"/api/v1/avatars/{avatar.public_id}/progress/", **EN).json()["failure_reason"]
+
+    assert english == str(failure) and english.startswith("We could not learn your likeness well enough")
+    assert "41" in chinese and "60" in chinese and chinese.endswith("。")
