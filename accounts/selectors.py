@@ -1,24 +1,8 @@
 """What the account pages read: a person's stored data, and deletion receipts."""
 
 from django.db.models import Count, Q
-from django.utils.translation import gettext_lazy as _
 
 from accounts.models import DeletionReceipt, User
-
-RECEIPT_LABELS = [
-    ("account", _("Your account (email, password, settings)")),
-    ("avatars", _("Avatars")),
-    ("photos", _("Uploaded photos and their check results")),
-    ("lora_files", _("Avatar files (the trained LoRA weights)")),
-    ("portraits", _("Portraits")),
-    ("files", _("Files erased from storage")),
-    ("reference_images", _("Reference images of your style requests")),
-    ("votes", _("Votes on style requests")),
-    ("notices", _("Notices")),
-    ("consent_records", _("Your consents and terms acceptances")),
-    ("api_tokens", _("API tokens")),
-    ("sessions", _("Signed-in sessions")),
-]
 
 
 def _lora_size(avatar) -> int | None:
@@ -61,9 +45,3 @@ def my_data_for_user(*, user: User) -> dict:
 
 def receipt_get(*, token: str) -> DeletionReceipt | None:
     return DeletionReceipt.objects.filter(token=token).first()
-
-
-def receipt_lines(*, receipt: DeletionReceipt) -> list[tuple[str, int]]:
-    """The receipt's counts as (what, how many), in a fixed order a person can read."""
-    removed = receipt.removed
-    return [(label, removed[key]) for key, label in RECEIPT_LABELS if key in removed]

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0002_terms_consent_email_verification'),
-        ('avatars', '0011_photo_reason_details'),
+        ('avatars', '0012_photo_reason_details'),
     ]
 
     operations = [

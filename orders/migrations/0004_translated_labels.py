@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('avatars', '0012_translated_labels'),
+        ('avatars', '0013_translated_labels'),
         ('orders', '0003_reconcile_schedule'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -127,11 +127,11 @@ def test_an_api_error_reads_in_chinese():
 
 
 def test_a_form_error_reads_in_chinese():
-    UserFactory(email="taken@example.com")
+    response = Client().post(reverse("accounts:signup"), {
+        "email": "new@example.com", "password1": "a long pass phrase 42", "password2": "a long pass phrase 42",
+    }, **ZH)
 
-    response = Client().post(reverse("accounts:signup"), {"email": "taken@example.com"}, **ZH)
-
-    assert "此邮箱已注册账户，请直接登录。" in response.content.decode()
+    assert "请勾选此框，以接受服务条款和隐私声明。" in response.content.decode()  # the unticked terms box
 
 
 def test_the_admin_reads_in_chinese_for_a_chinese_speaking_operator():

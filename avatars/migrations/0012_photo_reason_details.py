@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('avatars', '0010_avatar_engine_family'),
+        ('avatars', '0011_schedule_orphan_media_sweep'),
     ]
 
     operations = [

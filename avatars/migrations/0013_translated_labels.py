@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('avatars', '0011_photo_reason_details'),
+        ('avatars', '0012_photo_reason_details'),
         ('orders', '0003_reconcile_schedule'),
         ('styles', '0005_translated_labels'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
