@@ -1,8 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils.translation import gettext_lazy as _
 
 from accounts.deletion import user_delete_everything
 from accounts.models import ApiToken, DeletionReceipt, Notice, User
+from accounts.notices import notice_text
 
 
 @admin.register(User)
@@ -13,8 +15,8 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ["email", "display_name"]
     fieldsets = [
         (None, {"fields": ["email", "password", "display_name"]}),
-        ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
-        ("Dates", {"fields": ["last_login", "date_joined"]}),
+        (_("Permissions"), {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
+        (_("Dates"), {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
 
@@ -30,10 +32,14 @@ class UserAdmin(DjangoUserAdmin):
 
 @admin.register(Notice)
 class NoticeAdmin(admin.ModelAdmin):
-    list_display = ["user", "message", "created_at", "read_at"]
+    list_display = ["user", "text", "created_at", "read_at"]
     list_select_related = ["user"]
     list_filter = ["read_at"]
     search_fields = ["user__email", "message"]
+
+    @admin.display(description=_("Message"), ordering="message")
+    def text(self, notice: Notice) -> str:
+        return notice_text(notice)
 
 
 @admin.register(DeletionReceipt)

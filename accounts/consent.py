@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
 
 from accounts.models import PhotoConsent, User
 from accounts.terms import terms_check_accepted, terms_figures, terms_version
@@ -35,7 +36,7 @@ def photo_consent_given(*, avatar) -> bool:
 def photo_consent_give(*, user: User, avatar) -> PhotoConsent:
     """Record the owner's consent for this avatar's photos; a second time keeps the first record."""
     if avatar.user_id != user.pk:
-        raise PhotoConsentRequired("Only the avatar's owner can consent to its photos.")
+        raise PhotoConsentRequired(_("Only the avatar's owner can consent to its photos."))
     terms_check_accepted(user=user)
     try:
         with transaction.atomic():
@@ -52,8 +53,8 @@ def photo_upload_check(*, user: User, avatar) -> None:
     terms_check_accepted(user=user)
     if not photo_consent_given(avatar=avatar):
         raise PhotoConsentRequired(
-            "Before the first photo, say yes to how this avatar's photos are used: "
-            "open the avatar's page, or POST its photo-consent endpoint."
+            _("Before the first photo, say yes to how this avatar's photos are used: "
+              "open the avatar's page, or POST its photo-consent endpoint.")
         )
 
 

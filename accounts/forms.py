@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm, UserCreationForm
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from accounts.terms import terms_version
@@ -19,15 +20,15 @@ class TermsAcceptanceMixin(forms.Form):
 
     accept_terms = forms.BooleanField(
         required=True,
-        label="I have read and accept the terms and the privacy notice.",
-        error_messages={"required": "Tick the box to accept the terms and the privacy notice."},
+        label=_("I have read and accept the terms and the privacy notice."),
+        error_messages={"required": _("Tick the box to accept the terms and the privacy notice.")},
     )
     terms_version = forms.CharField(widget=forms.HiddenInput)
 
     def clean_terms_version(self) -> str:
         version = self.cleaned_data["terms_version"]
         if version != terms_version():
-            raise forms.ValidationError("The terms changed while this page was open. Read the new version, then accept.")
+            raise forms.ValidationError(_("The terms changed while this page was open. Read the new version, then accept."))
         return version
 
 
@@ -40,7 +41,7 @@ class SignupForm(NoColonMixin, TermsAcceptanceMixin, UserCreationForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # One plain line instead of the validators' four-item list; their messages still explain a refusal.
-        self.fields["password1"].help_text = "At least 8 characters, not a common password, not only digits."
+        self.fields["password1"].help_text = _("At least 8 characters, not a common password, not only digits.")
         self.fields["password1"].widget.attrs["autocomplete"] = "new-password"
         self.fields["password2"].help_text = ""
         self.fields["terms_version"].initial = terms_version()
@@ -56,7 +57,7 @@ class SignupForm(NoColonMixin, TermsAcceptanceMixin, UserCreationForm):
 
 class EmailAuthenticationForm(NoColonMixin, AuthenticationForm):
     username = forms.EmailField(
-        label="Email address", widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+        label=_("Email address"), widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
     )
 
     def clean_username(self) -> str:
@@ -65,13 +66,13 @@ class EmailAuthenticationForm(NoColonMixin, AuthenticationForm):
 
 class AvatarDeleteForm(NoColonMixin, forms.Form):
     confirm = forms.BooleanField(
-        label="I understand: its photos, avatar file and portraits are deleted for good.", required=True
+        label=_("I understand: its photos, avatar file and portraits are deleted for good."), required=True
     )
 
 
 class DeleteEverythingForm(NoColonMixin, forms.Form):
     email = forms.EmailField(
-        label="Type your email address to confirm",
+        label=_("Type your email address to confirm"),
         widget=forms.EmailInput(attrs={"autocomplete": "off"}),
     )
 
@@ -82,7 +83,7 @@ class DeleteEverythingForm(NoColonMixin, forms.Form):
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip().lower()
         if email != self.user.email.lower():
-            raise forms.ValidationError("That is not the email address of this account.")
+            raise forms.ValidationError(_("That is not the email address of this account."))
         return email
 
 
@@ -98,12 +99,12 @@ class TermsAcceptForm(NoColonMixin, TermsAcceptanceMixin):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["terms_version"].initial = terms_version()
-        self.fields["accept_terms"].label = "I have read and accept the new terms and privacy notice."
+        self.fields["accept_terms"].label = _("I have read and accept the new terms and privacy notice.")
 
 
 class PhotoConsentForm(NoColonMixin, forms.Form):
     consent = forms.BooleanField(
         required=True,
-        label="Yes, I agree to this use of my photos for this avatar.",
-        error_messages={"required": "Tick the box to agree, or delete the avatar if you don't."},
+        label=_("Yes, I agree to this use of my photos for this avatar."),
+        error_messages={"required": _("Tick the box to agree, or delete the avatar if you don't.")},
     )

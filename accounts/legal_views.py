@@ -11,6 +11,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.consent import photo_consent_give, photo_consent_given, photo_consent_statement
@@ -57,7 +58,7 @@ def terms_accept_page(request):
     form = TermsAcceptForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         terms_accept(user=request.user, version=form.cleaned_data["terms_version"])
-        messages.success(request, f"Thank you: you accepted version {terms_version()} of the terms.")
+        messages.success(request, _("Thank you: you accepted version %(version)s of the terms.") % {"version": terms_version()})
         return redirect(next_url)
     return render(request, "accounts/terms_accept.html", {"form": form, "next": next_url, **terms_figures()})
 
@@ -108,7 +109,7 @@ def verify_email_needed(request):
     if request.method == "POST":
         try:
             email_verification_resend(user=request.user, base_url=request.build_absolute_uri("/"))
-            messages.success(request, f"A new link is on its way to {request.user.email}.")
+            messages.success(request, _("A new link is on its way to %(email)s.") % {"email": request.user.email})
         except EmailVerificationResendLimited as refusal:
             messages.error(request, refusal.message)
         return redirect(url_with_next("accounts:verify_email_needed", next_url))

@@ -1,5 +1,6 @@
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class UserManager(BaseUserManager):
@@ -30,10 +31,10 @@ class User(AbstractUser):
     username = None
     first_name = None
     last_name = None
-    email = models.EmailField("email address", unique=True)
-    display_name = models.CharField(max_length=80, blank=True)
+    email = models.EmailField(_("email address"), unique=True)
+    display_name = models.CharField(max_length=80, blank=True, verbose_name=_("display name"))
     # Set when the person opened the link mailed to this address (accounts.verification).
-    email_verified_at = models.DateTimeField(null=True, blank=True)
+    email_verified_at = models.DateTimeField(null=True, blank=True, verbose_name=_("email verified at"))
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
@@ -57,13 +58,17 @@ class User(AbstractUser):
 class Notice(models.Model):
     """A message shown to a user on their next visit (e.g. a requested template shipped)."""
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notices")
-    message = models.CharField(max_length=300)
-    link = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    read_at = models.DateTimeField(null=True, blank=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notices", verbose_name=_("user"))
+    # The English sentence (a catalogue id) and its figures: worded when shown (accounts.notices).
+    message = models.CharField(max_length=300, verbose_name=_("message"))
+    params = models.JSONField(default=dict, blank=True, verbose_name=_("params"))
+    link = models.CharField(max_length=300, blank=True, verbose_name=_("link"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    read_at = models.DateTimeField(null=True, blank=True, verbose_name=_("read at"))
 
     class Meta:
+        verbose_name = _("notice")
+        verbose_name_plural = _("notices")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["user", "read_at"])]
 
@@ -74,11 +79,15 @@ class Notice(models.Model):
 class DeletionReceipt(models.Model):
     """What a deletion removed and when. Kept without a user link: the user may be gone."""
 
-    user_email_hash = models.CharField(max_length=64, db_index=True)
-    token = models.CharField(max_length=64, unique=True)
-    scope = models.CharField(max_length=40)
-    removed = models.JSONField(default=dict)
-    created_at = models.DateTimeField(auto_now_add=True)
+    user_email_hash = models.CharField(max_length=64, db_index=True, verbose_name=_("user email hash"))
+    token = models.CharField(max_length=64, unique=True, verbose_name=_("token"))
+    scope = models.CharField(max_length=40, verbose_name=_("scope"))
+    removed = models.JSONField(default=dict, verbose_name=_("removed"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+
+    class Meta:
+        verbose_name = _("deletion receipt")
+        verbose_name_plural = _("deletion receipts")
 
     def __str__(self) -> str:
         return f"{self.scope} at {self.created_at:%Y-%m-%d %H:%M}"
@@ -87,11 +96,13 @@ class DeletionReceipt(models.Model):
 class TermsAcceptance(models.Model):
     """One person accepting one version of the terms and privacy notice (accounts.terms)."""
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="terms_acceptances")
-    version = models.CharField(max_length=40)
-    accepted_at = models.DateTimeField(auto_now_add=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="terms_acceptances", verbose_name=_("user"))
+    version = models.CharField(max_length=40, verbose_name=_("version"))
+    accepted_at = models.DateTimeField(auto_now_add=True, verbose_name=_("accepted at"))
 
     class Meta:
+        verbose_name = _("terms acceptance")
+        verbose_name_plural = _("terms acceptances")
         ordering = ["-accepted_at"]
         constraints = [models.UniqueConstraint(fields=["user", "version"], name="terms_accepted_once_per_version")]
 
@@ -103,12 +114,16 @@ class PhotoConsent(models.Model):
     """Explicit consent to process the face photos of one avatar (PIPL's separate consent, GDPR
     Art. 9). It goes with the avatar: withdrawing it is deleting the avatar (accounts.consent)."""
 
-    avatar = models.OneToOneField("avatars.Avatar", on_delete=models.CASCADE, related_name="photo_consent")
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="photo_consents")
+    avatar = models.OneToOneField("avatars.Avatar", on_delete=models.CASCADE, related_name="photo_consent", verbose_name=_("avatar"))
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="photo_consents", verbose_name=_("user"))
     # The sentences the person agreed to, as shown, with the figures of that moment.
-    statement = models.TextField()
-    terms_version = models.CharField(max_length=40)
-    given_at = models.DateTimeField(auto_now_add=True)
+    statement = models.TextField(verbose_name=_("statement"))
+    terms_version = models.CharField(max_length=40, verbose_name=_("terms version"))
+    given_at = models.DateTimeField(auto_now_add=True, verbose_name=_("given at"))
+
+    class Meta:
+        verbose_name = _("photo consent")
+        verbose_name_plural = _("photo consents")
 
     def __str__(self) -> str:
         return f"Photo consent for avatar {self.avatar_id}"

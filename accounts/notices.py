@@ -1,18 +1,40 @@
-"""Notices: short messages a user sees on their next page view. A leaf module, used by every app."""
+"""Notices: short messages a user sees on their next page view. A leaf module, used by every app.
+
+A notice is mostly written by a worker, which has no reader's language. So it stores the
+English sentence as a catalogue id (marked with gettext_noop where it is written) and its
+figures apart, and is worded when it is shown, in the language of the page that shows it:
+the person reads it in the language they browse in, whatever it was when it was written.
+"""
 
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.models import Notice, User
 
 
-def notice_create(*, user: User, message: str, link: str = "") -> Notice:
-    """Leave a message that the user sees on their next page view."""
-    return Notice.objects.create(user=user, message=message[:300], link=link[:300])
+def notice_create(*, user: User, message: str, params: dict | None = None, link: str = "") -> Notice:
+    """Leave a message that the user sees on their next page view. `message` is the English
+    sentence, marked gettext_noop, with `%(name)s` for each of `params` (plain JSON values)."""
+    return Notice.objects.create(user=user, message=message[:300], params=params or {}, link=link[:300])
+
+
+def notice_text(notice: Notice) -> str:
+    """The notice in the active language, its figures filled in."""
+    text = gettext(notice.message)
+    if not notice.params:
+        return text
+    try:
+        return text % notice.params
+    except (KeyError, TypeError, ValueError):
+        return notice.message % notice.params  # a translation that lost a placeholder: say it in English
 
 
 def notices_take_unread(*, user: User) -> list[Notice]:
-    """The user's unread notices, marked read now: each one shows once."""
+    """The user's unread notices, marked read now (each one shows once), their `message` worded
+    in the active language for the page that shows them."""
     notices = list(Notice.objects.filter(user=user, read_at__isnull=True).order_by("created_at"))
     if notices:
         Notice.objects.filter(pk__in=[notice.pk for notice in notices]).update(read_at=timezone.now())
+    for notice in notices:
+        notice.message = notice_text(notice)
     return notices

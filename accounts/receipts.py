@@ -4,24 +4,25 @@ delete a person's things write their receipts through it."""
 import secrets
 
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import DeletionReceipt
 
 EMAIL_HASH_SALT = "accounts.receipts.email"
 
 RECEIPT_LABELS = [
-    ("account", "Your account (email, password, settings)"),
-    ("avatars", "Avatars"),
-    ("photos", "Uploaded photos and their check results"),
-    ("lora_files", "Avatar files (the trained LoRA weights)"),
-    ("portraits", "Portraits"),
-    ("files", "Files erased from storage"),
-    ("reference_images", "Reference images of your style requests"),
-    ("votes", "Votes on style requests"),
-    ("notices", "Notices"),
-    ("consent_records", "Your consents and terms acceptances"),
-    ("api_tokens", "API tokens"),
-    ("sessions", "Signed-in sessions"),
+    ("account", _("Your account (email, password, settings)")),
+    ("avatars", _("Avatars")),
+    ("photos", _("Uploaded photos and their check results")),
+    ("lora_files", _("Avatar files (the trained LoRA weights)")),
+    ("portraits", _("Portraits")),
+    ("files", _("Files erased from storage")),
+    ("reference_images", _("Reference images of your style requests")),
+    ("votes", _("Votes on style requests")),
+    ("notices", _("Notices")),
+    ("consent_records", _("Your consents and terms acceptances")),
+    ("api_tokens", _("API tokens")),
+    ("sessions", _("Signed-in sessions")),
 ]
 
 

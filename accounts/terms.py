@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from accounts.models import TermsAcceptance, User
 from portrait_site.errors import ApplicationError
@@ -28,7 +29,7 @@ def terms_figures() -> dict:
     return {
         "version": terms_version(),
         "operator_named": bool(settings.LIKENESS_OPERATOR_NAME),
-        "operator_name": settings.LIKENESS_OPERATOR_NAME or "the operator of this site",
+        "operator_name": settings.LIKENESS_OPERATOR_NAME or _("the operator of this site"),
         "operator_contact": settings.LIKENESS_OPERATOR_CONTACT,
         "operator_address": settings.LIKENESS_OPERATOR_ADDRESS,
         "price_minor": settings.LIKENESS_PRICE_MINOR,
@@ -58,8 +59,8 @@ def terms_check_accepted(*, user: User) -> None:
     """Refuses an upload or a payment until the person has accepted the current version."""
     if not terms_accepted(user=user):
         raise TermsNotAccepted(
-            f"The terms changed (version {terms_version()}). Read and accept them first: "
-            "they say what happens to your photos, your avatar and your money."
+            _("The terms changed (version %(version)s). Read and accept them first: "
+              "they say what happens to your photos, your avatar and your money.") % {"version": terms_version()}
         )
 
 
@@ -68,7 +69,8 @@ def terms_accept(*, user: User, version: str) -> TermsAcceptance:
     text they were never shown means nothing. Accepting twice keeps the first time."""
     if version != terms_version():
         raise TermsNotAccepted(
-            f"Version {version or '(none)'} is not the current terms; the current one is {terms_version()}."
+            _("Version %(version)s is not the current terms; the current one is %(current)s.")
+            % {"version": version or _("(none)"), "current": terms_version()}
         )
     try:
         with transaction.atomic():

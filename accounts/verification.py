@@ -11,6 +11,7 @@ from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from portrait_site.errors import ApplicationError
@@ -39,8 +40,8 @@ class EmailVerificationResendLimited(ApplicationError):
 def email_check_verified(*, user: User) -> None:
     if user.email_verified_at is None:
         raise EmailNotVerified(
-            f"Confirm your email address before paying: open the link we sent to {user.email}, "
-            "or ask for a new one."
+            _("Confirm your email address before paying: open the link we sent to %(email)s, "
+              "or ask for a new one.") % {"email": user.email}
         )
 
 
@@ -69,8 +70,8 @@ def email_verification_resend(*, user: User, base_url: str) -> None:
     limit = settings.LIKENESS_EMAIL_VERIFICATION_RESENDS_PER_HOUR
     if rate_limit_hit(key=f"verify-email:{user.pk}", limit=limit, window_seconds=3600):
         raise EmailVerificationResendLimited(
-            f"We sent {limit} links this hour already. Look for them in your inbox and spam folder, "
-            "or ask again in an hour."
+            _("We sent %(limit)s links this hour already. Look for them in your inbox and spam folder, "
+              "or ask again in an hour.") % {"limit": limit}
         )
     email_verification_send(user=user, base_url=base_url)
 
@@ -83,14 +84,14 @@ def email_verify(*, token: str) -> tuple[User, bool]:
         payload = signing.loads(token, salt=SIGNING_SALT, max_age=max_age)
     except signing.SignatureExpired:
         raise EmailVerificationLinkInvalid(
-            "This link is too old. Sign in and ask for a new one: it works for "
-            f"{settings.LIKENESS_EMAIL_VERIFICATION_MAX_AGE_HOURS} hours."
+            _("This link is too old. Sign in and ask for a new one: it works for %(hours)s hours.")
+            % {"hours": settings.LIKENESS_EMAIL_VERIFICATION_MAX_AGE_HOURS}
         ) from None
     except signing.BadSignature:
-        raise EmailVerificationLinkInvalid("This link is not one we sent, or it was cut short.") from None
+        raise EmailVerificationLinkInvalid(_("This link is not one we sent, or it was cut short.")) from None
     user = User.objects.filter(pk=payload.get("user"), email=payload.get("email")).first()
     if user is None:
-        raise EmailVerificationLinkInvalid("This link was for an address that is no longer on any account.")
+        raise EmailVerificationLinkInvalid(_("This link was for an address that is no longer on any account."))
     if user.email_verified_at is not None:
         return user, False
     user.email_verified_at = timezone.now()

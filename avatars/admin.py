@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.db.models import Sum
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext_lazy as _
 
 from avatars import services
 from avatars.models import Avatar, GpuUsage, Photo, Portrait, RenderJob, TrainingJob
@@ -16,7 +17,7 @@ class AvatarAdmin(admin.ModelAdmin):
     readonly_fields = ["public_id", "user", "status", "identity_token", "lora_file", "embedding_centroid",
                        "engine_label", "trained_at", "photos_deleted_at"]
 
-    @admin.display(description="Engine", ordering="engine_label")
+    @admin.display(description=_("Engine"), ordering="engine_label")
     def engine(self, avatar) -> str:
         return avatar.engine_label or "–"
 
@@ -53,11 +54,11 @@ class PhotoAdmin(MadeBySystemAdmin):
         for photo in queryset:
             services.photo_delete_by_operator(photo=photo)
 
-    @admin.display(description="Why refused", ordering="reason_code")
+    @admin.display(description=_("Why refused"), ordering="reason_code")
     def refusal(self, photo) -> str:
         return photo.reason_code.replace("_", " ") or "–"
 
-    @admin.display(description="Quality", ordering="quality_score")
+    @admin.display(description=_("Quality"), ordering="quality_score")
     def quality(self, photo) -> str:
         return "–" if photo.quality_score is None else f"{photo.quality_score:.2f}"
 
@@ -69,7 +70,7 @@ def likeness_curve_html(curve: list[dict], *, chosen_samples: int | None) -> Saf
     """The validation curve as a small chart (mean likeness against samples seen, the kept
     checkpoint marked) over a table of every point."""
     if not curve:
-        return SafeString("no validation yet")
+        return SafeString(_("no validation yet"))
     measured = [point for point in curve if point.get("mean_likeness") is not None]
     chart = SafeString("")
     if measured:
@@ -119,7 +120,7 @@ class GpuJobAdmin(MadeBySystemAdmin):
     actions = ["retry_jobs"]
     change_list_template = "admin/avatars/gpu_job_change_list.html"
 
-    @admin.display(description="GPU minutes", ordering="gpu_seconds")
+    @admin.display(description=_("GPU minutes"), ordering="gpu_seconds")
     def gpu_minutes(self, job) -> str:
         return f"{job.gpu_seconds / 60:.2f}"
 
@@ -131,7 +132,7 @@ class GpuJobAdmin(MadeBySystemAdmin):
             response.context_data["gpu_minutes_total"] = f"{total / 60:.1f}"
         return response
 
-    @admin.action(description="Retry selected failed jobs")
+    @admin.action(description=_("Retry selected failed jobs"))
     def retry_jobs(self, request, queryset):
         retried = 0
         for job in queryset:
@@ -139,9 +140,9 @@ class GpuJobAdmin(MadeBySystemAdmin):
                 services.job_retry(job=job)
                 retried += 1
             except services.AvatarError as error:
-                self.message_user(request, f"Job {job.pk}: {error}", messages.WARNING)
+                self.message_user(request, _("Job %(job)s: %(error)s") % {"job": job.pk, "error": error}, messages.WARNING)
         if retried:
-            self.message_user(request, f"Queued {retried} job(s) again.", messages.SUCCESS)
+            self.message_user(request, _("Queued %(count)s job(s) again.") % {"count": retried}, messages.SUCCESS)
 
 
 @admin.register(TrainingJob)
@@ -152,13 +153,15 @@ class TrainingJobAdmin(GpuJobAdmin):
                        "chosen_checkpoint", "likeness_curve", "failure_reason"]
     exclude = ["validation_curve", "chosen_samples", "best_likeness"]
 
-    @admin.display(description="Checkpoint kept")
+    @admin.display(description=_("Checkpoint kept"))
     def chosen_checkpoint(self, job) -> str:
         if job.chosen_samples is None:
-            return "the last one: likeness not measured (no face in the validation portraits)" if job.samples else "-"
-        return f"after {job.chosen_samples} samples, likeness {job.best_likeness:.1f}"
+            return _("the last one: likeness not measured (no face in the validation portraits)") if job.samples else "-"
+        return _("after %(samples)s samples, likeness %(likeness)s") % {
+            "samples": job.chosen_samples, "likeness": f"{job.best_likeness:.1f}"
+        }
 
-    @admin.display(description="Likeness while training")
+    @admin.display(description=_("Likeness while training"))
     def likeness_curve(self, job) -> str:
         return format_html("{}", likeness_curve_html(job.validation_curve, chosen_samples=job.chosen_samples))
 
@@ -188,15 +191,15 @@ class PortraitAdmin(MadeBySystemAdmin):
         for portrait in queryset.select_related("avatar__user"):
             services.portrait_delete_by_operator(portrait=portrait)
 
-    @admin.display(description="Portrait", ordering="created_at")
+    @admin.display(description=_("Portrait"), ordering="created_at")
     def portrait(self, portrait) -> str:
         return portrait.public_id.hex[:8]
 
-    @admin.display(description="Likeness", ordering="likeness_score")
+    @admin.display(description=_("Likeness"), ordering="likeness_score")
     def likeness(self, portrait) -> str:
         return "–" if portrait.likeness_score is None else f"{portrait.likeness_score:.0f}/100"
 
-    @admin.display(description="Downloads", ordering="download_count")
+    @admin.display(description=_("Downloads"), ordering="download_count")
     def downloads(self, portrait) -> int:
         return portrait.download_count
 
@@ -214,10 +217,10 @@ class GpuUsageAdmin(MadeBySystemAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.display(description="Likeness", ordering="likeness_score")
+    @admin.display(description=_("Likeness"), ordering="likeness_score")
     def likeness(self, usage) -> str:
         return "–" if usage.likeness_score is None else f"{usage.likeness_score:.0f}/100"
 
-    @admin.display(description="GPU minutes", ordering="gpu_seconds")
+    @admin.display(description=_("GPU minutes"), ordering="gpu_seconds")
     def gpu_minutes(self, usage) -> str:
         return f"{usage.gpu_seconds / 60:.2f}"

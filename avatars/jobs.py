@@ -23,6 +23,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from avatars import selectors
+from avatars.job_stages import job_stage
 from avatars.models import Avatar, GpuJob, RenderJob, TrainingJob
 from avatars.queue import GPU_NEXT_JOB_TASK, enqueue_gpu_task, enqueue_task, gpu_turns_queued, job_enqueue
 from avatars.services import gpu_usage_record
@@ -46,7 +47,13 @@ class JobAbandoned(Exception):
 
 class JobFailedForGood(Exception):
     """The work can't succeed by trying again (a weak avatar after its second training): the job
-    fails now, without its remaining attempts. The message is for the customer."""
+    fails now, without its remaining attempts. The message is for the customer: an English
+    sentence marked gettext_noop, its `%(name)s` figures in `params`, worded when read."""
+
+    def __init__(self, message: str, params: dict | None = None):
+        self.message = message
+        self.params = params or {}
+        super().__init__(message % self.params if self.params else message)
 
 
 def _heartbeat_is_fresh(job) -> bool:
@@ -74,7 +81,7 @@ def _job_claim(model, job_id: int):
         job.attempts += 1
         job.heartbeat_at = timezone.now()
         job.started_at = job.heartbeat_at
-        job.stage = "starting"
+        job.stage = job_stage("starting")
         job.progress = 0
         job.error = ""
         job.save()
@@ -143,7 +150,7 @@ def _job_fail_attempt(job, error: str, seconds: float) -> None:
         locked.gpu_seconds += seconds
         if locked.attempts < locked.max_attempts:
             locked.transition_to(locked.Status.QUEUED)
-            locked.stage = "retrying"
+            locked.stage = job_stage("retrying")
             locked.save()
             job_enqueue(job=locked)
         else:
@@ -233,7 +240,7 @@ def _job_work(job, work: Callable) -> None:
     report = ProgressReporter(job)
     try:
         with JobHeartbeat(job):
-            report("loading the model", 1, force=True)
+            report(job_stage("loading_model"), 1, force=True)
             work(job, report, started)
     except JobAbandoned:
         logger.info("%s %s was taken over or cancelled; stopping", model.__name__, job_id)
@@ -245,6 +252,7 @@ def _job_work(job, work: Callable) -> None:
                 locked.gpu_seconds += time.monotonic() - started
                 if isinstance(locked, TrainingJob):
                     locked.failure_reason = str(failure)[:300]
+                    locked.failure_reason_parts = {"message": failure.message, "params": failure.params}
                 _job_fail_for_good(locked, str(failure))
     except Exception as exc:
         logger.exception("%s %s failed (attempt %s)", model.__name__, job_id, job.attempts)
@@ -289,7 +297,7 @@ def jobs_requeue_stale() -> int:
                     _job_fail_for_good(job, f"The worker stopped answering {job.attempts} times.")
                 else:
                     job.transition_to(job.Status.QUEUED)
-                    job.stage = "requeued"
+                    job.stage = job_stage("requeued")
                     job.save()
                     job_enqueue(job=job)
                 requeued += 1

@@ -11,7 +11,10 @@ from django.core.cache import cache
 from django.db.models import Avg, Count, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from avatars.job_stages import job_stage_words
 from avatars.models import Avatar, GpuJob, Photo, Portrait, RenderJob, TrainingJob
 from styles.models import StyleTemplate
 
@@ -285,7 +288,8 @@ def avatar_progress(*, avatar: Avatar) -> dict:
     jobs: list[JobProgress] = []
     if training is not None:
         jobs.append(JobProgress(
-            kind="training", label="Training your avatar", status=training.status, stage=training.stage,
+            kind="training", label=_("Training your avatar"), status=training.status,
+            stage=job_stage_words(training.stage),
             progress=training.progress,
             queue_position=_queue_position(ahead_in_queue, training),
             eta_seconds=(
@@ -296,8 +300,8 @@ def avatar_progress(*, avatar: Avatar) -> dict:
     typical_render = figures.get(_typical_seconds_key(RenderJob))
     for job in renders:
         jobs.append(JobProgress(
-            kind="render", label=f"{RenderJob.Kind(job.kind).label}: {job.template_title}", status=job.status,
-            stage=job.stage, progress=job.progress,
+            kind="render", status=job.status, stage=job_stage_words(job.stage), progress=job.progress,
+            label=_("%(kind)s: %(template)s") % {"kind": RenderJob.Kind(job.kind).label, "template": job.template_title},
             queue_position=_queue_position(ahead_in_queue, job),
             eta_seconds=_eta(job, typical_render, ahead_in_queue.get(("render", job.pk))) if job.is_active else None,
         ))
@@ -310,8 +314,8 @@ def avatar_progress(*, avatar: Avatar) -> dict:
         "overall_progress": overall,
         "done": avatar.status == Avatar.Status.READY and not active,
         "failed": avatar.status == Avatar.Status.FAILED,
-        "failure_reason": (training.failure_reason if training is not None else "")
-        if avatar.status == Avatar.Status.FAILED else "",
+        "failure_reason": training_failure_words(job_id=training.pk)
+        if avatar.status == Avatar.Status.FAILED and training is not None else "",
         "portrait_count": avatar.portraits.count(),
         "jobs": [j.__dict__ for j in jobs],
         "eta_seconds": max((j.eta_seconds or 0 for j in active), default=0) or None,
@@ -351,6 +355,18 @@ def avatar_has_initial_renders_waiting(*, avatar_id: int, other_than: int | None
         .exclude(pk=other_than)
         .exists()
     )
+
+
+def training_failure_words(*, job_id: int) -> str:
+    """Why a training failed for good, in the active language ("" if it did not say)."""
+    job = TrainingJob.objects.only("failure_reason", "failure_reason_parts").get(pk=job_id)
+    parts = job.failure_reason_parts
+    if not parts.get("message"):
+        return job.failure_reason  # written before reasons were stored in parts
+    try:
+        return _(parts["message"]) % parts.get("params", {}) if parts.get("params") else _(parts["message"])
+    except (KeyError, TypeError, ValueError):
+        return job.failure_reason
 
 
 def avatar_build_failure_reason(*, avatar: Avatar) -> str | None:
@@ -567,44 +583,46 @@ def avatar_progress_summary(*, progress: dict) -> str:
     running = [job for job in jobs if job["status"] == GpuJob.Status.RUNNING]
     waiting = [job for job in jobs if job["status"] == GpuJob.Status.QUEUED]
     if progress["failed"]:
-        line = "Training failed"
+        line = _("Training failed")
     elif progress["avatar_status"] in (Avatar.Status.PAID, Avatar.Status.TRAINING):
-        line = "Training your avatar" if running else "Waiting for a free GPU to train your avatar"
+        line = _("Training your avatar") if running else _("Waiting for a free GPU to train your avatar")
     elif running or waiting:
         left = len(running) + len(waiting)
-        line = f"Rendering your portraits: {left} to go" if running else f"{left} portraits waiting for a free GPU"
+        line = (_("Rendering your portraits: %(left)s to go") if running
+                else _("%(left)s portraits waiting for a free GPU")) % {"left": left}
     else:
-        return "All done: your portraits are below"
+        return _("All done: your portraits are below")
     if progress["eta_seconds"]:
-        line += f", about {_duration_words(progress['eta_seconds'])} left"
+        line = _("%(line)s, about %(duration)s left") % {"line": line, "duration": _duration_words(progress["eta_seconds"])}
     return line
 
 
 def _duration_words(seconds: int) -> str:
     if seconds < 90:
-        return f"{seconds} s"
-    return f"{round(seconds / 60)} min"
+        return _("%(seconds)s s") % {"seconds": seconds}
+    return _("%(minutes)s min") % {"minutes": round(seconds / 60)}
 
 
 # Words for a job's state in the customer's list, instead of the status codes.
 JOB_STATE_WORDS = {
-    GpuJob.Status.QUEUED: "Waiting",
-    GpuJob.Status.RUNNING: "In progress",
-    GpuJob.Status.SUCCEEDED: "Done",
-    GpuJob.Status.FAILED: "Could not be finished",
-    GpuJob.Status.CANCELLED: "Cancelled",
+    GpuJob.Status.QUEUED: gettext_lazy("Waiting"),
+    GpuJob.Status.RUNNING: gettext_lazy("In progress"),
+    GpuJob.Status.SUCCEEDED: gettext_lazy("Done"),
+    GpuJob.Status.FAILED: gettext_lazy("Could not be finished"),
+    GpuJob.Status.CANCELLED: gettext_lazy("Cancelled"),
 }
 
 
 def job_state_words(*, job: dict) -> str:
     """How one of avatar_progress's jobs reads to its owner: "In progress: 40% · learning your face:
     likeness 78", "Waiting: 2 ahead"."""
-    words = JOB_STATE_WORDS.get(job["status"], job["status"])
+    words = str(JOB_STATE_WORDS.get(job["status"], job["status"]))
     if job["status"] == GpuJob.Status.RUNNING:
-        # The stage says what the worker is doing, in words ("learning your face: likeness 78").
-        return f"{words}: {job['progress']}%" + (f" · {job['stage']}" if job["stage"] else "")
+        # The stage is already in words ("learning your face: likeness 78", see job_stage_words).
+        line = _("%(state)s: %(progress)s%%") % {"state": words, "progress": job["progress"]}
+        return _("%(line)s · %(stage)s") % {"line": line, "stage": job["stage"]} if job["stage"] else line
     if job["status"] == GpuJob.Status.QUEUED and job["queue_position"]:
-        return f"{words}: {job['queue_position']} ahead"
+        return _("%(state)s: %(count)s ahead") % {"state": words, "count": job["queue_position"]}
     return words
 
 

@@ -15,11 +15,14 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, FileField
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.notices import notice_create
 from accounts.receipt_files import receipt_email_send
 from accounts.receipts import deletion_receipt_create, receipt_counts
 from avatars import selectors
+from avatars.job_stages import job_stage
 from avatars.models import Avatar, GpuUsage, Photo, Portrait, RenderJob, TrainingJob
 from avatars.queue import job_enqueue
 from portrait_site.errors import ApplicationError
@@ -42,7 +45,7 @@ class AvatarError(ApplicationError):
 def avatar_create(*, user, name: str = "", subject_class: str = Avatar.SubjectClass.PERSON) -> Avatar:
     name = (name or "").strip()[:80] or "My avatar"
     if subject_class not in Avatar.SubjectClass.values:
-        raise AvatarError("Choose who the avatar is of: a person, a woman or a man.")
+        raise AvatarError(_("Choose who the avatar is of: a person, a woman or a man."))
     return Avatar.objects.create(user=user, name=name, subject_class=subject_class)
 
 
@@ -73,7 +76,9 @@ class PhotoAddOutcome:
 
 def photos_too_many_message() -> str:
     """Why a request carrying more files than Django takes in one POST was refused whole."""
-    return f"Too many photos in one go: send at most {settings.DATA_UPLOAD_MAX_NUMBER_FILES} at a time."
+    return _("Too many photos in one go: send at most %(count)s at a time.") % {
+        "count": settings.DATA_UPLOAD_MAX_NUMBER_FILES
+    }
 
 
 def photos_add(*, avatar: Avatar, uploaded_files) -> list[PhotoAddOutcome]:
@@ -95,10 +100,13 @@ def photos_add(*, avatar: Avatar, uploaded_files) -> list[PhotoAddOutcome]:
 
 def _avatar_check_room_for_photos(avatar: Avatar) -> None:
     if avatar.status != Avatar.Status.COLLECTING:
-        raise AvatarError("This avatar is already paid for: its photo set can't change any more.")
+        raise AvatarError(_("This avatar is already paid for: its photo set can't change any more."))
     kept = avatar.photos.exclude(status=Photo.Status.REMOVED).count()
     if kept >= settings.LIKENESS_MAX_PHOTOS:
-        raise AvatarError(f"This avatar already has {kept} photos, the most it can take. Remove some to add others.")
+        raise AvatarError(
+            _("This avatar already has %(count)s photos, the most it can take. Remove some to add others.")
+            % {"count": kept}
+        )
 
 
 def photo_add(*, avatar: Avatar, uploaded_file) -> Photo:
@@ -119,7 +127,7 @@ def photo_add(*, avatar: Avatar, uploaded_file) -> Photo:
         return Photo.objects.create(
             avatar=avatar, original_name=original_name, status=Photo.Status.REJECTED,
             reason_code="too_large",
-            reason=f"This file is {size / 1_048_576:.0f} MB; the limit is {limits.max_bytes // 1_048_576} MB.",
+            reason_details={"size_mb": size / 1_048_576, "limit_mb": limits.max_bytes / 1_048_576},
         )
     data = uploaded_file.read(limits.max_bytes + 1)
     verdict = check_photo(data, known=_known_photos(avatar), limits=limits)
@@ -129,7 +137,7 @@ def photo_add(*, avatar: Avatar, uploaded_file) -> Photo:
         original_name=original_name,
         status=Photo.Status.ACCEPTED if verdict.accepted else Photo.Status.REJECTED,
         reason_code=verdict.reason_code,
-        reason=verdict.reason,
+        reason_details=verdict.reason_details,
         checks=verdict.checks,
         face_box=verdict.face_box,
         embedding=verdict.embedding,
@@ -147,7 +155,7 @@ def photo_add(*, avatar: Avatar, uploaded_file) -> Photo:
         with transaction.atomic():
             locked = Avatar.objects.select_for_update().get(pk=avatar.pk)
             if locked.status != Avatar.Status.COLLECTING:
-                raise AvatarError("This avatar is already paid for: its photo set can't change any more.")
+                raise AvatarError(_("This avatar is already paid for: its photo set can't change any more."))
             photo.save()
             _photo_set_review_identity(locked)
     except Exception:
@@ -179,23 +187,20 @@ def _photo_set_review_identity(avatar: Avatar) -> None:
         if should_be_outlier and photo.status == Photo.Status.ACCEPTED:
             photo.transition_to(Photo.Status.REJECTED)
             photo.reason_code = "different_person"
-            photo.reason = (
-                "This looks like a different person from the rest of your photos. "
-                "Only upload photos of the person the avatar is of."
-            )
-            photo.save(update_fields=["status", "reason_code", "reason"])
+            photo.reason_details = {"judged": "set"}  # outvoted by the set, not refused on upload
+            photo.save(update_fields=["status", "reason_code", "reason_details"])
         elif not should_be_outlier and photo.reason_code == "different_person" and photo.image:
             photo.transition_to(Photo.Status.ACCEPTED)
             photo.reason_code = ""
-            photo.reason = ""
-            photo.save(update_fields=["status", "reason_code", "reason"])
+            photo.reason_details = {}
+            photo.save(update_fields=["status", "reason_code", "reason_details"])
 
 
 def photo_remove(*, photo: Photo) -> None:
     with transaction.atomic():
         avatar = Avatar.objects.select_for_update().get(pk=photo.avatar_id)
         if avatar.status != Avatar.Status.COLLECTING:
-            raise AvatarError("This avatar is already paid for: its photo set can't change any more.")
+            raise AvatarError(_("This avatar is already paid for: its photo set can't change any more."))
         photo = Photo.objects.select_for_update().get(pk=photo.pk)
         if photo.status == Photo.Status.REMOVED:
             return
@@ -232,8 +237,11 @@ def avatars_forget_photos_after_failure(*, now=None) -> int:
             avatar.save(update_fields=["photos_deleted_at"])
             notice_create(
                 user=avatar.user,
-                message=f"We deleted the photos of “{avatar.name}”: its training failed and it was not started "
-                f"again within {settings.LIKENESS_FAILED_PHOTOS_KEEP_DAYS} days. Upload new ones to try again.",
+                message=gettext_noop(
+                    "We deleted the photos of “%(avatar)s”: its training failed and it was not started "
+                    "again within %(days)s days. Upload new ones to try again."
+                ),
+                params={"avatar": avatar.name, "days": settings.LIKENESS_FAILED_PHOTOS_KEEP_DAYS},
             )
             transaction.on_commit(lambda names=[name for name in names if name]: _delete_files(names))
         forgotten += 1
@@ -245,7 +253,7 @@ def avatar_reopen(*, avatar: Avatar) -> Avatar:
     with transaction.atomic():
         locked = Avatar.objects.select_for_update().get(pk=avatar.pk)
         if locked.status != Avatar.Status.FAILED:
-            raise AvatarError("Only an avatar whose training failed can be started again.")
+            raise AvatarError(_("Only an avatar whose training failed can be started again."))
         locked.transition_to(Avatar.Status.COLLECTING)
         # Photos are collected again: their deletion clock starts anew.
         locked.photos_deleted_at = None
@@ -256,15 +264,15 @@ def avatar_reopen(*, avatar: Avatar) -> Avatar:
 def avatar_templates_set(*, avatar: Avatar, templates) -> None:
     templates = list(templates)
     if not templates:
-        raise AvatarError("Pick at least one style.")
+        raise AvatarError(_("Pick at least one style."))
     if len(templates) > settings.LIKENESS_MAX_TEMPLATES_PER_ORDER:
-        raise AvatarError(f"Pick at most {settings.LIKENESS_MAX_TEMPLATES_PER_ORDER} styles.")
+        raise AvatarError(_("Pick at most %(count)s styles.") % {"count": settings.LIKENESS_MAX_TEMPLATES_PER_ORDER})
     if any(not t.is_published for t in templates):
-        raise AvatarError("One of those styles is not available.")
+        raise AvatarError(_("One of those styles is not available."))
     with transaction.atomic():
         locked = Avatar.objects.select_for_update().get(pk=avatar.pk)
         if locked.status != Avatar.Status.COLLECTING:
-            raise AvatarError("The styles of a paid avatar are fixed; render more styles from its portraits page.")
+            raise AvatarError(_("The styles of a paid avatar are fixed; render more styles from its portraits page."))
         locked.templates.set(templates)
 
 
@@ -324,31 +332,33 @@ def job_retry(*, job: TrainingJob | RenderJob) -> None:
     with transaction.atomic():
         job = type(job).objects.select_for_update().get(pk=job.pk)
         if job.status != job.Status.FAILED:
-            raise AvatarError(f"Only failed jobs can be retried; this one is {job.get_status_display().lower()}.")
+            raise AvatarError(
+                _("Only failed jobs can be retried; this one is %(status)s.") % {"status": job.get_status_display().lower()}
+            )
         avatar = Avatar.objects.select_for_update().get(pk=job.avatar_id)
         if avatar.refunded_at is not None:
-            raise AvatarError("This avatar's payment was refunded: the customer has to pay again.")
+            raise AvatarError(_("This avatar's payment was refunded: the customer has to pay again."))
         if isinstance(job, TrainingJob):
             avatar.transition_to(Avatar.Status.PAID)
             avatar.save(update_fields=["status"])
         elif avatar.status != Avatar.Status.READY:
-            raise AvatarError("The avatar is not ready, so its portraits can't be rendered.")
+            raise AvatarError(_("The avatar is not ready, so its portraits can't be rendered."))
         job.transition_to(job.Status.QUEUED)
         job.attempts = 0
-        job.stage = "retried by an operator"
+        job.stage = job_stage("operator_retry")
         job.progress = 0
         job.save()
         job_enqueue(job=job)
 
 
-def _avatar_lock_for_new_renders(avatar_id: int, *, not_ready: str = "This avatar isn't ready yet.") -> Avatar:
+def _avatar_lock_for_new_renders(avatar_id: int, *, not_ready: str = gettext_noop("This avatar isn't ready yet.")) -> Avatar:
     """Lock the avatar and check it may render something new: trained, and not refunded."""
     avatar = Avatar.objects.select_for_update().get(pk=avatar_id)
     if avatar.status != Avatar.Status.READY:
-        raise AvatarError(not_ready)
+        raise AvatarError(_(not_ready))
     if avatar.refunded_at is not None:
         raise AvatarError(
-            "This avatar's payment was refunded: it keeps the portraits it has, but renders nothing new."
+            _("This avatar's payment was refunded: it keeps the portraits it has, but renders nothing new.")
         )
     return avatar
 
@@ -365,7 +375,7 @@ def portrait_reroll(*, portrait: Portrait) -> RenderJob:
 def _portrait_render_again(*, portrait: Portrait, kind: str) -> RenderJob:
     with transaction.atomic():
         avatar = _avatar_lock_for_new_renders(
-            portrait.avatar_id, not_ready="This avatar can't render any more: it is no longer ready."
+            portrait.avatar_id, not_ready=gettext_noop("This avatar can't render any more: it is no longer ready.")
         )
         _allowance_check(avatar, renders=1)
         return render_job_create(avatar=avatar, template=portrait.template, kind=kind, source_portrait=portrait)
@@ -374,7 +384,7 @@ def _portrait_render_again(*, portrait: Portrait, kind: str) -> RenderJob:
 def avatar_render_more(*, avatar: Avatar, templates) -> list[RenderJob]:
     templates = [t for t in templates if t.is_published]
     if not templates:
-        raise AvatarError("Pick at least one style.")
+        raise AvatarError(_("Pick at least one style."))
     with transaction.atomic():
         locked = _avatar_lock_for_new_renders(avatar.pk)
         _allowance_check(locked, renders=len(templates))
@@ -389,19 +399,21 @@ def _allowance_check(avatar: Avatar, *, renders: int) -> None:
         return
     if allowance.left == 0:
         raise AvatarError(
-            f"You have used all {allowance.allowed} extra renders this avatar came with. "
-            "Your portraits stay yours to view and download."
+            _("You have used all %(count)s extra renders this avatar came with. "
+              "Your portraits stay yours to view and download.") % {"count": allowance.allowed}
         )
-    raise AvatarError(f"You have {allowance.left} extra render(s) left: pick at most {allowance.left} style(s).")
+    raise AvatarError(
+        _("You have %(count)s extra render(s) left: pick at most %(count)s style(s).") % {"count": allowance.left}
+    )
 
 
 def template_preview_render(*, template, by) -> RenderJob:
     """An operator's preview of a template on their own most recently trained avatar."""
     if not by.is_staff:
-        raise AvatarError("Only staff can preview templates.")
+        raise AvatarError(_("Only staff can preview templates."))
     avatar = Avatar.objects.filter(user=by, status=Avatar.Status.READY).order_by("-trained_at", "-pk").first()
     if avatar is None:
-        raise AvatarError("A preview renders on your own avatar: train one on this staff account first.")
+        raise AvatarError(_("A preview renders on your own avatar: train one on this staff account first."))
     with transaction.atomic():
         return render_job_create(avatar=avatar, template=template, kind=RenderJob.Kind.PREVIEW)
 
@@ -480,9 +492,12 @@ def more_like_me_found_nothing_closer(*, job: RenderJob) -> None:
     source = job.source_portrait
     notice_create(
         user=job.avatar.user,
-        message=f"“More like me” on your {job.template.title} portrait found no version closer to you than "
-        f"the one you have (likeness {source.likeness_score:.0f}), so we kept yours. It did not use one of "
-        "your extra renders.",
+        message=gettext_noop(
+            "“More like me” on your %(template)s portrait found no version closer to you than "
+            "the one you have (likeness %(likeness)s), so we kept yours. It did not use one of "
+            "your extra renders."
+        ),
+        params={"template": job.template.title, "likeness": f"{source.likeness_score:.0f}"},
         link=f"/avatars/portraits/{source.public_id}/",
     )
 

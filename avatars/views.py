@@ -8,6 +8,8 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.consent import PhotoConsentRequired, photo_upload_check
@@ -101,7 +103,7 @@ def photo_upload(request, public_id):
     except (TooManyFilesSent, RequestDataTooBig):
         return json_error(status=400, code="invalid", message=services.photos_too_many_message())
     if not files:
-        return json_error(status=400, code="invalid", message="Choose at least one photo.")
+        return json_error(status=400, code="invalid", message=_("Choose at least one photo."))
     try:
         photo_upload_check(user=request.user, avatar=avatar)
     except (TermsNotAccepted, PhotoConsentRequired) as refusal:
@@ -166,7 +168,7 @@ def templates_choose(request, public_id):
             return json_error(status=error.http_status, code=error.code, message=error.message)
         messages.error(request, str(error))
     else:
-        saved = f"Styles saved: {len(chosen)} chosen."
+        saved = _("Styles saved: %(count)s chosen.") % {"count": len(chosen)}
         if wants_json:
             return JsonResponse({"chosen": len(chosen), "message": saved})
         messages.success(request, saved)
@@ -228,7 +230,7 @@ def _portrait_render_again(request, public_id, service, success_message: str):
     portrait = selectors.portrait_get_for_user(user=request.user, public_id=public_id)
     try:
         service(portrait=portrait)
-        messages.success(request, success_message)
+        messages.success(request, _(success_message))
     except services.AvatarError as error:
         messages.error(request, str(error))
     return redirect("avatars:detail", public_id=portrait.avatar.public_id)
@@ -238,14 +240,14 @@ def _portrait_render_again(request, public_id, service, success_message: str):
 @require_POST
 def portrait_more_like_me(request, public_id):
     return _portrait_render_again(request, public_id, services.portrait_more_like_me,
-                                  "Rendering a version that looks more like you.")
+                                  gettext_noop("Rendering a version that looks more like you."))
 
 
 @login_required
 @require_POST
 def portrait_reroll(request, public_id):
     return _portrait_render_again(request, public_id, services.portrait_reroll,
-                                  "Rendering a fresh take on this style.")
+                                  gettext_noop("Rendering a fresh take on this style."))
 
 
 @login_required
@@ -266,7 +268,7 @@ def render_more(request, public_id):
     templates = selectors.template_list_for_avatar(avatar=avatar).filter(pk__in=request.POST.getlist("templates"))
     try:
         services.avatar_render_more(avatar=avatar, templates=templates)
-        messages.success(request, "Rendering your new styles.")
+        messages.success(request, _("Rendering your new styles."))
     except services.AvatarError as error:
         messages.error(request, str(error))
     return redirect("avatars:detail", public_id=avatar.public_id)

@@ -14,9 +14,11 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from avatars import services
 from avatars.engine_config import engine_spec
+from avatars.job_stages import job_stage
 from avatars.jobs import (
     JobFailedForGood,
     ProgressReporter,
@@ -101,13 +103,13 @@ def _train(job: TrainingJob, report: ProgressReporter, started: float) -> None:
     samples = training_samples(len(images))
     minimum = settings.LIKENESS_MIN_AVATAR_LIKENESS
     curve: list[dict] = []
-    report("training", 2, force=True)
+    report(job_stage("training"), 2, force=True)
 
     with tempfile.TemporaryDirectory() as folder:
         output = Path(folder) / "avatar.safetensors"
         for attempt, seed in enumerate((job.pk, job.pk + RETRAIN_SEED_OFFSET)):
             # What the customer reads while it trains; once a likeness is measured, that.
-            stage = ["training" if attempt == 0 else "training again"]
+            stage = [job_stage("training" if attempt == 0 else "training_again")]
 
             def on_progress(samples_seen: int, total: int, loss: float, stage=stage) -> None:
                 report(stage[0], 2 + int(93 * samples_seen / max(total, 1)))
@@ -115,7 +117,7 @@ def _train(job: TrainingJob, report: ProgressReporter, started: float) -> None:
             def on_validation(point, seed=seed, stage=stage) -> None:
                 curve.append({**dataclasses.asdict(point), "seed": seed})
                 if point.mean_likeness is not None:
-                    stage[0] = f"learning your face: likeness {point.mean_likeness:.0f}"
+                    stage[0] = job_stage("likeness", round(point.mean_likeness))
                 report.write_now(validation_curve=curve, stage=stage[0])
 
             result = train_lora(
@@ -134,11 +136,12 @@ def _train(job: TrainingJob, report: ProgressReporter, started: float) -> None:
                 break
         else:
             raise JobFailedForGood(
-                f"We could not learn your likeness well enough from these photos (best {result.best_likeness:.0f} "
-                f"of 100, {minimum:.0f} needed), even on a second try."
+                gettext_noop("We could not learn your likeness well enough from these photos (best %(best)s "
+                             "of 100, %(needed)s needed), even on a second try."),
+                {"best": f"{result.best_likeness:.0f}", "needed": f"{minimum:.0f}"},
             )
         lora_bytes = output.read_bytes()
-    report("saving", 97, force=True)
+    report(job_stage("saving"), 97, force=True)
     with transaction.atomic():
         locked = job_lock_own_attempt(job)
         avatar = Avatar.objects.select_for_update().get(pk=locked.avatar_id)
@@ -213,7 +216,7 @@ def _render(job: RenderJob, report: ProgressReporter, started: float) -> None:
     if parameters.get("use_reference") and job.template.reference_image:
         with job.template.reference_image.open("rb") as handle:
             reference = Image.open(io.BytesIO(handle.read())).convert("RGB")
-    report("rendering", 5, force=True)
+    report(job_stage("rendering"), 5, force=True)
     result = render(
         engine,
         lora_path=_local_lora_path(avatar),
@@ -239,18 +242,18 @@ def _render(job: RenderJob, report: ProgressReporter, started: float) -> None:
         face_strength=parameters.get("face_strength", DEFAULT_FACE_STRENGTH),
         output_long_side=parameters.get("output_long_side", 0),
         hires_strength=parameters.get("hires_strength", DEFAULT_HIRES_STRENGTH),
-        progress=lambda step, total: report("rendering", 5 + int(90 * step / max(total, 1))),
+        progress=lambda step, total: report(job_stage("rendering"), 5 + int(90 * step / max(total, 1))),
     )
     is_safe, nudity_score, _ = nudity_verdict(result.image)
     if not is_safe:
         raise RuntimeError(f"Every candidate failed the safety check (nudity score {nudity_score:.2f}).")
     verdict = is_more_like(result.likeness, source.likeness_score) if source is not None else None
-    report("saving", 97, force=True)
+    report(job_stage("saving"), 97, force=True)
     if verdict is not None and not verdict.keep:
         with transaction.atomic():
             locked = job_lock_own_attempt(job)
             services.more_like_me_found_nothing_closer(job=locked)
-            job_mark_succeeded(locked, started=started, stage="no closer version found")
+            job_mark_succeeded(locked, started=started, stage=job_stage("no_closer_version"))
         return
     full_size, web_sized = io.BytesIO(), io.BytesIO()
     result.image.save(full_size, format="PNG")

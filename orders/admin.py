@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from accounts.templatetags.likeness import money
 from orders.models import Order, Refund, StripeEvent
@@ -31,7 +32,7 @@ class RefundInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="Stripe refund")
+    @admin.display(description=_("Stripe refund"))
     def stripe_refund(self, refund):
         return stripe_dashboard_link("refunds", refund.stripe_refund_id)
 
@@ -46,7 +47,7 @@ class StripeEventInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="Event")
+    @admin.display(description=_("Event"))
     def stripe_event(self, event):
         return stripe_dashboard_link("events", event.event_id)
 
@@ -62,8 +63,8 @@ REFUND_REASONS_SUGGESTED = [
 
 class RefundReasonForm(forms.Form):
     reason = forms.CharField(
-        max_length=200, label="Reason, for the customer",
-        help_text="Sent to the customer in the refund email. Your own address is never shown to them.",
+        max_length=200, label=_("Reason, for the customer"),
+        help_text=_("Sent to the customer in the refund email. Your own address is never shown to them."),
         widget=forms.TextInput(attrs={"list": "refund-reasons", "size": 80, "autofocus": True}),
     )
 
@@ -96,26 +97,26 @@ class OrderAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="Stripe payment")
+    @admin.display(description=_("Stripe payment"))
     def stripe_payment(self, order):
         return stripe_dashboard_link("payments", order.stripe_payment_intent_id)
 
-    @admin.display(description="Order", ordering="created_at")
+    @admin.display(description=_("Order"), ordering="created_at")
     def reference(self, order) -> str:
         return order.reference
 
-    @admin.display(description="Amount", ordering="amount")
+    @admin.display(description=_("Amount"), ordering="amount")
     def amount_paid(self, order) -> str:
         return order.amount_display
 
-    @admin.action(description="Refund selected orders…")
+    @admin.action(description=_("Refund selected orders…"))
     def refund_selected(self, request, queryset):
         """First asks the reason the customer will read, then refunds; who refunded stays in the admin's log."""
         form = RefundReasonForm(request.POST if "reason" in request.POST else None)
         if not form.is_valid():
             return TemplateResponse(request, "admin/orders/order/refund_reason.html", {
                 **self.admin_site.each_context(request),
-                "title": "Refund orders",
+                "title": _("Refund orders"),
                 "opts": self.model._meta,
                 "orders": queryset,
                 "form": form,
@@ -134,11 +135,14 @@ class OrderAdmin(admin.ModelAdmin):
             refunded += 1
             if refund.status == Refund.Status.PENDING and not refund.stripe_refund_id and order.stripe_payment_intent_id:
                 self.message_user(
-                    request, f"Refund {refund.pk} is recorded but Stripe did not answer; it is sent again shortly.",
+                    request,
+                    _("Refund %(refund)s is recorded but Stripe did not answer; it is sent again shortly.") % {"refund": refund.pk},
                     messages.WARNING,
                 )
         if refunded:
-            self.message_user(request, f"{refunded} order(s) refunded or already refunding.", messages.SUCCESS)
+            self.message_user(
+                request, _("%(count)s order(s) refunded or already refunding.") % {"count": refunded}, messages.SUCCESS
+            )
         for reason in refused:
             self.message_user(request, reason, messages.ERROR)
 
@@ -167,10 +171,10 @@ class RefundAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.display(description="Stripe refund")
+    @admin.display(description=_("Stripe refund"))
     def stripe_refund(self, refund):
         return stripe_dashboard_link("refunds", refund.stripe_refund_id)
 
-    @admin.display(description="Amount", ordering="amount")
+    @admin.display(description=_("Amount"), ordering="amount")
     def amount_refunded(self, refund) -> str:
         return money(refund.amount, refund.currency)

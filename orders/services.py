@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.terms import terms_check_accepted
 from accounts.verification import email_check_verified
@@ -61,16 +62,20 @@ def order_create_for_avatar(*, user, avatar: Avatar) -> Order:
     """The avatar's unpaid order, created if there is none yet. Paying waits for the current
     terms to be accepted (TermsNotAccepted) and the email address to be verified (EmailNotVerified)."""
     if avatar.user_id != user.pk:
-        raise OrderNotAllowed("This avatar is not yours.")
+        raise OrderNotAllowed(gettext("This avatar is not yours."))
     terms_check_accepted(user=user)
     email_check_verified(user=user)
     if avatar.status != Avatar.Status.COLLECTING:
-        raise OrderNotAllowed(f"This avatar is {avatar.get_status_display().lower()}: there is nothing to pay for.")
+        raise OrderNotAllowed(
+            gettext("This avatar is %(status)s: there is nothing to pay for.") % {"status": avatar.get_status_display().lower()}
+        )
     readiness = avatar_selectors.avatar_photo_readiness(avatar=avatar)
     if not readiness.ready:
         if readiness.missing:
-            raise OrderNotAllowed(f"Add {readiness.missing} more accepted photo(s) before paying.")
-        raise OrderNotAllowed("Your photos are not ready for training yet.")
+            raise OrderNotAllowed(
+                gettext("Add %(count)s more accepted photo(s) before paying.") % {"count": readiness.missing}
+            )
+        raise OrderNotAllowed(gettext("Your photos are not ready for training yet."))
     with transaction.atomic():
         # Locking the avatar makes two quick clicks share one order.
         Avatar.objects.select_for_update().get(pk=avatar.pk)
@@ -99,7 +104,9 @@ def _checkout_start(*, order_id: int) -> str:
         # for the first session and is handed the same one.
         order = Order.objects.select_for_update(of=("self",)).select_related("user").get(pk=order_id)
         if order.status not in (Order.Status.PENDING, Order.Status.AWAITING_PAYMENT):
-            raise OrderNotAllowed(f"This order is {order.get_status_display().lower()}: it cannot be paid now.")
+            raise OrderNotAllowed(
+                gettext("This order is %(status)s: it cannot be paid now.") % {"status": order.get_status_display().lower()}
+            )
         now = timezone.now()
         if (
             order.status == Order.Status.AWAITING_PAYMENT
@@ -281,7 +288,8 @@ def _refund_record(*, order_id: int, reason: str) -> Refund:
         return existing
     if order.status != Order.Status.PAID:
         raise OrderNotAllowed(
-            f"Order {order.pk} is {order.get_status_display().lower()}, not paid: there is nothing to refund."
+            gettext("Order %(order)s is %(status)s, not paid: there is nothing to refund.")
+            % {"order": order.pk, "status": order.get_status_display().lower()}
         )
     order.transition_to(Order.Status.REFUND_PENDING)
     order.save(update_fields=["status", "updated_at"])

@@ -5,6 +5,7 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.terms import TermsNotAccepted
@@ -43,7 +44,7 @@ def checkout(request, avatar_public_id):
     except OrderNotAllowed as error:
         messages.error(request, str(error))
     except PaymentGatewayError:
-        messages.error(request, "The payment page could not be opened just now. Please try again in a minute.")
+        messages.error(request, _("The payment page could not be opened just now. Please try again in a minute."))
     return redirect("orders:detail", public_id=order.public_id)
 
 

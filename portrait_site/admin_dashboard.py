@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from avatars.models import RenderJob, TrainingJob
@@ -37,7 +38,7 @@ def job_retry_view(request, kind: str, job_id: int):
     job = get_object_or_404(model, pk=job_id)
     try:
         job_retry(job=job)
-        messages.success(request, f"{job} is queued again.")
+        messages.success(request, gettext("%(job)s is queued again.") % {"job": job})
     except AvatarError as error:
         messages.warning(request, str(error))
     return redirect("admin-dashboard")

@@ -14,6 +14,7 @@ import logging
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.translation import gettext, gettext_lazy
 from drf_spectacular import openapi
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import exceptions, permissions, serializers, status, throttling
@@ -51,9 +52,9 @@ def _first_message(detail) -> str:
     if isinstance(detail, dict):
         for value in detail.values():
             return _first_message(value)
-        return "The request is not valid."
+        return gettext("The request is not valid.")
     if isinstance(detail, list):
-        return _first_message(detail[0]) if detail else "The request is not valid."
+        return _first_message(detail[0]) if detail else gettext("The request is not valid.")
     return str(detail)
 
 
@@ -75,7 +76,7 @@ def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         return error_response(status_code=400, code="invalid", message=" ".join(exc.messages))
     if isinstance(exc, Http404):
-        exc = exceptions.NotFound("Not found: it does not exist, or it is not yours.")
+        exc = exceptions.NotFound(gettext("Not found: it does not exist, or it is not yours."))
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
 
@@ -101,12 +102,12 @@ def exception_handler(exc, context):
         message = _first_message(exc.detail)
         if isinstance(exc, exceptions.Throttled):
             message = (
-                f"Too many requests. Try again in {exc.wait:.0f} seconds."
+                gettext("Too many requests. Try again in %(seconds)s seconds.") % {"seconds": f"{exc.wait:.0f}"}
                 if exc.wait
-                else "Too many requests. Try again in a moment."
+                else gettext("Too many requests. Try again in a moment.")
             )
         elif isinstance(exc, exceptions.NotAuthenticated):
-            message = "Sign in first: send a session cookie or an 'Authorization: Token <key>' header."
+            message = gettext("Sign in first: send a session cookie or an 'Authorization: Token <key>' header.")
         return error_response(status_code=response.status_code, code=code, message=message, headers=headers)
     return response
 
@@ -117,7 +118,7 @@ def exception_handler(exc, context):
 class IsOwner(permissions.BasePermission):
     """The second lock after the owner-filtered querysets: the object must be the user's own."""
 
-    message = "Not found: it does not exist, or it is not yours."
+    message = gettext_lazy("Not found: it does not exist, or it is not yours.")
 
     def has_object_permission(self, request, view, obj) -> bool:
         owner_id = getattr(obj, "user_id", None)

@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from avatars.engine.pipeline import CLIP_MAX_TOKENS
 from avatars.engine.prompts import prompt_overflow, prompt_token_count
@@ -33,15 +34,17 @@ def _refuse_if_cut(text: str, *, what: str) -> None:
     count = prompt_token_count(spec, text)
     if count > CLIP_MAX_TOKENS:
         raise forms.ValidationError(
-            f"{what} is {count} tokens; the model reads {CLIP_MAX_TOKENS} (its start and end included) and "
-            f"would silently drop “{prompt_overflow(spec, text)}”. Shorten it."
+            _("%(what)s is %(count)s tokens; the model reads %(limit)s (its start and end included) and "
+              "would silently drop “%(dropped)s”. Shorten it.")
+            % {"what": what, "count": count, "limit": CLIP_MAX_TOKENS, "dropped": prompt_overflow(spec, text)}
         )
 
 
 def _token_count_label(text: str) -> str:
     count = prompt_token_count(engine_spec(), text)
-    over = " (too long: the end is cut)" if count > CLIP_MAX_TOKENS else ""
-    return f"{count} of {CLIP_MAX_TOKENS} tokens{over}"
+    if count > CLIP_MAX_TOKENS:
+        return _("%(count)s of %(limit)s tokens (too long: the end is cut)") % {"count": count, "limit": CLIP_MAX_TOKENS}
+    return _("%(count)s of %(limit)s tokens") % {"count": count, "limit": CLIP_MAX_TOKENS}
 
 
 class StyleTemplateForm(forms.ModelForm):
@@ -53,14 +56,14 @@ class StyleTemplateForm(forms.ModelForm):
         prompt = self.cleaned_data["prompt"]
         if "{identity}" not in prompt:
             raise forms.ValidationError(
-                "The prompt must contain {identity}: that is where the person's avatar goes."
+                _("The prompt must contain {identity}: that is where the person's avatar goes.")
             )
-        _refuse_if_cut(resolve_prompt(prompt, **WIDEST_IDENTITY), what="With the avatar's identity in it, the prompt")
+        _refuse_if_cut(resolve_prompt(prompt, **WIDEST_IDENTITY), what=_("With the avatar's identity in it, the prompt"))
         return prompt
 
     def clean_negative_prompt(self) -> str:
         negative_prompt = self.cleaned_data["negative_prompt"]
-        _refuse_if_cut(negative_prompt, what="The negative prompt")
+        _refuse_if_cut(negative_prompt, what=_("The negative prompt"))
         return negative_prompt
 
 
@@ -74,7 +77,7 @@ def _run_each(modeladmin, request, objects, action, done: str) -> None:
         else:
             succeeded += 1
     if succeeded:
-        modeladmin.message_user(request, f"{done}: {succeeded}.", messages.SUCCESS)
+        modeladmin.message_user(request, _("%(done)s: %(count)s.") % {"done": done, "count": succeeded}, messages.SUCCESS)
 
 
 class StyleExampleInline(admin.TabularInline):
@@ -84,10 +87,10 @@ class StyleExampleInline(admin.TabularInline):
     extra = 1
     fields = ["preview", "image", "caption", "sort_order"]
     readonly_fields = ["preview"]
-    verbose_name = "example result"
-    verbose_name_plural = "Example results (your own renders in this style, or people who agreed to be shown)"
+    verbose_name = _("example result")
+    verbose_name_plural = _("Example results (your own renders in this style, or people who agreed to be shown)")
 
-    @admin.display(description="Shown now")
+    @admin.display(description=_("Shown now"))
     def preview(self, example) -> str:
         if not example.pk or not example.image:
             return "–"
@@ -115,17 +118,17 @@ class StyleTemplateAdmin(admin.ModelAdmin):
     actions = ["publish", "unpublish", "preview"]
     fieldsets = [
         (None, {"fields": ["title", "slug", "description", "category", "audience", "is_published", "sort_order"]}),
-        ("Pictures", {
+        (_("Pictures"), {
             "fields": ["cover_preview", "cover_image"],
-            "description": "The cover is the card customers pick the style from: a 4:5 picture, at least 640 px "
-                           "wide. Without one the card shows a placeholder with the style's name. Example "
-                           "results go below, one per row.",
+            "description": _("The cover is the card customers pick the style from: a 4:5 picture, at least 640 px "
+                             "wide. Without one the card shows a placeholder with the style's name. Example "
+                             "results go below, one per row."),
         }),
-        ("Prompt", {"fields": ["prompt", "prompt_tokens", "negative_prompt", "negative_prompt_tokens",
+        (_("Prompt"), {"fields": ["prompt", "prompt_tokens", "negative_prompt", "negative_prompt_tokens",
                                "reference_image", "img2img_strength"]}),
-        ("Rendering", {"fields": ["guidance_scale", "steps", "width", "height", "seed_policy", "seed",
+        (_("Rendering"), {"fields": ["guidance_scale", "steps", "width", "height", "seed_policy", "seed",
                                   "likeness_weight", "beauty_weight"]}),
-        ("Finishing passes", {"fields": ["face_strength", "output_long_side", "hires_strength"]}),
+        (_("Finishing passes"), {"fields": ["face_strength", "output_long_side", "hires_strength"]}),
     ]
 
     def get_queryset(self, request):
@@ -138,63 +141,66 @@ class StyleTemplateAdmin(admin.ModelAdmin):
         for template in queryset:
             template_delete(template=template)
 
-    @admin.display(description="Prompt length")
+    @admin.display(description=_("Prompt length"))
     def prompt_tokens(self, obj) -> str:
         if obj is None or not obj.prompt:
             return "–"
-        return f"{_token_count_label(resolve_prompt(obj.prompt, **WIDEST_IDENTITY))}, with the avatar's identity"
+        return _("%(count)s, with the avatar's identity") % {
+            "count": _token_count_label(resolve_prompt(obj.prompt, **WIDEST_IDENTITY))
+        }
 
-    @admin.display(description="Negative prompt length")
+    @admin.display(description=_("Negative prompt length"))
     def negative_prompt_tokens(self, obj) -> str:
         if obj is None or not obj.negative_prompt:
             return "–"
         return _token_count_label(obj.negative_prompt)
 
-    @admin.display(description="Cover now")
+    @admin.display(description=_("Cover now"))
     def cover_preview(self, obj) -> str:
         if not obj.pk or not obj.cover_image:
-            return "No cover yet: the card shows a placeholder with the style's name."
+            return _("No cover yet: the card shows a placeholder with the style's name.")
         return format_html(
             '<img src="{}" alt="" width="160" height="200" class="admin-cover-preview">',
             reverse("styles:cover", args=[obj.slug]),
         )
 
-    @admin.display(description="Renders", ordering="render_count")
+    @admin.display(description=_("Renders"), ordering="render_count")
     def renders(self, obj) -> int:
         return obj.render_count
 
-    @admin.display(description="Downloads", ordering="download_total")
+    @admin.display(description=_("Downloads"), ordering="download_total")
     def downloads(self, obj) -> int:
         return obj.download_total
 
-    @admin.display(description="Avg likeness", ordering="likeness_average")
+    @admin.display(description=_("Avg likeness"), ordering="likeness_average")
     def average_likeness(self, obj) -> str:
         return "–" if obj.likeness_average is None else f"{obj.likeness_average:.1f}"
 
-    @admin.display(description="“More like me”", ordering="more_like_me_count")
+    @admin.display(description=_("“More like me”"), ordering="more_like_me_count")
     def more_like_me_clicks(self, obj) -> int:
         return obj.more_like_me_count
 
-    @admin.action(description="Publish (ships their requests and tells the voters)")
+    @admin.action(description=_("Publish (ships their requests and tells the voters)"))
     def publish(self, request, queryset):
-        _run_each(self, request, queryset, lambda template: template_publish(template=template), "Published")
+        _run_each(self, request, queryset, lambda template: template_publish(template=template), _("Published"))
         for template in queryset.filter(cover_image=""):
             self.message_user(
                 request,
-                f"“{template.title}” has no cover: its card shows a placeholder with its name until you add one.",
+                _("“%(title)s” has no cover: its card shows a placeholder with its name until you add one.")
+                % {"title": template.title},
                 messages.WARNING,
             )
 
-    @admin.action(description="Unpublish")
+    @admin.action(description=_("Unpublish"))
     def unpublish(self, request, queryset):
-        _run_each(self, request, queryset, lambda template: template_unpublish(template=template), "Unpublished")
+        _run_each(self, request, queryset, lambda template: template_unpublish(template=template), _("Unpublished"))
 
-    @admin.action(description="Preview on my avatar (needs an avatar trained on this staff account)")
+    @admin.action(description=_("Preview on my avatar (needs an avatar trained on this staff account)"))
     def preview(self, request, queryset):
         _run_each(
             self, request, queryset,
             lambda template: template_preview_render(template=template, by=request.user),
-            "Preview renders queued",
+            _("Preview renders queued"),
         )
 
 
@@ -236,30 +242,30 @@ class TemplateRequestAdmin(admin.ModelAdmin):
         for item in queryset:
             template_request_delete(request=item)
 
-    @admin.display(description="Votes", ordering="vote_total")
+    @admin.display(description=_("Votes"), ordering="vote_total")
     def vote_count(self, obj) -> int:
         return obj.vote_total
 
-    @admin.display(description="Reference image")
+    @admin.display(description=_("Reference image"))
     def reference_image_link(self, obj) -> str:
         if not obj.reference_image:
             return "–"
-        return format_html('<a href="{}">View</a>', reverse("styles:request_reference", args=[obj.pk]))
+        return format_html('<a href="{}">{}</a>', reverse("styles:request_reference", args=[obj.pk]), _("View"))
 
-    @admin.action(description="Plan")
+    @admin.action(description=_("Plan"))
     def plan(self, request, queryset):
-        _run_each(self, request, queryset, lambda item: template_request_plan(request=item), "Planned")
+        _run_each(self, request, queryset, lambda item: template_request_plan(request=item), _("Planned"))
 
-    @admin.action(description="Decline")
+    @admin.action(description=_("Decline"))
     def decline(self, request, queryset):
-        _run_each(self, request, queryset, lambda item: template_request_decline(request=item), "Declined")
+        _run_each(self, request, queryset, lambda item: template_request_decline(request=item), _("Declined"))
 
-    @admin.action(description="Turn into a draft template")
+    @admin.action(description=_("Turn into a draft template"))
     def to_template(self, request, queryset):
         _run_each(
             self, request, queryset,
             lambda item: template_request_to_template(request=item, by=request.user),
-            "Draft templates made",
+            _("Draft templates made"),
         )
 
 

@@ -1,16 +1,17 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from styles.services import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH
 
 
 class TemplateRequestForm(forms.Form):
-    title = forms.CharField(max_length=TITLE_MAX_LENGTH, help_text="e.g. “Rainy Tokyo street at night”")
+    title = forms.CharField(max_length=TITLE_MAX_LENGTH, help_text=_("e.g. “Rainy Tokyo street at night”"))
     description = forms.CharField(
         max_length=DESCRIPTION_MAX_LENGTH, required=False, widget=forms.Textarea(attrs={"rows": 4}),
-        help_text="The light, the place, the clothes, the mood.",
+        help_text=_("The light, the place, the clothes, the mood."),
     )
     # A plain file field: the service does the image checks, so they are the same everywhere.
     reference_image = forms.FileField(
-        required=False, help_text="Optional: a picture of the look. JPEG, PNG or WebP, up to 5 MB.",
+        required=False, help_text=_("Optional: a picture of the look. JPEG, PNG or WebP, up to 5 MB."),
         widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
     )

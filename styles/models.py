@@ -3,6 +3,7 @@ import uuid
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from avatars.engine.passes import DEFAULT_FACE_STRENGTH, DEFAULT_HIRES_STRENGTH
 from portrait_site.status import StatusModel
@@ -24,63 +25,65 @@ class StyleTemplate(models.Model):
     """A curated look that portraits are rendered in."""
 
     class Category(models.TextChoices):
-        PROFESSIONAL = "professional", "Professional"
-        CEREMONY = "ceremony", "Ceremony"
-        CULTURAL = "cultural", "Cultural"
-        CINEMATIC = "cinematic", "Cinematic"
-        STUDIO = "studio", "Studio"
-        OUTDOOR = "outdoor", "Outdoor"
+        PROFESSIONAL = "professional", _("Professional")
+        CEREMONY = "ceremony", _("Ceremony")
+        CULTURAL = "cultural", _("Cultural")
+        CINEMATIC = "cinematic", _("Cinematic")
+        STUDIO = "studio", _("Studio")
+        OUTDOOR = "outdoor", _("Outdoor")
 
     class Audience(models.TextChoices):
-        ALL = "all", "Everyone"
-        WOMEN = "women", "Women"
-        MEN = "men", "Men"
+        ALL = "all", _("Everyone")
+        WOMEN = "women", _("Women")
+        MEN = "men", _("Men")
 
     class SeedPolicy(models.TextChoices):
-        RANDOM = "random", "A new seed each render"
-        FIXED = "fixed", "The template's fixed seed"
+        RANDOM = "random", _("A new seed each render")
+        FIXED = "fixed", _("The template's fixed seed")
 
-    slug = models.SlugField(max_length=80, unique=True)
-    title = models.CharField(max_length=120)
-    description = models.TextField(blank=True)
-    category = models.CharField(max_length=20, choices=Category.choices, default=Category.STUDIO)
-    audience = models.CharField(max_length=10, choices=Audience.choices, default=Audience.ALL)
-    prompt = models.TextField(help_text="Must contain {identity}: where the person's avatar token goes.")
-    negative_prompt = models.TextField(blank=True)
-    reference_image = models.ImageField(upload_to=template_image_path, blank=True)
+    slug = models.SlugField(max_length=80, unique=True, verbose_name=_("slug"))
+    title = models.CharField(max_length=120, verbose_name=_("title"))
+    description = models.TextField(blank=True, verbose_name=_("description"))
+    category = models.CharField(max_length=20, choices=Category.choices, default=Category.STUDIO, verbose_name=_("category"))
+    audience = models.CharField(max_length=10, choices=Audience.choices, default=Audience.ALL, verbose_name=_("audience"))
+    prompt = models.TextField(help_text="Must contain {identity}: where the person's avatar token goes.", verbose_name=_("prompt"))
+    negative_prompt = models.TextField(blank=True, verbose_name=_("negative prompt"))
+    reference_image = models.ImageField(upload_to=template_image_path, blank=True, verbose_name=_("reference image"))
     img2img_strength = models.FloatField(
         default=0.75, validators=[MinValueValidator(0.05), MaxValueValidator(1.0)],
-        help_text="How far the render may move away from the reference image (1.0 ignores it).",
+        help_text="How far the render may move away from the reference image (1.0 ignores it).", verbose_name=_("img2img strength"),
     )
-    guidance_scale = models.FloatField(default=7.0, validators=[MinValueValidator(1.0), MaxValueValidator(20.0)])
-    steps = models.PositiveSmallIntegerField(default=25, validators=[MinValueValidator(1), MaxValueValidator(100)])
-    width = models.PositiveSmallIntegerField(default=512, validators=[MinValueValidator(64), MaxValueValidator(1536)])
-    height = models.PositiveSmallIntegerField(default=640, validators=[MinValueValidator(64), MaxValueValidator(1536)])
-    seed_policy = models.CharField(max_length=10, choices=SeedPolicy.choices, default=SeedPolicy.RANDOM)
-    seed = models.PositiveIntegerField(default=0)
-    likeness_weight = models.FloatField(default=7.5, validators=[MinValueValidator(0), MaxValueValidator(10)])
-    beauty_weight = models.FloatField(default=2.5, validators=[MinValueValidator(0), MaxValueValidator(10)])
+    guidance_scale = models.FloatField(default=7.0, validators=[MinValueValidator(1.0), MaxValueValidator(20.0)], verbose_name=_("guidance scale"))
+    steps = models.PositiveSmallIntegerField(default=25, validators=[MinValueValidator(1), MaxValueValidator(100)], verbose_name=_("steps"))
+    width = models.PositiveSmallIntegerField(default=512, validators=[MinValueValidator(64), MaxValueValidator(1536)], verbose_name=_("width"))
+    height = models.PositiveSmallIntegerField(default=640, validators=[MinValueValidator(64), MaxValueValidator(1536)], verbose_name=_("height"))
+    seed_policy = models.CharField(max_length=10, choices=SeedPolicy.choices, default=SeedPolicy.RANDOM, verbose_name=_("seed policy"))
+    seed = models.PositiveIntegerField(default=0, verbose_name=_("seed"))
+    likeness_weight = models.FloatField(default=7.5, validators=[MinValueValidator(0), MaxValueValidator(10)], verbose_name=_("likeness weight"))
+    beauty_weight = models.FloatField(default=2.5, validators=[MinValueValidator(0), MaxValueValidator(10)], verbose_name=_("beauty weight"))
     face_strength = models.FloatField(
         default=DEFAULT_FACE_STRENGTH, validators=[MinValueValidator(0.0), MaxValueValidator(0.8)],
         help_text="How much the face pass redraws the face with the person's avatar (0: no face pass). "
-        "“More like me” raises it by 0.05 a click, to 0.6 at most.",
+        "“More like me” raises it by 0.05 a click, to 0.6 at most.", verbose_name=_("face strength"),
     )
     output_long_side = models.PositiveSmallIntegerField(
         default=0, validators=[MaxValueValidator(4096)],
         help_text="The download's long side in pixels; 0: the model's default (1024 for SD 1.5, 2048 for SDXL). "
-        "One not above the render's long side skips the high-resolution pass.",
+        "One not above the render's long side skips the high-resolution pass.", verbose_name=_("output long side"),
     )
     hires_strength = models.FloatField(
         default=DEFAULT_HIRES_STRENGTH, validators=[MinValueValidator(0.0), MaxValueValidator(0.6)],
-        help_text="How much the high-resolution pass redraws the upscaled picture (0: upscale only).",
+        help_text="How much the high-resolution pass redraws the upscaled picture (0: upscale only).", verbose_name=_("hires strength"),
     )
-    cover_image = models.ImageField(upload_to=template_image_path, blank=True)
-    is_published = models.BooleanField(default=False)
-    sort_order = models.IntegerField(default=100)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    cover_image = models.ImageField(upload_to=template_image_path, blank=True, verbose_name=_("cover image"))
+    is_published = models.BooleanField(default=False, verbose_name=_("is published"))
+    sort_order = models.IntegerField(default=100, verbose_name=_("sort order"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("style template")
+        verbose_name_plural = _("style templates")
         ordering = ["sort_order", "title"]
         indexes = [models.Index(fields=["is_published", "sort_order"])]
 
@@ -92,13 +95,15 @@ class StyleExample(models.Model):
     """An example result shown on a style's page: the operator's own render in the style, or a
     picture of someone who agreed to be shown. Customers' portraits are never used."""
 
-    template = models.ForeignKey(StyleTemplate, on_delete=models.CASCADE, related_name="examples")
-    image = models.ImageField(upload_to=example_image_path)
-    caption = models.CharField(max_length=120, blank=True)
-    sort_order = models.IntegerField(default=100)
-    created_at = models.DateTimeField(auto_now_add=True)
+    template = models.ForeignKey(StyleTemplate, on_delete=models.CASCADE, related_name="examples", verbose_name=_("template"))
+    image = models.ImageField(upload_to=example_image_path, verbose_name=_("image"))
+    caption = models.CharField(max_length=120, blank=True, verbose_name=_("caption"))
+    sort_order = models.IntegerField(default=100, verbose_name=_("sort order"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("style example")
+        verbose_name_plural = _("style examples")
         ordering = ["sort_order", "pk"]
 
     def __str__(self) -> str:
@@ -109,10 +114,10 @@ class TemplateRequest(StatusModel):
     """A customer's proposal for a new style, voted on by others."""
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        PLANNED = "planned", "Planned"
-        SHIPPED = "shipped", "Shipped as a template"
-        DECLINED = "declined", "Declined"
+        OPEN = "open", _("Open")
+        PLANNED = "planned", _("Planned")
+        SHIPPED = "shipped", _("Shipped as a template")
+        DECLINED = "declined", _("Declined")
 
     TRANSITIONS = {
         Status.OPEN: {Status.PLANNED, Status.DECLINED, Status.SHIPPED},
@@ -121,22 +126,24 @@ class TemplateRequest(StatusModel):
         Status.SHIPPED: set(),
     }
 
-    title = models.CharField(max_length=120)
+    title = models.CharField(max_length=120, verbose_name=_("title"))
     # The title folded to lower case with single spaces: two requests for the same
     # style differ in case or spacing only, and the open ones must not coexist.
-    title_key = models.CharField(max_length=120, editable=False, default="")
-    description = models.TextField(max_length=2000, blank=True)
-    reference_image = models.ImageField(upload_to=request_image_path, blank=True)
+    title_key = models.CharField(max_length=120, editable=False, default="", verbose_name=_("title key"))
+    description = models.TextField(max_length=2000, blank=True, verbose_name=_("description"))
+    reference_image = models.ImageField(upload_to=request_image_path, blank=True, verbose_name=_("reference image"))
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="template_requests"
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="template_requests", verbose_name=_("author")
     )
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, verbose_name=_("status"))
     template = models.ForeignKey(
-        StyleTemplate, on_delete=models.SET_NULL, null=True, blank=True, related_name="requests"
+        StyleTemplate, on_delete=models.SET_NULL, null=True, blank=True, related_name="requests", verbose_name=_("template")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("template request")
+        verbose_name_plural = _("template requests")
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
@@ -159,11 +166,13 @@ class TemplateRequest(StatusModel):
 
 
 class TemplateVote(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="template_votes")
-    request = models.ForeignKey(TemplateRequest, on_delete=models.CASCADE, related_name="votes")
-    created_at = models.DateTimeField(auto_now_add=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="template_votes", verbose_name=_("user"))
+    request = models.ForeignKey(TemplateRequest, on_delete=models.CASCADE, related_name="votes", verbose_name=_("request"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("template vote")
+        verbose_name_plural = _("template votes")
         constraints = [models.UniqueConstraint(fields=["user", "request"], name="one_vote_per_user_and_request")]
 
     def __str__(self) -> str:

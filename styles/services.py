@@ -10,6 +10,8 @@ from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from accounts.notices import notice_create
@@ -45,7 +47,7 @@ class DuplicateTemplateRequest(ApplicationError):
 
     def __init__(self, existing: TemplateRequest):
         self.existing = existing
-        message = f"“{existing.title}” has already been requested. Vote for it instead?"
+        message = _("“%(title)s” has already been requested. Vote for it instead?") % {"title": existing.title}
         super().__init__(message, fields={"title": [message]})
 
 
@@ -72,9 +74,11 @@ class CurationRefused(ApplicationError):
 def _clean_title(title: str) -> str:
     title = " ".join((title or "").split())
     if not title:
-        raise ValidationError("Give the style a title.")
+        raise ValidationError(_("Give the style a title."))
     if len(title) > TITLE_MAX_LENGTH:
-        raise ValidationError(f"Keep the title to {TITLE_MAX_LENGTH} characters (this one has {len(title)}).")
+        raise ValidationError(
+            _("Keep the title to %(limit)s characters (this one has %(count)s).") % {"limit": TITLE_MAX_LENGTH, "count": len(title)}
+        )
     return title
 
 
@@ -82,7 +86,8 @@ def _clean_description(description: str) -> str:
     description = (description or "").strip()
     if len(description) > DESCRIPTION_MAX_LENGTH:
         raise ValidationError(
-            f"Keep the description to {DESCRIPTION_MAX_LENGTH} characters (this one has {len(description)})."
+            _("Keep the description to %(limit)s characters (this one has %(count)s).")
+            % {"limit": DESCRIPTION_MAX_LENGTH, "count": len(description)}
         )
     return description
 
@@ -97,7 +102,9 @@ def _nudity_verdict(image: Image.Image):
 def _clean_reference_image(upload) -> ContentFile:
     """Check an uploaded reference image and return it re-encoded as PNG, without its metadata."""
     if upload.size > REFERENCE_IMAGE_MAX_BYTES:
-        raise ValidationError(f"The reference image is larger than {REFERENCE_IMAGE_MAX_BYTES // (1024 * 1024)} MB.")
+        raise ValidationError(
+            _("The reference image is larger than %(size)s MB.") % {"size": REFERENCE_IMAGE_MAX_BYTES // (1024 * 1024)}
+        )
     upload.seek(0)
     data = upload.read()
     try:
@@ -105,16 +112,18 @@ def _clean_reference_image(upload) -> ContentFile:
             image_format = probe.format
             probe.verify()
         if image_format not in REFERENCE_IMAGE_FORMATS:
-            raise ValidationError("The reference image must be a JPEG, PNG or WebP photo.")
+            raise ValidationError(_("The reference image must be a JPEG, PNG or WebP photo."))
         image = Image.open(io.BytesIO(data))
         if max(image.size) > REFERENCE_IMAGE_MAX_SIDE:
-            raise ValidationError(f"The reference image is larger than {REFERENCE_IMAGE_MAX_SIDE} pixels on a side.")
+            raise ValidationError(
+                _("The reference image is larger than %(side)s pixels on a side.") % {"side": REFERENCE_IMAGE_MAX_SIDE}
+            )
         image = ImageOps.exif_transpose(image).convert("RGB")
     except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as error:
-        raise ValidationError("The reference image could not be read as a picture.") from error
+        raise ValidationError(_("The reference image could not be read as a picture.")) from error
     verdict = _nudity_verdict(image)
     if not verdict.is_safe:
-        raise ValidationError("The reference image was refused: it looks like explicit content.")
+        raise ValidationError(_("The reference image was refused: it looks like explicit content."))
     encoded = io.BytesIO()
     # A fresh PNG carries no EXIF: no camera, place or time from the original file.
     image.save(encoded, format="PNG", optimize=True)
@@ -158,13 +167,13 @@ def template_request_create(
 
 def _vote_rate_check(*, user) -> None:
     if rate_limit_hit(key=f"votes:{user.pk}", limit=VOTE_ACTIONS_PER_MINUTE):
-        raise VoteRateLimited("That is a lot of voting in one minute. Wait a moment and try again.")
+        raise VoteRateLimited(_("That is a lot of voting in one minute. Wait a moment and try again."))
 
 
 def _refusal_reason(request: TemplateRequest) -> str:
     if request.status == TemplateRequest.Status.SHIPPED:
-        return "This style has shipped: it is in the gallery now, and votes are closed."
-    return "This request was declined, so it no longer takes votes."
+        return _("This style has shipped: it is in the gallery now, and votes are closed.")
+    return _("This request was declined, so it no longer takes votes.")
 
 
 def template_request_vote_set(*, user, request_id: int, voted: bool) -> tuple[bool, int]:
@@ -204,7 +213,10 @@ def _request_transition(*, request: TemplateRequest, status: str) -> TemplateReq
         if locked.status == status:
             return locked
         if not locked.can_transition_to(status):
-            raise CurationRefused(f"“{locked.title}” is {locked.get_status_display().lower()}; it cannot become {status}.")
+            raise CurationRefused(
+                _("“%(title)s” is %(status)s; it cannot become %(new_status)s.")
+                % {"title": locked.title, "status": locked.get_status_display().lower(), "new_status": status}
+            )
         locked.transition_to(status)
         locked.save(update_fields=["status"])
         transaction.on_commit(template_request_list_changed)
@@ -237,7 +249,9 @@ def template_request_to_template(*, request: TemplateRequest, by) -> StyleTempla
         if locked.template_id is not None:
             return locked.template
         if not locked.accepts_votes:
-            raise CurationRefused(f"“{locked.title}” is {locked.get_status_display().lower()}: reopen it first.")
+            raise CurationRefused(
+                _("“%(title)s” is %(status)s: reopen it first.") % {"title": locked.title, "status": locked.get_status_display().lower()}
+            )
         # The requester's words describe the look better than its title alone; braces would
         # read as placeholders in a prompt.
         words = f"{locked.title}, {' '.join(locked.description.split()[:40])}" if locked.description else locked.title
@@ -279,7 +293,8 @@ def _voters_notify(*, template: StyleTemplate, user_ids: list[int]) -> None:
     message = f"The style you voted for is live: “{template.title}”."
     voters = list(User.objects.filter(pk__in=user_ids, is_active=True))
     for voter in voters:
-        notice_create(user=voter, message=message, link=link)
+        notice_create(user=voter, message=gettext_noop("The style you voted for is live: “%(template)s”."),
+                      params={"template": template.title}, link=link)
     emails = [
         EmailMessage(
             subject=f"“{template.title}” is ready to use",
@@ -301,7 +316,7 @@ def template_publish(*, template: StyleTemplate) -> StyleTemplate:
     with transaction.atomic():
         locked = StyleTemplate.objects.select_for_update().get(pk=template.pk)
         if "{identity}" not in locked.prompt:
-            raise CurationRefused(f"“{locked.title}”: the prompt has no {{identity}} placeholder.")
+            raise CurationRefused(_("“%(title)s”: the prompt has no {identity} placeholder.") % {"title": locked.title})
         if not locked.is_published:
             locked.is_published = True
             locked.save(update_fields=["is_published", "updated_at"])

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from portrait_site.caching import cache_public_page
@@ -105,7 +106,7 @@ def request_list(request):
             except ValidationError as error:
                 form.add_error(None, error)
             else:
-                messages.success(request, f"Thanks! “{created.title}” is up for votes, and yours is counted.")
+                messages.success(request, _("Thanks! “%(title)s” is up for votes, and yours is counted.") % {"title": created.title})
                 return redirect(_request_list_url(created.pk))
     return render(request, "styles/requests.html", {
         "page": template_request_page_ranked(
@@ -135,7 +136,7 @@ def request_vote(request, request_id: int):
     except VoteRefused as refusal:
         messages.error(request, str(refusal))
         return redirect("styles:requests")
-    messages.success(request, "Your vote is counted." if voted else "Your vote was taken back.")
+    messages.success(request, _("Your vote is counted.") if voted else _("Your vote was taken back."))
     return redirect(_request_list_url(request_id))
 
 

@@ -4,6 +4,7 @@ consent, a new verification link, and the download-my-data zip. The same rules a
 from django.conf import settings
 from django.http import FileResponse
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import parsers, serializers, status
@@ -40,7 +41,7 @@ class PhotoConsentGiveSerializer(serializers.Serializer):
 
     def validate_agree(self, value: bool) -> bool:
         if not value:
-            raise serializers.ValidationError("No photo is taken without consent. To withdraw it, delete the avatar.")
+            raise serializers.ValidationError(_("No photo is taken without consent. To withdraw it, delete the avatar."))
         return value
 
 

@@ -1,4 +1,5 @@
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from accounts.models import DeletionReceipt, User
@@ -37,7 +38,7 @@ class DeleteEverythingSerializer(serializers.Serializer):
 
     def validate_confirm(self, value: str) -> str:
         if value.strip().lower() != self.context["user"].email.lower():
-            raise serializers.ValidationError("That is not the email address of this account.")
+            raise serializers.ValidationError(_("That is not the email address of this account."))
         return value
 
 

@@ -42,7 +42,7 @@ class TokenView(APIView):
             password=payload.validated_data["password"],
         )
         if user is None:
-            raise serializers.ValidationError("That email and password do not match an account.")
+            raise serializers.ValidationError(_("That email and password do not match an account."))
         token, key = api_token_create(user=user, name=payload.validated_data["name"])
         return Response(api_serializers.TokenSerializer({"token": key, "name": token.name, "expires_at": token.expires_at}).data)
 

@@ -3,6 +3,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from avatars.job_stages import job_stage_words
 from avatars.models import Avatar, Photo, Portrait, RenderJob
 from avatars.selectors import (
     PhotoReadiness,
@@ -93,6 +94,7 @@ class AvatarCreateSerializer(serializers.Serializer):
 class PhotoSerializer(serializers.ModelSerializer):
     name = serializers.CharField(source="original_name", read_only=True)
     accepted = serializers.SerializerMethodField()
+    reason = serializers.CharField(read_only=True, help_text="Why it was refused, in the reader's language.")
     image_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -219,12 +221,16 @@ class TemplateChoiceSerializer(serializers.Serializer):
 
 class RenderJobSerializer(serializers.ModelSerializer):
     template = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    stage = serializers.SerializerMethodField(help_text="What the worker is doing, in the reader's language.")
     source_portrait = serializers.SlugRelatedField(slug_field="public_id", read_only=True)
 
     class Meta:
         model = RenderJob
         fields = ["id", "kind", "status", "stage", "progress", "template", "source_portrait", "queued_at"]
         read_only_fields = fields
+
+    def get_stage(self, job) -> str:
+        return job_stage_words(job.stage)
 
 
 class RenderJobListSerializer(serializers.Serializer):

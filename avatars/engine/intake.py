@@ -1,8 +1,8 @@
 """Photo intake: decide whether one uploaded photo can train an avatar, and say why not.
 
 `check_photo` takes the uploaded bytes and the photos already accepted into the same set,
-and returns a `PhotoVerdict`: accepted or refused with one reason code and a sentence a
-person understands, every measurement it made, and an upright copy with no metadata to
+and returns a `PhotoVerdict`: accepted or refused with one reason code and the figures a
+sentence about it needs (the site words it, in the person's language), every measurement it made, and an upright copy with no metadata to
 store. The checks run from cheap to dear and stop at the first refusal that makes the
 rest meaningless: file (size, type, bomb, animation, dimensions), pixels (decoding), the
 face (exactly one, big enough, frontal, sharp, well lit), the set (not a duplicate, the
@@ -91,7 +91,7 @@ class KnownPhoto:
 class PhotoVerdict:
     accepted: bool
     reason_code: str
-    reason: str
+    reason_details: dict = field(default_factory=dict)  # the figures its sentence names
     checks: dict = field(default_factory=dict)
     width: int | None = None  # of the kept copy, which face_box refers to
     height: int | None = None
@@ -111,33 +111,20 @@ class TrainingCandidate:
     embedding: Sequence[float] | None
 
 
-REASONS = {
-    "not_an_image": "This file is not a photo we can read ({what}). "
-                    "Please upload a JPEG, PNG, WebP or HEIC photo.",
-    "too_large": "This file is {size_mb:.0f} MB; photos can be up to {limit_mb:.0f} MB. "
-                 "Please upload the photo as your phone saved it, not a scan or a raw file.",
-    "too_small": "This photo is only {width} × {height} pixels. "
-                 "Please use one at least {min_side} pixels on its shorter side, straight from your camera.",
-    "bomb": "This image declares {pixels:,} pixels, far more than any camera photo, so we did not open it.",
-    "animated": "Animated images can't be used. Please upload a still photo.",
-    "unreadable": "This photo could not be read: {what}. Please upload it again, or pick another.",
-    "no_face": "We couldn't find a face in this photo. Please use one where your face is clearly visible.",
-    "several_faces": "Only one person should be in the photo: we found {count} faces. "
-                     "Please use photos of you alone, or crop the others out.",
-    "face_too_small": "Your face is too small in this photo. "
-                      "Please use one where your face fills more of the frame.",
-    "not_frontal": "Your head is turned too far to the side. "
-                   "Please use photos where you look towards the camera.",
-    "blurry": "This photo is blurry: hold the phone still and tap to focus on your face.",
-    "too_dark": "This photo is too dark to see your face well. "
-                "Please use one taken in daylight or good light.",
-    "too_bright": "Your face is overexposed in this photo. "
-                  "Please avoid direct sunlight or flash on your face.",
-    "duplicate": "This is the same photo as one you already uploaded. Please use a different photo.",
-    "different_person": "This looks like a different person from your other photos. "
-                        "All photos should show only you.",
-    "unsafe": "This photo can't be used: it appears to contain nudity. Please upload a clothed photo.",
-}
+# The reasons a photo can be refused. The engine says which one and the figures it found
+# (`PhotoVerdict.reason_details`); the sentence a person reads, in their language, is
+# written by the site (avatars/photo_verdicts.py), which must have one for every code.
+REASON_CODES = (
+    "not_an_image", "too_large", "too_small", "bomb", "animated", "unreadable", "no_face",
+    "several_faces", "face_too_small", "not_frontal", "blurry", "too_dark", "too_bright",
+    "duplicate", "different_person", "unsafe",
+)
+# What a file that is not a usable image is (the `what` figure of "not_an_image" and
+# "unreadable"); "fake_format" and "unsupported_format" come with a `format` figure.
+WHAT_CODES = (
+    "pdf", "web_page", "archive", "not_a_picture", "fake_format", "unsupported_format",
+    "empty", "damaged",
+)
 
 # What the first bytes say a file is. Only these formats reach Pillow's decoders.
 _PILLOW_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "HEIF")
@@ -146,7 +133,8 @@ _HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b
 
 
 def _sniff(data: bytes) -> tuple[str | None, str]:
-    """The image format the bytes start like (or None) and, when not an image, what they look like."""
+    """The image format the bytes start like (or None) and, when not an image, what they look like
+    (one of WHAT_CODES)."""
     head = data[:64]
     if head.startswith(b"\xff\xd8\xff"):
         return "JPEG", ""
@@ -160,12 +148,12 @@ def _sniff(data: bytes) -> tuple[str | None, str]:
         return "HEIF", ""
     lowered = head.lstrip().lower()
     if head.startswith(b"%PDF"):
-        return None, "it is a PDF document"
+        return None, "pdf"
     if lowered.startswith((b"<!doctype html", b"<html", b"<?xml", b"<svg")):
-        return None, "it is a web page or a drawing"
+        return None, "web_page"
     if head.startswith(b"PK\x03\x04"):
-        return None, "it is a zip archive or an office document"
-    return None, "its contents are not a picture"
+        return None, "archive"
+    return None, "not_a_picture"
 
 
 # ---- decoding ---------------------------------------------------------------------------
@@ -190,7 +178,7 @@ def _open(data: bytes, limits: IntakeLimits, checks: dict) -> Image.Image:
     size = len(data)
     checks["file_size"] = {"value": size, "limit": limits.max_bytes, "passed": 0 < size <= limits.max_bytes}
     if size == 0:
-        raise _Refusal("unreadable", what="the file is empty")
+        raise _Refusal("unreadable", what="empty")
     if size > limits.max_bytes:
         raise _Refusal("too_large", size_mb=size / 2**20, limit_mb=limits.max_bytes / 2**20)
     sniffed, what = _sniff(data)
@@ -204,7 +192,7 @@ def _open(data: bytes, limits: IntakeLimits, checks: dict) -> Image.Image:
         raise _Refusal("bomb", pixels=_declared_pixels(error)) from error
     except (UnidentifiedImageError, SyntaxError, ValueError, OSError, EOFError) as error:
         checks["format"]["passed"] = False
-        raise _Refusal("not_an_image", what=f"it starts like a {sniffed} file but is not one") from error
+        raise _Refusal("not_an_image", what="fake_format", format=sniffed) from error
     checks["format"]["value"] = image.format
     width, height = image.size
     checks["dimensions"] = {
@@ -218,7 +206,7 @@ def _open(data: bytes, limits: IntakeLimits, checks: dict) -> Image.Image:
         checks["animated"] = {"value": True, "passed": False}
         raise _Refusal("animated")
     if image.format not in _STILL_FORMATS:
-        raise _Refusal("not_an_image", what=f"a {image.format} image")
+        raise _Refusal("not_an_image", what="unsupported_format", format=image.format)
     checks["dimensions"]["passed"] = min(width, height) >= limits.min_side
     if min(width, height) < limits.min_side:
         raise _Refusal("too_small", width=width, height=height, min_side=limits.min_side)
@@ -247,7 +235,7 @@ def _decode(image: Image.Image, limits: IntakeLimits) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise _Refusal("bomb", pixels=width * height) from error
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as error:
-        raise _Refusal("unreadable", what="the file is damaged or cut short") from error
+        raise _Refusal("unreadable", what="damaged") from error
     try:
         with _pillow_warnings():
             ImageOps.exif_transpose(image, in_place=True)
@@ -399,7 +387,7 @@ def check_photo(
     safety_future = pool.submit(safety.nudity_verdict, small, threshold=limits.max_nudity_score)
     cleaned_future = pool.submit(_encode_clean, kept)
     verdict = PhotoVerdict(
-        accepted=False, reason_code="", reason="", checks=checks, width=kept.width, height=kept.height,
+        accepted=False, reason_code="", checks=checks, width=kept.width, height=kept.height,
     )
     faces = face_engine.detect_faces(kept, small=small)
     verdict.perceptual_hash, mirrored_hash = hash_future.result()
@@ -547,13 +535,12 @@ def _finish(verdict: PhotoVerdict, code: str, details: dict, safety_future: Futu
     verdict.cleaned_image = cleaned_future.result()
     verdict.accepted = code == ""
     verdict.reason_code = code
-    verdict.reason = REASONS[code].format(**details) if code else ""
+    verdict.reason_details = details
     return verdict
 
 
 def _refused(code: str, checks: dict, **details) -> PhotoVerdict:
-    reason = REASONS[code].format(**details)
-    return PhotoVerdict(accepted=False, reason_code=code, reason=reason, checks=checks)
+    return PhotoVerdict(accepted=False, reason_code=code, reason_details=details, checks=checks)
 
 
 # ---- the set ----------------------------------------------------------------------------

@@ -42,7 +42,8 @@ def test_create_refuses_an_unknown_subject_with_field_errors(api):
 def test_detail_shows_readiness_and_the_refused_photos_with_reasons(api, user):
     avatar = AvatarFactory(user=user)
     PhotoFactory.create_batch(REQUIRED_PHOTOS, avatar=avatar)
-    PhotoFactory(avatar=avatar, status=Photo.Status.REJECTED, reason_code="blurry", reason="Too blurry.")
+    PhotoFactory(avatar=avatar, status=Photo.Status.REJECTED, reason_code="several_faces",
+                 reason_details={"count": 3})
     PhotoFactory(avatar=avatar, status=Photo.Status.REMOVED)
 
     body = api.get(f"/api/v1/avatars/{avatar.public_id}/").json()
@@ -53,7 +54,10 @@ def test_detail_shows_readiness_and_the_refused_photos_with_reasons(api, user):
         "missing": 0,
         "ready": True,
     }
-    assert [(p["reason_code"], p["reason"]) for p in body["refused_photos"]] == [("blurry", "Too blurry.")]
+    assert [(p["reason_code"], p["reason"]) for p in body["refused_photos"]] == [(
+        "several_faces",
+        "Only one person should be in the photo: we found 3 faces. Please use photos of you alone, or crop the others out.",
+    )]
     listed = api.get("/api/v1/avatars/").json()["results"][0]
     assert listed["readiness"]["accepted"] == REQUIRED_PHOTOS
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from accounts.models import Notice
+from accounts.notices import notice_text
 from avatars import services
 from avatars.models import Avatar, Photo, TrainingJob
 from tests.factories import AvatarFactory, PhotoFactory
@@ -55,7 +56,7 @@ def test_photos_of_a_failure_older_than_the_keep_days_are_deleted_and_the_owner_
     assert set(old.photos.values_list("status", "image", "embedding")) == {(Photo.Status.REMOVED, "", None)}
     assert len(stored(recent)) == 4
     [notice] = Notice.objects.filter(user=old.user)
-    assert "Summer" in notice.message and f"{DAYS} days" in notice.message
+    assert "Summer" in notice_text(notice) and f"{DAYS} days" in notice_text(notice)
     with django_capture_on_commit_callbacks(execute=True):
         assert services.avatars_forget_photos_after_failure() == 0  # done once
 

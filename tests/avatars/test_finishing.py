@@ -13,6 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from accounts.models import Notice
+from accounts.notices import notice_text
 from avatars import services
 from avatars.engine import passes
 from avatars.models import Avatar, Portrait, RenderJob
@@ -105,10 +106,10 @@ def test_more_like_me_keeps_the_new_version_only_when_it_is_rated_closer(
     refused = more_like_me(first, django_capture_on_commit_callbacks)
 
     assert trained.portraits.count() == 1
-    assert refused.stage == "no closer version found" and not refused.counts_against_allowance
+    assert refused.stage == "no_closer_version" and not refused.counts_against_allowance
     assert avatar_render_allowance(avatar=trained).left == left_before
     [notice] = Notice.objects.filter(user=trained.user)
-    assert "kept yours" in notice.message and "did not use one of your extra renders" in notice.message
+    assert "kept yours" in notice_text(notice) and "did not use one of your extra renders" in notice_text(notice)
 
     scores.value = 71.0
     kept = more_like_me(first, django_capture_on_commit_callbacks)

@@ -69,7 +69,7 @@ def test_the_likeness_curve_is_recorded_shown_to_the_customer_and_in_the_admin(
     # A tie keeps the earlier checkpoint.
     assert (job.samples, job.chosen_samples, job.best_likeness) == (8, 4, 80.0)
     # The second validation's portraits were scored while the page said what the first measured.
-    assert "learning your face: likeness 80" in likeness.stages_seen
+    assert "likeness:80" in likeness.stages_seen
 
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
     page = client.get(f"/admin/avatars/trainingjob/{job.pk}/change/").content.decode()
