@@ -34,6 +34,10 @@ class User(AbstractUser):
     display_name = models.CharField(max_length=80, blank=True)
     # Set when the person opened the link mailed to this address (accounts.verification).
     email_verified_at = models.DateTimeField(null=True, blank=True)
+    # The language and time zone the person reads in: pages while signed in, and every mail a
+    # worker sends them later. Blank until first captured (accounts.locale): the browser's.
+    language = models.CharField(max_length=15, blank=True)
+    time_zone = models.CharField(max_length=64, blank=True)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
