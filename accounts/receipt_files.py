@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from accounts.mail import mail_render
 from accounts.models import DeletionReceipt
 from accounts.selectors import receipt_lines
 
@@ -30,15 +30,16 @@ def receipt_file_name(*, receipt: DeletionReceipt) -> str:
     return f"likeness-deletion-receipt-{receipt.created_at:%Y-%m-%d}-{receipt.token[:8]}.txt"
 
 
-def receipt_email_send(*, receipt: DeletionReceipt, email: str) -> None:
-    """Mail the receipt to the address that was just deleted: the last thing sent to it. A mail
-    server that is down must not undo a deletion, so a failure is logged, not raised."""
+def receipt_email_send(*, receipt: DeletionReceipt, email: str, language: str, time_zone: str) -> None:
+    """Mail the receipt to the address that was just deleted: the last thing sent to it, in the
+    language and zone the account had (the account itself is gone). A mail server that is down
+    must not undo a deletion, so a failure is logged, not raised."""
     try:
-        send_mail(
-            "Your Likeness account is deleted: your receipt",
-            receipt_text(receipt=receipt, page_url=receipt_page_url(receipt=receipt)),
-            None,
-            [email],
-        )
+        mail_render(
+            to=email, language=language, time_zone=time_zone,
+            subject_template="accounts/receipt_email_subject.txt",
+            body_template="accounts/receipt.txt",
+            context={"receipt": receipt, "lines": receipt_lines(receipt=receipt), "page_url": receipt_page_url(receipt=receipt)},
+        ).send()
     except Exception:
         logger.exception("The deletion receipt %s could not be mailed", receipt.pk)

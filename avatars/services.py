@@ -10,11 +10,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from accounts.mail import mail_user
 from accounts.notices import notice_create
 from accounts.receipts import deletion_receipt_create, receipt_counts
 from avatars import selectors
@@ -477,7 +477,7 @@ def more_like_me_found_nothing_closer(*, job: RenderJob) -> None:
     source = job.source_portrait
     notice_create(
         user=job.avatar.user,
-        message=f"“More like me” on your {job.template.title} portrait found no version closer to you than "
+        message=f"“More like me” on your {job.template.display_title} portrait found no version closer to you than "
         f"the one you have (likeness {source.likeness_score:.0f}), so we kept yours. It did not use one of "
         "your extra renders.",
         link=f"/avatars/portraits/{source.public_id}/",
@@ -485,13 +485,13 @@ def more_like_me_found_nothing_closer(*, job: RenderJob) -> None:
 
 
 def _portraits_ready_notify(*, avatar: Avatar) -> None:
-    email = avatar.user.email
+    user = avatar.user
     link = f"{settings.SITE_URL}/avatars/{avatar.public_id}/"
-    transaction.on_commit(lambda: send_mail(
-        "Your portraits are ready",
-        f"Your Likeness portraits are ready. See them here: {link}\n\n"
-        "Your uploaded photos have been deleted now that your avatar is trained.",
-        None, [email],
+    transaction.on_commit(lambda: mail_user(
+        user=user,
+        subject_template="avatars/portraits_ready_email_subject.txt",
+        body_template="avatars/portraits_ready_email.txt",
+        context={"avatar": avatar, "link": link},
     ))
 
 

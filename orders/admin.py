@@ -5,9 +5,9 @@ from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
-from accounts.templatetags.likeness import money
 from orders.models import Order, Refund, StripeEvent
 from orders.services import OrderNotAllowed, order_refund
+from portrait_site.money import format_price
 
 
 def stripe_dashboard_link(path: str, object_id: str):
@@ -173,4 +173,4 @@ class RefundAdmin(admin.ModelAdmin):
 
     @admin.display(description="Amount", ordering="amount")
     def amount_refunded(self, refund) -> str:
-        return money(refund.amount, refund.currency)
+        return format_price(refund.amount, refund.currency)

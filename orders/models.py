@@ -3,7 +3,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from accounts.templatetags.likeness import money
+from portrait_site.money import format_price
 from portrait_site.status import StatusModel
 
 
@@ -69,7 +69,7 @@ class Order(StatusModel):
 
     @property
     def amount_display(self) -> str:
-        return money(self.amount, self.currency)
+        return format_price(self.amount, self.currency)
 
     @property
     def reference(self) -> str:
