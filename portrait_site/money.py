@@ -2,8 +2,7 @@
 display string formats an amount with. A leaf module.
 
 English puts the symbol first ("¥9.90", "$9.90"); Chinese writes the number and then the
-currency's name ("9.90 元", "9.90 美元"). The order is itself a translated string, so a
-language added to LIKENESS_LANGUAGES writes prices its own way from its catalogue alone.
+currency's name ("9.90 元", "9.90 美元").
 """
 
 from __future__ import annotations
@@ -13,26 +12,27 @@ from decimal import Decimal
 
 from django.utils import formats
 from django.utils.functional import Promise
-from django.utils.translation import pgettext, pgettext_lazy
+from django.utils.translation import pgettext_lazy
 
 
 @dataclass(frozen=True)
 class Currency:
-    symbol: str
-    # The currency's name as a reader says it after a number ("元" in Chinese).
-    unit: str | Promise
+    # How the reader's language writes an amount of it: "¥{amount}" in English, "{amount} 元"
+    # in Chinese. A translated string, so a language added to LIKENESS_LANGUAGES writes prices
+    # its own way from its catalogue alone.
+    written: str | Promise
     # Digits after the point in the minor unit Stripe counts in (0 for yen and won).
     decimals: int = 2
 
 
 CURRENCIES = {
-    "cny": Currency("¥", pgettext_lazy("currency written after an amount", "CNY")),
-    "usd": Currency("$", pgettext_lazy("currency written after an amount", "USD")),
-    "eur": Currency("€", pgettext_lazy("currency written after an amount", "EUR")),
-    "gbp": Currency("£", pgettext_lazy("currency written after an amount", "GBP")),
-    "hkd": Currency("HK$", pgettext_lazy("currency written after an amount", "HKD")),
-    "jpy": Currency("¥", pgettext_lazy("currency written after an amount", "JPY"), decimals=0),
-    "krw": Currency("₩", pgettext_lazy("currency written after an amount", "KRW"), decimals=0),
+    "cny": Currency(pgettext_lazy("a price in Chinese yuan (CNY)", "¥{amount}")),
+    "usd": Currency(pgettext_lazy("a price in US dollars (USD)", "${amount}")),
+    "eur": Currency(pgettext_lazy("a price in euros (EUR)", "€{amount}")),
+    "gbp": Currency(pgettext_lazy("a price in pounds sterling (GBP)", "£{amount}")),
+    "hkd": Currency(pgettext_lazy("a price in Hong Kong dollars (HKD)", "HK${amount}")),
+    "jpy": Currency(pgettext_lazy("a price in Japanese yen (JPY)", "¥{amount}"), decimals=0),
+    "krw": Currency(pgettext_lazy("a price in South Korean won (KRW)", "₩{amount}"), decimals=0),
 }
 
 
@@ -48,7 +48,4 @@ def format_price(amount_minor: int | None, currency: str) -> str:
     amount = formats.number_format(value, decimal_pos=decimals, use_l10n=True, force_grouping=True)
     if known is None:
         return f"{amount} {code.upper()}"
-    pattern = pgettext(
-        "a price: {symbol} is like $, {amount} is 9.90, {unit} is the currency's name", "{symbol}{amount}"
-    )
-    return pattern.format(symbol=known.symbol, amount=amount, unit=known.unit)
+    return str(known.written).format(amount=amount)
