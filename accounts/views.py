@@ -27,8 +27,11 @@ from accounts.locale import (
     TIME_ZONE_COOKIE,
     LocaleChoiceInvalid,
     language_supported,
+    time_zones_available,
+    user_language,
     user_locale_capture,
     user_locale_set,
+    user_time_zone,
 )
 from accounts.selectors import my_data_for_user, receipt_get, receipt_lines
 from accounts.services import auth_rate_limit_hit
@@ -111,7 +114,12 @@ class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
 
 @login_required
 def my_data(request):
-    return render(request, "accounts/my_data.html", my_data_for_user(user=request.user))
+    return render(request, "accounts/my_data.html", {
+        **my_data_for_user(user=request.user),
+        "saved_language": user_language(user=request.user),
+        "saved_time_zone": user_time_zone(user=request.user),
+        "time_zones": time_zones_available(),
+    })
 
 
 def _own_avatar(request, public_id):
