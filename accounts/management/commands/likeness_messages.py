@@ -9,6 +9,7 @@ runs --check): no line numbers, so moving code changes nothing; no obsolete entr
 from __future__ import annotations
 
 import contextlib
+import difflib
 import shutil
 import subprocess
 import sys
@@ -52,7 +53,13 @@ def _po_differences(committed: dict[str, bytes], refreshed: dict[str, bytes]) ->
         elif name not in refreshed:
             differences.append(f"{name} is left over from a language no longer in locale/")
         elif _without_volatile_lines(committed[name]) != _without_volatile_lines(refreshed[name]):
-            differences.append(f"{name} is not what the marked strings make: run scripts/messages.sh")
+            diff = difflib.unified_diff(
+                _without_volatile_lines(committed[name]), _without_volatile_lines(refreshed[name]),
+                "committed", "refreshed", lineterm="", n=1,
+            )
+            differences.append(
+                f"{name} is not what the marked strings make: run scripts/messages.sh\n" + "\n".join(list(diff)[:80])
+            )
     return differences
 
 
