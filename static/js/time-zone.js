@@ -7,8 +7,9 @@
   } catch (error) {
     return;
   }
-  if (!zone) return;
-  var cookie = "likeness_time_zone=" + encodeURIComponent(zone);
+  // Zone names ("Asia/Shanghai") hold only characters a cookie may carry as they are.
+  if (!zone || !/^[A-Za-z0-9_+\/-]+$/.test(zone)) return;
+  var cookie = "likeness_time_zone=" + zone;
   if (document.cookie.split("; ").indexOf(cookie) === -1) {
     document.cookie = cookie + "; path=/; max-age=31536000; samesite=lax";
   }
