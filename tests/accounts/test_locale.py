@@ -182,3 +182,14 @@ def test_a_new_user_reads_in_the_default_language_and_zone():
     assert (user_language(user=user), user_time_zone(user=user)) == (
         settings.LANGUAGE_CODE, settings.LIKENESS_DEFAULT_TIME_ZONE
     )
+
+
+def test_an_anonymous_switch_without_a_token_changes_only_that_browsers_cookie():
+    from django.test import Client
+
+    forger = Client(enforce_csrf_checks=True)
+    response = forger.post(reverse("language-choose"), {"language": "zh-hans"})
+
+    assert response.status_code == 302
+    assert response.cookies[LANGUAGE_COOKIE].value == "zh-hans"
+    assert not User.objects.exclude(language="").exists()
