@@ -93,6 +93,9 @@ def verify_email(request, token):
         user = email_verify(token=token)
     except EmailVerificationLinkInvalid as refusal:
         return render(request, "accounts/verify_email_done.html", {"refusal": refusal.message}, status=400)
+    # The signed-in person was read before this view (their language): the page shows them verified.
+    if request.user.is_authenticated and request.user.pk == user.pk:
+        request.user.email_verified_at = user.email_verified_at
     return render(request, "accounts/verify_email_done.html", {"verified_email": user.email})
 
 
