@@ -193,3 +193,11 @@ def test_an_anonymous_switch_without_a_token_changes_only_that_browsers_cookie()
     assert response.status_code == 302
     assert response.cookies[LANGUAGE_COOKIE].value == "zh-hans"
     assert not User.objects.exclude(language="").exists()
+
+
+def test_the_public_page_cache_keeps_each_language_apart(client):
+    assert page_language(client.get("/", HTTP_ACCEPT_LANGUAGE="zh-CN")) == "zh-hans"
+
+    english = client.get("/", HTTP_ACCEPT_LANGUAGE="en")
+
+    assert page_language(english) == "en" and "¥9.90" in english.content.decode()
