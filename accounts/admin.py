@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
+from accounts.deletion import user_delete_everything
 from accounts.models import DeletionReceipt, Notice, User
 
 
@@ -16,6 +17,15 @@ class UserAdmin(DjangoUserAdmin):
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+
+    # Deleting a person here is the same as their own "delete everything": their files go with
+    # their rows, their orders stay without the link, and they are mailed the receipt.
+    def delete_model(self, request, obj) -> None:
+        user_delete_everything(user=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for user in queryset:
+            user_delete_everything(user=user)
 
 
 @admin.register(Notice)

@@ -4,7 +4,6 @@ from importlib import import_module
 
 from django.conf import settings
 from django.contrib.sessions.models import Session
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -16,6 +15,7 @@ from accounts.receipts import deletion_receipt_create, receipt_counts
 from avatars.models import Avatar
 from avatars.services import avatar_delete
 from orders.models import Order
+from portrait_site.files import storage_delete_files
 from styles.models import TemplateRequest, TemplateVote
 
 
@@ -32,11 +32,6 @@ def _sessions_delete_for_user(*, user_id: int) -> int:
         # The session engine's own delete, so a copy in the session cache goes as well.
         session_store(session_key=session_key).delete()
     return len(session_keys)
-
-
-def _storage_delete(names: list[str]) -> None:
-    for name in names:
-        default_storage.delete(name)
 
 
 def user_delete_everything(*, user: User) -> DeletionReceipt:
@@ -62,7 +57,7 @@ def user_delete_everything(*, user: User) -> DeletionReceipt:
         authored = TemplateRequest.objects.filter(author=user).exclude(reference_image="")
         reference_names = list(authored.values_list("reference_image", flat=True))
         authored.update(reference_image="")
-        transaction.on_commit(lambda: _storage_delete(reference_names))
+        transaction.on_commit(lambda: storage_delete_files(reference_names))
         removed = {
             **totals,
             "avatar_names": avatar_names,

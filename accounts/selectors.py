@@ -4,21 +4,6 @@ from django.db.models import Count, Q
 
 from accounts.models import DeletionReceipt, User
 
-RECEIPT_LABELS = [
-    ("account", "Your account (email, password, settings)"),
-    ("avatars", "Avatars"),
-    ("photos", "Uploaded photos and their check results"),
-    ("lora_files", "Avatar files (the trained LoRA weights)"),
-    ("portraits", "Portraits"),
-    ("files", "Files erased from storage"),
-    ("reference_images", "Reference images of your style requests"),
-    ("votes", "Votes on style requests"),
-    ("notices", "Notices"),
-    ("consent_records", "Your consents and terms acceptances"),
-    ("api_tokens", "API tokens"),
-    ("sessions", "Signed-in sessions"),
-]
-
 
 def _lora_size(avatar) -> int | None:
     if not avatar.lora_file:
@@ -60,9 +45,3 @@ def my_data_for_user(*, user: User) -> dict:
 
 def receipt_get(*, token: str) -> DeletionReceipt | None:
     return DeletionReceipt.objects.filter(token=token).first()
-
-
-def receipt_lines(*, receipt: DeletionReceipt) -> list[tuple[str, int]]:
-    """The receipt's counts as (what, how many), in a fixed order a person can read."""
-    removed = receipt.removed
-    return [(label, removed[key]) for key, label in RECEIPT_LABELS if key in removed]

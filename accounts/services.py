@@ -1,9 +1,62 @@
-"""Account services: sign-in and sign-up rate limits. Notices are accounts.notices, receipts
-accounts.receipts, deleting everything accounts.deletion."""
+"""Account services: signing up, and the sign-in and sign-up rate limits. Notices are
+accounts.notices, receipts accounts.receipts, deleting everything accounts.deletion."""
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.urls import reverse
 
+from accounts.locale import user_locale_capture
+from accounts.mail import mail_user
+from accounts.models import User
+from accounts.terms import terms_accept
+from accounts.verification import email_verification_send
 from portrait_site.rate_limits import rate_limit_hit
+
+
+def account_sign_up(
+    *, email: str, password: str, terms_version: str, base_url: str, language: str = "", time_zone: str = ""
+) -> None:
+    """Create the account and mail it the link that confirms the address; for an address that
+    already has an account, mail its owner a note instead and create nothing.
+
+    Returns nothing on purpose: the page answers the same either way, so sign-up never tells
+    anyone whether an address has an account. Only the mailbox's owner learns which it was.
+    """
+    email = email.strip().lower()
+    existing = User.objects.filter(email__iexact=email).first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(email=email, password=password)
+                # What the person reads in, for every mail from now on (accounts.locale).
+                user_locale_capture(user=user, language=language, time_zone=time_zone)
+                terms_accept(user=user, version=terms_version)
+        except IntegrityError:
+            # A second request signed the same address up a moment ago: it has an account now.
+            existing = User.objects.filter(email__iexact=email).first()
+            if existing is None:
+                raise
+        else:
+            email_verification_send(user=user, base_url=base_url)
+            return
+    _sign_up_attempt_notify(user=existing, base_url=base_url)
+
+
+def _sign_up_attempt_notify(*, user: User, base_url: str) -> None:
+    # As many notes an hour as confirmation links: sign-up must not flood an owner's inbox.
+    limit = settings.LIKENESS_EMAIL_VERIFICATION_RESENDS_PER_HOUR
+    if rate_limit_hit(key=f"sign-up-attempt:{user.pk}", limit=limit, window_seconds=3600):
+        return
+    site = base_url.rstrip("/")
+    mail_user(
+        user=user,
+        subject_template="accounts/signup_attempt_subject.txt",
+        body_template="accounts/signup_attempt_message.txt",
+        context={
+            "login_link": site + reverse("accounts:login"),
+            "reset_link": site + reverse("accounts:password_reset"),
+        },
+    )
 
 
 def client_ip(request) -> str:

@@ -1,9 +1,8 @@
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login, logout
+from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import Http404
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import get_object_or_404, redirect, render
@@ -33,10 +32,10 @@ from accounts.locale import (
     user_locale_set,
     user_time_zone,
 )
-from accounts.selectors import my_data_for_user, receipt_get, receipt_lines
-from accounts.services import auth_rate_limit_hit
-from accounts.terms import terms_accept, terms_version
-from accounts.verification import email_verification_send
+from accounts.receipts import receipt_lines
+from accounts.selectors import my_data_for_user, receipt_get
+from accounts.services import account_sign_up, auth_rate_limit_hit
+from accounts.terms import terms_version
 from avatars.services import avatar_delete_with_receipt, portrait_delete_with_receipt
 
 
@@ -68,14 +67,24 @@ def signup(request):
         return rate_limited(request, scope="signup")
     form = SignupForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            user = form.save()
-            terms_accept(user=user, version=form.cleaned_data["terms_version"])
-        _locale_capture(request, user)
-        email_verification_send(user=user, base_url=request.build_absolute_uri("/"))
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("avatars:home")
+        account_sign_up(
+            email=form.cleaned_data["email"],
+            password=form.cleaned_data["password1"],
+            terms_version=form.cleaned_data["terms_version"],
+            base_url=request.build_absolute_uri("/"),
+            # The confirmation link is mailed in the language the page was read in.
+            language=translation.get_language(),
+            time_zone=request.COOKIES.get(TIME_ZONE_COOKIE, ""),
+        )
+        return redirect("accounts:signup_sent")
     return render(request, "accounts/signup.html", {"form": form, "terms_version": terms_version()})
+
+
+def signup_sent(request):
+    """What every sign-up hears, whether or not the address had an account already."""
+    return render(request, "accounts/signup_sent.html", {
+        "hours": settings.LIKENESS_EMAIL_VERIFICATION_MAX_AGE_HOURS,
+    })
 
 
 class LoginView(RateLimitedPostMixin, auth_views.LoginView):

@@ -1,6 +1,6 @@
 """django-q2 entry points: thin adapters that take ids and call the worker, the sweeps and the services.
 
-Their dotted names are stored in the broker and in the schedules (migrations 0003 and 0004):
+Their dotted names are stored in the broker and in the schedules (migrations 0003, 0004 and 0011):
 keep them as they are. The queue client is avatars.queue.
 """
 
@@ -29,6 +29,13 @@ def avatars_forget_photos_after_failure() -> int:
     from avatars.services import avatars_forget_photos_after_failure as forget
 
     return forget()
+
+
+def media_orphans_delete() -> list[str]:
+    """The daily sweep of stored files no row points to."""
+    from avatars.services import media_orphans_delete as delete_orphans
+
+    return delete_orphans()
 
 
 def jobs_requeue_stale() -> int:

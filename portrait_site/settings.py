@@ -5,9 +5,15 @@ SQLite, the django-q2 ORM broker, private media under var/, console email and
 the tiny engine. The README's configuration table lists each variable.
 """
 
+import os
 from pathlib import Path
 
 import environ
+
+# Files this process writes are its own: selfies, LoRA weights, portraits, the SQLite database
+# and the var/ folders are read by no other account on the host. Set before anything below
+# creates a folder; storage's own writes say the same with FILE_UPLOAD_*PERMISSIONS.
+os.umask(0o077)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -198,6 +204,12 @@ STORAGES = {
 }
 # Django must never build a public URL for private media.
 MEDIA_URL = "/no-public-media/"
+# The orphan sweep (manage.py media_orphans_delete, daily) leaves files younger than this:
+# longer than any upload in flight, whose file is written before its row commits (a render's
+# at the end of a GPU job, at most LIKENESS_GPU_TIMEOUT).
+LIKENESS_ORPHAN_MEDIA_MIN_AGE_HOURS = env.int("LIKENESS_ORPHAN_MEDIA_MIN_AGE_HOURS", default=24)
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 LIKENESS_MAX_UPLOAD_BYTES = env.int("LIKENESS_MAX_UPLOAD_BYTES", default=25 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = LIKENESS_MAX_UPLOAD_BYTES

@@ -16,6 +16,7 @@ from accounts.locale import user_locale_override
 from accounts.mail import mail_render_for_user, mail_send_all
 from accounts.notices import notice_create
 from portrait_site.errors import ApplicationError
+from portrait_site.files import storage_delete_files
 from portrait_site.rate_limits import rate_limit_hit
 from styles.models import StyleTemplate, TemplateRequest, TemplateVote
 from styles.selectors import template_request_list_changed
@@ -260,6 +261,16 @@ def template_request_to_template(*, request: TemplateRequest, by) -> StyleTempla
         return template
 
 
+def template_request_delete(*, request: TemplateRequest) -> None:
+    """Delete a request with its votes and its reference image, which may show its author."""
+    with transaction.atomic():
+        locked = TemplateRequest.objects.select_for_update().get(pk=request.pk)
+        names = [locked.reference_image.name] if locked.reference_image else []
+        locked.delete()
+        transaction.on_commit(lambda: storage_delete_files(names))
+        transaction.on_commit(template_request_list_changed)
+
+
 # --- Templates ------------------------------------------------------------------
 
 
@@ -308,6 +319,17 @@ def template_publish(*, template: StyleTemplate) -> StyleTemplate:
             )
             _voters_notify(template=locked, user_ids=voter_ids)
         return locked
+
+
+def template_delete(*, template: StyleTemplate) -> None:
+    """Delete a template with its pictures: cover, reference image and examples. Raises
+    ProtectedError while portraits or render jobs use it (the admin says so before)."""
+    with transaction.atomic():
+        locked = StyleTemplate.objects.select_for_update().get(pk=template.pk)
+        names = [field.name for field in (locked.cover_image, locked.reference_image) if field]
+        names += [example.image.name for example in locked.examples.exclude(image="")]
+        locked.delete()
+        transaction.on_commit(lambda: storage_delete_files(names))
 
 
 def template_unpublish(*, template: StyleTemplate) -> StyleTemplate:

@@ -100,7 +100,7 @@ def test_the_deletion_receipt_reads_in_the_gone_accounts_language_and_zone(djang
     [message] = mail.outbox
     assert message.subject == "你的 Likeness 账户已删除：这是你的回执"
     local = timezone.localtime(receipt.created_at, timezone=__import__("zoneinfo").ZoneInfo("Asia/Shanghai"))
-    assert f"{local:%H:%M}（Asia/Shanghai），Likeness 删除了" in message.body
+    assert f"{local:%H:%M}（Asia/Shanghai）删除了" in message.body
 
 
 def test_the_verification_and_password_reset_mails_follow_the_saved_language(client):
