@@ -113,3 +113,19 @@ def test_the_verification_and_password_reset_mails_follow_the_saved_language(cli
     assert verify.subject == "确认你在 Likeness 的邮箱地址" and "欢迎使用 Likeness。" in verify.body
     assert reset.subject == "设置新的 Likeness 密码" and "\n" not in reset.subject
     assert "/accounts/password-reset/" in reset.body and "你好：" in reset.body
+
+
+def test_signing_up_on_the_chinese_page_saves_chinese_and_mails_the_link_in_it(client):
+    from accounts.models import User
+    from accounts.terms import terms_version
+
+    client.cookies["likeness_time_zone"] = "Asia/Shanghai"
+    client.post("/accounts/signup/", {
+        "email": "xiaoming@example.com", "password1": "a long enough passphrase 7",
+        "password2": "a long enough passphrase 7", "accept_terms": "on", "terms_version": terms_version(),
+    }, HTTP_ACCEPT_LANGUAGE="zh-CN")
+
+    user = User.objects.get(email="xiaoming@example.com")
+    assert (user.language, user.time_zone) == ("zh-hans", "Asia/Shanghai")
+    [message] = mail.outbox
+    assert message.subject == "确认你在 Likeness 的邮箱地址"
