@@ -7,6 +7,7 @@ from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.locale import user_language, user_time_zone
 from accounts.models import ApiToken, DeletionReceipt, Notice, PhotoConsent, TermsAcceptance, User
 from accounts.receipt_files import receipt_email_send
 from accounts.receipts import deletion_receipt_create, receipt_counts
@@ -69,9 +70,11 @@ def user_delete_everything(*, user: User) -> DeletionReceipt:
             "orders_kept_without_link": Order.objects.filter(user=user).update(user=None),
             "account": 1,
         }
-        email = user.email
+        email, language, time_zone = user.email, user_language(user=user), user_time_zone(user=user)
         user.delete()
         receipt = deletion_receipt_create(email=email, scope="everything", removed=removed)
         # The address lives on only in this closure, for the one mail that tells its owner what went.
-        transaction.on_commit(lambda: receipt_email_send(receipt=receipt, email=email))
+        transaction.on_commit(
+            lambda: receipt_email_send(receipt=receipt, email=email, language=language, time_zone=time_zone)
+        )
         return receipt

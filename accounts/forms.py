@@ -2,6 +2,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm, UserCreationForm
 from django.utils.translation import gettext_lazy as _
 
+from accounts.mail import mail_user
 from accounts.models import User
 from accounts.terms import terms_version
 
@@ -88,7 +89,13 @@ class DeleteEverythingForm(NoColonMixin, forms.Form):
 
 
 class EmailPasswordResetForm(NoColonMixin, PasswordResetForm):
-    pass
+    def send_mail(self, subject_template_name, email_template_name, context, from_email, to_email,
+                  html_email_template_name=None):
+        """Django's reset mail, in the language and zone the account saved (accounts.mail)."""
+        mail_user(
+            user=context["user"], subject_template=subject_template_name,
+            body_template=email_template_name, context=context,
+        )
 
 
 class NewPasswordForm(NoColonMixin, SetPasswordForm):

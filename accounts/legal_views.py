@@ -99,6 +99,9 @@ def verify_email(request, token):
         # Signing up signs no one in (it must not tell whether the address had an account):
         # the link that proves the mailbox does, once. Opened again, it only confirms.
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    elif request.user.is_authenticated and request.user.pk == user.pk:
+        # The signed-in person was read before this view (for their language): show them verified.
+        request.user.email_verified_at = user.email_verified_at
     return render(request, "accounts/verify_email_done.html", {"verified_email": user.email})
 
 

@@ -35,6 +35,10 @@ class User(AbstractUser):
     display_name = models.CharField(max_length=80, blank=True, verbose_name=_("display name"))
     # Set when the person opened the link mailed to this address (accounts.verification).
     email_verified_at = models.DateTimeField(null=True, blank=True, verbose_name=_("email verified at"))
+    # The language and time zone the person reads in: pages while signed in, and every mail a
+    # worker sends them later. Blank until first captured (accounts.locale): the browser's.
+    language = models.CharField(max_length=15, blank=True, verbose_name=_("language"))
+    time_zone = models.CharField(max_length=64, blank=True, verbose_name=_("time zone"))
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []

@@ -2,19 +2,20 @@
 accounts.notices, receipts accounts.receipts, deleting everything accounts.deletion."""
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.translation import gettext as _
 
+from accounts.locale import user_locale_capture
+from accounts.mail import mail_user
 from accounts.models import User
 from accounts.terms import terms_accept
 from accounts.verification import email_verification_send
 from portrait_site.rate_limits import rate_limit_hit
 
 
-def account_sign_up(*, email: str, password: str, terms_version: str, base_url: str) -> None:
+def account_sign_up(
+    *, email: str, password: str, terms_version: str, base_url: str, language: str = "", time_zone: str = ""
+) -> None:
     """Create the account and mail it the link that confirms the address; for an address that
     already has an account, mail its owner a note instead and create nothing.
 
@@ -27,6 +28,8 @@ def account_sign_up(*, email: str, password: str, terms_version: str, base_url: 
         try:
             with transaction.atomic():
                 user = User.objects.create_user(email=email, password=password)
+                # What the person reads in, for every mail from now on (accounts.locale).
+                user_locale_capture(user=user, language=language, time_zone=time_zone)
                 terms_accept(user=user, version=terms_version)
         except IntegrityError:
             # A second request signed the same address up a moment ago: it has an account now.
@@ -45,14 +48,14 @@ def _sign_up_attempt_notify(*, user: User, base_url: str) -> None:
     if rate_limit_hit(key=f"sign-up-attempt:{user.pk}", limit=limit, window_seconds=3600):
         return
     site = base_url.rstrip("/")
-    send_mail(
-        _("Someone tried to sign up to Likeness with your address"),
-        render_to_string("accounts/signup_attempt_message.txt", {
+    mail_user(
+        user=user,
+        subject_template="accounts/signup_attempt_subject.txt",
+        body_template="accounts/signup_attempt_message.txt",
+        context={
             "login_link": site + reverse("accounts:login"),
             "reset_link": site + reverse("accounts:password_reset"),
-        }),
-        None,
-        [user.email],
+        },
     )
 
 

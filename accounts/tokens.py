@@ -4,13 +4,15 @@ and all at once by a new password (accounts.models.User.save)."""
 
 import hashlib
 import secrets
+import zoneinfo
 from datetime import timedelta
 
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from rest_framework import authentication, exceptions
 
+from accounts.locale import user_language, user_time_zone
 from accounts.models import ApiToken, User
 
 # A last-used time this close to now is not written again: one write a minute per token at most.
@@ -60,7 +62,23 @@ def api_token_authenticate(*, key: str) -> ApiToken | None:
 
 
 class ApiTokenAuthentication(authentication.TokenAuthentication):
-    """DRF's 'Authorization: Token <key>' scheme over ApiToken: request.auth is the ApiToken."""
+    """DRF's 'Authorization: Token <key>' scheme over ApiToken: request.auth is the ApiToken.
+
+    It then speaks the token owner's saved language when the call sends no Accept-Language,
+    and shows their time zone (accounts.locale says why). DRF authenticates inside the view,
+    after every middleware, so this is where the token's person is first known;
+    PersonLocaleMiddleware restores the zone after the response."""
+
+    def authenticate(self, request):
+        result = super().authenticate(request)
+        if result is not None:
+            user = result[0]
+            if "HTTP_ACCEPT_LANGUAGE" not in request.META:
+                language = user_language(user=user)
+                translation.activate(language)
+                request._request.LANGUAGE_CODE = language
+            timezone.activate(zoneinfo.ZoneInfo(user_time_zone(user=user)))
+        return result
 
     def authenticate_credentials(self, key):
         token = api_token_authenticate(key=key)

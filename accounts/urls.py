@@ -19,6 +19,7 @@ urlpatterns = [
     ),
     path("password-reset/done/", views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("my-data/", views.my_data, name="my_data"),
+    path("my-data/language/", views.locale_preferences, name="locale_preferences"),
     path("my-data/avatars/<uuid:public_id>/delete/", views.avatar_delete, name="avatar_delete"),
     path("my-data/portraits/<uuid:public_id>/delete/", views.portrait_delete, name="portrait_delete"),
     path("my-data/api-tokens/<int:token_id>/revoke/", views.api_token_revoke_view, name="api_token_revoke"),

@@ -7,12 +7,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
-from django.core.mail import send_mail
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.mail import mail_user
 from accounts.models import User
 from portrait_site.errors import ApplicationError
 from portrait_site.rate_limits import rate_limit_hit
@@ -54,11 +53,11 @@ def email_verification_send(*, user: User, base_url: str) -> None:
     """Mail the person a link that verifies their address; `base_url` is the site as they reached it."""
     link = base_url.rstrip("/") + reverse("accounts:verify_email", args=[email_verification_token(user=user)])
     context = {"link": link, "hours": settings.LIKENESS_EMAIL_VERIFICATION_MAX_AGE_HOURS}
-    send_mail(
-        "Confirm your email address for Likeness",
-        render_to_string("accounts/verify_email_message.txt", context),
-        None,
-        [user.email],
+    mail_user(
+        user=user,
+        subject_template="accounts/verify_email_subject.txt",
+        body_template="accounts/verify_email_message.txt",
+        context=context,
     )
 
 

@@ -4,9 +4,13 @@ from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
+from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
+from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from accounts.deletion import user_delete_everything
@@ -17,6 +21,16 @@ from accounts.forms import (
     EmailPasswordResetForm,
     NewPasswordForm,
     SignupForm,
+)
+from accounts.locale import (
+    TIME_ZONE_COOKIE,
+    LocaleChoiceInvalid,
+    language_supported,
+    time_zones_available,
+    user_language,
+    user_locale_capture,
+    user_locale_set,
+    user_time_zone,
 )
 from accounts.receipts import receipt_lines
 from accounts.selectors import my_data_for_user, receipt_get
@@ -41,6 +55,12 @@ class RateLimitedPostMixin:
         return super().post(request, *args, **kwargs)
 
 
+def _locale_capture(request, user) -> None:
+    user_locale_capture(
+        user=user, language=translation.get_language(), time_zone=request.COOKIES.get(TIME_ZONE_COOKIE)
+    )
+
+
 def signup(request):
     if request.user.is_authenticated:
         return redirect("avatars:home")
@@ -53,6 +73,9 @@ def signup(request):
             password=form.cleaned_data["password1"],
             terms_version=form.cleaned_data["terms_version"],
             base_url=request.build_absolute_uri("/"),
+            # The confirmation link is mailed in the language the page was read in.
+            language=translation.get_language(),
+            time_zone=request.COOKIES.get(TIME_ZONE_COOKIE, ""),
         )
         return redirect("accounts:signup_sent")
     return render(request, "accounts/signup.html", {"form": form, "terms_version": terms_version()})
@@ -74,6 +97,10 @@ class LoginView(auth_views.LoginView):
         if sign_in_budget_spent(request=request, account=request.POST.get("username", "")):
             return rate_limited(request, scope="login")
         return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        _locale_capture(self.request, form.get_user())
+        return super().form_valid(form)
 
 
 def admin_login(request):
@@ -114,7 +141,13 @@ class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
 
 @login_required
 def my_data(request):
-    context = {**my_data_for_user(user=request.user), "api_token_days": settings.LIKENESS_API_TOKEN_DAYS}
+    context = {
+        **my_data_for_user(user=request.user),
+        "api_token_days": settings.LIKENESS_API_TOKEN_DAYS,
+        "saved_language": user_language(user=request.user),
+        "saved_time_zone": user_time_zone(user=request.user),
+        "time_zones": time_zones_available(),
+    }
     return render(request, "accounts/my_data.html", context)
 
 
@@ -170,3 +203,58 @@ def receipt(request, token):
     return render(
         request, "accounts/receipt.html", {"receipt": found, "lines": receipt_lines(receipt=found)}
     )
+
+
+def _language_cookie_set(response, language: str) -> None:
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME, language,
+        max_age=settings.LANGUAGE_COOKIE_AGE, path=settings.LANGUAGE_COOKIE_PATH,
+        secure=settings.LANGUAGE_COOKIE_SECURE, httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
+
+
+def _back_to(request, fallback: str = "/") -> str:
+    wanted = request.POST.get("next") or fallback
+    safe = url_has_allowed_host_and_scheme(wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+    return wanted if safe else fallback
+
+
+# Not CSRF-checked for visitors not signed in: the public pages stay cacheable without a
+# per-visitor token, and a forged post could only change a visitor's language. A signed-in
+# person's account changes, so theirs is checked as every other form's is.
+@csrf_exempt
+@require_POST
+def language_choose(request):
+    """The switcher on every page: the language for this browser and, signed in, the account."""
+    if request.user.is_authenticated:
+        refused = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
+        if refused is not None:
+            return refused
+    response = redirect(_back_to(request))
+    language = language_supported(request.POST.get("language"))
+    if language is None:
+        return response
+    if request.user.is_authenticated:
+        user_locale_set(user=request.user, language=language)
+    _language_cookie_set(response, language)
+    return response
+
+
+@login_required
+@require_POST
+def locale_preferences(request):
+    """The account page's language and time zone: mail from the workers follows them."""
+    try:
+        user_locale_set(
+            user=request.user,
+            language=request.POST.get("language") or None,
+            time_zone=request.POST.get("time_zone") or None,
+        )
+    except LocaleChoiceInvalid as refusal:
+        messages.error(request, refusal.message)
+        return redirect("accounts:my_data")
+    messages.success(request, _("Saved: your language and time zone."))
+    response = redirect("accounts:my_data")
+    _language_cookie_set(response, request.user.language)
+    return response

@@ -658,7 +658,7 @@ def portrait_download_bytes(*, portrait: Portrait) -> bytes:
     if not png.startswith(b"\x89PNG\r\n\x1a\n") or png[12:16] != b"IHDR":
         return png
     chunks = _png_text_chunk("Software", "Likeness")
-    chunks += _png_text_chunk("Title", f"{portrait.template.title}, version {portrait.version}")
+    chunks += _png_text_chunk("Title", f"{portrait.template.display_title}, version {portrait.version}")
     if portrait.engine_label:
         chunks += _png_text_chunk("Comment", f"Engine: {portrait.engine_label}")
     return png[:header_end] + chunks + png[header_end:]

@@ -11,15 +11,15 @@ from django.apps import apps
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, FileField
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from accounts.mail import mail_user
 from accounts.notices import notice_create
-from accounts.receipt_files import receipt_email_send
+from accounts.receipt_files import receipt_email_send_to_user
 from accounts.receipts import deletion_receipt_create, receipt_counts
 from avatars import selectors
 from avatars.job_stages import job_stage
@@ -503,13 +503,13 @@ def more_like_me_found_nothing_closer(*, job: RenderJob) -> None:
 
 
 def _portraits_ready_notify(*, avatar: Avatar) -> None:
-    email = avatar.user.email
+    user = avatar.user
     link = f"{settings.SITE_URL}/avatars/{avatar.public_id}/"
-    transaction.on_commit(lambda: send_mail(
-        "Your portraits are ready",
-        f"Your Likeness portraits are ready. See them here: {link}\n\n"
-        "Your uploaded photos have been deleted now that your avatar is trained.",
-        None, [email],
+    transaction.on_commit(lambda: mail_user(
+        user=user,
+        subject_template="avatars/portraits_ready_email_subject.txt",
+        body_template="avatars/portraits_ready_email.txt",
+        context={"avatar": avatar, "link": link},
     ))
 
 
@@ -588,9 +588,9 @@ def avatar_delete_by_operator(*, avatar: Avatar):
     """The admin's deletion of an avatar: the person's own deletion, its receipt mailed to them,
     since they were not there to see it."""
     with transaction.atomic():
-        email = avatar.user.email
-        receipt = avatar_delete_with_receipt(user=avatar.user, avatar=avatar)
-        transaction.on_commit(lambda: receipt_email_send(receipt=receipt, email=email))
+        user = avatar.user
+        receipt = avatar_delete_with_receipt(user=user, avatar=avatar)
+        transaction.on_commit(lambda: receipt_email_send_to_user(receipt=receipt, user=user))
     return receipt
 
 
@@ -598,7 +598,7 @@ def portrait_delete_by_operator(*, portrait: Portrait):
     with transaction.atomic():
         user = portrait.avatar.user
         receipt = portrait_delete_with_receipt(user=user, portrait=portrait)
-        transaction.on_commit(lambda: receipt_email_send(receipt=receipt, email=user.email))
+        transaction.on_commit(lambda: receipt_email_send_to_user(receipt=receipt, user=user))
     return receipt
 
 

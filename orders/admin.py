@@ -6,9 +6,9 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from accounts.templatetags.likeness import money
 from orders.models import Order, Refund, StripeEvent
 from orders.services import OrderNotAllowed, order_refund
+from portrait_site.money import format_price
 
 
 def stripe_dashboard_link(path: str, object_id: str):
@@ -177,4 +177,4 @@ class RefundAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("Amount"), ordering="amount")
     def amount_refunded(self, refund) -> str:
-        return money(refund.amount, refund.currency)
+        return format_price(refund.amount, refund.currency)

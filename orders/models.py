@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from accounts.templatetags.likeness import money
+from portrait_site.money import format_price
 from portrait_site.status import StatusModel
 
 
@@ -72,7 +72,7 @@ class Order(StatusModel):
 
     @property
     def amount_display(self) -> str:
-        return money(self.amount, self.currency)
+        return format_price(self.amount, self.currency)
 
     @property
     def reference(self) -> str:

@@ -10,13 +10,13 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from accounts.mail import mail_user
 from accounts.terms import terms_check_accepted
 from accounts.verification import email_check_verified
 from avatars import selectors as avatar_selectors
@@ -386,12 +386,13 @@ def refund_notify_user(*, refund_id: int) -> None:
     user = refund.order.user
     if user is None or not user.email:
         return
-    lines = [
-        f"We are refunding your payment of {refund.order.amount_display} for order {refund.order.reference}.",
-        f"Why: {refund.reason}",
-        "The money is on its way back to the card or account you paid with; "
-        "depending on your bank it arrives within 5 to 10 business days.",
-    ]
-    if refund.order.paid_via == Order.PaidVia.LOCAL:
-        lines.append("This was a local test payment: no real money was taken.")
-    send_mail("Your Likeness payment is on its way back", "\n\n".join(lines), None, [user.email])
+    mail_user(
+        user=user,
+        subject_template="orders/refund_email_subject.txt",
+        body_template="orders/refund_email.txt",
+        context={
+            "order": refund.order,
+            "reason": refund.reason,
+            "local_payment": refund.order.paid_via == Order.PaidVia.LOCAL,
+        },
+    )

@@ -13,6 +13,7 @@ from functools import wraps
 
 from django.core.cache import cache
 from django.http import HttpResponse
+from django.utils.translation import get_language
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import conditional_page
 
@@ -34,7 +35,8 @@ def cache_public_page(version):
             if personal:
                 return view(request, *args, **kwargs)
             key = "public-page:" + hashlib.sha256(
-                f"{version()}|{request.get_full_path()}|{request.META.get('HTTP_ACCEPT', '')}".encode()
+                # A page is kept once per language: the visitor's, as LocaleMiddleware chose it.
+                f"{version()}|{get_language()}|{request.get_full_path()}|{request.META.get('HTTP_ACCEPT', '')}".encode()
             ).hexdigest()
             cached = cache.get(key)
             if cached is not None:

@@ -57,6 +57,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The signed-in person's saved language and time zone (accounts.locale says which wins).
+    "portrait_site.middleware.PersonLocaleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portrait_site.middleware.SecurityHeadersMiddleware",
@@ -157,7 +159,13 @@ LANGUAGES = [(code, _LANGUAGE_NAMES.get(code, code)) for code in LIKENESS_LANGUA
 # Spoken to a visitor whose browser asks for none of LANGUAGES.
 LANGUAGE_CODE = env.str("LIKENESS_DEFAULT_LANGUAGE", default="en")
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# The switcher's cookie outlives a session: a visitor's language survives signing out.
+LANGUAGE_COOKIE_AGE = 365 * 86400
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+# The server's clock and the database's; people see their own zone (accounts.locale).
 TIME_ZONE = "UTC"
+# Dates for a person whose browser has not told us their zone, nor they chosen one.
+LIKENESS_DEFAULT_TIME_ZONE = env.str("LIKENESS_DEFAULT_TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
 
@@ -400,6 +408,7 @@ if LIKENESS_HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    LANGUAGE_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True

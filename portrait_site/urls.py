@@ -16,7 +16,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("terms/", legal_views.terms, name="terms"),
     path("privacy/", legal_views.privacy, name="privacy"),
-    path("i18n/", include("django.conf.urls.i18n")),
+    # The language switcher on every page (accounts.locale: which choice wins where).
+    path("language/", accounts_views.language_choose, name="language-choose"),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     # Pages without a <link rel="icon"> (the admin's) make browsers ask for /favicon.ico.
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),

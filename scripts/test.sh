@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs everything the tests need (Python packages, Debian's Chromium), makes sure
+# Installs everything the tests need (Python packages, Debian's Chromium and gettext), makes sure
 # PostgreSQL and Redis are up, checks the import contracts and the lint rules, then runs
 # the suite twice: on SQLite (the embedded default) and on PostgreSQL with Redis (the
 # scale path). Extra arguments go to pytest.
@@ -16,6 +16,10 @@ fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk" || missing+=(fonts-wqy
 command -v xgettext >/dev/null || missing+=(gettext)
 if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -q && apt-get install -y -q "${missing[@]}"
+fi
+# The catalogue tests run makemessages and msgfmt (tests/site/test_translations.py).
+if ! command -v msgfmt >/dev/null || ! command -v xgettext >/dev/null || ! command -v msgattrib >/dev/null; then
+  apt-get update -q && apt-get install -y -q gettext
 fi
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start

@@ -1,5 +1,7 @@
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
@@ -47,10 +49,54 @@ def _token_count_label(text: str) -> str:
     return _("%(count)s of %(limit)s tokens") % {"count": count, "limit": CLIP_MAX_TOKENS}
 
 
+def _translated_languages() -> list[tuple[str, str]]:
+    """Every language but the default one, whose words are the title and description themselves."""
+    return [(code, name) for code, name in settings.LANGUAGES if code != settings.LANGUAGE_CODE]
+
+
+def _translation_field(field: str, code: str) -> str:
+    return f"{field}_{code.replace('-', '_')}"
+
+
 class StyleTemplateForm(forms.ModelForm):
+    """The name and description in each language side by side: a field per language, kept in
+    StyleTemplate.translations."""
+
     class Meta:
         model = StyleTemplate
         fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        written = self.instance.translations or {}
+        default_name = dict(settings.LANGUAGES).get(settings.LANGUAGE_CODE, settings.LANGUAGE_CODE)
+        self.fields["title"].label = f"Title ({default_name})"
+        self.fields["description"].label = f"Description ({default_name})"
+        for code, name in _translated_languages():
+            self.fields[_translation_field("title", code)] = forms.CharField(
+                label=f"Title ({name})", max_length=120, required=False,
+                initial=written.get(code, {}).get("title", ""),
+                help_text="Blank: the other title is shown.",
+            )
+            self.fields[_translation_field("description", code)] = forms.CharField(
+                label=f"Description ({name})", required=False, widget=forms.Textarea(attrs={"rows": 4}),
+                initial=written.get(code, {}).get("description", ""),
+            )
+
+    def save(self, commit=True):
+        translations = dict(self.instance.translations or {})
+        for code, _name in _translated_languages():
+            words = {
+                field: self.cleaned_data.get(_translation_field(field, code), "").strip()
+                for field in ("title", "description")
+            }
+            words = {field: text for field, text in words.items() if text}
+            if words:
+                translations[code] = words
+            else:
+                translations.pop(code, None)
+        self.instance.translations = translations
+        return super().save(commit=commit)
 
     def clean_prompt(self) -> str:
         prompt = self.cleaned_data["prompt"]
@@ -116,6 +162,24 @@ class StyleTemplateAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["title"]}
     readonly_fields = ["is_published", "cover_preview", "prompt_tokens", "negative_prompt_tokens"]
     actions = ["publish", "unpublish", "preview"]
+    def get_fieldsets(self, request, obj=None):
+        # One row per field: the default language's words beside each translation.
+        side_by_side = (
+            ("title", *(_translation_field("title", code) for code, _name in _translated_languages())),
+            ("description", *(_translation_field("description", code) for code, _name in _translated_languages())),
+        )
+        names = {"fields": [*side_by_side, "slug", "category", "audience", "is_published", "sort_order"]}
+        return [(None, names), *self.fieldsets[1:]]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        # The translation fields are the form's own (one per configured language), not the model's.
+        translated = {
+            _translation_field(field, code) for field in ("title", "description") for code, _ in _translated_languages()
+        }
+        fields = flatten_fieldsets(self.get_fieldsets(request, obj))
+        kwargs["fields"] = [name for name in fields if name not in translated and name not in self.readonly_fields]
+        return super().get_form(request, obj, change=change, **kwargs)
+
     fieldsets = [
         (None, {"fields": ["title", "slug", "description", "category", "audience", "is_published", "sort_order"]}),
         (_("Pictures"), {

@@ -3,6 +3,7 @@ import uuid
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from avatars.engine.passes import DEFAULT_FACE_STRENGTH, DEFAULT_HIRES_STRENGTH
@@ -42,8 +43,13 @@ class StyleTemplate(models.Model):
         FIXED = "fixed", _("The template's fixed seed")
 
     slug = models.SlugField(max_length=80, unique=True, verbose_name=_("slug"))
+    # The name and description in settings.LANGUAGE_CODE; `translations` holds the other
+    # languages: {"zh-hans": {"title": ..., "description": ...}}, keyed by language code so a
+    # language added to LIKENESS_LANGUAGES needs no migration. The prompt is not translated:
+    # it stays in the language the model reads.
     title = models.CharField(max_length=120, verbose_name=_("title"))
     description = models.TextField(blank=True, verbose_name=_("description"))
+    translations = models.JSONField(default=dict, blank=True, verbose_name=_("translations"))
     category = models.CharField(max_length=20, choices=Category.choices, default=Category.STUDIO, verbose_name=_("category"))
     audience = models.CharField(max_length=10, choices=Audience.choices, default=Audience.ALL, verbose_name=_("audience"))
     prompt = models.TextField(help_text="Must contain {identity}: where the person's avatar token goes.", verbose_name=_("prompt"))
@@ -89,6 +95,22 @@ class StyleTemplate(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def translated(self, field: str, language: str | None = None) -> str:
+        """`field` ("title" or "description") in `language` (the active one by default), falling
+        back to the default language's where no translation is written."""
+        language = (language or translation.get_language() or settings.LANGUAGE_CODE).lower()
+        written = (self.translations or {}).get(language, {}).get(field, "")
+        return written.strip() or getattr(self, field)
+
+    @property
+    def display_title(self) -> str:
+        """The name every page, mail and API answer shows."""
+        return self.translated("title")
+
+    @property
+    def display_description(self) -> str:
+        return self.translated("description")
 
 
 class StyleExample(models.Model):

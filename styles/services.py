@@ -6,7 +6,6 @@ import logging
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils.text import slugify
@@ -14,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from accounts.mail import mail_render_for_user, mail_send_all
 from accounts.notices import notice_create
 from portrait_site.errors import ApplicationError
 from portrait_site.files import storage_delete_files
@@ -290,25 +290,20 @@ def _voters_notify(*, template: StyleTemplate, user_ids: list[int]) -> None:
     from accounts.models import User
 
     link = reverse("styles:detail", kwargs={"slug": template.slug})
-    message = f"The style you voted for is live: “{template.title}”."
     voters = list(User.objects.filter(pk__in=user_ids, is_active=True))
     for voter in voters:
         notice_create(user=voter, message=gettext_noop("The style you voted for is live: “%(template)s”."),
                       params={"template": template.title}, link=link)
     emails = [
-        EmailMessage(
-            subject=f"“{template.title}” is ready to use",
-            body=f"{message}\n\nTry it: {settings.SITE_URL}{link}\n",
-            to=[voter.email],
+        mail_render_for_user(
+            user=voter,
+            subject_template="styles/template_live_email_subject.txt",
+            body_template="styles/template_live_email.txt",
+            context={"template": template, "link": f"{settings.SITE_URL}{link}"},
         )
         for voter in voters
     ]
-
-    def send() -> None:
-        with get_connection() as connection:
-            connection.send_messages(emails)
-
-    transaction.on_commit(send)
+    transaction.on_commit(lambda: mail_send_all(emails))
 
 
 def template_publish(*, template: StyleTemplate) -> StyleTemplate:

@@ -1,26 +1,14 @@
-from decimal import Decimal
-
 from django import template
 
-register = template.Library()
+from portrait_site.money import format_price
 
-CURRENCY_SYMBOLS = {"cny": "¥", "jpy": "¥", "usd": "$", "eur": "€", "gbp": "£", "hkd": "HK$", "krw": "₩"}
-# Stripe's zero-decimal currencies among those we name: their minor unit is the unit.
-ZERO_DECIMAL_CURRENCIES = {"jpy", "krw"}
+register = template.Library()
 
 
 @register.filter
 def money(amount_minor, currency: str) -> str:
-    """990|money:"cny" -> "¥9.90"; an amount in the currency's minor unit, as Stripe counts it."""
-    if amount_minor in (None, ""):
-        return ""
-    code = (currency or "").lower()
-    if code in ZERO_DECIMAL_CURRENCIES:
-        number = f"{int(amount_minor):,}"
-    else:
-        number = f"{Decimal(int(amount_minor)) / 100:,.2f}"
-    symbol = CURRENCY_SYMBOLS.get(code)
-    return f"{symbol}{number}" if symbol else f"{number} {code.upper()}"
+    """{{ 990|money:"cny" }}: the price as the reader's language writes it (portrait_site.money)."""
+    return format_price(amount_minor, currency)
 
 
 @register.filter

@@ -263,7 +263,7 @@ class ProgressSerializer(serializers.Serializer):
 
 class TemplateBriefSerializer(serializers.Serializer):
     slug = serializers.SlugField()
-    title = serializers.CharField()
+    title = serializers.CharField(source="display_title")
 
 
 class PortraitSerializer(serializers.ModelSerializer):

@@ -10,6 +10,10 @@ class StyleTemplateSerializer(serializers.ModelSerializer):
         read_only=True, help_text="How many avatars have portraits in this style."
     )
     cover_url = serializers.SerializerMethodField()
+    title = serializers.CharField(
+        source="display_title", read_only=True, help_text="In the request's language (Accept-Language)."
+    )
+    description = serializers.CharField(source="display_description", read_only=True)
 
     class Meta:
         model = StyleTemplate

@@ -162,7 +162,7 @@ def test_a_mail_server_that_is_down_does_not_undo_the_deletion(django_capture_on
     def refuse(*args, **kwargs):
         raise ConnectionRefusedError("no mail server")
 
-    monkeypatch.setattr("accounts.receipt_files.send_mail", refuse)
+    monkeypatch.setattr("django.core.mail.backends.locmem.EmailBackend.send_messages", refuse)
     with django_capture_on_commit_callbacks(execute=True):
         user_delete_everything(user=user)
 

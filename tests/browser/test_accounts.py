@@ -19,7 +19,9 @@ NEW_PASSWORD = "another long passphrase 8"
 
 
 def open_nav(page):
-    """On a phone the navigation sits behind the Menu button."""
+    """On a phone the navigation sits behind the Menu button (once site.js has run: before the
+    page's load the button may still be hidden and the menu about to fold)."""
+    page.wait_for_load_state()
     toggle = page.get_by_role("button", name="Menu")
     if toggle.is_visible():
         toggle.click()

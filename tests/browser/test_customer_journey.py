@@ -37,6 +37,7 @@ def worker_settings() -> dict:
 
 
 def open_nav(page):
+    page.wait_for_load_state()  # site.js folds the menu as the page loads
     toggle = page.get_by_role("button", name="Menu")
     if toggle.is_visible():
         toggle.click()

@@ -34,6 +34,7 @@ ACCEPT_TERMS = "I have read and accept the terms and the privacy notice."
 
 
 def open_nav(page):
+    page.wait_for_load_state()  # site.js folds the menu as the page loads
     toggle = page.get_by_role("button", name="Menu")
     if toggle.is_visible():
         toggle.click()

@@ -9,6 +9,7 @@ import secrets
 import textwrap
 import unicodedata
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -122,6 +123,26 @@ TEMPLATES = [
 ]
 
 
+# The gallery's names and descriptions in Chinese (StyleTemplate.translations); the prompts
+# stay English, the language the model reads.
+CHINESE = {
+    "business-headshot": ("商务头像", "干净利落、自信大方的职业头像，适合领英、公司主页或会议胸牌。"),
+    "passport-id": ("证件照", "正面、光线均匀、背景素净：一张好证件照该有的样子。"),
+    "graduation": ("毕业季", "学士服与学位帽，校园里的午后斜阳，纪念努力终有回报的那一天。"),
+    "wedding": ("婚纱照", "柔和、浪漫、历久弥新：一张放进婚礼相册的肖像。"),
+    "hanfu": ("汉服园林", "身着传统汉服，置身亭台楼阁与梅花之间。"),
+    "qipao": ("旗袍·老上海", "一袭合身旗袍，映着上世纪三十年代上海室内的暖光。"),
+    "film-noir": ("黑色电影", "黑白影调、硬朗光线、百叶窗的条纹阴影：一帧四十年代侦探片的剧照。"),
+    "hong-kong-90s": ("九十年代港片", "霓虹招牌、潮湿的夜色、抽帧般的动感：九十年代的香港电影。"),
+    "cyberpunk-night": ("赛博朋克夜街", "凌晨两点的城市街头：雨水、全息投影和洋红与青色的光。"),
+    "vintage-1920s": ("复古二十年代", "爵士时代的华丽、深褐色调，一台老式影楼相机。"),
+    "studio-white": ("白色影棚", "明亮、简约、现代：一张干净的白底影棚肖像。"),
+    "cafe-window": ("咖啡馆窗边", "咖啡馆窗边的安静时刻，柔和的侧光与一杯温热的咖啡。"),
+    "summer-beach": ("夏日海滩", "海风、暖阳，开阔海滩上被阳光亲吻的肌肤。"),
+    "autumn-park": ("秋日公园", "金黄落叶、羊毛大衣，十月柔和的光线。"),
+}
+
+
 def _font(size: int) -> ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
@@ -158,6 +179,13 @@ def style_card_png(*, title: str, category: str, colours: tuple[str, str], size=
     return encoded.getvalue()
 
 
+def _translations(slug: str) -> dict:
+    if slug not in CHINESE or "zh-hans" not in dict(settings.LANGUAGES):
+        return {}
+    title, description = CHINESE[slug]
+    return {"zh-hans": {"title": title, "description": description}}
+
+
 class Command(BaseCommand):
     help = "Creates the starter style templates (missing ones only) and a local staff user if there is none."
 
@@ -178,6 +206,7 @@ class Command(BaseCommand):
                     category=category,
                     audience=audience,
                     description=description,
+                    translations=_translations(slug),
                     prompt=PROMPT_OPENING + look,
                     negative_prompt=NEGATIVE_PROMPT,
                     img2img_strength=0.75,
