@@ -6,7 +6,7 @@ from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import parsers, serializers, status
+from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,6 +17,7 @@ from accounts.terms import terms_accept, terms_accepted, terms_version
 from accounts.verification import email_verification_resend
 from avatars.selectors import avatar_get_for_user
 from portrait_site.api import IsOwner, PrivateFileView, error_responses
+from portrait_site.parsers import JSONParser
 
 
 class TermsSerializer(serializers.Serializer):
@@ -63,7 +64,7 @@ class TermsView(APIView):
 
 
 class MyTermsView(APIView):
-    parser_classes = [parsers.JSONParser]
+    parser_classes = [JSONParser]
 
     @extend_schema(
         operation_id="me_terms_accept",
@@ -80,7 +81,7 @@ class MyTermsView(APIView):
 
 class PhotoConsentView(APIView):
     permission_classes = [IsAuthenticated, IsOwner]
-    parser_classes = [parsers.JSONParser]
+    parser_classes = [JSONParser]
 
     def _avatar(self):
         avatar = avatar_get_for_user(user=self.request.user, public_id=self.kwargs["public_id"])

@@ -2,7 +2,7 @@
 
 from django.contrib.auth import authenticate, logout
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, parsers, serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -12,10 +12,11 @@ from accounts.api import serializers as api_serializers
 from accounts.deletion import user_delete_everything
 from accounts.services import auth_rate_limit_hit
 from portrait_site.api import error_responses
+from portrait_site.parsers import JSONParser
 
 
 class TokenView(APIView):
-    parser_classes = [parsers.JSONParser]
+    parser_classes = [JSONParser]
     authentication_classes = []
 
     def get_permissions(self):
@@ -56,7 +57,7 @@ class TokenRevokeView(APIView):
 
 class MeView(APIView):
     permission_classes = [IsAuthenticated]
-    parser_classes = [parsers.JSONParser]
+    parser_classes = [JSONParser]
 
     @extend_schema(operation_id="me_retrieve", summary="Your account", responses=api_serializers.MeSerializer)
     def get(self, request):

@@ -19,6 +19,7 @@ from avatars.api import serializers as api_serializers
 from portrait_site.api import IsOwner, PrivateFileView, WriteScopedRateThrottle, error_responses
 from portrait_site.caching import progress_poll_response
 from portrait_site.files import private_bytes_response, private_file_response
+from portrait_site.parsers import JSONParser
 
 OWNED = [IsAuthenticated, IsOwner]
 
@@ -46,7 +47,7 @@ class OwnedPortraitMixin:
 @extend_schema_view(get=extend_schema(operation_id="avatars_list", summary="Your avatars"))
 class AvatarListView(generics.ListAPIView):
     serializer_class = api_serializers.AvatarSerializer
-    parser_classes = [parsers.JSONParser]
+    parser_classes = [JSONParser]
 
     def get_queryset(self):
         return selectors.avatar_list_for_user_with_counts(user=self.request.user)
@@ -161,7 +162,7 @@ class AvatarPhotoImageView(PrivateFileView, OwnedPhotoMixin, APIView):
 
 
 class AvatarTemplatesView(OwnedAvatarMixin, APIView):
-    parser_classes = [parsers.JSONParser]
+    parser_classes = [JSONParser]
 
     @extend_schema(
         operation_id="avatars_templates_set",
@@ -190,7 +191,7 @@ class AvatarProgressView(OwnedAvatarMixin, APIView):
 
 
 class AvatarRenderMoreView(OwnedAvatarMixin, APIView):
-    parser_classes = [parsers.JSONParser]
+    parser_classes = [JSONParser]
 
     @extend_schema(
         operation_id="avatars_render_more",

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portrait_site.api import WriteScopedRateThrottle
+from portrait_site.parsers import JSONParser
 from styles.api.serializers import (
     StyleTemplateSerializer,
     TemplateRequestCreateSerializer,
@@ -51,7 +52,7 @@ class TemplateDetailView(APIView):
 class TemplateRequestListView(generics.ListAPIView):
     serializer_class = TemplateRequestSerializer
     permission_classes = [IsAuthenticatedOrReadOnly]
-    parser_classes = [parsers.JSONParser, parsers.MultiPartParser]
+    parser_classes = [JSONParser, parsers.MultiPartParser]
 
     def get_queryset(self):
         return template_request_list_ranked(viewer=self.request.user)
