@@ -24,12 +24,6 @@ from portrait_site.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 
-# Refusals that depend on the rest of the set: their cleaned copy is kept so the
-# verdict can flip when the set changes (the majority's person becomes clear, the
-# original of a duplicate is removed). Every other refused photo keeps no file.
-SET_DEPENDENT_REASONS = {"different_person", "duplicate"}
-
-
 class AvatarError(ApplicationError):
     """A request the avatar can't take in its current state; the message is for the user."""
 
@@ -135,10 +129,9 @@ def photo_add(*, avatar: Avatar, uploaded_file) -> Photo:
         height=verdict.height,
         quality_score=verdict.quality_score,
     )
-    keep_file = verdict.cleaned_image is not None and (
-        verdict.accepted or verdict.reason_code in SET_DEPENDENT_REASONS
-    )
-    if keep_file:
+    # A refused photo keeps no file, not even a duplicate or another person's: sixty copies of
+    # one photo would otherwise be sixty files. Only photos accepted once carry one.
+    if verdict.accepted and verdict.cleaned_image is not None:
         photo.image.save("photo.jpg", ContentFile(verdict.cleaned_image), save=False)
     try:
         with transaction.atomic():
