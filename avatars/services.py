@@ -14,6 +14,8 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.notices import notice_create
 from accounts.receipts import deletion_receipt_create, receipt_counts
@@ -21,6 +23,7 @@ from avatars import selectors
 from avatars.models import Avatar, GpuUsage, Photo, Portrait, RenderJob, TrainingJob
 from avatars.queue import job_enqueue
 from portrait_site.errors import ApplicationError
+from portrait_site.rate_limits import rate_limit_hit, rate_limit_window_left
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +31,17 @@ class AvatarError(ApplicationError):
     """A request the avatar can't take in its current state; the message is for the user."""
 
     code = "avatar_state"
+
+
+class PhotoUploadsThrottled(AvatarError):
+    """More photos in the last hour than LIKENESS_PHOTO_UPLOADS_PER_HOUR: each costs the web
+    process CPU to check."""
+
+    code = "throttled"
+    http_status = 429
+
+
+PHOTO_UPLOAD_WINDOW_SECONDS = 3600
 
 
 def avatar_create(*, user, name: str = "", subject_class: str = Avatar.SubjectClass.PERSON) -> Avatar:
@@ -70,10 +84,13 @@ def photos_too_many_message() -> str:
 def photos_add(*, avatar: Avatar, uploaded_files) -> list[PhotoAddOutcome]:
     """Check and keep each uploaded file in turn: the one upload path of the website and the API.
 
-    Raises AvatarError when the avatar takes no photos at all now (paid for, or already full);
+    Raises AvatarError when the avatar takes no photos at all now (paid for, or already full),
+    and PhotoUploadsThrottled when the person's hourly budget of photos can't take them all;
     a file that no longer fits once earlier ones were taken gets an outcome that says so.
     """
     _avatar_check_room_for_photos(avatar)
+    uploaded_files = list(uploaded_files)
+    _photo_upload_budget_take(user_id=avatar.user_id, photos=len(uploaded_files))
     outcomes = []
     for uploaded in uploaded_files:
         name = (getattr(uploaded, "name", "") or "photo")[-255:]
@@ -82,6 +99,19 @@ def photos_add(*, avatar: Avatar, uploaded_files) -> list[PhotoAddOutcome]:
         except AvatarError as refusal:
             outcomes.append(PhotoAddOutcome(name=name, not_taken=refusal.message))
     return outcomes
+
+
+def _photo_upload_budget_take(*, user_id: int, photos: int) -> None:
+    """Count the photos against the person's hourly budget, the one the page and the API share."""
+    limit = settings.LIKENESS_PHOTO_UPLOADS_PER_HOUR
+    if rate_limit_hit(key=f"photo-uploads:{user_id}", limit=limit, window_seconds=PHOTO_UPLOAD_WINDOW_SECONDS,
+                      amount=photos):
+        minutes = max(1, round(rate_limit_window_left(window_seconds=PHOTO_UPLOAD_WINDOW_SECONDS) / 60))
+        raise PhotoUploadsThrottled(
+            _("That is more photos than one person can upload in an hour (%(limit)s). ") % {"limit": limit}
+            + ngettext("Try again in %(minutes)s minute.", "Try again in %(minutes)s minutes.", minutes)
+            % {"minutes": minutes}
+        )
 
 
 def _avatar_check_room_for_photos(avatar: Avatar) -> None:

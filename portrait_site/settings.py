@@ -198,6 +198,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = LIKENESS_MAX_UPLOAD_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Each photo costs the web process about 0.13 s of CPU to check: ten in one request keep it near a second.
 DATA_UPLOAD_MAX_NUMBER_FILES = env.int("LIKENESS_MAX_FILES_PER_REQUEST", default=10)
+# Photos one person may send in an hour, on the page and through the API together.
+LIKENESS_PHOTO_UPLOADS_PER_HOUR = env.int("LIKENESS_PHOTO_UPLOADS_PER_HOUR", default=200)
 # The largest legitimate request: a full batch of the largest photos, with room for the form around them.
 LIKENESS_MAX_REQUEST_BODY_BYTES = env.int(
     "LIKENESS_MAX_REQUEST_BODY_BYTES", default=DATA_UPLOAD_MAX_NUMBER_FILES * LIKENESS_MAX_UPLOAD_BYTES + 1024 * 1024
@@ -341,7 +343,6 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "portrait_site.api.exception_handler",
     "NUM_PROXIES": LIKENESS_TRUSTED_PROXIES,
     "DEFAULT_THROTTLE_RATES": {
-        "uploads": env.str("LIKENESS_THROTTLE_UPLOADS", default="120/min"),
         "votes": env.str("LIKENESS_THROTTLE_VOTES", default="30/min"),
         "checkout": env.str("LIKENESS_THROTTLE_CHECKOUT", default="10/min"),
     },
