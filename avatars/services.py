@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.mail import send_mail
@@ -44,11 +45,25 @@ class PhotoUploadsThrottled(AvatarError):
 PHOTO_UPLOAD_WINDOW_SECONDS = 3600
 
 
+class OpenAvatarsLimitReached(AvatarError):
+    code = "limit_reached"
+
+
 def avatar_create(*, user, name: str = "", subject_class: str = Avatar.SubjectClass.PERSON) -> Avatar:
+    """Start an avatar; a person has at most LIKENESS_MAX_OPEN_AVATARS not yet paid for at once."""
     name = (name or "").strip()[:80] or "My avatar"
     if subject_class not in Avatar.SubjectClass.values:
         raise AvatarError("Choose who the avatar is of: a person, a woman or a man.")
-    return Avatar.objects.create(user=user, name=name, subject_class=subject_class)
+    with transaction.atomic():
+        # The user's row lock makes two requests at once count each other.
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+        open_avatars = Avatar.objects.filter(user=user, status=Avatar.Status.COLLECTING).count()
+        if open_avatars >= settings.LIKENESS_MAX_OPEN_AVATARS:
+            raise OpenAvatarsLimitReached(
+                _("You already have %(count)s avatars not yet paid for, the most at once. "
+                  "Pay for one or delete one to start another.") % {"count": open_avatars}
+            )
+        return Avatar.objects.create(user=user, name=name, subject_class=subject_class)
 
 
 def _intake_limits():

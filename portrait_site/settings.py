@@ -222,6 +222,10 @@ LIKENESS_PRICE_MINOR = env.int("LIKENESS_PRICE_MINOR", default=990)  # ¥9.90
 LIKENESS_CURRENCY = env.str("LIKENESS_CURRENCY", default="cny")
 LIKENESS_MIN_PHOTOS = env.int("LIKENESS_MIN_PHOTOS", default=20)
 LIKENESS_MAX_PHOTOS = env.int("LIKENESS_MAX_PHOTOS", default=60)
+# Avatars one person may have collecting photos, not yet paid for, at once.
+LIKENESS_MAX_OPEN_AVATARS = env.int("LIKENESS_MAX_OPEN_AVATARS", default=5)
+# Styles one person may propose in 24 hours.
+LIKENESS_TEMPLATE_REQUESTS_PER_DAY = env.int("LIKENESS_TEMPLATE_REQUESTS_PER_DAY", default=5)
 LIKENESS_TRAINING_PHOTOS = env.int("LIKENESS_TRAINING_PHOTOS", default=20)
 LIKENESS_MAX_TEMPLATES_PER_ORDER = env.int("LIKENESS_MAX_TEMPLATES_PER_ORDER", default=6)
 # After a training fails for good the photos stay this long, so the person can change the

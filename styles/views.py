@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from portrait_site.caching import cache_public_page
+from portrait_site.errors import ApplicationError
 from styles.forms import TemplateRequestForm
 from styles.models import StyleTemplate, TemplateRequest
 from styles.selectors import (
@@ -104,6 +105,8 @@ def request_list(request):
                 duplicate = error.existing
             except ValidationError as error:
                 form.add_error(None, error)
+            except ApplicationError as refusal:
+                form.add_error(None, refusal.message)
             else:
                 messages.success(request, f"Thanks! “{created.title}” is up for votes, and yours is counted.")
                 return redirect(_request_list_url(created.pk))
