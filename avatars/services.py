@@ -275,6 +275,33 @@ def avatars_forget_photos_after_failure(*, now=None) -> int:
     return forgotten
 
 
+def avatars_forget_unpaid_photos(*, now=None) -> int:
+    """Delete the photos, rows and files, of avatars never paid for whose last photo arrived
+    more than LIKENESS_UNPAID_PHOTOS_KEEP_DAYS ago; tell their owners. The avatar stays, empty,
+    ready for new photos."""
+    now = now or timezone.now()
+    keep_days = settings.LIKENESS_UNPAID_PHOTOS_KEEP_DAYS
+    cutoff = now - timedelta(days=keep_days)
+    forgotten = 0
+    for avatar_id in list(selectors.avatar_list_unpaid_with_photos(last_upload_before=cutoff).values_list("pk", flat=True)):
+        with transaction.atomic():
+            avatar = Avatar.objects.select_for_update().select_related("user").get(pk=avatar_id)
+            # Paid for, or given a new photo, since the list was read: the photos stay.
+            if not selectors.avatar_list_unpaid_with_photos(last_upload_before=cutoff).filter(pk=avatar.pk).exists():
+                continue
+            photos = avatar.photos.all()
+            names = [name for name in photos.values_list("image", flat=True) if name]
+            photos.delete()
+            notice_create(
+                user=avatar.user,
+                message=_("We deleted the photos of “%(name)s”: it was not paid for within %(days)s days of the "
+                          "last upload. Upload photos again whenever you like.") % {"name": avatar.name, "days": keep_days},
+            )
+            transaction.on_commit(lambda names=names: _delete_files(names))
+        forgotten += 1
+    return forgotten
+
+
 def avatar_reopen(*, avatar: Avatar) -> Avatar:
     """After a build failed for good (and was refunded), let the person change the set and pay again."""
     with transaction.atomic():

@@ -31,6 +31,12 @@ def avatars_forget_photos_after_failure() -> int:
     return forget()
 
 
+def avatars_forget_unpaid_photos() -> int:
+    from avatars.services import avatars_forget_unpaid_photos as forget
+
+    return forget()
+
+
 def jobs_requeue_stale() -> int:
     """The stale-job sweep, every minute: running jobs whose worker went quiet, and waiting
     jobs whose task the broker lost."""

@@ -231,6 +231,9 @@ LIKENESS_MAX_TEMPLATES_PER_ORDER = env.int("LIKENESS_MAX_TEMPLATES_PER_ORDER", d
 # After a training fails for good the photos stay this long, so the person can change the
 # set and try again; then they are deleted like those of a trained avatar.
 LIKENESS_FAILED_PHOTOS_KEEP_DAYS = env.int("LIKENESS_FAILED_PHOTOS_KEEP_DAYS", default=7)
+# The photos of an avatar never paid for stay this long after the last one arrived; then they
+# are deleted (the avatar stays, empty) and the person is told.
+LIKENESS_UNPAID_PHOTOS_KEEP_DAYS = env.int("LIKENESS_UNPAID_PHOTOS_KEEP_DAYS", default=7)
 
 # --- Engine ---------------------------------------------------------------------
 # "tiny" builds a Stable-Diffusion-shaped pipeline with random weights from configs
