@@ -1,16 +1,20 @@
 """Caps on what one person can create: open avatars at once, style requests a day; page and API alike."""
 
+import threading
 from datetime import timedelta
 
 import pytest
 from django.contrib.messages import get_messages
+from django.db import close_old_connections, connection
 from django.urls import reverse
 from django.utils import timezone
 
 from avatars.models import Avatar
+from avatars.services import OpenAvatarsLimitReached, avatar_create
 from styles.models import TemplateRequest
+from styles.services import TemplateRequestLimitReached, template_request_create
 from tests.api.conftest import error_of
-from tests.factories import AvatarFactory, PhotoFactory, TemplateRequestFactory
+from tests.factories import AvatarFactory, PhotoFactory, TemplateRequestFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -96,3 +100,53 @@ def test_requests_older_than_a_day_no_longer_count(api, user, two_requests_a_day
     )
 
     assert api.post("/api/v1/template-requests/", {"title": "Fresh"}, format="json").status_code == 201
+
+
+def run_at_once(action, times: int) -> tuple[list, list]:
+    """Runs `action` in `times` threads released together; returns (results, errors)."""
+    start = threading.Barrier(times)
+    results, errors = [], []
+
+    def run():
+        try:
+            start.wait()
+            results.append(action())
+        except Exception as error:  # noqa: BLE001 - the caller sorts them
+            errors.append(error)
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results, errors
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_avatars_created_at_once_still_stop_at_the_cap(settings):
+    settings.LIKENESS_MAX_OPEN_AVATARS = 2
+    user = UserFactory()
+
+    created, errors = run_at_once(lambda: avatar_create(user=user), times=6)
+
+    assert len(created) == 2
+    assert len(errors) == 4 and all(isinstance(error, OpenAvatarsLimitReached) for error in errors), errors
+    assert Avatar.objects.filter(user=user).count() == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_style_requests_sent_at_once_still_stop_at_the_cap(settings):
+    settings.LIKENESS_TEMPLATE_REQUESTS_PER_DAY = 2
+    author = UserFactory()
+    titles = iter(f"Style {n}" for n in range(6))
+
+    created, errors = run_at_once(lambda: template_request_create(author=author, title=next(titles)), times=6)
+
+    assert len(created) == 2
+    assert len(errors) == 4 and all(isinstance(error, TemplateRequestLimitReached) for error in errors), errors
+    assert TemplateRequest.objects.filter(author=author).count() == 2
