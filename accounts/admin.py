@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from accounts.models import DeletionReceipt, Notice, User
+from accounts.deletion import user_delete_everything
+from accounts.models import ApiToken, DeletionReceipt, Notice, User
 
 
 @admin.register(User)
@@ -17,6 +18,15 @@ class UserAdmin(DjangoUserAdmin):
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
 
+    # Deleting a person here is the same as their own "delete everything": their files go with
+    # their rows, their orders stay without the link, and they are mailed the receipt.
+    def delete_model(self, request, obj) -> None:
+        user_delete_everything(user=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for user in queryset:
+            user_delete_everything(user=user)
+
 
 @admin.register(Notice)
 class NoticeAdmin(admin.ModelAdmin):
@@ -31,3 +41,17 @@ class DeletionReceiptAdmin(admin.ModelAdmin):
     list_display = ["token", "scope", "created_at"]
     list_filter = ["scope"]
     readonly_fields = ["user_email_hash", "token", "scope", "removed", "created_at"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are made through the API only (the key is shown once); deleting one here revokes it."""
+
+    list_display = ["user", "name", "key_prefix", "created_at", "last_used_at", "expires_at"]
+    list_select_related = ["user"]
+    search_fields = ["user__email", "name", "key_prefix"]
+    readonly_fields = ["user", "name", "key_prefix", "created_at", "last_used_at", "expires_at"]
+    exclude = ["key_hash"]
+
+    def has_add_permission(self, request):
+        return False

@@ -4,17 +4,16 @@ from importlib import import_module
 
 from django.conf import settings
 from django.contrib.sessions.models import Session
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
-from accounts.models import DeletionReceipt, Notice, PhotoConsent, TermsAcceptance, User
+from accounts.models import ApiToken, DeletionReceipt, Notice, PhotoConsent, TermsAcceptance, User
 from accounts.receipt_files import receipt_email_send
 from accounts.receipts import deletion_receipt_create, receipt_counts
 from avatars.models import Avatar
 from avatars.services import avatar_delete
 from orders.models import Order
+from portrait_site.files import storage_delete_files
 from styles.models import TemplateRequest, TemplateVote
 
 
@@ -31,11 +30,6 @@ def _sessions_delete_for_user(*, user_id: int) -> int:
         # The session engine's own delete, so a copy in the session cache goes as well.
         session_store(session_key=session_key).delete()
     return len(session_keys)
-
-
-def _storage_delete(names: list[str]) -> None:
-    for name in names:
-        default_storage.delete(name)
 
 
 def user_delete_everything(*, user: User) -> DeletionReceipt:
@@ -61,7 +55,7 @@ def user_delete_everything(*, user: User) -> DeletionReceipt:
         authored = TemplateRequest.objects.filter(author=user).exclude(reference_image="")
         reference_names = list(authored.values_list("reference_image", flat=True))
         authored.update(reference_image="")
-        transaction.on_commit(lambda: _storage_delete(reference_names))
+        transaction.on_commit(lambda: storage_delete_files(reference_names))
         removed = {
             **totals,
             "avatar_names": avatar_names,
@@ -70,7 +64,7 @@ def user_delete_everything(*, user: User) -> DeletionReceipt:
             "votes": TemplateVote.objects.filter(user=user).delete()[0],
             "notices": Notice.objects.filter(user=user).delete()[0],
             "consent_records": consent_records,
-            "api_tokens": Token.objects.filter(user=user).delete()[0],
+            "api_tokens": ApiToken.objects.filter(user=user).delete()[0],
             "sessions": _sessions_delete_for_user(user_id=user.pk),
             "orders_kept_without_link": Order.objects.filter(user=user).update(user=None),
             "account": 1,

@@ -46,10 +46,12 @@ class SignupForm(NoColonMixin, TermsAcceptanceMixin, UserCreationForm):
         self.fields["terms_version"].initial = terms_version()
 
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip().lower()
-        if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError("An account with this email already exists. Sign in instead.")
-        return email
+        return self.cleaned_data["email"].strip().lower()
+
+    def validate_unique(self) -> None:
+        # No "this address has an account" here: the form would tell anyone who asks.
+        # accounts.services.account_sign_up mails the address's owner instead.
+        pass
 
 
 class EmailAuthenticationForm(NoColonMixin, AuthenticationForm):

@@ -5,6 +5,7 @@ accounts.verification, accounts.export and accounts.receipt_files."""
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -90,9 +91,13 @@ def photo_consent(request, public_id):
 @require_GET
 def verify_email(request, token):
     try:
-        user = email_verify(token=token)
+        user, just_verified = email_verify(token=token)
     except EmailVerificationLinkInvalid as refusal:
         return render(request, "accounts/verify_email_done.html", {"refusal": refusal.message}, status=400)
+    if just_verified and request.user != user:
+        # Signing up signs no one in (it must not tell whether the address had an account):
+        # the link that proves the mailbox does, once. Opened again, it only confirms.
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     return render(request, "accounts/verify_email_done.html", {"verified_email": user.email})
 
 

@@ -43,6 +43,16 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.email
 
+    def save(self, *args, **kwargs):
+        # Every way a password changes (the reset link, the change form, the admin, the
+        # changepassword command) ends here with set_password's new password pending, as
+        # Django's own password_changed hook does: a new password ends every API token.
+        # (A hash upgraded at sign-in clears the pending password first, so it ends none.)
+        password_changed = self._password is not None and self.pk is not None
+        super().save(*args, **kwargs)
+        if password_changed:
+            ApiToken.objects.filter(user=self).delete()
+
 
 class Notice(models.Model):
     """A message shown to a user on their next visit (e.g. a requested template shipped)."""
@@ -102,3 +112,23 @@ class PhotoConsent(models.Model):
 
     def __str__(self) -> str:
         return f"Photo consent for avatar {self.avatar_id}"
+
+
+class ApiToken(models.Model):
+    """One named API key of a person (accounts.tokens). Only the key's SHA-256 is kept: the key
+    itself is shown once, when it is made."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=80)
+    key_hash = models.CharField(max_length=64, unique=True)
+    # The key's first characters, so a person can tell their tokens apart.
+    key_prefix = models.CharField(max_length=8)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key_prefix}...)"

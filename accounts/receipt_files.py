@@ -1,5 +1,6 @@
 """A deletion receipt as a file the person keeps: its text, its file name, and the copy mailed
-to them while their address is still known."""
+to them while their address is still known. Below the apps: their admins mail the receipts of
+what an operator deleted."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import DeletionReceipt
-from accounts.selectors import receipt_lines
+from accounts.receipts import receipt_lines
 
 logger = logging.getLogger(__name__)
 
@@ -30,12 +32,20 @@ def receipt_file_name(*, receipt: DeletionReceipt) -> str:
     return f"likeness-deletion-receipt-{receipt.created_at:%Y-%m-%d}-{receipt.token[:8]}.txt"
 
 
+RECEIPT_SUBJECTS = {
+    "everything": _("Your Likeness account is deleted: your receipt"),
+    "avatar": _("An avatar of yours on Likeness is deleted: your receipt"),
+    "portrait": _("A portrait of yours on Likeness is deleted: your receipt"),
+}
+
+
 def receipt_email_send(*, receipt: DeletionReceipt, email: str) -> None:
-    """Mail the receipt to the address that was just deleted: the last thing sent to it. A mail
-    server that is down must not undo a deletion, so a failure is logged, not raised."""
+    """Mail the receipt to its person: after deleting everything, the last thing sent to that
+    address; after an operator deleted something of theirs, how they learn of it. A mail server
+    that is down must not undo a deletion, so a failure is logged, not raised."""
     try:
         send_mail(
-            "Your Likeness account is deleted: your receipt",
+            str(RECEIPT_SUBJECTS[receipt.scope]),
             receipt_text(receipt=receipt, page_url=receipt_page_url(receipt=receipt)),
             None,
             [email],

@@ -1,14 +1,34 @@
 """Deletion receipts: what was deleted, written down for the person. A leaf module: the apps that
 delete a person's things write their receipts through it."""
 
-import hashlib
 import secrets
+
+from django.utils.crypto import salted_hmac
 
 from accounts.models import DeletionReceipt
 
+EMAIL_HASH_SALT = "accounts.receipts.email"
+
+RECEIPT_LABELS = [
+    ("account", "Your account (email, password, settings)"),
+    ("avatars", "Avatars"),
+    ("photos", "Uploaded photos and their check results"),
+    ("lora_files", "Avatar files (the trained LoRA weights)"),
+    ("portraits", "Portraits"),
+    ("files", "Files erased from storage"),
+    ("reference_images", "Reference images of your style requests"),
+    ("votes", "Votes on style requests"),
+    ("notices", "Notices"),
+    ("consent_records", "Your consents and terms acceptances"),
+    ("api_tokens", "API tokens"),
+    ("sessions", "Signed-in sessions"),
+]
+
 
 def email_hash(email: str) -> str:
-    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    """The address keyed with the site's secret: the operator can match a receipt to an address
+    someone gives them, but a leaked table can't be reversed by hashing a list of addresses."""
+    return salted_hmac(EMAIL_HASH_SALT, email.strip().lower(), algorithm="sha256").hexdigest()
 
 
 def deletion_receipt_create(*, email: str, scope: str, removed: dict) -> DeletionReceipt:
@@ -27,3 +47,9 @@ def receipt_counts(summary: dict) -> dict:
         "lora_files": summary.get("lora_files", 0),
         "files": len(summary.get("files", [])),
     }
+
+
+def receipt_lines(*, receipt: DeletionReceipt) -> list[tuple[str, int]]:
+    """The receipt's counts as (what, how many), in a fixed order a person can read."""
+    removed = receipt.removed
+    return [(label, removed[key]) for key, label in RECEIPT_LABELS if key in removed]

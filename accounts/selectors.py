@@ -1,23 +1,9 @@
 """What the account pages read: a person's stored data, and deletion receipts."""
 
 from django.db.models import Count, Q
+from django.utils import timezone
 
-from accounts.models import DeletionReceipt, User
-
-RECEIPT_LABELS = [
-    ("account", "Your account (email, password, settings)"),
-    ("avatars", "Avatars"),
-    ("photos", "Uploaded photos and their check results"),
-    ("lora_files", "Avatar files (the trained LoRA weights)"),
-    ("portraits", "Portraits"),
-    ("files", "Files erased from storage"),
-    ("reference_images", "Reference images of your style requests"),
-    ("votes", "Votes on style requests"),
-    ("notices", "Notices"),
-    ("consent_records", "Your consents and terms acceptances"),
-    ("api_tokens", "API tokens"),
-    ("sessions", "Signed-in sessions"),
-]
+from accounts.models import ApiToken, DeletionReceipt, User
 
 
 def _lora_size(avatar) -> int | None:
@@ -55,14 +41,10 @@ def my_data_for_user(*, user: User) -> dict:
         "terms_acceptances": list(user.terms_acceptances.order_by("-accepted_at")),
         "template_requests": user.template_requests.count(),
         "votes": user.template_votes.count(),
+        # Expired tokens open nothing; they are not listed.
+        "api_tokens": list(ApiToken.objects.filter(user=user, expires_at__gt=timezone.now())),
     }
 
 
 def receipt_get(*, token: str) -> DeletionReceipt | None:
     return DeletionReceipt.objects.filter(token=token).first()
-
-
-def receipt_lines(*, receipt: DeletionReceipt) -> list[tuple[str, int]]:
-    """The receipt's counts as (what, how many), in a fixed order a person can read."""
-    removed = receipt.removed
-    return [(label, removed[key]) for key, label in RECEIPT_LABELS if key in removed]

@@ -1,9 +1,59 @@
-"""Account services: sign-in and sign-up rate limits. Notices are accounts.notices, receipts
-accounts.receipts, deleting everything accounts.deletion."""
+"""Account services: signing up, the sign-in budget and the sign-up rate limit. Notices are
+accounts.notices, receipts accounts.receipts, deleting everything accounts.deletion."""
 
 from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.translation import gettext as _
 
+from accounts.models import User
+from accounts.terms import terms_accept
+from accounts.verification import email_verification_send
 from portrait_site.rate_limits import rate_limit_hit
+
+
+def account_sign_up(*, email: str, password: str, terms_version: str, base_url: str) -> None:
+    """Create the account and mail it the link that confirms the address; for an address that
+    already has an account, mail its owner a note instead and create nothing.
+
+    Returns nothing on purpose: the page answers the same either way, so sign-up never tells
+    anyone whether an address has an account. Only the mailbox's owner learns which it was.
+    """
+    email = email.strip().lower()
+    existing = User.objects.filter(email__iexact=email).first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(email=email, password=password)
+                terms_accept(user=user, version=terms_version)
+        except IntegrityError:
+            # A second request signed the same address up a moment ago: it has an account now.
+            existing = User.objects.filter(email__iexact=email).first()
+            if existing is None:
+                raise
+        else:
+            email_verification_send(user=user, base_url=base_url)
+            return
+    _sign_up_attempt_notify(user=existing, base_url=base_url)
+
+
+def _sign_up_attempt_notify(*, user: User, base_url: str) -> None:
+    # As many notes an hour as confirmation links: sign-up must not flood an owner's inbox.
+    limit = settings.LIKENESS_EMAIL_VERIFICATION_RESENDS_PER_HOUR
+    if rate_limit_hit(key=f"sign-up-attempt:{user.pk}", limit=limit, window_seconds=3600):
+        return
+    site = base_url.rstrip("/")
+    send_mail(
+        _("Someone tried to sign up to Likeness with your address"),
+        render_to_string("accounts/signup_attempt_message.txt", {
+            "login_link": site + reverse("accounts:login"),
+            "reset_link": site + reverse("accounts:password_reset"),
+        }),
+        None,
+        [user.email],
+    )
 
 
 def client_ip(request) -> str:
@@ -21,3 +71,23 @@ def client_ip(request) -> str:
 def auth_rate_limit_hit(*, request, scope: str) -> bool:
     """Count one attempt from this client; True when it is over settings.LIKENESS_AUTH_RATE_LIMIT this minute."""
     return rate_limit_hit(key=f"auth:{scope}:{client_ip(request)}", limit=settings.LIKENESS_AUTH_RATE_LIMIT)
+
+
+# The per-account budget's window: long, so guessing one account's password from many
+# addresses gets a few dozen tries an hour, not a few hundred.
+SIGN_IN_ACCOUNT_WINDOW_SECONDS = 3600
+
+
+def sign_in_budget_spent(*, request, account: str) -> bool:
+    """Count one sign-in attempt, by the website's form, the API's token endpoint or the admin's
+    login: one budget for all three. True when this client address is over
+    settings.LIKENESS_AUTH_RATE_LIMIT this minute, or the account named `account` (its email,
+    as typed) is over settings.LIKENESS_SIGN_IN_ACCOUNT_LIMIT this hour."""
+    address_spent = rate_limit_hit(key=f"auth:sign-in:{client_ip(request)}", limit=settings.LIKENESS_AUTH_RATE_LIMIT)
+    account = account.strip().lower()
+    account_spent = bool(account) and rate_limit_hit(
+        key=f"auth:sign-in-account:{account}",
+        limit=settings.LIKENESS_SIGN_IN_ACCOUNT_LIMIT,
+        window_seconds=SIGN_IN_ACCOUNT_WINDOW_SECONDS,
+    )
+    return address_spent or account_spent

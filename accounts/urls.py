@@ -7,6 +7,7 @@ app_name = "accounts"
 
 urlpatterns = [
     path("signup/", views.signup, name="signup"),
+    path("signup/sent/", views.signup_sent, name="signup_sent"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password-reset/", views.PasswordResetView.as_view(), name="password_reset"),
@@ -20,6 +21,7 @@ urlpatterns = [
     path("my-data/", views.my_data, name="my_data"),
     path("my-data/avatars/<uuid:public_id>/delete/", views.avatar_delete, name="avatar_delete"),
     path("my-data/portraits/<uuid:public_id>/delete/", views.portrait_delete, name="portrait_delete"),
+    path("my-data/api-tokens/<int:token_id>/revoke/", views.api_token_revoke_view, name="api_token_revoke"),
     path("my-data/delete-everything/", views.delete_everything, name="delete_everything"),
     path("my-data/download/", legal_views.my_data_download, name="my_data_download"),
     path("receipts/<str:token>/", views.receipt, name="receipt"),

@@ -75,8 +75,9 @@ def email_verification_resend(*, user: User, base_url: str) -> None:
     email_verification_send(user=user, base_url=base_url)
 
 
-def email_verify(*, token: str) -> User:
-    """The user whose address the link was sent to, marked verified now (once)."""
+def email_verify(*, token: str) -> tuple[User, bool]:
+    """The user whose address the link was sent to, marked verified now (once), and whether
+    this opening is the one that verified it."""
     max_age = timedelta(hours=settings.LIKENESS_EMAIL_VERIFICATION_MAX_AGE_HOURS)
     try:
         payload = signing.loads(token, salt=SIGNING_SALT, max_age=max_age)
@@ -90,7 +91,8 @@ def email_verify(*, token: str) -> User:
     user = User.objects.filter(pk=payload.get("user"), email=payload.get("email")).first()
     if user is None:
         raise EmailVerificationLinkInvalid("This link was for an address that is no longer on any account.")
-    if user.email_verified_at is None:
-        user.email_verified_at = timezone.now()
-        user.save(update_fields=["email_verified_at"])
-    return user
+    if user.email_verified_at is not None:
+        return user, False
+    user.email_verified_at = timezone.now()
+    user.save(update_fields=["email_verified_at"])
+    return user, True

@@ -1,10 +1,12 @@
-from django.contrib.auth import login, logout
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.deletion import user_delete_everything
@@ -16,10 +18,11 @@ from accounts.forms import (
     NewPasswordForm,
     SignupForm,
 )
-from accounts.selectors import my_data_for_user, receipt_get, receipt_lines
-from accounts.services import auth_rate_limit_hit
-from accounts.terms import terms_accept, terms_version
-from accounts.verification import email_verification_send
+from accounts.receipts import receipt_lines
+from accounts.selectors import my_data_for_user, receipt_get
+from accounts.services import account_sign_up, auth_rate_limit_hit, sign_in_budget_spent
+from accounts.terms import terms_version
+from accounts.tokens import api_token_revoke
 from avatars.services import avatar_delete_with_receipt, portrait_delete_with_receipt
 
 
@@ -45,20 +48,39 @@ def signup(request):
         return rate_limited(request, scope="signup")
     form = SignupForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            user = form.save()
-            terms_accept(user=user, version=form.cleaned_data["terms_version"])
-        email_verification_send(user=user, base_url=request.build_absolute_uri("/"))
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("avatars:home")
+        account_sign_up(
+            email=form.cleaned_data["email"],
+            password=form.cleaned_data["password1"],
+            terms_version=form.cleaned_data["terms_version"],
+            base_url=request.build_absolute_uri("/"),
+        )
+        return redirect("accounts:signup_sent")
     return render(request, "accounts/signup.html", {"form": form, "terms_version": terms_version()})
 
 
-class LoginView(RateLimitedPostMixin, auth_views.LoginView):
+def signup_sent(request):
+    """What every sign-up hears, whether or not the address had an account already."""
+    return render(request, "accounts/signup_sent.html", {
+        "hours": settings.LIKENESS_EMAIL_VERIFICATION_MAX_AGE_HOURS,
+    })
+
+
+class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     authentication_form = EmailAuthenticationForm
     redirect_authenticated_user = True
-    rate_limit_scope = "login"
+
+    def post(self, request, *args, **kwargs):
+        if sign_in_budget_spent(request=request, account=request.POST.get("username", "")):
+            return rate_limited(request, scope="login")
+        return super().post(request, *args, **kwargs)
+
+
+def admin_login(request):
+    """The admin's sign-in page, on the same budget as the website's and the API's."""
+    if request.method == "POST" and sign_in_budget_spent(request=request, account=request.POST.get("username", "")):
+        return rate_limited(request, scope="login")
+    return admin.site.login(request)
 
 
 class PasswordResetView(RateLimitedPostMixin, auth_views.PasswordResetView):
@@ -68,6 +90,12 @@ class PasswordResetView(RateLimitedPostMixin, auth_views.PasswordResetView):
     subject_template_name = "accounts/password_reset_subject.txt"
     success_url = reverse_lazy("accounts:password_reset_done")
     rate_limit_scope = "password_reset"
+
+    @property
+    def extra_email_context(self):
+        # The link is built from the configured address, never the request's Host header:
+        # a forged Host would otherwise mail a real person a link to someone else's site.
+        return {"site_url": settings.SITE_URL.rstrip("/")}
 
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):
@@ -86,7 +114,17 @@ class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
 
 @login_required
 def my_data(request):
-    return render(request, "accounts/my_data.html", my_data_for_user(user=request.user))
+    context = {**my_data_for_user(user=request.user), "api_token_days": settings.LIKENESS_API_TOKEN_DAYS}
+    return render(request, "accounts/my_data.html", context)
+
+
+@login_required
+@require_POST
+def api_token_revoke_view(request, token_id):
+    if not api_token_revoke(user=request.user, token_id=token_id):
+        raise Http404("No such token.")
+    messages.success(request, _("The API token was revoked: it opens nothing any more."))
+    return redirect("accounts:my_data")
 
 
 def _own_avatar(request, public_id):

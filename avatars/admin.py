@@ -20,6 +20,14 @@ class AvatarAdmin(admin.ModelAdmin):
     def engine(self, avatar) -> str:
         return avatar.engine_label or "–"
 
+    # The person's own deletion (photos, LoRA file and portraits leave storage), its receipt mailed to them.
+    def delete_model(self, request, obj) -> None:
+        services.avatar_delete_by_operator(avatar=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for avatar in queryset.select_related("user"):
+            services.avatar_delete_by_operator(avatar=avatar)
+
 
 class MadeBySystemAdmin(admin.ModelAdmin):
     """Rows only the system writes (uploads, jobs, renders): the admin shows them, never adds them."""
@@ -37,6 +45,13 @@ class PhotoAdmin(MadeBySystemAdmin):
     exclude = ["image", "embedding"]
     readonly_fields = ["avatar", "original_name", "status", "reason_code", "reason", "checks", "face_box",
                        "perceptual_hash", "width", "height", "quality_score", "selected_for_training"]
+
+    def delete_model(self, request, obj) -> None:
+        services.photo_delete_by_operator(photo=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for photo in queryset:
+            services.photo_delete_by_operator(photo=photo)
 
     @admin.display(description="Why refused", ordering="reason_code")
     def refusal(self, photo) -> str:
@@ -165,6 +180,13 @@ class PortraitAdmin(MadeBySystemAdmin):
     exclude = ["image", "web_image"]
     readonly_fields = ["avatar", "template", "render_job", "seed", "likeness_score", "parameters",
                        "more_like_me_of", "version", "engine_label", "download_count", "width", "height"]
+
+    def delete_model(self, request, obj) -> None:
+        services.portrait_delete_by_operator(portrait=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for portrait in queryset.select_related("avatar__user"):
+            services.portrait_delete_by_operator(portrait=portrait)
 
     @admin.display(description="Portrait", ordering="created_at")
     def portrait(self, portrait) -> str:

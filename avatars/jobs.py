@@ -11,12 +11,15 @@ settings.LIKENESS_ON_BUILD_FAILED decides what happens to the money (orders refu
 from __future__ import annotations
 
 import logging
+import threading
 import time
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.core.cache import cache
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from avatars import selectors
@@ -26,10 +29,15 @@ from avatars.services import gpu_usage_record
 
 logger = logging.getLogger(__name__)
 
-# Progress writes are throttled to one a second: often enough for the stale-job sweep and the
-# progress page, and it spares the database on fast GPUs.
+# Progress writes are throttled to one a second: often enough for the progress page, and it
+# spares the database on fast GPUs. The heartbeat does not wait for them (JobHeartbeat).
 PROGRESS_WRITE_INTERVAL_SECONDS = 1.0
 JOB_MODELS = (TrainingJob, RenderJob)
+# django-q2 starts a scheduled task at most once a minute, and looks at its schedules every
+# 30 seconds, so a minute's schedule may start up to 90 seconds after the one before. Each run
+# of the sweep keeps looking that long, so one is always looking; a newer run ends the older.
+SWEEP_LOOP_SECONDS = 90
+SWEEP_LOOP_CACHE_KEY = "avatars:jobs-sweep-loop"
 
 
 class JobAbandoned(Exception):
@@ -177,13 +185,56 @@ def job_run_next(works: dict[type, Callable]) -> bool:
     return False
 
 
+class JobHeartbeat:
+    """Writes the heartbeat of one attempt every settings.LIKENESS_HEARTBEAT_SECONDS, from a
+    thread of its own, for as long as the worker runs the work: only a dead worker (or machine)
+    goes quiet, never a live one in a slow step. Each write is fenced on the attempt, so it
+    stops once the row moved on (taken over, cancelled or finished)."""
+
+    def __init__(self, job):
+        self.model = type(job)
+        self.job_id = job.pk
+        self.attempt = job.attempts
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._beat, name=f"heartbeat-{self.model.__name__}-{self.job_id}", daemon=True
+        )
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        try:
+            while not self._stop.wait(settings.LIKENESS_HEARTBEAT_SECONDS):
+                try:
+                    beating = self.model.objects.filter(
+                        pk=self.job_id, status=self.model.Status.RUNNING, attempts=self.attempt
+                    ).update(heartbeat_at=timezone.now())
+                except DatabaseError:
+                    # The database is away (a restart, a failover): beat again once it is back.
+                    # If it stays away longer than the stale limit, the job is taken over.
+                    logger.warning("Heartbeat of %s %s not written", self.model.__name__, self.job_id, exc_info=True)
+                    connection.close_if_unusable_or_obsolete()
+                    continue
+                if not beating:
+                    return
+        finally:
+            connection.close()
+
+
 def _job_work(job, work: Callable) -> None:
     model, job_id = type(job), job.pk
     started = time.monotonic()
     report = ProgressReporter(job)
     try:
-        report("loading the model", 1, force=True)
-        work(job, report, started)
+        with JobHeartbeat(job):
+            report("loading the model", 1, force=True)
+            work(job, report, started)
     except JobAbandoned:
         logger.info("%s %s was taken over or cancelled; stopping", model.__name__, job_id)
     except JobFailedForGood as failure:
@@ -203,8 +254,27 @@ def _job_work(job, work: Callable) -> None:
 # --- Sweeps -------------------------------------------------------------------------
 
 
+def jobs_sweep_loop() -> int:
+    """Sweep for stale and lost jobs every settings.LIKENESS_STALE_SWEEP_SECONDS for
+    SWEEP_LOOP_SECONDS, or until a newer loop starts (the schedule starts one every minute).
+    Returns the jobs requeued and the tasks queued."""
+    loop_id = uuid.uuid4().hex
+    cache.set(SWEEP_LOOP_CACHE_KEY, loop_id, timeout=int(SWEEP_LOOP_SECONDS) + 60)
+    deadline = time.monotonic() + SWEEP_LOOP_SECONDS
+    swept = 0
+    while True:
+        swept += jobs_requeue_stale() + jobs_requeue_lost()
+        if time.monotonic() + settings.LIKENESS_STALE_SWEEP_SECONDS > deadline:
+            return swept
+        time.sleep(settings.LIKENESS_STALE_SWEEP_SECONDS)
+        # With a cache shared by the workers (Redis), a newer loop ends this one.
+        if cache.get(SWEEP_LOOP_CACHE_KEY) != loop_id:
+            return swept
+
+
 def jobs_requeue_stale() -> int:
-    """Requeue running jobs whose worker went quiet (killed, machine lost). Scheduled every minute."""
+    """Requeue running jobs whose worker went quiet (killed, machine lost). The sweep loop runs
+    it every few seconds (jobs_sweep_loop)."""
     cutoff = timezone.now() - timedelta(seconds=settings.LIKENESS_HEARTBEAT_STALE_SECONDS)
     requeued = 0
     for model in JOB_MODELS:
@@ -230,8 +300,8 @@ def jobs_requeue_lost(*, now=None) -> int:
     """Give the workers a turn for every waiting or running job the broker holds no task for
     (lost by a crash, or a broker purged by hand), once a job has waited
     LIKENESS_QUEUED_TASK_GRACE_SECONDS. Each GPU task runs the next job in the fair order, so
-    one more task than needed is harmless: it finds nothing to do. Scheduled with the
-    stale-job sweep. Returns the number of tasks queued."""
+    one more task than needed is harmless: it finds nothing to do. Run with the stale-job
+    sweep. Returns the number of tasks queued."""
     if settings.LIKENESS_RUN_JOBS_INLINE:
         return 0
     cutoff = (now or timezone.now()) - timedelta(seconds=settings.LIKENESS_QUEUED_TASK_GRACE_SECONDS)

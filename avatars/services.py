@@ -7,23 +7,26 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, FileField
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.notices import notice_create
+from accounts.receipt_files import receipt_email_send
 from accounts.receipts import deletion_receipt_create, receipt_counts
 from avatars import selectors
 from avatars.models import Avatar, GpuUsage, Photo, Portrait, RenderJob, TrainingJob
 from avatars.queue import job_enqueue
 from portrait_site.errors import ApplicationError
+from portrait_site.files import storage_delete_files, storage_empty_folders_delete, storage_walk
 from portrait_site.rate_limits import rate_limit_hit, rate_limit_window_left
 
 logger = logging.getLogger(__name__)
@@ -237,7 +240,7 @@ def photo_remove(*, photo: Photo) -> None:
         name = _photo_mark_removed(photo)
         _photo_set_review_identity(avatar)
         if name:
-            transaction.on_commit(lambda: default_storage.delete(name))
+            transaction.on_commit(lambda: _delete_files([name]))
 
 
 def _photo_mark_removed(photo: Photo) -> str:
@@ -568,11 +571,7 @@ def portrait_download_record(*, portrait: Portrait) -> None:
 
 
 def _delete_files(names: list[str]) -> None:
-    for name in names:
-        try:
-            default_storage.delete(name)
-        except OSError:
-            logger.exception("Could not delete %s; it is listed for the next clean-up", name)
+    storage_delete_files(names)
 
 
 def portrait_delete(*, portrait: Portrait) -> dict:
@@ -633,6 +632,80 @@ def portrait_delete_with_receipt(*, user, portrait: Portrait):
     with transaction.atomic():
         removed = receipt_counts(portrait_delete(portrait=portrait))
         return deletion_receipt_create(email=user.email, scope="portrait", removed=removed)
+
+
+def avatar_delete_by_operator(*, avatar: Avatar):
+    """The admin's deletion of an avatar: the person's own deletion, its receipt mailed to them,
+    since they were not there to see it."""
+    with transaction.atomic():
+        email = avatar.user.email
+        receipt = avatar_delete_with_receipt(user=avatar.user, avatar=avatar)
+        transaction.on_commit(lambda: receipt_email_send(receipt=receipt, email=email))
+    return receipt
+
+
+def portrait_delete_by_operator(*, portrait: Portrait):
+    with transaction.atomic():
+        user = portrait.avatar.user
+        receipt = portrait_delete_with_receipt(user=user, portrait=portrait)
+        transaction.on_commit(lambda: receipt_email_send(receipt=receipt, email=user.email))
+    return receipt
+
+
+def photo_delete_by_operator(*, photo: Photo) -> list[str]:
+    """Delete an uploaded photo's row and its file (the admin). The person's own removal,
+    photo_remove, keeps the row as the set's history while the set is collected."""
+    with transaction.atomic():
+        photo = Photo.objects.select_for_update().get(pk=photo.pk)
+        names = [photo.image.name] if photo.image else []
+        photo.delete()
+        transaction.on_commit(lambda: _delete_files(names))
+    return names
+
+
+def media_names_referenced() -> set[str]:
+    """Every stored file name a row points to: each FileField and ImageField of every model
+    (photos, LoRA files, both files of a portrait, style pictures, reference images). Receipts
+    and exports are made on the fly and never stored."""
+    names = set()
+    for model in apps.get_models():
+        for field in model._meta.concrete_fields:
+            if isinstance(field, FileField):
+                names.update(model._base_manager.exclude(**{field.attname: ""}).values_list(field.attname, flat=True))
+    names.discard(None)
+    return names
+
+
+def media_orphans_delete(*, now=None, dry_run: bool = False) -> list[str]:
+    """Delete the stored files no row points to (a deletion that failed half-way, a row deleted
+    around its services) and return their names.
+
+    A file younger than settings.LIKENESS_ORPHAN_MEDIA_MIN_AGE_HOURS is never touched: an upload
+    or a render writes its file before the row that names it commits. On local storage, folders
+    left empty as long are deleted too, and listed with a trailing "/". `dry_run` lists the files only.
+    """
+    cutoff = (now or timezone.now()) - timedelta(hours=settings.LIKENESS_ORPHAN_MEDIA_MIN_AGE_HOURS)
+    listed = list(storage_walk())
+    # Read after the listing: a row that committed while the listing ran still saves its file.
+    referenced = media_names_referenced()
+    orphans = []
+    for name in listed:
+        if name in referenced:
+            continue
+        try:
+            modified = default_storage.get_modified_time(name)
+        except FileNotFoundError:
+            continue
+        if modified < cutoff:
+            orphans.append(name)
+    if dry_run:
+        return orphans
+    failed = set(storage_delete_files(orphans))
+    removed = [name for name in orphans if name not in failed]
+    removed += storage_empty_folders_delete(untouched_since=cutoff)
+    if removed:
+        logger.info("The orphan sweep deleted %d stored files and empty folders no row pointed to", len(removed))
+    return removed
 
 
 def avatar_mark_trained(*, avatar: Avatar, lora_bytes: bytes, centroid: list[float], engine_label: str,

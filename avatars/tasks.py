@@ -1,6 +1,6 @@
 """django-q2 entry points: thin adapters that take ids and call the worker, the sweeps and the services.
 
-Their dotted names are stored in the broker and in the schedules (migrations 0003 and 0004):
+Their dotted names are stored in the broker and in the schedules (migrations 0003, 0004 and 0011):
 keep them as they are. The queue client is avatars.queue.
 """
 
@@ -37,10 +37,16 @@ def avatars_forget_unpaid_photos() -> int:
     return forget()
 
 
-def jobs_requeue_stale() -> int:
-    """The stale-job sweep, every minute: running jobs whose worker went quiet, and waiting
-    jobs whose task the broker lost."""
-    from avatars.jobs import jobs_requeue_lost
-    from avatars.jobs import jobs_requeue_stale as requeue_stale
+def media_orphans_delete() -> list[str]:
+    """The daily sweep of stored files no row points to."""
+    from avatars.services import media_orphans_delete as delete_orphans
 
-    return requeue_stale() + jobs_requeue_lost()
+    return delete_orphans()
+
+
+def jobs_requeue_stale() -> int:
+    """The stale-job sweep, started every minute, looking every few seconds: running jobs whose
+    worker went quiet, and waiting jobs whose task the broker lost."""
+    from avatars.jobs import jobs_sweep_loop
+
+    return jobs_sweep_loop()

@@ -5,9 +5,15 @@ SQLite, the django-q2 ORM broker, private media under var/, console email and
 the tiny engine. The README's configuration table lists each variable.
 """
 
+import os
 from pathlib import Path
 
 import environ
+
+# Files this process writes are its own: selfies, LoRA weights, portraits, the SQLite database
+# and the var/ folders are read by no other account on the host. Set before anything below
+# creates a folder; storage's own writes say the same with FILE_UPLOAD_*PERMISSIONS.
+os.umask(0o077)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -33,7 +39,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
@@ -115,8 +120,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Sign-in and sign-up attempts per client address per minute.
+# Sign-in and sign-up attempts per client address per minute. Sign-in counts the website's
+# form, the API's token endpoint and the admin's login together (accounts.services).
 LIKENESS_AUTH_RATE_LIMIT = env.int("LIKENESS_AUTH_RATE_LIMIT", default=10)
+# An API token stops working this many days after it was made.
+LIKENESS_API_TOKEN_DAYS = env.int("LIKENESS_API_TOKEN_DAYS", default=90)
+# Sign-in attempts per account (the email typed) per hour, from every address together.
+LIKENESS_SIGN_IN_ACCOUNT_LIMIT = env.int("LIKENESS_SIGN_IN_ACCOUNT_LIMIT", default=30)
 # How many reverse proxies stand in front of the site, each appending the address it saw to
 # X-Forwarded-For. 0: REMOTE_ADDR is the client. Never more than there are: the extra
 # entries would be whatever the client wrote.
@@ -192,6 +202,12 @@ STORAGES = {
 }
 # Django must never build a public URL for private media.
 MEDIA_URL = "/no-public-media/"
+# The orphan sweep (manage.py media_orphans_delete, daily) leaves files younger than this:
+# longer than any upload in flight, whose file is written before its row commits (a render's
+# at the end of a GPU job, at most LIKENESS_GPU_TIMEOUT).
+LIKENESS_ORPHAN_MEDIA_MIN_AGE_HOURS = env.int("LIKENESS_ORPHAN_MEDIA_MIN_AGE_HOURS", default=24)
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 LIKENESS_MAX_UPLOAD_BYTES = env.int("LIKENESS_MAX_UPLOAD_BYTES", default=25 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = LIKENESS_MAX_UPLOAD_BYTES
@@ -277,8 +293,19 @@ LIKENESS_MIN_LIKENESS = env.float("LIKENESS_MIN_LIKENESS", default=55.0)
 # Renders a purchase buys beyond its first portraits: re-rolls, "more like me" and more styles.
 LIKENESS_EXTRA_RENDERS = env.int("LIKENESS_EXTRA_RENDERS", default=20)
 LIKENESS_JOB_MAX_ATTEMPTS = env.int("LIKENESS_JOB_MAX_ATTEMPTS", default=3)
-# A running job whose heartbeat is older than this is taken to be dead and requeued.
-LIKENESS_HEARTBEAT_STALE_SECONDS = env.int("LIKENESS_HEARTBEAT_STALE_SECONDS", default=120)
+# A running job's worker writes its heartbeat this often, from a thread of its own: a slow step
+# of the work (loading a model, one long render) never silences it (avatars.jobs.JobHeartbeat).
+LIKENESS_HEARTBEAT_SECONDS = env.float("LIKENESS_HEARTBEAT_SECONDS", default=1.0)
+# A running job whose heartbeat is older than this is taken to be dead and requeued: ten missed
+# beats, so a database that answers slowly for a few seconds takes over no live job.
+LIKENESS_HEARTBEAT_STALE_SECONDS = env.float(
+    "LIKENESS_HEARTBEAT_STALE_SECONDS", default=10 * LIKENESS_HEARTBEAT_SECONDS
+)
+# How often the stale-job sweep looks. A killed worker's job runs again within about the stale
+# limit plus this, plus the replacement worker's start (avatars.jobs.jobs_sweep_loop).
+LIKENESS_STALE_SWEEP_SECONDS = env.float(
+    "LIKENESS_STALE_SWEEP_SECONDS", default=LIKENESS_HEARTBEAT_STALE_SECONDS / 2
+)
 LIKENESS_STALE_CHECKOUT_MINUTES = env.int("LIKENESS_STALE_CHECKOUT_MINUTES", default=30)
 
 # --- Stripe ---------------------------------------------------------------------
@@ -307,7 +334,8 @@ _q_common = {
 Q_CLUSTER = {
     **_q_common,
     "name": "default",
-    "workers": env.int("LIKENESS_CPU_WORKERS", default=2),
+    # One of them is the stale-job sweep, looking every few seconds (avatars.jobs.jobs_sweep_loop).
+    "workers": env.int("LIKENESS_CPU_WORKERS", default=3),
     "timeout": 300,
     "retry": 360,
     "poll": 0.5,
@@ -334,7 +362,7 @@ LIKENESS_ON_BUILD_FAILED = "orders.tasks.order_refund_failed_build"
 REST_FRAMEWORK = {
     # Token first: an anonymous call then gets 401 with "WWW-Authenticate: Token", not a bare 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.tokens.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

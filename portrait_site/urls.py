@@ -6,6 +6,7 @@ from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts import legal_views
+from accounts import views as accounts_views
 from portrait_site import admin_dashboard, views
 
 handler400 = views.bad_request
@@ -25,6 +26,8 @@ urlpatterns = [
         admin.site.admin_view(admin_dashboard.job_retry_view),
         name="admin-dashboard-retry",
     ),
+    # Before admin.site.urls, so the admin's sign-in page counts against the sign-in budget.
+    path("admin/login/", accounts_views.admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("orders/", include("orders.urls")),

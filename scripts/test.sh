@@ -8,8 +8,14 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh "[test]"
 PY="${LIKENESS_VENV:-.venv}/bin/python"
 
-if [ ! -x /usr/bin/chromium ]; then
-  apt-get update -q && apt-get install -y -q chromium
+# Debian's Chromium for the browser tests, a Chinese font so its screenshots of the zh-Hans
+# pages show characters (not boxes), and gettext for the catalogue check (makemessages).
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk" || missing+=(fonts-wqy-microhei)
+command -v xgettext >/dev/null || missing+=(gettext)
+if [ "${#missing[@]}" -gt 0 ]; then
+  apt-get update -q && apt-get install -y -q "${missing[@]}"
 fi
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start

@@ -13,8 +13,10 @@ from avatars.services import template_preview_render
 from portrait_site.errors import ApplicationError
 from styles.models import StyleExample, StyleTemplate, TemplateRequest, TemplateVote
 from styles.services import (
+    template_delete,
     template_publish,
     template_request_decline,
+    template_request_delete,
     template_request_plan,
     template_request_to_template,
     template_unpublish,
@@ -129,6 +131,13 @@ class StyleTemplateAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return template_list_with_statistics(super().get_queryset(request))
 
+    def delete_model(self, request, obj) -> None:
+        template_delete(template=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for template in queryset:
+            template_delete(template=template)
+
     @admin.display(description="Prompt length")
     def prompt_tokens(self, obj) -> str:
         if obj is None or not obj.prompt:
@@ -219,6 +228,13 @@ class TemplateRequestAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def delete_model(self, request, obj) -> None:
+        template_request_delete(request=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for item in queryset:
+            template_request_delete(request=item)
 
     @admin.display(description="Votes", ordering="vote_total")
     def vote_count(self, obj) -> int:

@@ -18,6 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from accounts.notices import notice_create
 from portrait_site.errors import ApplicationError
+from portrait_site.files import storage_delete_files
 from portrait_site.rate_limits import rate_limit_hit
 from styles.models import StyleTemplate, TemplateRequest, TemplateVote
 from styles.selectors import template_request_list_changed
@@ -284,6 +285,16 @@ def template_request_to_template(*, request: TemplateRequest, by) -> StyleTempla
         return template
 
 
+def template_request_delete(*, request: TemplateRequest) -> None:
+    """Delete a request with its votes and its reference image, which may show its author."""
+    with transaction.atomic():
+        locked = TemplateRequest.objects.select_for_update().get(pk=request.pk)
+        names = [locked.reference_image.name] if locked.reference_image else []
+        locked.delete()
+        transaction.on_commit(lambda: storage_delete_files(names))
+        transaction.on_commit(template_request_list_changed)
+
+
 # --- Templates ------------------------------------------------------------------
 
 
@@ -334,6 +345,17 @@ def template_publish(*, template: StyleTemplate) -> StyleTemplate:
             )
             _voters_notify(template=locked, user_ids=voter_ids)
         return locked
+
+
+def template_delete(*, template: StyleTemplate) -> None:
+    """Delete a template with its pictures: cover, reference image and examples. Raises
+    ProtectedError while portraits or render jobs use it (the admin says so before)."""
+    with transaction.atomic():
+        locked = StyleTemplate.objects.select_for_update().get(pk=template.pk)
+        names = [field.name for field in (locked.cover_image, locked.reference_image) if field]
+        names += [example.image.name for example in locked.examples.exclude(image="")]
+        locked.delete()
+        transaction.on_commit(lambda: storage_delete_files(names))
 
 
 def template_unpublish(*, template: StyleTemplate) -> StyleTemplate:

@@ -7,10 +7,18 @@ from accounts.models import DeletionReceipt, User
 class TokenRequestSerializer(serializers.Serializer):
     email = serializers.EmailField()
     password = serializers.CharField(trim_whitespace=False, style={"input_type": "password"})
+    name = serializers.CharField(
+        max_length=80, required=False, default="", allow_blank=True,
+        help_text="What the token is for, as the account page lists it (say, the laptop's script).",
+    )
 
 
 class TokenSerializer(serializers.Serializer):
-    token = serializers.CharField(help_text="Send it as 'Authorization: Token <token>'.")
+    token = serializers.CharField(help_text="Send it as 'Authorization: Token <token>'. Shown only this once.")
+    name = serializers.CharField()
+    expires_at = serializers.DateTimeField(
+        help_text="It stops working then, or sooner: revoked, or the account's password changed."
+    )
 
 
 class MeSerializer(serializers.ModelSerializer):

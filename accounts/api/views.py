@@ -1,16 +1,18 @@
 """The signed-in person: API tokens, their account, and deleting everything with a receipt."""
 
 from django.contrib.auth import authenticate, logout
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
-from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api import serializers as api_serializers
 from accounts.deletion import user_delete_everything
-from accounts.services import auth_rate_limit_hit
+from accounts.models import ApiToken
+from accounts.services import sign_in_budget_spent
+from accounts.tokens import api_token_create, api_tokens_revoke_all
 from portrait_site.api import error_responses
 from portrait_site.parsers import JSONParser
 
@@ -30,9 +32,9 @@ class TokenView(APIView):
         auth=[],
     )
     def post(self, request):
-        # The same per-address budget as the website's sign-in form.
-        if auth_rate_limit_hit(request=request, scope="api-token"):
-            raise exceptions.Throttled(detail="Too many sign-in attempts. Wait a minute and try again.")
+        # The same budget as the website's and the admin's sign-in forms.
+        if sign_in_budget_spent(request=request, account=str(request.data.get("email", ""))):
+            raise exceptions.Throttled(detail=_("Too many sign-in attempts. Wait a minute and try again."))
         payload = api_serializers.TokenRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         user = authenticate(
@@ -42,16 +44,22 @@ class TokenView(APIView):
         )
         if user is None:
             raise serializers.ValidationError("That email and password do not match an account.")
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        token, key = api_token_create(user=user, name=payload.validated_data["name"])
+        return Response(api_serializers.TokenSerializer({"token": key, "name": token.name, "expires_at": token.expires_at}).data)
 
 
 class TokenRevokeView(APIView):
     @extend_schema(
-        operation_id="auth_token_destroy", summary="Sign this token out", request=None, responses={204: None}
+        operation_id="auth_token_destroy",
+        summary="Sign this token out (signed in with the website's session: every token of the account)",
+        request=None,
+        responses={204: None},
     )
     def delete(self, request):
-        Token.objects.filter(user=request.user).delete()
+        if isinstance(request.auth, ApiToken):
+            request.auth.delete()
+        else:
+            api_tokens_revoke_all(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -46,7 +46,7 @@
     bar.value = data.overall_progress;
     summary.textContent = data.summary;
     list.replaceChildren.apply(list, data.jobs.map(line));
-    details.querySelector("summary").textContent = "Every step (" + data.jobs.length + ")";
+    details.querySelector("summary").textContent = interpolate(gettext("Every step (%(count)s)"), { count: data.jobs.length }, true);
     if (data.portrait_count !== shown) {
       window.location.reload();
       return;

@@ -11,7 +11,7 @@
     toggle.addEventListener("click", function () {
       var open = header.classList.toggle("nav-open");
       toggle.setAttribute("aria-expanded", open ? "true" : "false");
-      toggle.textContent = open ? "Close" : "Menu";
+      toggle.textContent = open ? gettext("Close") : gettext("Menu");
     });
   }
 

@@ -35,8 +35,9 @@
     pay.querySelectorAll("[data-pay-state]").forEach(function (element) {
       element.hidden = element.dataset.payState !== state;
     });
-    pay.querySelector("[data-pay-missing]").textContent = missing;
-    pay.querySelector("[data-pay-plural]").textContent = missing === 1 ? "" : "s";
+    pay.querySelector("[data-pay-missing]").textContent = interpolate(
+      ngettext("Add %(missing)s more good photo to continue.", "Add %(missing)s more good photos to continue.", missing),
+      { missing: missing }, true);
   }
 
   function card(photo) {
@@ -54,9 +55,9 @@
       var placeholder = document.createElement("div");
       placeholder.className = "photo-placeholder";
       placeholder.setAttribute("role", "img");
-      placeholder.setAttribute("aria-label", "Not kept");
+      placeholder.setAttribute("aria-label", gettext("Not kept"));
       var words = document.createElement("span");
-      words.textContent = "Not kept";
+      words.textContent = gettext("Not kept");
       placeholder.appendChild(words);
       li.appendChild(placeholder);
     }
@@ -66,7 +67,7 @@
     li.appendChild(name);
     var verdict = document.createElement("p");
     verdict.className = "verdict";
-    verdict.textContent = photo.accepted ? "Good photo" : photo.reason;
+    verdict.textContent = photo.accepted ? gettext("Good photo") : photo.reason;
     li.appendChild(verdict);
     if (photo.id) {
       var remove = document.createElement("form");
@@ -79,7 +80,7 @@
       var button = document.createElement("button");
       button.className = "link";
       button.type = "submit";
-      button.textContent = "Remove";
+      button.textContent = gettext("Remove");
       remove.append(token, button);
       li.appendChild(remove);
     }
@@ -97,8 +98,9 @@
       bar.max = r.required;
       bar.value = r.accepted;
       readinessText.textContent = r.ready
-        ? r.accepted + " good photos: ready to train."
-        : r.accepted + " of " + r.required + " good photos: " + r.missing + " more needed.";
+        ? interpolate(gettext("%(accepted)s good photos: ready to train."), { accepted: r.accepted }, true)
+        : interpolate(gettext("%(accepted)s of %(required)s good photos: %(missing)s more needed."),
+          { accepted: r.accepted, required: r.required, missing: r.missing }, true);
       pay.dataset.ready = r.ready ? "true" : "false";
       pay.dataset.missing = r.missing;
       showPay();
@@ -110,7 +112,9 @@
       running += 1;
       send(queue.shift());
     }
-    status.textContent = done < total ? "Checking photos: " + done + " of " + total + " done" : "All photos checked.";
+    status.textContent = done < total
+      ? interpolate(gettext("Checking photos: %(done)s of %(total)s done"), { done: done, total: total }, true)
+      : gettext("All photos checked.");
   }
 
   function send(file) {
@@ -119,7 +123,7 @@
     fetch(url, { method: "POST", body: body, headers: { "X-CSRFToken": csrf }, credentials: "same-origin" })
       .then(function (response) {
         return response.json().then(function (data) {
-          if (!response.ok) throw new Error((data.error && data.error.message) || "Upload failed");
+          if (!response.ok) throw new Error((data.error && data.error.message) || gettext("Upload failed"));
           render(data);
         });
       })
@@ -140,7 +144,7 @@
   }
 
   function saveStyles(changed) {
-    stylesStatus.textContent = "Saving…";
+    stylesStatus.textContent = gettext("Saving…");
     stylesStatus.className = "styles-status";
     fetch(stylesForm.action, {
       method: "POST", body: new FormData(stylesForm), credentials: "same-origin",
@@ -148,7 +152,7 @@
     })
       .then(function (response) {
         return response.json().then(function (data) {
-          if (!response.ok) throw new Error((data.error && data.error.message) || "Could not save the styles.");
+          if (!response.ok) throw new Error((data.error && data.error.message) || gettext("Could not save the styles."));
           pay.dataset.chosen = data.chosen;
           stylesStatus.textContent = data.message;
           stylesStatus.classList.add("saved");

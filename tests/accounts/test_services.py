@@ -4,11 +4,12 @@ import pytest
 from django.contrib.sessions.models import Session
 from django.core.files.base import ContentFile
 from django.test import RequestFactory
-from rest_framework.authtoken.models import Token
 
 from accounts.deletion import user_delete_everything
 from accounts.models import DeletionReceipt, Notice, User
+from accounts.receipts import deletion_receipt_create, email_hash
 from accounts.services import auth_rate_limit_hit, client_ip
+from accounts.tokens import api_token_create
 from avatars.models import Avatar, Photo, Portrait
 from avatars.services import avatar_delete_with_receipt, portrait_delete_with_receipt
 from orders.models import Order
@@ -59,7 +60,7 @@ def test_delete_everything_removes_the_person_and_keeps_anonymous_order_records(
     TemplateVoteFactory(user=user, request=others_request)
     someone_else_vote = TemplateVoteFactory(request=others_request)
     Notice.objects.create(user=user, message="Your style shipped")
-    Token.objects.create(user=user)
+    api_token_create(user=user, name="a script")
     client.force_login(user)
     other_person = UserFactory()
     other_avatar = _avatar_with_files(other_person, photos=1, portraits=1, lora=False)
@@ -68,7 +69,7 @@ def test_delete_everything_removes_the_person_and_keeps_anonymous_order_records(
     receipt = user_delete_everything(user=user)
 
     assert receipt.scope == "everything"
-    assert receipt.user_email_hash == hashlib.sha256(b"gone@example.com").hexdigest()
+    assert receipt.user_email_hash == email_hash("gone@example.com")
     assert len(receipt.token) >= 40
     assert receipt.removed == {
         "avatars": 2, "photos": 5, "portraits": 3, "lora_files": 1, "files": 8,
@@ -111,6 +112,18 @@ def test_avatar_delete_with_receipt_counts_what_went(private_media):
     }
     assert list(Avatar.objects.filter(user=user)) == [kept]
     assert len(_stored_files(private_media)) == 1
+    # The deleted avatar's own folders went with their files; the kept one's stays.
+    folders = {str(path.relative_to(private_media)) for path in private_media.rglob("*") if path.is_dir()}
+    assert folders == {"uploads", f"uploads/{kept.public_id.hex}"}
+
+
+def test_receipts_key_the_email_hash_with_the_secret_key(settings):
+    receipt = deletion_receipt_create(email="Gone@Example.com ", scope="portrait", removed={})
+    # A plain hash of an address anyone can guess would name the person; keyed, it needs the secret.
+    assert receipt.user_email_hash != hashlib.sha256(b"gone@example.com").hexdigest()
+    assert receipt.user_email_hash == email_hash("gone@example.com")
+    settings.SECRET_KEY = "another-secret-key-for-another-site"
+    assert email_hash("gone@example.com") != receipt.user_email_hash
 
 
 def test_portrait_delete_with_receipt(private_media):

@@ -85,7 +85,7 @@ def test_sign_up_needs_the_terms_ticked_and_records_the_version_and_time(client,
 
     assert unticked.status_code == 200 and "accept_terms" in unticked.context["form"].errors
     assert stale.status_code == 200 and "terms_version" in stale.context["form"].errors
-    assert accepted.status_code == 302
+    assert accepted.status_code == 302 and accepted.url == reverse("accounts:signup_sent")
     acceptance = TermsAcceptance.objects.get(user__email="new@example.com")
     assert acceptance.version == "v7" and acceptance.accepted_at is not None
     assert User.objects.count() == 1

@@ -44,11 +44,15 @@ def test_sign_up_mails_a_link_that_verifies_the_address_once(client, settings):
     opened = client.get(_link_in(mail.outbox[0]))
     user.refresh_from_db()
     first_time = user.email_verified_at
+    client.logout()
     again = client.get(_link_in(mail.outbox[0]))
     user.refresh_from_db()
 
     assert opened.status_code == 200 and "is confirmed" in opened.content.decode()
+    assert opened.context["user"] == user
     assert first_time is not None and again.status_code == 200 and user.email_verified_at == first_time
+    # The link signs in once, on the opening that confirms the address; after that it only says so.
+    assert not again.context["user"].is_authenticated
 
 
 def test_an_old_a_forged_or_a_stale_address_link_does_not_verify(client, settings):

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.core import mail
 from django.test import Client
@@ -11,17 +13,72 @@ from tests.factories import PASSWORD, AvatarFactory, OrderFactory, PortraitFacto
 pytestmark = pytest.mark.django_db
 
 
-def test_signup_signs_in_and_lands_on_my_avatars(client, settings):
-    response = client.post(
-        reverse("accounts:signup"),
-        {"email": "New@Example.com", "password1": PASSWORD, "password2": PASSWORD,
-         "accept_terms": "on", "terms_version": settings.LIKENESS_TERMS_VERSION},
-    )
+def _sign_up(client, settings, email: str, password: str = PASSWORD):
+    return client.post(reverse("accounts:signup"), {
+        "email": email, "password1": password, "password2": password,
+        "accept_terms": "on", "terms_version": settings.LIKENESS_TERMS_VERSION,
+    }, follow=True)
 
-    assert response.status_code == 302 and response.url == reverse("avatars:home")
+
+def test_signup_mails_the_link_that_confirms_the_address_and_signs_in(client, settings):
+    response = _sign_up(client, settings, "New@Example.com")
+
+    assert response.redirect_chain == [(reverse("accounts:signup_sent"), 302)]
+    assert "Check your inbox" in response.content.decode()
     user = User.objects.get()
-    assert user.email == "new@example.com"
+    assert (user.email, user.email_verified_at) == ("new@example.com", None)
+    # Not signed in until the mailbox is proven, but the password works at once.
+    assert not response.context["user"].is_authenticated
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["new@example.com"]
+    link = re.search(r"https?://\S+/accounts/verify-email/\S+/", mail.outbox[0].body).group(0)
+
+    opened = client.get(link)
+
+    assert opened.status_code == 200 and opened.context["user"] == user
     assert client.get(reverse("accounts:my_data")).context["user"] == user
+    user.refresh_from_db()
+    assert user.email_verified_at is not None
+
+
+def test_signup_answers_the_same_whether_or_not_the_address_has_an_account(client, settings):
+    owner = UserFactory(email="taken@example.com")
+
+    for_new = _sign_up(client, settings, "free@example.com")
+    for_taken = _sign_up(Client(), settings, "Taken@Example.com", password="a different passphrase 9")
+
+    def page(response) -> str:
+        return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", response.content.decode())
+
+    assert (for_taken.status_code, for_taken.redirect_chain) == (for_new.status_code, for_new.redirect_chain)
+    assert page(for_taken) == page(for_new)
+    assert list(User.objects.order_by("email").values_list("email", flat=True)) == [
+        "free@example.com", "taken@example.com",
+    ]
+    owner.refresh_from_db()
+    assert owner.check_password(PASSWORD)
+    # The owner hears of the attempt, with the ways back in; no link that confirms or signs in.
+    note = next(message for message in mail.outbox if message.to == ["taken@example.com"])
+    assert "already" in note.body and reverse("accounts:password_reset") in note.body
+    assert "/accounts/verify-email/" not in note.body
+
+
+def test_the_owner_gets_at_most_a_few_notes_an_hour_of_sign_ups_with_their_address(client, settings):
+    settings.LIKENESS_EMAIL_VERIFICATION_RESENDS_PER_HOUR = 2
+    UserFactory(email="taken@example.com")
+
+    answers = {_sign_up(Client(), settings, "taken@example.com").status_code for _ in range(4)}
+
+    assert answers == {200}
+    assert [message.to for message in mail.outbox] == [["taken@example.com"]] * 2
+
+
+def test_signing_in_with_the_password_works_before_the_address_is_confirmed(client, settings):
+    _sign_up(client, settings, "early@example.com")
+
+    signed_in = client.post(reverse("accounts:login"), {"username": "early@example.com", "password": PASSWORD})
+
+    assert signed_in.status_code == 302 and signed_in.url == reverse("avatars:home")
+    assert User.objects.get().email_verified_at is None
 
 
 def test_login_with_email_and_wrong_password_is_refused(client):
@@ -51,14 +108,14 @@ def test_auth_forms_answer_429_after_the_limit(client, settings, url_name, data)
     assert b"Too many attempts" in refused.content
 
 
-def test_password_reset_sends_a_working_link(client):
+def test_password_reset_sends_a_working_link(client, settings):
     user = UserFactory(email="me@example.com")
 
     client.post(reverse("accounts:password_reset"), {"email": "me@example.com"})
 
     assert len(mail.outbox) == 1
     link = next(line for line in mail.outbox[0].body.splitlines() if "/password-reset/" in line)
-    path = link.split("testserver", 1)[1]
+    path = link.removeprefix(settings.SITE_URL)
     form_page = client.get(path, follow=True)
     assert form_page.context["validlink"]
     client.post(form_page.redirect_chain[-1][0], {"new_password1": "a new long passphrase 42",
@@ -98,8 +155,8 @@ def test_my_data_shows_avatars_portraits_and_orders_in_few_queries(
     client.force_login(user)
 
     # user, avatars (with their consents), portraits, orders, terms acceptances, template requests,
-    # votes, unread notices (base.html)
-    with django_assert_num_queries(8 + session_read_queries):
+    # votes, API tokens, unread notices (base.html)
+    with django_assert_num_queries(9 + session_read_queries):
         response = client.get(reverse("accounts:my_data"))
 
     assert response.status_code == 200

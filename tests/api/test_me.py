@@ -1,10 +1,9 @@
 """Tokens, the account, and deleting everything with a receipt."""
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from accounts.models import DeletionReceipt, User
+from accounts.models import ApiToken, DeletionReceipt, User
 from avatars.models import Avatar
 from tests.api.conftest import error_of
 from tests.factories import PASSWORD, AvatarFactory, PortraitFactory, UserFactory
@@ -22,7 +21,7 @@ def test_a_token_for_email_and_password_opens_the_api(anonymous, settings):
 
     assert response.status_code == 200
     token = response.json()["token"]
-    assert Token.objects.get(key=token).user == user
+    assert ApiToken.objects.get(key_prefix=token[:8]).user == user
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert client.get("/api/v1/me/").json()["email"] == "me@example.com"
@@ -35,7 +34,7 @@ def test_a_wrong_password_gets_no_token(anonymous, user):
 
     assert response.status_code == 400
     assert error_of(response)["message"] == "That email and password do not match an account."
-    assert not Token.objects.exists()
+    assert not ApiToken.objects.exists()
 
 
 def test_token_requests_are_rate_limited_per_address(anonymous, user, settings):

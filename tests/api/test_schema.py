@@ -5,6 +5,7 @@ import time
 import pytest
 from django.core.management import call_command
 
+from accounts.tokens import api_token_create
 from avatars.models import Avatar
 from tests.factories import (
     AvatarFactory,
@@ -81,13 +82,12 @@ def test_generated_calls_get_no_server_error_and_match_the_schema(live_server, s
     import schemathesis
     from hypothesis import HealthCheck, Phase, given
     from hypothesis import settings as hypothesis_settings
-    from rest_framework.authtoken.models import Token
     from schemathesis.checks import not_a_server_error
 
     settings.LIKENESS_MIN_PHOTOS = 3
     user = UserFactory()
     owned = _owned_objects(user)
-    headers = {"Authorization": f"Token {Token.objects.create(user=user).key}"}
+    headers = {"Authorization": f"Token {api_token_create(user=user, name='schemathesis')[1]}"}
     schema = schemathesis.openapi.from_url(f"{live_server.url}/api/v1/schema/")
     checks = [
         not_a_server_error,

@@ -4,6 +4,7 @@ server, and real django-q2 workers against the same test database.
 Fixtures
   browser                     one Chromium for the session
   page_desktop / page_phone   a fresh page at 1280x800 / 375x812 (touch, mobile), base_url = live server
+  page_phone_zh               the phone page with the browser's language set to zh-CN
   page                        parametrized: the test runs once at each of the two sizes
   screenshot(page, name)      full-page PNG under test-artifacts/screenshots/<test>/<nn>-<name>.png
   worker_settings             {SETTING_NAME: value}, applied to the live server's settings AND, as
@@ -102,8 +103,8 @@ def browser():
     playwright.stop()
 
 
-def _open_page(browser, live_server, viewport: str):
-    context = browser.new_context(base_url=live_server.url, **VIEWPORTS[viewport])
+def _open_page(browser, live_server, viewport: str, **context_options):
+    context = browser.new_context(base_url=live_server.url, **VIEWPORTS[viewport], **context_options)
     context.set_default_timeout(10_000)
     page = context.new_page()
     page.viewport_name = viewport
@@ -138,6 +139,15 @@ def page_phone(browser, live_site, request):
     _close_page(context, page, request)
 
 
+@pytest.fixture
+def page_phone_zh(browser, live_site, request):
+    """A phone whose browser asks for Simplified Chinese (navigator language and Accept-Language zh-CN)."""
+    context, page = _open_page(browser, live_site, "phone", locale="zh-CN",
+                               extra_http_headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    yield page
+    _close_page(context, page, request)
+
+
 @pytest.fixture(params=["desktop", "phone"])
 def page(request, live_site):
     return request.getfixturevalue(f"page_{request.param}")
@@ -168,6 +178,8 @@ def worker_settings() -> dict:
 
 @pytest.fixture
 def live_site(live_server, transactional_db, settings, worker_settings):
+    # The address the mails' links are built from (password reset, receipts) is the site's own.
+    settings.SITE_URL = live_server.url
     for name, value in worker_settings.items():
         setattr(settings, name, value)
     return live_server
@@ -181,6 +193,7 @@ def q_workers(live_site, settings, worker_settings, tmp_path, request):
         "DATABASE_URL": database_url(),
         "LIKENESS_MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "LIKENESS_RUN_JOBS_INLINE": "false",
+        "LIKENESS_SITE_URL": live_site.url,
         "LIKENESS_CPU_WORKERS": "1",
         "LIKENESS_GPU_WORKERS": "1",
         "PYTHONUNBUFFERED": "1",

@@ -56,6 +56,13 @@ def test_sign_up_sign_in_reset_password_see_my_data_and_delete_everything(page, 
     page.locator("#id_password2").fill(PASSWORD)
     page.get_by_label("I have read and accept the terms and the privacy notice.").check()
     page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check your inbox")
+    screenshot(page, "signup-check-your-inbox")
+    # The link in the mail confirms the address and signs in.
+    assert [message.to for message in mail.outbox] == [[EMAIL]]
+    page.goto(re.search(r"https?://\S+/accounts/verify-email/\S+/", mail.outbox[0].body).group(0))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your address is confirmed")
+    page.get_by_role("link", name="Go to my avatars").click()
     expect(page).to_have_url(re.compile(r"/avatars/$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("My avatars")
 

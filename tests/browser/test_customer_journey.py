@@ -49,6 +49,13 @@ def sign_up(page, email: str) -> None:
     page.locator("#id_password2").fill(PASSWORD)
     page.get_by_label("I have read and accept the terms and the privacy notice.").check()
     page.get_by_role("button", name="Create account").click()
+    # Signing up signs no one in (it must not tell whether the address has an account); the
+    # password does, before the address is confirmed. The journey confirms it before paying.
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check your inbox")
+    page.goto("/accounts/login/")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(re.compile(r"/avatars/$"))
 
 

@@ -88,6 +88,13 @@ def test_sign_up_with_the_terms_consent_before_the_first_upload_and_pay_once_ver
     page.locator("#id_password2").fill(PASSWORD)
     page.get_by_label(ACCEPT_TERMS).check()
     page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check your inbox")
+    screenshot(page, "signup-check-your-inbox")
+    # The password signs in before the address is confirmed; paying waits for it.
+    page.goto("/accounts/login/")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(re.compile(r"/avatars/$"))
     user = User.objects.get(email=email)
     assert TermsAcceptance.objects.get(user=user).version == settings.LIKENESS_TERMS_VERSION

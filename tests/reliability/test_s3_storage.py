@@ -111,3 +111,34 @@ def test_the_whole_flow_on_s3_keeps_every_object_private_and_no_photo_after_trai
     assert stored.startswith(b"\x89PNG")
     downloaded, kept = Image.open(io.BytesIO(response.content)), Image.open(io.BytesIO(stored))
     assert downloaded.tobytes() == kept.tobytes() and downloaded.size == kept.size
+
+
+def test_the_orphan_sweep_works_on_s3_and_leaves_what_rows_name_and_young_files(s3):
+    from datetime import timedelta
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+    from django.utils import timezone
+
+    from avatars.services import media_orphans_delete
+    from tests.factories import PhotoFactory, PortraitFactory
+
+    photo = PhotoFactory()
+    photo.image.save("selfie.jpg", ContentFile(b"selfie"), save=True)
+    portrait = PortraitFactory(avatar=photo.avatar)
+    orphans = {
+        default_storage.save("uploads/0123456789abcdef/left-behind.jpg", ContentFile(b"a selfie")),
+        default_storage.save("avatars/0123456789abcdef/left-behind.safetensors", ContentFile(b"lora")),
+    }
+    kept = {photo.image.name, *portrait.stored_file_names}
+    assert keys(s3, "") == kept | orphans
+
+    # Every object was written just now: younger than an upload in flight, so none goes yet.
+    assert media_orphans_delete() == []
+    assert keys(s3, "") == kept | orphans
+
+    # Two days on, the objects no row names go; the rows' stay.
+    removed = media_orphans_delete(now=timezone.now() + timedelta(days=2))
+
+    assert sorted(removed) == sorted(orphans)
+    assert keys(s3, "") == kept

@@ -1,14 +1,16 @@
-"""A gpu worker killed with SIGKILL in the middle of a job: its job is taken over and done once.
+"""A gpu worker killed with SIGKILL in the middle of a job: its job runs again within a minute,
+on the worker that replaces it, and is done once.
 
-The stale-job sweep (avatars.jobs.jobs_requeue_stale) runs here, in the test process. In
-production the default cluster runs it from a django_q Schedule once a minute (avatars
-migration 0003); calling it directly runs the same code without waiting up to a minute
-for the scheduler, and the test decides when it runs, after the heartbeat has gone stale.
+Nothing here calls the sweep: the default cluster runs it from its django_q Schedule (avatars
+migration 0003), with the shipped heartbeat, stale limit and sweep interval.
 """
 
-import pytest
+import importlib
+import time
 
-from avatars.jobs import jobs_requeue_stale
+import pytest
+from django.apps import apps
+
 from avatars.models import Avatar, Portrait, RenderJob, TrainingJob
 from orders.models import Order, Refund
 from tests.factories import StyleTemplateFactory
@@ -21,8 +23,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 TRAINING_STEPS = 40
 TRAINING_BATCH = 4
 RENDER_STEPS = 100
-STALE_SECONDS = 3
 JOB_TIMEOUT = 300
+# Issue 22: a killed worker's job ran again 133 s and 165 s later; it must within a minute.
+RECOVERY_SECONDS = 60
 
 
 def kill_mid_job(workers, name: str, model, job_id: int, *, stage: str, past_progress: int):
@@ -35,12 +38,23 @@ def kill_mid_job(workers, name: str, model, job_id: int, *, stage: str, past_pro
     return running
 
 
-def requeue_once_stale(model, job_id: int, killed) -> None:
-    """The dead worker's job still looks running, until its heartbeat is older than the limit."""
+def schedule_the_sweep() -> None:
+    """The schedule avatars migration 0003 made (a flushed test database lost it)."""
+    importlib.import_module("avatars.migrations.0003_schedule_stale_job_sweep").schedule_sweep(apps, None)
+
+
+def replaced_and_run_again_within_a_minute(workers, replacement: str, model, job_id: int, killed) -> None:
+    """The dead worker's job still looks running; a replacement worker starts at once, and the
+    job runs again (its second attempt) within RECOVERY_SECONDS of the kill."""
+    deadline = time.monotonic() + RECOVERY_SECONDS
     frozen = model.objects.get(pk=job_id)
     assert (frozen.status, frozen.attempts, frozen.progress) == ("running", 1, killed.progress)
-    assert wait_until(jobs_requeue_stale, timeout=STALE_SECONDS + 30, message="the sweep to requeue it") == 1
-    assert model.objects.get(pk=job_id).status == "queued"
+    workers.start([replacement])
+    wait_until(
+        lambda: model.objects.filter(pk=job_id, attempts=2, status__in=["running", "succeeded"]).exists(),
+        timeout=max(0.0, deadline - time.monotonic()),
+        message=f"{model.__name__} {job_id} to run again within {RECOVERY_SECONDS}s of the kill",
+    )
 
 
 def files_under(root, folder: str) -> list[str]:
@@ -50,17 +64,16 @@ def files_under(root, folder: str) -> list[str]:
 def test_a_worker_killed_mid_training_then_mid_rendering_is_replaced_and_the_customer_charged_once(
     workers, share_settings, paid_avatar, private_media
 ):
-    share_settings(LIKENESS_HEARTBEAT_STALE_SECONDS=STALE_SECONDS,
-                   # Three photos' share of a large set, capped: exactly TRAINING_STEPS steps of 4.
-                   LIKENESS_TRAIN_SAMPLES=100_000, LIKENESS_TRAIN_MAX_SAMPLES=TRAINING_STEPS * TRAINING_BATCH)
-    workers.start(["gpu"])
+    # Three photos' share of a large set, capped: exactly TRAINING_STEPS steps of 4.
+    share_settings(LIKENESS_TRAIN_SAMPLES=100_000, LIKENESS_TRAIN_MAX_SAMPLES=TRAINING_STEPS * TRAINING_BATCH)
+    schedule_the_sweep()
+    workers.start(["default", "gpu"])
     avatar = paid_avatar(template=StyleTemplateFactory(steps=RENDER_STEPS))
     training = avatar.training_jobs.get()
 
     killed = kill_mid_job(workers, "gpu", TrainingJob, training.pk, stage="training", past_progress=2)
     assert killed.progress < 95
-    requeue_once_stale(TrainingJob, training.pk, killed)
-    workers.start(["gpu-2"])
+    replaced_and_run_again_within_a_minute(workers, "gpu-2", TrainingJob, training.pk, killed)
 
     training = wait_until(lambda: TrainingJob.objects.filter(pk=training.pk, status="succeeded").first(),
                           timeout=JOB_TIMEOUT, message="the second worker to finish the training")
@@ -69,8 +82,7 @@ def test_a_worker_killed_mid_training_then_mid_rendering_is_replaced_and_the_cus
 
     killed = kill_mid_job(workers, "gpu-2", RenderJob, render.pk, stage="rendering", past_progress=5)
     assert killed.progress < 95
-    requeue_once_stale(RenderJob, render.pk, killed)
-    workers.start(["gpu-3"])
+    replaced_and_run_again_within_a_minute(workers, "gpu-3", RenderJob, render.pk, killed)
 
     render = wait_until(lambda: RenderJob.objects.filter(pk=render.pk, status="succeeded").first(),
                         timeout=JOB_TIMEOUT, message="the third worker to finish the render")

@@ -22,6 +22,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
+from accounts.tokens import api_token_create
 from avatars.models import Avatar
 from orders.models import Order
 from tests.factories import (
@@ -58,6 +59,7 @@ OBJECT_URLS = {
     "orders:status": lambda o: {"public_id": o["order"].public_id},
     "orders:local_pay": lambda o: {"public_id": o["order"].public_id},
     "accounts:avatar_delete": lambda o: {"public_id": o["avatar"].public_id},
+    "accounts:api_token_revoke": lambda o: {"token_id": o["api_token"].pk},
     "accounts:portrait_delete": lambda o: {"public_id": o["portrait"].public_id},
     "accounts:photo_consent": lambda o: {"public_id": o["avatar"].public_id},
     "api:avatar-photo-consent": lambda o: {"public_id": o["avatar"].public_id},
@@ -138,6 +140,7 @@ def owned():
         "portrait": PortraitFactory(avatar=ready, image__data=b"png bytes"),
         "order": OrderFactory(user=owner, avatar=avatar, status=Order.Status.AWAITING_PAYMENT),
         "request": TemplateRequestFactory(author=owner, reference_image=ContentFile(b"ref", name="r.png")),
+        "api_token": api_token_create(user=owner, name="a script")[0],
     }
 
 
@@ -155,7 +158,7 @@ class _Placeholder:
     pk = 1
 
 
-_PLACEHOLDERS = dict.fromkeys(("avatar", "ready", "photo", "portrait", "order", "request"), _Placeholder)
+_PLACEHOLDERS = dict.fromkeys(("avatar", "ready", "photo", "portrait", "order", "request", "api_token"), _Placeholder)
 
 
 @pytest.mark.parametrize("name", sorted(OBJECT_URLS))

@@ -21,10 +21,10 @@ from django.db import models
 from django.test import Client
 from django.urls import reverse
 from PIL import Image
-from rest_framework.authtoken.models import Token
 
 from accounts.models import DeletionReceipt, User
 from accounts.notices import notice_create
+from accounts.tokens import api_token_create
 from avatars import services
 from avatars.models import Avatar, Photo, Portrait
 from orders.models import Order
@@ -122,7 +122,7 @@ def test_photos_go_after_training_and_delete_everything_leaves_only_the_order_th
     )
     template_request_vote_toggle(user=user, request_id=TemplateRequestFactory().pk)
     notice_create(user=user, message="Your style shipped")
-    Token.objects.create(user=user)
+    api_token_create(user=user, name="a script")
     client.force_login(user)
     # Signed in on a second device too: that session goes with the account, cached copy included.
     other_device = Client()

@@ -44,7 +44,7 @@ PINNED_QUERIES = {
     "django_q.failure": 6,
     "django_q.schedule": 5,
     "django_q.ormq": 5,
-    "authtoken.tokenproxy": 4,
+    "accounts.apitoken": 4,
     "auth.group": 4,
 }
 

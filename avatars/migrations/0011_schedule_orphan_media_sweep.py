@@ -1,13 +1,13 @@
 from django.db import migrations
 
-TASK = "avatars.tasks.avatars_forget_unpaid_photos"
+TASK = "avatars.tasks.media_orphans_delete"
 
 
 def schedule_sweep(apps, schema_editor):
     Schedule = apps.get_model("django_q", "Schedule")
     Schedule.objects.get_or_create(
-        name="Delete the photos of avatars never paid for",
-        defaults={"func": TASK, "schedule_type": "H", "repeats": -1},
+        name="Delete stored files no row points to",
+        defaults={"func": TASK, "schedule_type": "D", "repeats": -1},
     )
 
 
