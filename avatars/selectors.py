@@ -8,7 +8,20 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Avg, Count, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import (
+    Avg,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
@@ -59,6 +72,29 @@ def avatar_failed_photos_kept_until(*, avatar: Avatar) -> datetime | None:
     if failed_at is None:
         return None
     return failed_at + timedelta(days=settings.LIKENESS_FAILED_PHOTOS_KEEP_DAYS)
+
+
+def avatar_list_unpaid_with_photos(*, last_upload_before: datetime) -> QuerySet[Avatar]:
+    """Avatars never paid for (still collecting, never trained) whose last kept photo arrived
+    before `last_upload_before`."""
+    return (
+        Avatar.objects.filter(status=Avatar.Status.COLLECTING)
+        .exclude(Exists(TrainingJob.objects.filter(avatar=OuterRef("pk"))))
+        .annotate(last_upload_at=Max("photos__created_at", filter=~Q(photos__status=Photo.Status.REMOVED)))
+        .filter(last_upload_at__lt=last_upload_before)
+        .order_by("last_upload_at")
+    )
+
+
+def avatar_unpaid_photos_kept_until(*, avatar: Avatar) -> datetime | None:
+    """When the photos of an avatar never paid for will be deleted if it stays unpaid:
+    LIKENESS_UNPAID_PHOTOS_KEEP_DAYS after the last one arrived."""
+    if avatar.status != Avatar.Status.COLLECTING or avatar.training_jobs.exists():
+        return None
+    last_upload_at = avatar.photos.exclude(status=Photo.Status.REMOVED).aggregate(at=Max("created_at"))["at"]
+    if last_upload_at is None:
+        return None
+    return last_upload_at + timedelta(days=settings.LIKENESS_UNPAID_PHOTOS_KEEP_DAYS)
 
 
 def photo_list_for_avatar(*, avatar: Avatar) -> QuerySet[Photo]:

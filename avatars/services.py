@@ -9,13 +9,14 @@ from datetime import timedelta
 
 from django.apps import apps
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F, FileField
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_noop, ngettext
 
 from accounts.mail import mail_user
 from accounts.notices import notice_create
@@ -27,14 +28,9 @@ from avatars.models import Avatar, GpuUsage, Photo, Portrait, RenderJob, Trainin
 from avatars.queue import job_enqueue
 from portrait_site.errors import ApplicationError
 from portrait_site.files import storage_delete_files, storage_empty_folders_delete, storage_walk
+from portrait_site.rate_limits import rate_limit_hit, rate_limit_window_left
 
 logger = logging.getLogger(__name__)
-
-# Refusals that depend on the rest of the set: their cleaned copy is kept so the
-# verdict can flip when the set changes (the majority's person becomes clear, the
-# original of a duplicate is removed). Every other refused photo keeps no file.
-SET_DEPENDENT_REASONS = {"different_person", "duplicate"}
-
 
 class AvatarError(ApplicationError):
     """A request the avatar can't take in its current state; the message is for the user."""
@@ -42,11 +38,36 @@ class AvatarError(ApplicationError):
     code = "avatar_state"
 
 
+class PhotoUploadsThrottled(AvatarError):
+    """More photos in the last hour than LIKENESS_PHOTO_UPLOADS_PER_HOUR: each costs the web
+    process CPU to check."""
+
+    code = "throttled"
+    http_status = 429
+
+
+PHOTO_UPLOAD_WINDOW_SECONDS = 3600
+
+
+class OpenAvatarsLimitReached(AvatarError):
+    code = "limit_reached"
+
+
 def avatar_create(*, user, name: str = "", subject_class: str = Avatar.SubjectClass.PERSON) -> Avatar:
+    """Start an avatar; a person has at most LIKENESS_MAX_OPEN_AVATARS not yet paid for at once."""
     name = (name or "").strip()[:80] or "My avatar"
     if subject_class not in Avatar.SubjectClass.values:
         raise AvatarError(_("Choose who the avatar is of: a person, a woman or a man."))
-    return Avatar.objects.create(user=user, name=name, subject_class=subject_class)
+    with transaction.atomic():
+        # The user's row lock makes two requests at once count each other.
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+        open_avatars = Avatar.objects.filter(user=user, status=Avatar.Status.COLLECTING).count()
+        if open_avatars >= settings.LIKENESS_MAX_OPEN_AVATARS:
+            raise OpenAvatarsLimitReached(
+                _("You already have %(count)s avatars not yet paid for, the most at once. "
+                  "Pay for one or delete one to start another.") % {"count": open_avatars}
+            )
+        return Avatar.objects.create(user=user, name=name, subject_class=subject_class)
 
 
 def _intake_limits():
@@ -84,10 +105,13 @@ def photos_too_many_message() -> str:
 def photos_add(*, avatar: Avatar, uploaded_files) -> list[PhotoAddOutcome]:
     """Check and keep each uploaded file in turn: the one upload path of the website and the API.
 
-    Raises AvatarError when the avatar takes no photos at all now (paid for, or already full);
+    Raises AvatarError when the avatar takes no photos at all now (paid for, or already full),
+    and PhotoUploadsThrottled when the person's hourly budget of photos can't take them all;
     a file that no longer fits once earlier ones were taken gets an outcome that says so.
     """
     _avatar_check_room_for_photos(avatar)
+    uploaded_files = list(uploaded_files)
+    _photo_upload_budget_take(user_id=avatar.user_id, photos=len(uploaded_files))
     outcomes = []
     for uploaded in uploaded_files:
         name = (getattr(uploaded, "name", "") or "photo")[-255:]
@@ -96,6 +120,19 @@ def photos_add(*, avatar: Avatar, uploaded_files) -> list[PhotoAddOutcome]:
         except AvatarError as refusal:
             outcomes.append(PhotoAddOutcome(name=name, not_taken=refusal.message))
     return outcomes
+
+
+def _photo_upload_budget_take(*, user_id: int, photos: int) -> None:
+    """Count the photos against the person's hourly budget, the one the page and the API share."""
+    limit = settings.LIKENESS_PHOTO_UPLOADS_PER_HOUR
+    if rate_limit_hit(key=f"photo-uploads:{user_id}", limit=limit, window_seconds=PHOTO_UPLOAD_WINDOW_SECONDS,
+                      amount=photos):
+        minutes = max(1, round(rate_limit_window_left(window_seconds=PHOTO_UPLOAD_WINDOW_SECONDS) / 60))
+        raise PhotoUploadsThrottled(
+            _("That is more photos than one person can upload in an hour (%(limit)s). ") % {"limit": limit}
+            + ngettext("Try again in %(minutes)s minute.", "Try again in %(minutes)s minutes.", minutes)
+            % {"minutes": minutes}
+        )
 
 
 def _avatar_check_room_for_photos(avatar: Avatar) -> None:
@@ -146,10 +183,9 @@ def photo_add(*, avatar: Avatar, uploaded_file) -> Photo:
         height=verdict.height,
         quality_score=verdict.quality_score,
     )
-    keep_file = verdict.cleaned_image is not None and (
-        verdict.accepted or verdict.reason_code in SET_DEPENDENT_REASONS
-    )
-    if keep_file:
+    # A refused photo keeps no file, not even a duplicate or another person's: sixty copies of
+    # one photo would otherwise be sixty files. Only photos accepted once carry one.
+    if verdict.accepted and verdict.cleaned_image is not None:
         photo.image.save("photo.jpg", ContentFile(verdict.cleaned_image), save=False)
     try:
         with transaction.atomic():
@@ -244,6 +280,33 @@ def avatars_forget_photos_after_failure(*, now=None) -> int:
                 params={"avatar": avatar.name, "days": settings.LIKENESS_FAILED_PHOTOS_KEEP_DAYS},
             )
             transaction.on_commit(lambda names=[name for name in names if name]: _delete_files(names))
+        forgotten += 1
+    return forgotten
+
+
+def avatars_forget_unpaid_photos(*, now=None) -> int:
+    """Delete the photos, rows and files, of avatars never paid for whose last photo arrived
+    more than LIKENESS_UNPAID_PHOTOS_KEEP_DAYS ago; tell their owners. The avatar stays, empty,
+    ready for new photos."""
+    now = now or timezone.now()
+    keep_days = settings.LIKENESS_UNPAID_PHOTOS_KEEP_DAYS
+    cutoff = now - timedelta(days=keep_days)
+    forgotten = 0
+    for avatar_id in list(selectors.avatar_list_unpaid_with_photos(last_upload_before=cutoff).values_list("pk", flat=True)):
+        with transaction.atomic():
+            avatar = Avatar.objects.select_for_update().select_related("user").get(pk=avatar_id)
+            # Paid for, or given a new photo, since the list was read: the photos stay.
+            if not selectors.avatar_list_unpaid_with_photos(last_upload_before=cutoff).filter(pk=avatar.pk).exists():
+                continue
+            photos = avatar.photos.all()
+            names = [name for name in photos.values_list("image", flat=True) if name]
+            photos.delete()
+            notice_create(
+                user=avatar.user,
+                message=_("We deleted the photos of “%(name)s”: it was not paid for within %(days)s days of the "
+                          "last upload. Upload photos again whenever you like.") % {"name": avatar.name, "days": keep_days},
+            )
+            transaction.on_commit(lambda names=names: _delete_files(names))
         forgotten += 1
     return forgotten
 

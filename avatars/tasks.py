@@ -31,6 +31,12 @@ def avatars_forget_photos_after_failure() -> int:
     return forget()
 
 
+def avatars_forget_unpaid_photos() -> int:
+    from avatars.services import avatars_forget_unpaid_photos as forget
+
+    return forget()
+
+
 def media_orphans_delete() -> list[str]:
     """The daily sweep of stored files no row points to."""
     from avatars.services import media_orphans_delete as delete_orphans

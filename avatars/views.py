@@ -66,6 +66,8 @@ def detail(request, public_id):
             "avatar": avatar,
             "photos": selectors.photo_list_for_avatar(avatar=avatar),
             "readiness": selectors.avatar_photo_readiness(avatar=avatar),
+            "unpaid_photos_kept_until": selectors.avatar_unpaid_photos_kept_until(avatar=avatar),
+            "unpaid_photos_keep_days": settings.LIKENESS_UNPAID_PHOTOS_KEEP_DAYS,
             "templates": selectors.template_list_for_avatar(avatar=avatar),
             "chosen": set(avatar.templates.values_list("pk", flat=True)),
             "max_templates": settings.LIKENESS_MAX_TEMPLATES_PER_ORDER,

@@ -128,7 +128,7 @@ def webhook_event_construct(payload: bytes, sig_header: str) -> dict:
         event = stripe.Webhook.construct_event(payload, sig_header, settings.STRIPE_WEBHOOK_SECRET)
     except stripe.SignatureVerificationError as error:
         raise WebhookPayloadRejected(str(error)) from error
-    except (ValueError, TypeError, AttributeError, KeyError) as error:
+    except (ValueError, TypeError, AttributeError, KeyError, RecursionError) as error:
         raise WebhookPayloadRejected(f"malformed payload: {error}") from error
     event_dict = event.to_dict()
     if not isinstance(event_dict.get("id"), str) or not isinstance(event_dict.get("type"), str):

@@ -2,12 +2,15 @@
 
 import io
 import logging
+from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -49,6 +52,13 @@ class DuplicateTemplateRequest(ApplicationError):
         self.existing = existing
         message = _("“%(title)s” has already been requested. Vote for it instead?") % {"title": existing.title}
         super().__init__(message, fields={"title": [message]})
+
+
+class TemplateRequestLimitReached(ApplicationError):
+    """The author proposed LIKENESS_TEMPLATE_REQUESTS_PER_DAY styles in the last 24 hours."""
+
+    code = "limit_reached"
+    http_status = 429
 
 
 class VoteRefused(ApplicationError):
@@ -130,13 +140,24 @@ def _clean_reference_image(upload) -> ContentFile:
     return ContentFile(encoded.getvalue(), name="reference.png")
 
 
+def _template_request_check_daily_limit(*, author) -> None:
+    limit = settings.LIKENESS_TEMPLATE_REQUESTS_PER_DAY
+    since = timezone.now() - timedelta(days=1)
+    if TemplateRequest.objects.filter(author=author, created_at__gte=since).count() >= limit:
+        raise TemplateRequestLimitReached(
+            _("You have proposed %(limit)s styles in the last 24 hours, the most in a day. "
+              "Vote for others meanwhile, and propose this one tomorrow.") % {"limit": limit}
+        )
+
+
 def template_request_create(
     *, author, title: str, description: str = "", reference_image=None
 ) -> TemplateRequest:
     """Propose a style. The author's own vote is cast with it.
 
-    Raises ValidationError with a message for the person, or DuplicateTemplateRequest
-    (a ValidationError carrying `existing`) when an open or planned request asks for it.
+    Raises ValidationError with a message for the person, DuplicateTemplateRequest
+    (carrying `existing`) when an open or planned request asks for it, or
+    TemplateRequestLimitReached past LIKENESS_TEMPLATE_REQUESTS_PER_DAY.
     """
     title = _clean_title(title)
     description = _clean_description(description)
@@ -145,9 +166,13 @@ def template_request_create(
     existing = TemplateRequest.objects.filter(title_key=title_key, status__in=live).first()
     if existing is not None:
         raise DuplicateTemplateRequest(existing)
+    _template_request_check_daily_limit(author=author)
     image_file = _clean_reference_image(reference_image) if reference_image else None
     try:
         with transaction.atomic():
+            # Again under the author's row lock, so requests sent at once count each other.
+            get_user_model().objects.select_for_update().filter(pk=author.pk).first()
+            _template_request_check_daily_limit(author=author)
             request = TemplateRequest(author=author, title=title, title_key=title_key, description=description)
             if image_file is not None:
                 request.reference_image.save(image_file.name, image_file, save=False)

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from portrait_site.caching import cache_public_page
+from portrait_site.errors import ApplicationError
 from styles.forms import TemplateRequestForm
 from styles.models import StyleTemplate, TemplateRequest
 from styles.selectors import (
@@ -105,6 +106,8 @@ def request_list(request):
                 duplicate = error.existing
             except ValidationError as error:
                 form.add_error(None, error)
+            except ApplicationError as refusal:
+                form.add_error(None, refusal.message)
             else:
                 messages.success(request, _("Thanks! “%(title)s” is up for votes, and yours is counted.") % {"title": created.title})
                 return redirect(_request_list_url(created.pk))

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import parsers, serializers, status
+from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,6 +18,7 @@ from accounts.terms import terms_accept, terms_accepted, terms_version
 from accounts.verification import email_verification_resend
 from avatars.selectors import avatar_get_for_user
 from portrait_site.api import IsOwner, PrivateFileView, error_responses
+from portrait_site.parsers import JSONParser
 
 
 class TermsSerializer(serializers.Serializer):
@@ -64,7 +65,7 @@ class TermsView(APIView):
 
 
 class MyTermsView(APIView):
-    parser_classes = [parsers.JSONParser]
+    parser_classes = [JSONParser]
 
     @extend_schema(
         operation_id="me_terms_accept",
@@ -81,7 +82,7 @@ class MyTermsView(APIView):
 
 class PhotoConsentView(APIView):
     permission_classes = [IsAuthenticated, IsOwner]
-    parser_classes = [parsers.JSONParser]
+    parser_classes = [JSONParser]
 
     def _avatar(self):
         avatar = avatar_get_for_user(user=self.request.user, public_id=self.kwargs["public_id"])

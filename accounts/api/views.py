@@ -3,7 +3,7 @@
 from django.contrib.auth import authenticate, logout
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, parsers, serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,10 +14,11 @@ from accounts.models import ApiToken
 from accounts.services import sign_in_budget_spent
 from accounts.tokens import api_token_create, api_tokens_revoke_all
 from portrait_site.api import error_responses
+from portrait_site.parsers import JSONParser
 
 
 class TokenView(APIView):
-    parser_classes = [parsers.JSONParser]
+    parser_classes = [JSONParser]
     authentication_classes = []
 
     def get_permissions(self):
@@ -64,7 +65,7 @@ class TokenRevokeView(APIView):
 
 class MeView(APIView):
     permission_classes = [IsAuthenticated]
-    parser_classes = [parsers.JSONParser]
+    parser_classes = [JSONParser]
 
     @extend_schema(operation_id="me_retrieve", summary="Your account", responses=api_serializers.MeSerializer)
     def get(self, request):

@@ -16,9 +16,10 @@ from accounts.api.serializers import DeletionReceiptSerializer
 from accounts.consent import photo_upload_check
 from avatars import selectors, services
 from avatars.api import serializers as api_serializers
-from portrait_site.api import IsOwner, PrivateFileView, WriteScopedRateThrottle, error_responses
+from portrait_site.api import IsOwner, PrivateFileView, error_responses
 from portrait_site.caching import progress_poll_response
 from portrait_site.files import private_bytes_response, private_file_response
+from portrait_site.parsers import JSONParser
 
 OWNED = [IsAuthenticated, IsOwner]
 
@@ -46,7 +47,7 @@ class OwnedPortraitMixin:
 @extend_schema_view(get=extend_schema(operation_id="avatars_list", summary="Your avatars"))
 class AvatarListView(generics.ListAPIView):
     serializer_class = api_serializers.AvatarSerializer
-    parser_classes = [parsers.JSONParser]
+    parser_classes = [JSONParser]
 
     def get_queryset(self):
         return selectors.avatar_list_for_user_with_counts(user=self.request.user)
@@ -95,9 +96,8 @@ class AvatarDetailView(OwnedAvatarMixin, APIView):
 )
 class AvatarPhotosView(OwnedAvatarMixin, generics.ListAPIView):
     serializer_class = api_serializers.PhotoSerializer
+    # No DRF throttle: photos_add counts every photo against the budget the page shares.
     parser_classes = [parsers.MultiPartParser]
-    throttle_classes = [WriteScopedRateThrottle]
-    throttle_scope = "uploads"
 
     def get_queryset(self):
         return selectors.photo_list_for_avatar(avatar=self.get_avatar()).select_related("avatar")
@@ -106,10 +106,11 @@ class AvatarPhotosView(OwnedAvatarMixin, generics.ListAPIView):
         operation_id="avatars_photos_upload",
         summary="Upload photos; each gets its own verdict",
         request={"multipart/form-data": api_serializers.PhotoUploadSerializer},
-        responses={201: api_serializers.PhotoUploadResultSerializer, **error_responses(403)},
+        responses={201: api_serializers.PhotoUploadResultSerializer, **error_responses(403, 429)},
         description="Refused (403, photo_consent_required or terms_not_accepted) until the current terms are "
         "accepted (PUT /api/v1/me/terms/) and this avatar's photo consent is given "
-        "(POST /api/v1/avatars/{public_id}/photo-consent/).",
+        "(POST /api/v1/avatars/{public_id}/photo-consent/). Each photo counts against the person's "
+        "hourly budget, shared with the website (429, throttled, once it is spent).",
     )
     def post(self, request, public_id):
         avatar = self.get_avatar()
@@ -161,7 +162,7 @@ class AvatarPhotoImageView(PrivateFileView, OwnedPhotoMixin, APIView):
 
 
 class AvatarTemplatesView(OwnedAvatarMixin, APIView):
-    parser_classes = [parsers.JSONParser]
+    parser_classes = [JSONParser]
 
     @extend_schema(
         operation_id="avatars_templates_set",
@@ -190,7 +191,7 @@ class AvatarProgressView(OwnedAvatarMixin, APIView):
 
 
 class AvatarRenderMoreView(OwnedAvatarMixin, APIView):
-    parser_classes = [parsers.JSONParser]
+    parser_classes = [JSONParser]
 
     @extend_schema(
         operation_id="avatars_render_more",

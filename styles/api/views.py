@@ -7,7 +7,8 @@ from rest_framework.permissions import AllowAny, IsAuthenticated, IsAuthenticate
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portrait_site.api import WriteScopedRateThrottle
+from portrait_site.api import WriteScopedRateThrottle, error_responses
+from portrait_site.parsers import JSONParser
 from styles.api.serializers import (
     StyleTemplateSerializer,
     TemplateRequestCreateSerializer,
@@ -51,7 +52,7 @@ class TemplateDetailView(APIView):
 class TemplateRequestListView(generics.ListAPIView):
     serializer_class = TemplateRequestSerializer
     permission_classes = [IsAuthenticatedOrReadOnly]
-    parser_classes = [parsers.JSONParser, parsers.MultiPartParser]
+    parser_classes = [JSONParser, parsers.MultiPartParser]
 
     def get_queryset(self):
         return template_request_list_ranked(viewer=self.request.user)
@@ -63,7 +64,9 @@ class TemplateRequestListView(generics.ListAPIView):
             "application/json": TemplateRequestCreateSerializer,
             "multipart/form-data": TemplateRequestCreateSerializer,
         },
-        responses={201: TemplateRequestSerializer},
+        responses={201: TemplateRequestSerializer, **error_responses(429)},
+        description="Refused (429, limit_reached) past LIKENESS_TEMPLATE_REQUESTS_PER_DAY requests by one "
+        "person in 24 hours.",
     )
     def post(self, request):
         payload = TemplateRequestCreateSerializer(data=request.data)

@@ -5,10 +5,10 @@ import re
 import pytest
 from django.conf import settings
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from accounts.tokens import api_token_create
 from tests.factories import PASSWORD, OrderFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -127,7 +127,7 @@ def test_the_account_page_saves_language_and_time_zone_and_refuses_an_unknown_zo
 
 def token_client(user) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_create(user=user, name='tests')[1]}")
     return client
 
 

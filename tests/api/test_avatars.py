@@ -4,8 +4,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from avatars.models import Avatar, Photo, RenderJob, TrainingJob
-from tests.api.conftest import REQUIRED_PHOTOS, error_of
-from tests.factories import AvatarFactory, PhotoFactory, PortraitFactory, StyleTemplateFactory
+from tests.api.conftest import REQUIRED_PHOTOS, error_of, token_client
+from tests.factories import AvatarFactory, PhotoFactory, PortraitFactory, StyleTemplateFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -114,19 +114,58 @@ def test_upload_to_a_paid_avatar_is_a_conflict_with_the_services_reason(api, use
     assert not Photo.objects.exists()
 
 
-def test_uploads_are_throttled_per_user(api, user, throttle_rate):
-    avatar = AvatarFactory(user=user, status=Avatar.Status.PAID)
-    throttle_rate("uploads", "2/min")
+def junk_photo(name: str = "a.jpg") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, b"not a picture", content_type="image/jpeg")
+
+
+def test_the_page_and_the_api_share_one_photo_budget_per_person(api, user, client, settings):
+    settings.LIKENESS_PHOTO_UPLOADS_PER_HOUR = 3
+    avatar = AvatarFactory(user=user)
+    other = AvatarFactory(user=user)
+    client.force_login(user)
+    api_url = f"/api/v1/avatars/{avatar.public_id}/photos/"
+    page_url = f"/avatars/{other.public_id}/photos/"
+
+    two_by_api = api.post(api_url, {"photos": [junk_photo("1.jpg"), junk_photo("2.jpg")]}, format="multipart")
+    one_by_page = client.post(page_url, {"photos": [junk_photo("3.jpg")]})
+    refused_by_page = client.post(page_url, {"photos": [junk_photo("4.jpg")]})
+    refused_by_api = api.post(api_url, {"photos": [junk_photo("5.jpg")]}, format="multipart")
+    listing = api.get(api_url)
+
+    assert (two_by_api.status_code, one_by_page.status_code) == (201, 201)
+    for refused in (refused_by_page, refused_by_api):
+        assert refused.status_code == 429
+        error = error_of(refused)
+        assert error["code"] == "throttled"
+        assert "in an hour (3)" in error["message"] and "Try again in" in error["message"]
+    assert Photo.objects.count() == 3, "a refused request keeps nothing"
+    assert listing.status_code == 200, "reading the photo list must not use up the upload budget"
+
+
+def test_a_batch_too_big_for_the_budget_left_is_refused_whole_and_uses_none_of_it(api, user, settings):
+    settings.LIKENESS_PHOTO_UPLOADS_PER_HOUR = 3
+    avatar = AvatarFactory(user=user)
     url = f"/api/v1/avatars/{avatar.public_id}/photos/"
 
-    statuses = [
-        api.post(url, {"photos": [SimpleUploadedFile("a.jpg", b"x")]}, format="multipart").status_code
-        for _ in range(3)
-    ]
-    listing = api.get(url)
+    too_many = api.post(url, {"photos": [junk_photo(f"{i}.jpg") for i in range(4)]}, format="multipart")
+    fits = api.post(url, {"photos": [junk_photo(f"{i}.jpg") for i in range(3)]}, format="multipart")
 
-    assert statuses == [409, 409, 429]
-    assert listing.status_code == 200, "reading the photo list must not use up the upload budget"
+    assert (too_many.status_code, fits.status_code) == (429, 201)
+    assert Photo.objects.count() == 3
+
+
+def test_budgets_are_per_person(api, user, settings):
+    settings.LIKENESS_PHOTO_UPLOADS_PER_HOUR = 1
+    someone = UserFactory()
+    theirs = AvatarFactory(user=someone)
+    mine = AvatarFactory(user=user)
+
+    assert token_client(someone).post(
+        f"/api/v1/avatars/{theirs.public_id}/photos/", {"photos": [junk_photo()]}, format="multipart"
+    ).status_code == 201
+    assert api.post(
+        f"/api/v1/avatars/{mine.public_id}/photos/", {"photos": [junk_photo()]}, format="multipart"
+    ).status_code == 201
 
 
 def test_removing_a_photo(api, user):

@@ -52,8 +52,9 @@ def test_the_set_keeps_one_persons_good_photos_and_says_why_it_refused_the_rest(
     assert (friend.status, friend.reason_code) == ("rejected", "different_person")
     assert (group.status, group.reason_code) == ("rejected", "several_faces")
     assert friend.reason and group.reason
-    # A refusal that can't change with the set keeps no file.
-    assert not group.image and friend.image
+    # A refused photo keeps no file, another person's and a duplicate included.
+    assert not group.image and not friend.image
+    assert not collected_avatar.photos.filter(status="rejected").exclude(image="").exists()
 
 
 def test_a_paid_avatar_is_trained_rendered_and_its_photos_deleted(collected_avatar, private_media, lora_cache,

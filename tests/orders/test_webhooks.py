@@ -108,6 +108,7 @@ def test_a_signature_over_a_different_body_is_refused(fake_stripe, client, order
         pytest.param(b"\xff\xfe", id="not UTF-8"),
         pytest.param(b"[1, 2]", id="not an object"),
         pytest.param(b'{"object": "event", "data": {}}', id="no id or type"),
+        pytest.param(b"[" * 100_000 + b"]" * 100_000, id="nested 100000 deep"),
     ],
 )
 def test_a_signed_but_malformed_body_is_refused(fake_stripe, client, order, body):
