@@ -106,8 +106,8 @@ def test_the_portrait_list_takes_the_same_queries_for_any_number_of_rows(
     first = PortraitFactory(avatar=avatar)
     PortraitFactory.create_batch(rows - 1, avatar=avatar, more_like_me_of=first)
 
-    # token, count, page of portraits with avatar, template and source joined
-    with django_assert_num_queries(3):
+    # token, its last use (once a minute), count, page of portraits with avatar, template and source joined
+    with django_assert_num_queries(4):
         response = api.get("/api/v1/portraits/")
 
     assert response.json()["count"] == rows

@@ -172,8 +172,8 @@ def test_the_request_list_takes_the_same_queries_for_any_number_of_rows(
     for request in TemplateRequestFactory.create_batch(rows):
         TemplateVoteFactory(request=request, user=user)
 
-    # token, count, page of requests with votes counted and mine marked
-    with django_assert_num_queries(3):
+    # token, its last use (once a minute), count, page of requests with votes counted and mine marked
+    with django_assert_num_queries(4):
         response = api.get("/api/v1/template-requests/")
 
     assert response.json()["count"] == rows
