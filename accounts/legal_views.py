@@ -111,7 +111,7 @@ def verify_email_needed(request):
     next_url = _safe_next(request, reverse("avatars:home"))
     if request.method == "POST":
         try:
-            email_verification_resend(user=request.user, base_url=request.build_absolute_uri("/"))
+            email_verification_resend(user=request.user)
             messages.success(request, _("A new link is on its way to %(email)s.") % {"email": request.user.email})
         except EmailVerificationResendLimited as refusal:
             messages.error(request, refusal.message)

@@ -14,7 +14,7 @@ from portrait_site.rate_limits import rate_limit_hit
 
 
 def account_sign_up(
-    *, email: str, password: str, terms_version: str, base_url: str, language: str = "", time_zone: str = ""
+    *, email: str, password: str, terms_version: str, language: str = "", time_zone: str = ""
 ) -> None:
     """Create the account and mail it the link that confirms the address; for an address that
     already has an account, mail its owner a note instead and create nothing.
@@ -37,17 +37,17 @@ def account_sign_up(
             if existing is None:
                 raise
         else:
-            email_verification_send(user=user, base_url=base_url)
+            email_verification_send(user=user)
             return
-    _sign_up_attempt_notify(user=existing, base_url=base_url)
+    _sign_up_attempt_notify(user=existing)
 
 
-def _sign_up_attempt_notify(*, user: User, base_url: str) -> None:
+def _sign_up_attempt_notify(*, user: User) -> None:
     # As many notes an hour as confirmation links: sign-up must not flood an owner's inbox.
     limit = settings.LIKENESS_EMAIL_VERIFICATION_RESENDS_PER_HOUR
     if rate_limit_hit(key=f"sign-up-attempt:{user.pk}", limit=limit, window_seconds=3600):
         return
-    site = base_url.rstrip("/")
+    site = settings.SITE_URL.rstrip("/")
     mail_user(
         user=user,
         subject_template="accounts/signup_attempt_subject.txt",

@@ -49,9 +49,11 @@ def email_verification_token(*, user: User) -> str:
     return signing.dumps({"user": user.pk, "email": user.email}, salt=SIGNING_SALT)
 
 
-def email_verification_send(*, user: User, base_url: str) -> None:
-    """Mail the person a link that verifies their address; `base_url` is the site as they reached it."""
-    link = base_url.rstrip("/") + reverse("accounts:verify_email", args=[email_verification_token(user=user)])
+def email_verification_send(*, user: User) -> None:
+    """Mail the person a link that verifies their address. The link is built from the configured
+    address (LIKENESS_SITE_URL), never the request's Host: a forged Host would mail a real person
+    a link to someone else's site."""
+    link = settings.SITE_URL.rstrip("/") + reverse("accounts:verify_email", args=[email_verification_token(user=user)])
     context = {"link": link, "hours": settings.LIKENESS_EMAIL_VERIFICATION_MAX_AGE_HOURS}
     mail_user(
         user=user,
@@ -61,7 +63,7 @@ def email_verification_send(*, user: User, base_url: str) -> None:
     )
 
 
-def email_verification_resend(*, user: User, base_url: str) -> None:
+def email_verification_resend(*, user: User) -> None:
     """Another link, at most settings.LIKENESS_EMAIL_VERIFICATION_RESENDS_PER_HOUR an hour, so the
     form can't be used to flood an inbox."""
     if user.email_verified_at is not None:
@@ -72,7 +74,7 @@ def email_verification_resend(*, user: User, base_url: str) -> None:
             _("We sent %(limit)s links this hour already. Look for them in your inbox and spam folder, "
               "or ask again in an hour.") % {"limit": limit}
         )
-    email_verification_send(user=user, base_url=base_url)
+    email_verification_send(user=user)
 
 
 def email_verify(*, token: str) -> tuple[User, bool]:

@@ -72,7 +72,6 @@ def signup(request):
             email=form.cleaned_data["email"],
             password=form.cleaned_data["password1"],
             terms_version=form.cleaned_data["terms_version"],
-            base_url=request.build_absolute_uri("/"),
             # The confirmation link is mailed in the language the page was read in.
             language=translation.get_language(),
             time_zone=request.COOKIES.get(TIME_ZONE_COOKIE, ""),

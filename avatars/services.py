@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext
 
+from accounts.locale import user_locale_override
 from accounts.mail import mail_user
 from accounts.notices import notice_create
 from accounts.receipt_files import receipt_email_send_to_user
@@ -553,6 +554,9 @@ def more_like_me_found_nothing_closer(*, job: RenderJob) -> None:
     caller holds the job's row lock."""
     job.counts_against_allowance = False
     source = job.source_portrait
+    # The sentence is worded when read; the style's name is the one in the owner's language.
+    with user_locale_override(user=job.avatar.user):
+        template_title = job.template.display_title
     notice_create(
         user=job.avatar.user,
         message=gettext_noop(
@@ -560,7 +564,7 @@ def more_like_me_found_nothing_closer(*, job: RenderJob) -> None:
             "the one you have (likeness %(likeness)s), so we kept yours. It did not use one of "
             "your extra renders."
         ),
-        params={"template": job.template.title, "likeness": f"{source.likeness_score:.0f}"},
+        params={"template": template_title, "likeness": f"{source.likeness_score:.0f}"},
         link=f"/avatars/portraits/{source.public_id}/",
     )
 

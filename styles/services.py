@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from accounts.locale import user_locale_override
 from accounts.mail import mail_render_for_user, mail_send_all
 from accounts.notices import notice_create
 from portrait_site.errors import ApplicationError
@@ -317,8 +318,11 @@ def _voters_notify(*, template: StyleTemplate, user_ids: list[int]) -> None:
     link = reverse("styles:detail", kwargs={"slug": template.slug})
     voters = list(User.objects.filter(pk__in=user_ids, is_active=True))
     for voter in voters:
+        # The sentence is worded when read; the style's name is the one in the voter's language.
+        with user_locale_override(user=voter):
+            title = template.display_title
         notice_create(user=voter, message=gettext_noop("The style you voted for is live: “%(template)s”."),
-                      params={"template": template.title}, link=link)
+                      params={"template": title}, link=link)
     emails = [
         mail_render_for_user(
             user=voter,

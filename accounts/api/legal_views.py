@@ -125,7 +125,7 @@ class VerifyEmailView(APIView):
         description=f"At most {settings.LIKENESS_EMAIL_VERIFICATION_RESENDS_PER_HOUR} links an hour.",
     )
     def post(self, request):
-        email_verification_resend(user=request.user, base_url=request.build_absolute_uri("/"))
+        email_verification_resend(user=request.user)
         return Response(status=status.HTTP_202_ACCEPTED)
 
 

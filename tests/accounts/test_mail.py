@@ -4,11 +4,12 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django_q.models import OrmQ
 
 from accounts.deletion import user_delete_everything
+from accounts.notices import notice_text
 from accounts.verification import email_verification_send
 from avatars import jobs
 from avatars.models import Avatar
@@ -88,7 +89,8 @@ def test_voters_are_told_in_their_own_language_with_the_styles_name_in_it(django
     by_reader = {message.to[0]: message for message in mail.outbox}
     assert by_reader[chinese.email].subject == "“汉服园林”已可使用"
     assert by_reader[english.email].subject == "“Hanfu garden” is ready to use"
-    assert chinese.notices.get().message == "你投票支持的风格已上线：“汉服园林”。"
+    with translation.override("zh-hans"):
+        assert notice_text(chinese.notices.get()) == "你投票支持的风格已上线：“汉服园林”。"
 
 
 def test_the_deletion_receipt_reads_in_the_gone_accounts_language_and_zone(django_capture_on_commit_callbacks):
@@ -106,7 +108,7 @@ def test_the_deletion_receipt_reads_in_the_gone_accounts_language_and_zone(djang
 def test_the_verification_and_password_reset_mails_follow_the_saved_language(client):
     user = UserFactory(language="zh-hans", email_verified_at=None)
 
-    email_verification_send(user=user, base_url="http://testserver/")
+    email_verification_send(user=user)
     client.post("/accounts/password-reset/", {"email": user.email}, HTTP_ACCEPT_LANGUAGE="en")
 
     verify, reset = mail.outbox

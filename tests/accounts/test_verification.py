@@ -55,6 +55,24 @@ def test_sign_up_mails_a_link_that_verifies_the_address_once(client, settings):
     assert not again.context["user"].is_authenticated
 
 
+def test_sign_up_links_are_built_from_the_site_url_never_the_request_host(client, settings):
+    settings.ALLOWED_HOSTS = ["*"]
+    settings.SITE_URL = "https://likeness.example"
+    UserFactory(email="taken@example.com")
+    form = {"password1": PASSWORD, "password2": PASSWORD, "accept_terms": "on",
+            "terms_version": settings.LIKENESS_TERMS_VERSION}
+
+    client.post(reverse("accounts:signup"), {**form, "email": "new@example.com"}, HTTP_HOST="attacker.example")
+    client.post(reverse("accounts:signup"), {**form, "email": "taken@example.com"}, HTTP_HOST="attacker.example")
+    client.force_login(User.objects.get(email="new@example.com"))
+    client.post(reverse("accounts:verify_email_needed"), HTTP_HOST="attacker.example")
+
+    assert len(mail.outbox) == 3  # the confirmation, the note to the owner, the resent confirmation
+    for message in mail.outbox:
+        assert "attacker.example" not in message.body
+        assert "https://likeness.example/accounts/" in message.body
+
+
 def test_an_old_a_forged_or_a_stale_address_link_does_not_verify(client, settings):
     settings.LIKENESS_EMAIL_VERIFICATION_MAX_AGE_HOURS = 48
     user = UserFactory(email_verified_at=None, email="old@example.com")
