@@ -140,6 +140,14 @@ def engine_label_is_test_output(label: str) -> bool:
     return label.startswith("tiny engine")
 
 
+def engine_label_words(label: str) -> str:
+    """The engine's name for a page, in the reader's language: the stored label is the engine's
+    own English (the API and the files carry it as is), a model's name needs no translation."""
+    if engine_label_is_test_output(label):
+        return _("tiny engine: not a real model")
+    return label
+
+
 def portrait_versions(*, portrait: Portrait) -> list[Portrait]:
     """The "more like me" chain this portrait belongs to, oldest first."""
     root = portrait
