@@ -45,6 +45,8 @@ def s3(settings):
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
         credentials = {"aws_access_key_id": "likeness-test", "aws_secret_access_key": "likeness-test-secret"}
+        # moto keeps its buckets in the process, across servers: start each test from none.
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", data=b"", method="POST"), timeout=10)
         client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **credentials)
         client.create_bucket(Bucket=BUCKET)
         environment = {
