@@ -25,7 +25,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from avatars.job_stages import job_stage_words
 from avatars.models import Avatar, GpuJob, Photo, Portrait, RenderJob, TrainingJob
@@ -388,8 +388,9 @@ def portrait_list_for_user(*, user, avatar: Avatar | None = None) -> QuerySet[Po
 
 # --- Builds that failed for good ---------------------------------------------------------
 
-BUILD_FAILED_TRAINING = "Avatar training failed"
-BUILD_FAILED_RENDERING = "No portrait could be rendered"
+# Stored as English on the refund; marked so the refund mail words them in the reader's language.
+BUILD_FAILED_TRAINING = gettext_noop("Avatar training failed")
+BUILD_FAILED_RENDERING = gettext_noop("No portrait could be rendered")
 
 
 def avatar_has_initial_renders_waiting(*, avatar_id: int, other_than: int | None = None) -> bool:

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from accounts.mail import mail_user
 from accounts.terms import terms_check_accepted
@@ -167,7 +167,7 @@ def order_fulfil_once(*, order_id: int, checkout_session_id: str, payment_intent
         if avatar is None or avatar.status != Avatar.Status.COLLECTING:
             # Paid after the avatar was deleted, or a second payment for an avatar
             # already paid for: nothing to build, so the money goes back.
-            order_refund(order=order, reason="Nothing to build for this payment: the avatar was deleted or already paid for.")
+            order_refund(order=order, reason=gettext_noop("Nothing to build for this payment: the avatar was deleted or already paid for."))
             order.refresh_from_db()
         else:
             avatar_services.training_job_create_for_order(order=order)
@@ -376,7 +376,7 @@ def refund_record_from_dashboard(*, order_id: int) -> None:
         order.save(update_fields=["status", "updated_at"])
         if order.avatar_id:
             avatar_services.avatar_refund_record(avatar_id=order.avatar_id, refunded=True)
-        refund = Refund(order=order, amount=order.amount, currency=order.currency, reason="Refunded in Stripe's dashboard")
+        refund = Refund(order=order, amount=order.amount, currency=order.currency, reason=gettext_noop("Refunded in Stripe's dashboard"))
         refund.transition_to(Refund.Status.SUCCEEDED)
         refund.save()
 

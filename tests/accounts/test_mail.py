@@ -131,3 +131,19 @@ def test_signing_up_on_the_chinese_page_saves_chinese_and_mails_the_link_in_it(c
     assert (user.language, user.time_zone) == ("zh-hans", "Asia/Shanghai")
     [message] = mail.outbox
     assert message.subject == "确认你在 Likeness 的邮箱地址"
+
+
+def test_the_refund_mail_words_the_sites_own_reasons_and_keeps_the_operators(django_capture_on_commit_callbacks):
+    from avatars.selectors import BUILD_FAILED_TRAINING
+    from orders.services import order_refund
+
+    customer = UserFactory(language="zh-hans")
+    for reason in (BUILD_FAILED_TRAINING, "Customer asked by phone"):
+        order = OrderFactory(user=customer, status="paid", stripe_payment_intent_id="pi_local", amount=990,
+                             currency="cny")
+        with django_capture_on_commit_callbacks(execute=True):
+            order_refund(order=order, reason=reason)
+
+    site_reason, operator_reason = (message.body for message in mail.outbox)
+    assert "原因： 数字分身训练失败" in site_reason and "Avatar training failed" not in site_reason
+    assert "Customer asked by phone" in operator_reason
