@@ -7,7 +7,10 @@
 # summary: where the site is and how to sign in as staff.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mkdir -p var
+# var/ holds the database, the private media and logs with mailed sign-in links (console
+# email): readable by this user alone, as the site's own files are (settings.py's umask).
+mkdir -p var && chmod 700 var
+touch var/install.log var/workers.log var/server.log && chmod 600 var/*.log
 PY="${LIKENESS_VENV:-.venv}/bin/python"
 ADDR="${LIKENESS_ADDR:-127.0.0.1:8000}"
 
