@@ -304,8 +304,11 @@ def avatars_forget_unpaid_photos(*, now=None) -> int:
             photos.delete()
             notice_create(
                 user=avatar.user,
-                message=_("We deleted the photos of “%(name)s”: it was not paid for within %(days)s days of the "
-                          "last upload. Upload photos again whenever you like.") % {"name": avatar.name, "days": keep_days},
+                message=gettext_noop(
+                    "We deleted the photos of “%(name)s”: it was not paid for within %(days)s days of the "
+                    "last upload. Upload photos again whenever you like."
+                ),
+                params={"name": avatar.name, "days": keep_days},
             )
             transaction.on_commit(lambda names=names: _delete_files(names))
         forgotten += 1

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from accounts.models import Notice
+from accounts.notices import notice_text
 from avatars import services
 from avatars.models import Avatar, Photo, TrainingJob
 from tests.factories import AvatarFactory, PhotoFactory
@@ -51,7 +52,7 @@ def test_photos_of_an_avatar_unpaid_past_the_keep_days_are_deleted_and_the_owner
     assert stored_files(private_media) == recent_files
     assert Avatar.objects.filter(pk=old.pk, status=Avatar.Status.COLLECTING).exists(), "the avatar itself stays"
     [notice] = Notice.objects.filter(user=old.user)
-    assert "Winter" in notice.message and f"{DAYS} days" in notice.message
+    assert "Winter" in notice_text(notice) and f"{DAYS} days" in notice_text(notice)
     assert not Notice.objects.filter(user=recent.user).exists()
     with django_capture_on_commit_callbacks(execute=True):
         assert services.avatars_forget_unpaid_photos() == 0  # done once
