@@ -59,6 +59,17 @@ def time_zone_valid(name: str | None) -> str | None:
     return name if name in time_zones_available() else None
 
 
+def language_cookie_set(response, language: str) -> None:
+    """Django's language cookie, as LocaleMiddleware reads it: the switcher's choice, and the
+    account's, so the language stays after signing out."""
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME, language,
+        max_age=settings.LANGUAGE_COOKIE_AGE, path=settings.LANGUAGE_COOKIE_PATH,
+        secure=settings.LANGUAGE_COOKIE_SECURE, httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
+
+
 def user_language(*, user: User) -> str:
     return language_supported(user.language) or settings.LANGUAGE_CODE
 

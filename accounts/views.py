@@ -25,6 +25,7 @@ from accounts.forms import (
 from accounts.locale import (
     TIME_ZONE_COOKIE,
     LocaleChoiceInvalid,
+    language_cookie_set,
     language_supported,
     time_zones_available,
     user_language,
@@ -204,15 +205,6 @@ def receipt(request, token):
     )
 
 
-def _language_cookie_set(response, language: str) -> None:
-    response.set_cookie(
-        settings.LANGUAGE_COOKIE_NAME, language,
-        max_age=settings.LANGUAGE_COOKIE_AGE, path=settings.LANGUAGE_COOKIE_PATH,
-        secure=settings.LANGUAGE_COOKIE_SECURE, httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
-        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
-    )
-
-
 def _back_to(request, fallback: str = "/") -> str:
     wanted = request.POST.get("next") or fallback
     safe = url_has_allowed_host_and_scheme(wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure())
@@ -236,7 +228,7 @@ def language_choose(request):
         return response
     if request.user.is_authenticated:
         user_locale_set(user=request.user, language=language)
-    _language_cookie_set(response, language)
+    language_cookie_set(response, language)
     return response
 
 
@@ -255,5 +247,5 @@ def locale_preferences(request):
         return redirect("accounts:my_data")
     messages.success(request, _("Saved: your language and time zone."))
     response = redirect("accounts:my_data")
-    _language_cookie_set(response, request.user.language)
+    language_cookie_set(response, request.user.language)
     return response

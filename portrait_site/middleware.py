@@ -34,7 +34,7 @@ class PersonLocaleMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        from accounts.locale import request_time_zone, user_language
+        from accounts.locale import language_cookie_set, request_time_zone, user_language
 
         user = request.user
         saved_language = user_language(user=user) if user.is_authenticated and user.language else None
@@ -52,12 +52,7 @@ class PersonLocaleMiddleware:
             and request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) != account_language
             and settings.LANGUAGE_COOKIE_NAME not in response.cookies
         ):
-            response.set_cookie(
-                settings.LANGUAGE_COOKIE_NAME, account_language,
-                max_age=settings.LANGUAGE_COOKIE_AGE, path=settings.LANGUAGE_COOKIE_PATH,
-                secure=settings.LANGUAGE_COOKIE_SECURE, httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
-                samesite=settings.LANGUAGE_COOKIE_SAMESITE,
-            )
+            language_cookie_set(response, account_language)
         return response
 
 
