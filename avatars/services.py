@@ -244,7 +244,7 @@ def photo_remove(*, photo: Photo) -> None:
         name = _photo_mark_removed(photo)
         _photo_set_review_identity(avatar)
         if name:
-            transaction.on_commit(lambda: _delete_files([name]))
+            transaction.on_commit(lambda: storage_delete_files([name]))
 
 
 def _photo_mark_removed(photo: Photo) -> str:
@@ -280,7 +280,7 @@ def avatars_forget_photos_after_failure(*, now=None) -> int:
                 ),
                 params={"avatar": avatar.name, "days": settings.LIKENESS_FAILED_PHOTOS_KEEP_DAYS},
             )
-            transaction.on_commit(lambda names=[name for name in names if name]: _delete_files(names))
+            transaction.on_commit(lambda names=[name for name in names if name]: storage_delete_files(names))
         forgotten += 1
     return forgotten
 
@@ -310,7 +310,7 @@ def avatars_forget_unpaid_photos(*, now=None) -> int:
                 ),
                 params={"name": avatar.name, "days": keep_days},
             )
-            transaction.on_commit(lambda names=names: _delete_files(names))
+            transaction.on_commit(lambda names=names: storage_delete_files(names))
         forgotten += 1
     return forgotten
 
@@ -590,17 +590,13 @@ def portrait_download_record(*, portrait: Portrait) -> None:
 # --- Deletion -------------------------------------------------------------------
 
 
-def _delete_files(names: list[str]) -> None:
-    storage_delete_files(names)
-
-
 def portrait_delete(*, portrait: Portrait) -> dict:
     with transaction.atomic():
         portrait = Portrait.objects.select_for_update().get(pk=portrait.pk)
         names = portrait.stored_file_names
         Portrait.objects.filter(more_like_me_of=portrait).update(more_like_me_of=portrait.more_like_me_of)
         portrait.delete()
-        transaction.on_commit(lambda: _delete_files(names))
+        transaction.on_commit(lambda: storage_delete_files(names))
     return {"portraits": 1, "photos": 0, "lora_files": 0, "files": names}
 
 
@@ -609,7 +605,7 @@ def photos_delete_files(*, avatar: Avatar) -> list[str]:
     photos = list(avatar.photos.exclude(image=""))
     names = [p.image.name for p in photos]
     avatar.photos.update(image="", embedding=None)
-    transaction.on_commit(lambda: _delete_files(names))
+    transaction.on_commit(lambda: storage_delete_files(names))
     return names
 
 
@@ -635,7 +631,7 @@ def avatar_delete(*, avatar: Avatar) -> dict:
         }
         avatar.orders.update(avatar=None)
         avatar.delete()
-        transaction.on_commit(lambda: _delete_files(summary["files"]))
+        transaction.on_commit(lambda: storage_delete_files(summary["files"]))
     return summary
 
 
@@ -679,7 +675,7 @@ def photo_delete_by_operator(*, photo: Photo) -> list[str]:
         photo = Photo.objects.select_for_update().get(pk=photo.pk)
         names = [photo.image.name] if photo.image else []
         photo.delete()
-        transaction.on_commit(lambda: _delete_files(names))
+        transaction.on_commit(lambda: storage_delete_files(names))
     return names
 
 
