@@ -18,15 +18,21 @@ def notice_create(*, user: User, message: str, params: dict | None = None, link:
     return Notice.objects.create(user=user, message=message[:300], params=params or {}, link=link[:300])
 
 
-def notice_text(notice: Notice) -> str:
-    """The notice in the active language, its figures filled in."""
-    text = gettext(notice.message)
-    if not notice.params:
+def stored_sentence_words(message: str, params: dict | None) -> str:
+    """A sentence stored as its English catalogue id and figures (a notice, a training's
+    failure reason), in the active language with its figures filled in."""
+    text = gettext(message)
+    if not params:
         return text
     try:
-        return text % notice.params
+        return text % params
     except (KeyError, TypeError, ValueError):
-        return notice.message % notice.params  # a translation that lost a placeholder: say it in English
+        return message % params  # a translation that lost a placeholder: say it in English
+
+
+def notice_text(notice: Notice) -> str:
+    """The notice in the active language, its figures filled in."""
+    return stored_sentence_words(notice.message, notice.params)
 
 
 def notices_take_unread(*, user: User) -> list[Notice]:

@@ -27,6 +27,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop
 
+from accounts.notices import stored_sentence_words
 from avatars.job_stages import job_stage_words
 from avatars.models import Avatar, GpuJob, Photo, Portrait, RenderJob, TrainingJob
 from styles.models import StyleTemplate
@@ -408,10 +409,7 @@ def training_failure_words(*, job_id: int) -> str:
     parts = job.failure_reason_parts
     if not parts.get("message"):
         return job.failure_reason  # written before reasons were stored in parts
-    try:
-        return _(parts["message"]) % parts.get("params", {}) if parts.get("params") else _(parts["message"])
-    except (KeyError, TypeError, ValueError):
-        return job.failure_reason
+    return stored_sentence_words(parts["message"], parts.get("params"))
 
 
 def avatar_build_failure_reason(*, avatar: Avatar) -> str | None:
