@@ -86,7 +86,7 @@ def sign_in_budget_spent(*, request, account: str) -> bool:
     login: one budget for all three. True when this client address is over
     settings.LIKENESS_AUTH_RATE_LIMIT this minute, or the account named `account` (its email,
     as typed) is over settings.LIKENESS_SIGN_IN_ACCOUNT_LIMIT this hour."""
-    address_spent = rate_limit_hit(key=f"auth:sign-in:{client_ip(request)}", limit=settings.LIKENESS_AUTH_RATE_LIMIT)
+    address_spent = auth_rate_limit_hit(request=request, scope="sign-in")
     account = account.strip().lower()
     account_spent = bool(account) and rate_limit_hit(
         key=f"auth:sign-in-account:{account}",
