@@ -70,16 +70,16 @@ class StyleTemplateForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         written = self.instance.translations or {}
         default_name = dict(settings.LANGUAGES).get(settings.LANGUAGE_CODE, settings.LANGUAGE_CODE)
-        self.fields["title"].label = f"Title ({default_name})"
-        self.fields["description"].label = f"Description ({default_name})"
+        self.fields["title"].label = _("Title (%(language)s)") % {"language": default_name}
+        self.fields["description"].label = _("Description (%(language)s)") % {"language": default_name}
         for code, name in _translated_languages():
             self.fields[_translation_field("title", code)] = forms.CharField(
-                label=f"Title ({name})", max_length=120, required=False,
+                label=_("Title (%(language)s)") % {"language": name}, max_length=120, required=False,
                 initial=written.get(code, {}).get("title", ""),
-                help_text="Blank: the other title is shown.",
+                help_text=_("Blank: the other title is shown."),
             )
             self.fields[_translation_field("description", code)] = forms.CharField(
-                label=f"Description ({name})", required=False, widget=forms.Textarea(attrs={"rows": 4}),
+                label=_("Description (%(language)s)") % {"language": name}, required=False, widget=forms.Textarea(attrs={"rows": 4}),
                 initial=written.get(code, {}).get("description", ""),
             )
 
