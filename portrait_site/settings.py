@@ -23,9 +23,18 @@ if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-# The embedded default is for one machine, so a fixed development key is fine there;
-# production sets DJANGO_SECRET_KEY (check --deploy flags the default).
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="django-insecure-likeness-embedded-default-key")
+# Public, since it is written here: anyone holding it can forge a session cookie or a password
+# reset link. Only a DEBUG site on a developer's own machine may use it; scripts/run.sh writes a
+# random key of its own into var/secret-key and passes it in.
+BUILT_IN_SECRET_KEY = "django-insecure-likeness-embedded-default-key"
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or (BUILT_IN_SECRET_KEY if DEBUG else "")
+if not DEBUG and SECRET_KEY in ("", BUILT_IN_SECRET_KEY):
+    raise environ.ImproperlyConfigured(
+        "DJANGO_SECRET_KEY is not set, or is the built-in key, which is public: anyone could sign in as "
+        "any account. Set it to a long random value, the same on every web and worker machine, e.g. "
+        "DJANGO_SECRET_KEY=\"$(python -c 'import secrets; print(secrets.token_urlsafe(50))')\" "
+        "(or in .env). scripts/run.sh makes one for you in var/secret-key."
+    )
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("LIKENESS_SITE_URL", default="http://127.0.0.1:8000")

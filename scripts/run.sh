@@ -13,6 +13,17 @@ mkdir -p var && chmod 700 var
 touch var/install.log var/workers.log var/server.log && chmod 600 var/*.log
 PY="${LIKENESS_VENV:-.venv}/bin/python"
 ADDR="${LIKENESS_ADDR:-127.0.0.1:8000}"
+# A secret key of this install's own, made on the first start and kept: the built-in one is public
+# (settings.py refuses it without DEBUG). One set in the environment or in .env wins.
+if [ ! -s var/secret-key ]; then
+  (umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(50))' >var/secret-key.new)
+  mv var/secret-key.new var/secret-key
+fi
+chmod 600 var/secret-key
+if [ -z "${DJANGO_SECRET_KEY:-}" ] && ! grep -qs '^DJANGO_SECRET_KEY=' .env; then
+  DJANGO_SECRET_KEY="$(cat var/secret-key)"
+  export DJANGO_SECRET_KEY
+fi
 
 echo "Installing and preparing Likeness (details in var/install.log)…"
 if ! { scripts/setup.sh && "$PY" manage.py migrate --noinput && "$PY" manage.py collectstatic --noinput -v0; } \

@@ -64,3 +64,11 @@ def test_seed_adds_no_staff_user_where_a_superuser_already_exists():
     User.objects.create_superuser(email="owner@example.com", password="x" * 20)
     assert "no local staff user created" in _seed()
     assert not User.objects.filter(email="admin@likeness.local").exists()
+
+
+def test_the_seeded_staff_user_is_verified():
+    # An unverified account is one with a confirmation link still to open: the staff's must not be.
+    _seed()
+
+    staff = User.objects.get(email="admin@likeness.local")
+    assert staff.is_staff and staff.email_verified_at is not None
