@@ -22,6 +22,7 @@ from accounts.selectors import receipt_get
 from accounts.terms import terms_accept, terms_accepted, terms_figures, terms_version
 from accounts.verification import (
     EmailVerificationLinkInvalid,
+    EmailVerificationLinkNotYours,
     EmailVerificationResendLimited,
     email_verification_resend,
     email_verify,
@@ -92,17 +93,19 @@ def photo_consent(request, public_id):
 @require_GET
 def verify_email(request, token):
     try:
-        user, just_verified = email_verify(token=token)
+        verified = email_verify(token=token, visitor=request.user)
+    except EmailVerificationLinkNotYours as refusal:
+        return render(request, "accounts/verify_email_done.html", {"not_yours": refusal.message}, status=403)
     except EmailVerificationLinkInvalid as refusal:
         return render(request, "accounts/verify_email_done.html", {"refusal": refusal.message}, status=400)
-    if just_verified and request.user != user:
-        # Signing up signs no one in (it must not tell whether the address had an account):
-        # the link that proves the mailbox does, once. Opened again, it only confirms.
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    elif request.user.is_authenticated and request.user.pk == user.pk:
+    if verified.sign_in:
+        login(request, verified.user, backend="django.contrib.auth.backends.ModelBackend")
+    elif request.user.is_authenticated:
         # The signed-in person was read before this view (for their language): show them verified.
-        request.user.email_verified_at = user.email_verified_at
-    return render(request, "accounts/verify_email_done.html", {"verified_email": user.email})
+        request.user.email_verified_at = verified.user.email_verified_at
+    return render(request, "accounts/verify_email_done.html", {
+        "verified_email": verified.user.email, "signed_in": request.user.is_authenticated,
+    })
 
 
 @login_required

@@ -33,7 +33,8 @@ if not DEBUG and SECRET_KEY in ("", BUILT_IN_SECRET_KEY):
         "DJANGO_SECRET_KEY is not set, or is the built-in key, which is public: anyone could sign in as "
         "any account. Set it to a long random value, the same on every web and worker machine, e.g. "
         "DJANGO_SECRET_KEY=\"$(python -c 'import secrets; print(secrets.token_urlsafe(50))')\" "
-        "(or in .env). scripts/run.sh makes one for you in var/secret-key."
+        "(or in .env). scripts/run.sh makes one for you in var/secret-key; DJANGO_DEBUG=true, on your own "
+        "machine only, runs on the built-in key."
     )
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
