@@ -35,7 +35,7 @@ from accounts.locale import (
 )
 from accounts.receipts import receipt_lines
 from accounts.selectors import my_data_for_user, receipt_get
-from accounts.services import account_sign_up, auth_rate_limit_hit, sign_in_budget_spent
+from accounts.services import SignInRefused, account_sign_up, auth_rate_limit_hit, sign_in_check
 from accounts.terms import terms_version
 from accounts.tokens import api_token_revoke
 from avatars.services import avatar_delete_with_receipt, portrait_delete_with_receipt
@@ -94,8 +94,10 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def post(self, request, *args, **kwargs):
-        if sign_in_budget_spent(request=request, account=request.POST.get("username", "")):
-            return rate_limited(request, scope="login")
+        try:
+            sign_in_check(request=request, account=request.POST.get("username", ""))
+        except SignInRefused as refusal:
+            return sign_in_refused(request, refusal)
         return super().post(request, *args, **kwargs)
 
     def form_valid(self, form):
@@ -104,10 +106,20 @@ class LoginView(auth_views.LoginView):
 
 
 def admin_login(request):
-    """The admin's sign-in page, on the same budget as the website's and the API's."""
-    if request.method == "POST" and sign_in_budget_spent(request=request, account=request.POST.get("username", "")):
-        return rate_limited(request, scope="login")
+    """The admin's sign-in page, on the same budget as the website's and the API's (its form,
+    accounts.forms.AdminSignInForm, counts the wrong passwords)."""
+    if request.method == "POST":
+        try:
+            sign_in_check(request=request, account=request.POST.get("username", ""))
+        except SignInRefused as refusal:
+            return sign_in_refused(request, refusal)
     return admin.site.login(request)
+
+
+def sign_in_refused(request, refusal: SignInRefused):
+    response = render(request, "accounts/rate_limited.html", {"scope": "login", "message": refusal.message}, status=429)
+    response["Retry-After"] = str(refusal.retry_after)
+    return response
 
 
 class PasswordResetView(RateLimitedPostMixin, auth_views.PasswordResetView):

@@ -11,8 +11,7 @@ def rate_limit_hit(*, key: str, limit: int, window_seconds: int = 60, amount: in
     Refused actions are not counted: a request refused for asking too much leaves the
     budget it did not use for a smaller one.
     """
-    window = int(time.time() // window_seconds)
-    counter = f"rate:{key}:{window}"
+    counter = _counter(key, window_seconds)
     cache.add(counter, 0, timeout=window_seconds * 2)
     try:
         count = cache.incr(counter, amount)
@@ -27,6 +26,26 @@ def rate_limit_hit(*, key: str, limit: int, window_seconds: int = 60, amount: in
             pass  # expired meanwhile: nothing left to take back
         return True
     return False
+
+
+def rate_limit_count(*, key: str, window_seconds: int) -> int:
+    """How many actions were counted under `key` in this window (rate_limit_add), counting none."""
+    return cache.get(_counter(key, window_seconds), 0)
+
+
+def rate_limit_add(*, key: str, window_seconds: int) -> int:
+    """Count one action under `key` in this window, with no limit; returns the count."""
+    counter = _counter(key, window_seconds)
+    cache.add(counter, 0, timeout=window_seconds * 2)
+    try:
+        return cache.incr(counter)
+    except ValueError:
+        cache.set(counter, 1, timeout=window_seconds * 2)
+        return 1
+
+
+def _counter(key: str, window_seconds: int) -> str:
+    return f"rate:{key}:{int(time.time() // window_seconds)}"
 
 
 def rate_limit_window_left(*, window_seconds: int) -> int:

@@ -137,7 +137,12 @@ AUTH_PASSWORD_VALIDATORS = [
 LIKENESS_AUTH_RATE_LIMIT = env.int("LIKENESS_AUTH_RATE_LIMIT", default=10)
 # An API token stops working this many days after it was made.
 LIKENESS_API_TOKEN_DAYS = env.int("LIKENESS_API_TOKEN_DAYS", default=90)
-# Sign-in attempts per account (the email typed) per hour, from every address together.
+# Wrong passwords one address may try against one account in a delay window; then it waits for
+# the next window. 5 per 15 minutes: 20 guesses an hour (accounts.services.sign_in_check).
+LIKENESS_SIGN_IN_FAILURES_PER_ADDRESS = env.int("LIKENESS_SIGN_IN_FAILURES_PER_ADDRESS", default=5)
+LIKENESS_SIGN_IN_DELAY_MINUTES = env.int("LIKENESS_SIGN_IN_DELAY_MINUTES", default=15)
+# Wrong passwords per account per hour from every address together; past it, only an address
+# with no wrong guess in its window may try (one guess per address per window). Never a lockout.
 LIKENESS_SIGN_IN_ACCOUNT_LIMIT = env.int("LIKENESS_SIGN_IN_ACCOUNT_LIMIT", default=30)
 # How many reverse proxies stand in front of the site, each appending the address it saw to
 # X-Forwarded-For. 0: REMOTE_ADDR is the client. Never more than there are: the extra
@@ -147,6 +152,8 @@ LIKENESS_TRUSTED_PROXIES = env.int("LIKENESS_TRUSTED_PROXIES", default=0)
 # Email verification: how long a link works, and how many links a person may ask for per hour.
 LIKENESS_EMAIL_VERIFICATION_MAX_AGE_HOURS = env.int("LIKENESS_EMAIL_VERIFICATION_MAX_AGE_HOURS", default=48)
 LIKENESS_EMAIL_VERIFICATION_RESENDS_PER_HOUR = env.int("LIKENESS_EMAIL_VERIFICATION_RESENDS_PER_HOUR", default=3)
+# Password-reset mails one account may be sent per hour, however many times the form is sent.
+LIKENESS_PASSWORD_RESETS_PER_HOUR = env.int("LIKENESS_PASSWORD_RESETS_PER_HOUR", default=3)
 
 # --- Terms and privacy ------------------------------------------------------------
 # Who runs this site: named on the terms and privacy pages, and whom people write to.
