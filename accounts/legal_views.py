@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -34,6 +34,8 @@ def url_with_next(url_name: str, next_url: str, **kwargs) -> str:
 
 
 def _safe_next(request, default: str) -> str:
+    """The visitor's `next`, if it is a URL of this site; redirect to it with HttpResponseRedirect,
+    never redirect(), which would take "abc" for a view name."""
     target = request.POST.get("next") or request.GET.get("next") or ""
     if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         return target
@@ -55,12 +57,12 @@ def privacy(request):
 def terms_accept_page(request):
     next_url = _safe_next(request, reverse("avatars:home"))
     if terms_accepted(user=request.user):
-        return redirect(next_url)
+        return HttpResponseRedirect(next_url)
     form = TermsAcceptForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         terms_accept(user=request.user, version=form.cleaned_data["terms_version"])
         messages.success(request, _("Thank you: you accepted version %(version)s of the terms.") % {"version": terms_version()})
-        return redirect(next_url)
+        return HttpResponseRedirect(next_url)
     return render(request, "accounts/terms_accept.html", {"form": form, "next": next_url, **terms_figures()})
 
 

@@ -1,6 +1,8 @@
 """Account services: signing up, the sign-in budget and the sign-up rate limit. Notices are
 accounts.notices, receipts accounts.receipts, deleting everything accounts.deletion."""
 
+import hashlib
+
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
@@ -98,6 +100,8 @@ def _sign_in_delay_seconds() -> int:
 
 
 def _failure_keys(*, request, account: str) -> tuple[str, str]:
+    # Hashed: the text typed may be anything, of any length.
+    account = hashlib.sha256(account.encode()).hexdigest()
     return f"auth:sign-in-failed:{account}:{client_ip(request)}", f"auth:sign-in-failed:{account}"
 
 

@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
@@ -234,7 +234,8 @@ def language_choose(request):
         refused = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
         if refused is not None:
             return refused
-    response = redirect(_back_to(request))
+    # A URL, never a view name: redirect() would try to reverse whatever the visitor sent.
+    response = HttpResponseRedirect(_back_to(request))
     language = language_supported(request.POST.get("language"))
     if language is None:
         return response

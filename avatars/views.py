@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
+from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFilesSent
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -161,8 +161,14 @@ def photo_thumbnail(request, public_id, photo_id):
 def templates_choose(request, public_id):
     """Saves the chosen styles; the page's script posts each tick here and reads the JSON answer."""
     avatar = selectors.avatar_get_for_user(user=request.user, public_id=public_id)
-    chosen = selectors.template_list_for_avatar(avatar=avatar).filter(pk__in=request.POST.getlist("templates"))
     wants_json = request.accepts("application/json") and not request.accepts("text/html")
+    try:
+        template_ids = _posted_template_ids(request)
+    except BadRequest as refusal:
+        if wants_json:
+            return json_error(status=400, code="invalid", message=str(refusal))
+        raise
+    chosen = selectors.template_list_for_avatar(avatar=avatar).filter(pk__in=template_ids)
     try:
         services.avatar_templates_set(avatar=avatar, templates=chosen)
     except services.AvatarError as error:
@@ -175,6 +181,15 @@ def templates_choose(request, public_id):
             return JsonResponse({"chosen": len(chosen), "message": saved})
         messages.success(request, saved)
     return redirect(reverse("avatars:detail", kwargs={"public_id": avatar.public_id}) + "#styles")
+
+
+def _posted_template_ids(request) -> list[int]:
+    """The styles ticked on the page, as ids; BadRequest (a 400 that says why) for anything else."""
+    values = request.POST.getlist("templates")
+    # Digits only, and few enough for the database's integer: anything else is no style of ours.
+    if not all(value.isascii() and value.isdigit() and len(value) <= 18 for value in values):
+        raise BadRequest(_("A style was sent as something other than a style's number. Reload the page and tick the styles again."))
+    return [int(value) for value in values]
 
 
 @login_required
@@ -267,7 +282,7 @@ def reopen(request, public_id):
 @require_POST
 def render_more(request, public_id):
     avatar = selectors.avatar_get_for_user(user=request.user, public_id=public_id)
-    templates = selectors.template_list_for_avatar(avatar=avatar).filter(pk__in=request.POST.getlist("templates"))
+    templates = selectors.template_list_for_avatar(avatar=avatar).filter(pk__in=_posted_template_ids(request))
     try:
         services.avatar_render_more(avatar=avatar, templates=templates)
         messages.success(request, _("Rendering your new styles."))
