@@ -16,11 +16,12 @@ import environ
 os.umask(0o077)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# The embedded default's files: database, private media, static files, mail, logs (scripts/run.sh).
+VAR_DIR = Path(env.str("LIKENESS_VAR_DIR", default=str(BASE_DIR / "var")))
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 # Public, since it is written here: anyone holding it can forge a session cookie or a password
