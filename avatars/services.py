@@ -553,20 +553,33 @@ def portrait_create_for_job(*, job: RenderJob, png_bytes: bytes, web_png_bytes: 
 
 def more_like_me_found_nothing_closer(*, job: RenderJob) -> None:
     """A "more like me" click whose new version did not look more like the person than the one
-    it came from: nothing is kept, the click is not counted, and the customer is told. The
-    caller holds the job's row lock."""
-    job.counts_against_allowance = False
-    source = job.source_portrait
+    it came from: nothing is kept and the customer is told. The first such click on a portrait is
+    free (settings.LIKENESS_MORE_LIKE_ME_FREE_RETRIES per portrait) and gives its render back;
+    later ones count, so one purchase renders at most its extra renders plus the free retries of
+    the portraits it has. The caller holds the job's row lock."""
+    source = Portrait.objects.select_for_update().get(pk=job.source_portrait_id)
+    free_retries_used = RenderJob.objects.filter(
+        source_portrait=source, kind=RenderJob.Kind.MORE_LIKE_ME, counts_against_allowance=False
+    ).exclude(pk=job.pk).count()
+    job.counts_against_allowance = free_retries_used >= settings.LIKENESS_MORE_LIKE_ME_FREE_RETRIES
     # The sentence is worded when read; the style's name is the one in the owner's language.
     with user_locale_override(user=job.avatar.user):
         template_title = job.template.display_title
-    notice_create(
-        user=job.avatar.user,
-        message=gettext_noop(
+    if job.counts_against_allowance:
+        message = gettext_noop(
+            "“More like me” on your %(template)s portrait found no version closer to you than "
+            "the one you have (likeness %(likeness)s), so we kept yours. Its free retry was used "
+            "already, so this one used one of your extra renders."
+        )
+    else:
+        message = gettext_noop(
             "“More like me” on your %(template)s portrait found no version closer to you than "
             "the one you have (likeness %(likeness)s), so we kept yours. It did not use one of "
             "your extra renders."
-        ),
+        )
+    notice_create(
+        user=job.avatar.user,
+        message=message,
         params={"template": template_title, "likeness": f"{source.likeness_score:.0f}"},
         link=f"/avatars/portraits/{source.public_id}/",
     )

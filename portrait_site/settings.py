@@ -318,6 +318,9 @@ LIKENESS_MAX_REROLLS = env.int("LIKENESS_MAX_REROLLS", default=2)
 LIKENESS_MIN_LIKENESS = env.float("LIKENESS_MIN_LIKENESS", default=55.0)
 # Renders a purchase buys beyond its first portraits: re-rolls, "more like me" and more styles.
 LIKENESS_EXTRA_RENDERS = env.int("LIKENESS_EXTRA_RENDERS", default=20)
+# "More like me" clicks per portrait that, finding nothing closer, give their render back; later
+# ones count, so a purchase can't render without limit (avatars.services.more_like_me_found_nothing_closer).
+LIKENESS_MORE_LIKE_ME_FREE_RETRIES = env.int("LIKENESS_MORE_LIKE_ME_FREE_RETRIES", default=1)
 LIKENESS_JOB_MAX_ATTEMPTS = env.int("LIKENESS_JOB_MAX_ATTEMPTS", default=3)
 # A running job's worker writes its heartbeat this often, from a thread of its own: a slow step
 # of the work (loading a model, one long render) never silences it (avatars.jobs.JobHeartbeat).

@@ -120,6 +120,33 @@ def test_more_like_me_keeps_the_new_version_only_when_it_is_rated_closer(
     assert avatar_render_allowance(avatar=trained).left == left_before - 1
 
 
+def test_a_more_like_me_that_finds_nothing_closer_is_free_once_per_portrait(
+    trained, scores, settings, django_capture_on_commit_callbacks
+):
+    settings.LIKENESS_MORE_LIKE_ME_FREE_RETRIES = 1
+    [first] = trained.portraits.all()
+    Portrait.objects.filter(pk=first.pk).update(likeness_score=60.0)
+    first.refresh_from_db()
+    left_before = avatar_render_allowance(avatar=trained).left
+    scores.value = 55.0
+
+    free = more_like_me(first, django_capture_on_commit_callbacks)
+    counted = [more_like_me(first, django_capture_on_commit_callbacks) for _ in range(2)]
+
+    assert not free.counts_against_allowance
+    assert all(job.counts_against_allowance for job in counted)
+    assert avatar_render_allowance(avatar=trained).left == left_before - 2
+    assert trained.portraits.count() == 1
+    texts = [notice_text(notice) for notice in Notice.objects.filter(user=trained.user).order_by("created_at", "pk")]
+    assert "did not use one of your extra renders" in texts[0]
+    assert all("used one of your extra renders" in text for text in texts[1:])
+
+    # So the purchase's renders run out: no click renders without limit.
+    settings.LIKENESS_EXTRA_RENDERS = settings.LIKENESS_EXTRA_RENDERS - avatar_render_allowance(avatar=trained).left
+    with pytest.raises(services.AvatarError, match="used all"):
+        services.portrait_more_like_me(portrait=first)
+
+
 def test_more_like_me_on_the_tiny_engine_keeps_the_version_marked_not_measured(
     trained, django_capture_on_commit_callbacks
 ):
