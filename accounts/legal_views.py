@@ -27,6 +27,7 @@ from accounts.verification import (
     email_verification_resend,
     email_verify,
 )
+from portrait_site.rate_limits import archive_build_refused, archives_limited_message
 
 
 def url_with_next(url_name: str, next_url: str, **kwargs) -> str:
@@ -129,6 +130,8 @@ def verify_email_needed(request):
 @login_required
 @require_GET
 def my_data_download(request):
+    if archive_build_refused(user_id=request.user.pk):
+        return render(request, "accounts/rate_limited.html", {"message": archives_limited_message()}, status=429)
     response = FileResponse(
         user_data_export(user=request.user),
         content_type="application/zip",

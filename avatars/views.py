@@ -20,6 +20,7 @@ from avatars.models import Avatar
 from portrait_site.caching import progress_poll_response
 from portrait_site.errors import json_error
 from portrait_site.files import private_bytes_response, private_file_response
+from portrait_site.rate_limits import archive_build_refused, archives_limited_message
 
 
 @login_required
@@ -226,6 +227,8 @@ def portrait_download(request, public_id):
 @require_GET
 def portraits_download_all(request, public_id):
     avatar = selectors.avatar_get_for_user(user=request.user, public_id=public_id)
+    if archive_build_refused(user_id=request.user.pk):
+        return render(request, "accounts/rate_limited.html", {"message": archives_limited_message()}, status=429)
     return private_bytes_response(
         selectors.avatar_portraits_zip(avatar=avatar), content_type="application/zip",
         download_name=selectors.avatar_portraits_zip_name(avatar=avatar),

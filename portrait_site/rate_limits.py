@@ -2,7 +2,9 @@
 
 import time
 
+from django.conf import settings
 from django.core.cache import cache
+from django.utils.translation import gettext as _
 
 
 def rate_limit_hit(*, key: str, limit: int, window_seconds: int = 60, amount: int = 1) -> bool:
@@ -51,3 +53,15 @@ def _counter(key: str, window_seconds: int) -> str:
 def rate_limit_window_left(*, window_seconds: int) -> int:
     """Seconds until the current window ends and its counts start again."""
     return window_seconds - int(time.time()) % window_seconds
+
+
+def archive_build_refused(*, user_id: int) -> bool:
+    """Count one archive (the data export or a portraits zip) built for this person; True when it
+    would be over settings.LIKENESS_ARCHIVES_PER_HOUR. Each one reads every file of theirs, so a
+    person clicking fast (or a script) can't keep the web processes busy building them."""
+    return rate_limit_hit(key=f"archive:{user_id}", limit=settings.LIKENESS_ARCHIVES_PER_HOUR, window_seconds=3600)
+
+
+def archives_limited_message() -> str:
+    return _("You downloaded %(count)s archives this hour already. The files are all still here: try again "
+             "within the hour.") % {"count": settings.LIKENESS_ARCHIVES_PER_HOUR}

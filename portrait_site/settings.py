@@ -247,6 +247,9 @@ LIKENESS_MAX_REQUEST_BODY_BYTES = env.int(
     "LIKENESS_MAX_REQUEST_BODY_BYTES", default=DATA_UPLOAD_MAX_NUMBER_FILES * LIKENESS_MAX_UPLOAD_BYTES + 1024 * 1024
 )
 
+# Archives one person may download per hour: the data export and portrait zips together.
+LIKENESS_ARCHIVES_PER_HOUR = env.int("LIKENESS_ARCHIVES_PER_HOUR", default=10)
+
 # --- Email ----------------------------------------------------------------------
 EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")

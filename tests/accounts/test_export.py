@@ -167,3 +167,24 @@ def test_a_mail_server_that_is_down_does_not_undo_the_deletion(django_capture_on
         user_delete_everything(user=user)
 
     assert not type(user).objects.filter(pk=user.pk).exists()
+
+
+def test_archives_are_limited_per_person_the_export_and_portrait_zips_together(client, settings):
+    settings.LIKENESS_ARCHIVES_PER_HOUR = 2
+    owner = UserFactory()
+    ready = AvatarFactory(user=owner, status=Avatar.Status.READY)
+    PortraitFactory(avatar=ready, image__data=png_bytes())
+    client.force_login(owner)
+    export_url = reverse("accounts:my_data_download")
+    zip_url = reverse("avatars:portraits_download_all", args=[ready.public_id])
+
+    statuses = [client.get(export_url).status_code, client.get(zip_url).status_code]
+    refused_zip, refused_export = client.get(zip_url), client.get(export_url)
+    other = UserFactory()
+    client.force_login(other)
+
+    assert statuses == [200, 200]
+    assert refused_zip.status_code == 429 and refused_export.status_code == 429
+    assert "2 archives this hour already" in refused_zip.content.decode()
+    # Another person's archives are their own.
+    assert client.get(export_url).status_code == 200
