@@ -1,5 +1,5 @@
 """Account services: signing up, the sign-in budget and the sign-up rate limit. Notices are
-accounts.notices, receipts accounts.receipts, deleting everything accounts.deletion."""
+accounts.notices, receipts accounts.receipts, deleting everything portrait_site.privacy.deletion."""
 
 import hashlib
 
@@ -13,8 +13,13 @@ from accounts.mail import mail_user
 from accounts.models import User
 from accounts.terms import terms_accept
 from accounts.verification import email_verification_send
-from portrait_site.errors import ApplicationError
-from portrait_site.rate_limits import rate_limit_add, rate_limit_count, rate_limit_hit, rate_limit_window_left
+from portrait_site.core.errors import ApplicationError
+from portrait_site.core.rate_limits import (
+    rate_limit_add,
+    rate_limit_count,
+    rate_limit_hit,
+    rate_limit_window_left,
+)
 
 
 def account_sign_up(
