@@ -383,39 +383,22 @@ def check_photo(
 
     small = face_engine.detection_copy(kept)
     pool = _Helpers.pool()
-    hash_future = pool.submit(perceptual_hashes, small)
     safety_future = pool.submit(safety.nudity_verdict, small, threshold=limits.max_nudity_score)
     cleaned_future = pool.submit(_encode_clean, kept)
     verdict = PhotoVerdict(
         accepted=False, reason_code="", checks=checks, width=kept.width, height=kept.height,
     )
     faces = face_engine.detect_faces(kept, small=small)
-    verdict.perceptual_hash, mirrored_hash = hash_future.result()
-    code, details = _check_pixels(kept, faces, verdict, mirrored_hash, known, limits)
+    code, details = _check_pixels(kept, faces, verdict, known, limits)
     return _finish(verdict, code, details, safety_future, cleaned_future)
 
 
 def _check_pixels(
-    kept: Image.Image, faces: list[face_engine.DetectedFace], verdict: PhotoVerdict, mirrored_hash: str,
+    kept: Image.Image, faces: list[face_engine.DetectedFace], verdict: PhotoVerdict,
     known: Sequence[KnownPhoto], limits: IntakeLimits,
 ) -> tuple[str, dict]:
     """The reason code ("" when accepted) after the face and set checks; fills in `verdict`."""
     checks = verdict.checks
-
-    def hash_distances(photo: KnownPhoto) -> tuple[int, int]:
-        return (hash_distance(verdict.perceptual_hash, photo.perceptual_hash),
-                hash_distance(mirrored_hash, photo.perceptual_hash))
-
-    nearest = min(known, key=lambda photo: min(hash_distances(photo)), default=None)
-    if nearest is not None:
-        as_is, mirrored = hash_distances(nearest)
-        distance = min(as_is, mirrored)
-        checks["duplicate"] = {"value": distance, "max": limits.max_duplicate_bits, "nearest": nearest.key,
-                               "mirrored": mirrored < as_is, "passed": distance > limits.max_duplicate_bits}
-        if distance <= limits.max_duplicate_bits:
-            verdict.duplicate_of = nearest.key
-            return "duplicate", {}
-
     if not faces:
         checks["faces"] = {"value": 0, "passed": False}
         return _no_face_reason(kept, limits, checks), {}
@@ -425,6 +408,27 @@ def _check_pixels(
     if len(people) > 1:
         return "several_faces", {"count": len(people)}
     verdict.face_box = list(main.box)
+
+    # The hash of the face, not of the frame: the chip undoes a stretch, a crop or a turn, and
+    # the hash ignores colour, so a stretched, recropped, tinted or greyed copy hashes alike.
+    chip = face_engine.affine_face_chip(kept, main, size=_HASH_CHIP_SIDE)
+    verdict.perceptual_hash, mirrored_hash = perceptual_hashes(chip)
+
+    def hash_distances(photo: KnownPhoto) -> tuple[int, int]:
+        return (hash_distance(verdict.perceptual_hash, photo.perceptual_hash),
+                hash_distance(mirrored_hash, photo.perceptual_hash))
+
+    hashed = [photo for photo in known if photo.perceptual_hash]
+    nearest = min(hashed, key=lambda photo: min(hash_distances(photo)), default=None)
+    if nearest is not None:
+        as_is, mirrored = hash_distances(nearest)
+        distance = min(as_is, mirrored)
+        checks["duplicate"] = {"value": distance, "max": limits.max_duplicate_bits, "nearest": nearest.key,
+                               "mirrored": mirrored < as_is, "of": "face chip",
+                               "passed": distance > limits.max_duplicate_bits}
+        if distance <= limits.max_duplicate_bits:
+            verdict.duplicate_of = nearest.key
+            return "duplicate", {}
 
     face_fraction = main.width / min(kept.size)
     yaw = face_engine.yaw_degrees(main.landmarks)
@@ -467,22 +471,13 @@ def _check_pixels(
     if not known_embeddings:
         return "", {}
 
-    def nearest_shot(probe: np.ndarray) -> tuple[str, float]:
-        return min(((key, face_engine.identity_distance(probe, other)) for key, other in known_embeddings),
-                   key=lambda pair: pair[1])
-
-    same_shot_key, same_shot_distance = nearest_shot(embedding)
-    mirrored = False
-    # The network sees a face and its mirror image 0.1-0.25 apart: a photo that close to an
-    # accepted one may be its mirrored copy or crop. Only then is the mirrored face embedded
-    # (one more pass of the network), so an ordinary set pays nothing for it.
-    if limits.max_same_shot_distance < same_shot_distance <= _MIRROR_SUSPECT_DISTANCE:
-        mirrored_key, mirrored_distance = nearest_shot(face_engine.embed_mirrored_face(kept, main))
-        if mirrored_distance < same_shot_distance:
-            same_shot_key, same_shot_distance, mirrored = mirrored_key, mirrored_distance, True
+    same_shot_key, same_shot_distance = min(
+        ((key, face_engine.identity_distance(embedding, other)) for key, other in known_embeddings),
+        key=lambda pair: pair[1],
+    )
     checks["same_shot"] = {
         "value": round(same_shot_distance, 4), "max": limits.max_same_shot_distance, "nearest": same_shot_key,
-        "mirrored": mirrored, "passed": same_shot_distance > limits.max_same_shot_distance,
+        "passed": same_shot_distance > limits.max_same_shot_distance,
     }
     if same_shot_distance <= limits.max_same_shot_distance:
         verdict.duplicate_of = same_shot_key
@@ -500,9 +495,8 @@ def _check_pixels(
     return "", {}
 
 
-# A face and its mirror image embed up to ~0.25 apart (measured on the shared test photos);
-# a little margin over that.
-_MIRROR_SUSPECT_DISTANCE = 0.3
+# The face chip that is hashed: 32 px, the size the hash reads (its 8 x 8 lowest frequencies).
+_HASH_CHIP_SIDE = 32
 
 # A photo whose brightest 1% is still darker than this is underexposed as a whole (a
 # dark jacket or background alone leaves highlights elsewhere).
