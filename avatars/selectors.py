@@ -99,7 +99,8 @@ def avatar_unpaid_photos_kept_until(*, avatar: Avatar) -> datetime | None:
 
 
 def photo_list_for_avatar(*, avatar: Avatar) -> QuerySet[Photo]:
-    return avatar.photos.exclude(status=Photo.Status.REMOVED).order_by("created_at", "pk")
+    return (avatar.photos.exclude(status=Photo.Status.REMOVED).select_related("duplicate_of")
+            .order_by("created_at", "pk"))
 
 
 @dataclass
