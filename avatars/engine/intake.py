@@ -48,6 +48,10 @@ class IntakeLimits:
     min_side: int = 512
     max_bytes: int = 25 * 1024 * 1024
     max_pixels: int = 50_000_000  # decompression-bomb guard: a 48 MP phone photo still fits
+    # A JPEG decodes reduced (libjpeg's DCT scaling), so its cost hardly grows past the kept
+    # size; PNG, WebP and HEIF decode every pixel (a 49 MP RGBA PNG: 2.6 s, ~300 MB). Capped
+    # where their full decode costs about what a 12 MP JPEG's whole check does (bench/intake.py).
+    max_full_decode_pixels: int = 16_000_000
     # The kept copy: enough for SDXL's 1024 px face crops, small enough to store 20 of.
     kept_max_side: int = 2048
     # The face box (dlib's: brows to chin) against the shorter side. A selfie at arm's
@@ -115,7 +119,7 @@ class TrainingCandidate:
 # (`PhotoVerdict.reason_details`); the sentence a person reads, in their language, is
 # written by the site (avatars/photo_verdicts.py), which must have one for every code.
 REASON_CODES = (
-    "not_an_image", "too_large", "too_small", "bomb", "animated", "unreadable", "no_face",
+    "not_an_image", "too_large", "too_small", "bomb", "too_many_pixels", "animated", "unreadable", "no_face",
     "several_faces", "face_too_small", "not_frontal", "blurry", "too_dark", "too_bright",
     "duplicate", "different_person", "unsafe",
 )
@@ -129,6 +133,7 @@ WHAT_CODES = (
 # What the first bytes say a file is. Only these formats reach Pillow's decoders.
 _PILLOW_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "HEIF")
 _STILL_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "HEIF"}
+_REDUCED_DECODE_FORMATS = {"JPEG", "MPO"}
 _HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")
 
 
@@ -207,6 +212,10 @@ def _open(data: bytes, limits: IntakeLimits, checks: dict) -> Image.Image:
         raise _Refusal("animated")
     if image.format not in _STILL_FORMATS:
         raise _Refusal("not_an_image", what="unsupported_format", format=image.format)
+    if image.format not in _REDUCED_DECODE_FORMATS and width * height > limits.max_full_decode_pixels:
+        checks["dimensions"]["passed"] = False
+        raise _Refusal("too_many_pixels", width=width, height=height, format=image.format,
+                       limit_mp=limits.max_full_decode_pixels / 1_000_000)
     checks["dimensions"]["passed"] = min(width, height) >= limits.min_side
     if min(width, height) < limits.min_side:
         raise _Refusal("too_small", width=width, height=height, min_side=limits.min_side)

@@ -356,6 +356,30 @@ def test_a_file_that_is_not_a_usable_photo_is_refused_with_a_reason(faces_dir, c
         assert verdict.reason_details["what"] in WHAT_CODES, verdict.reason_details
 
 
+def crafted_rgba_png(side: int) -> bytes:
+    """A real side x side RGBA PNG of one colour: a few hundred KB that decode to 4 bytes a pixel."""
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 6, 0, 0, 0)
+    packer = zlib.compressobj(9)
+    row = b"\x00" + b"\x80\x60\x40\xff" * side
+    pixels = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+def test_a_crafted_49_megapixel_png_is_refused_before_it_is_decoded():
+    data = crafted_rgba_png(7000)
+    assert len(data) < 400_000 and 7000 * 7000 < IntakeLimits().max_pixels
+
+    verdict = check_photo(data)
+
+    assert_refused(verdict, "too_many_pixels")
+    assert verdict.reason_details == {"width": 7000, "height": 7000, "format": "PNG",
+                                      "limit_mp": IntakeLimits().max_full_decode_pixels / 1_000_000}
+    assert verdict.cleaned_image is None
+
+
 def test_an_animated_image_says_so(faces_dir):
     verdict = check_photo(animated("GIF", upright_photo(faces_dir)))
 
