@@ -307,13 +307,34 @@ def test_the_photo_list_takes_the_same_queries_for_any_number_of_rows(
     api, user, rows, django_assert_num_queries
 ):
     avatar = AvatarFactory(user=user)
-    PhotoFactory.create_batch(rows, avatar=avatar)
+    originals = PhotoFactory.create_batch(rows, avatar=avatar)
+    for original in originals:
+        PhotoFactory(avatar=avatar, status=Photo.Status.REJECTED, reason_code="duplicate", duplicate_of=original)
 
-    # token, its last use (once a minute), avatar, count, page of photos
+    # token, its last use (once a minute), avatar, count, page of photos (with the photos they copy)
     with django_assert_num_queries(5):
         response = api.get(f"/api/v1/avatars/{avatar.public_id}/photos/")
 
-    assert response.json()["count"] == rows
+    assert response.json()["count"] == 2 * rows
+
+
+def test_a_duplicate_names_the_earlier_photo_it_copies_in_the_api_and_on_the_page(api, user, client):
+    avatar = AvatarFactory(user=user)
+    original = PhotoFactory(avatar=avatar, original_name="beach.jpg", image="photos/x/beach.jpg")
+    PhotoFactory(avatar=avatar, original_name="beach-stretched.jpg", status=Photo.Status.REJECTED,
+                        reason_code="duplicate", duplicate_of=original)
+    client.force_login(user)
+
+    listed = {p["name"]: p for p in api.get(f"/api/v1/avatars/{avatar.public_id}/photos/").json()["results"]}
+    page = client.get(f"/avatars/{avatar.public_id}/").content.decode()
+
+    assert listed["beach-stretched.jpg"]["duplicate_of"] == {
+        "id": original.pk, "name": "beach.jpg",
+        "image_url": f"/api/v1/avatars/{avatar.public_id}/photos/{original.pk}/image/",
+    }
+    assert listed["beach.jpg"]["duplicate_of"] is None
+    assert "Same shot as beach.jpg" in page
+    assert f"/avatars/{avatar.public_id}/photos/{original.pk}/thumbnail/" in page
 
 
 def test_a_failed_avatar_is_reopened_for_a_new_photo_set(api, user):
