@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from orders.models import Order, Refund, StripeEvent
@@ -52,12 +53,14 @@ class StripeEventInline(admin.TabularInline):
         return stripe_dashboard_link("events", event.event_id)
 
 
-# What operators most often tell a customer; the form takes any other words too.
+# What operators most often tell a customer; the form takes any other words too. A chosen one is
+# stored as its English catalogue id, so the refund mail words it in the customer's language
+# (templates/orders/refund_email.txt), whatever language the operator reads the admin in.
 REFUND_REASONS_SUGGESTED = [
-    "You asked us for your money back.",
-    "Your portraits did not turn out as they should: we are sorry.",
-    "You were charged twice for the same avatar.",
-    "Your avatar could not be trained from these photos.",
+    gettext_noop("You asked us for your money back."),
+    gettext_noop("Your portraits did not turn out as they should: we are sorry."),
+    gettext_noop("You were charged twice for the same avatar."),
+    gettext_noop("Your avatar could not be trained from these photos."),
 ]
 
 
@@ -67,6 +70,14 @@ class RefundReasonForm(forms.Form):
         help_text=_("Sent to the customer in the refund email. Your own address is never shown to them."),
         widget=forms.TextInput(attrs={"list": "refund-reasons", "size": 80, "autofocus": True}),
     )
+
+    def clean_reason(self) -> str:
+        """A suggested reason, picked in the operator's language, back to its catalogue id."""
+        typed = self.cleaned_data["reason"]
+        for reason in REFUND_REASONS_SUGGESTED:
+            if typed in (reason, gettext(reason)):
+                return reason
+        return typed
 
 
 @admin.register(Order)
@@ -120,7 +131,7 @@ class OrderAdmin(admin.ModelAdmin):
                 "opts": self.model._meta,
                 "orders": queryset,
                 "form": form,
-                "suggested_reasons": REFUND_REASONS_SUGGESTED,
+                "suggested_reasons": [gettext(reason) for reason in REFUND_REASONS_SUGGESTED],
                 "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             })
         reason = form.cleaned_data["reason"]

@@ -22,6 +22,14 @@ def request_image_path(instance, filename: str) -> str:
     return f"requests/{uuid.uuid4().hex}.png"
 
 
+def style_text_translated(*, translations: dict | None, field: str, written: str, language: str | None = None) -> str:
+    """A style's `field` ("title" or "description") in `language` (the active one by default), from
+    its `translations`, falling back to the default language's words (`written`) where none is written."""
+    language = (language or translation.get_language() or settings.LANGUAGE_CODE).lower()
+    translated = (translations or {}).get(language, {}).get(field, "")
+    return translated.strip() or written
+
+
 class StyleTemplate(models.Model):
     """A curated look that portraits are rendered in."""
 
@@ -99,9 +107,9 @@ class StyleTemplate(models.Model):
     def translated(self, field: str, language: str | None = None) -> str:
         """`field` ("title" or "description") in `language` (the active one by default), falling
         back to the default language's where no translation is written."""
-        language = (language or translation.get_language() or settings.LANGUAGE_CODE).lower()
-        written = (self.translations or {}).get(language, {}).get(field, "")
-        return written.strip() or getattr(self, field)
+        return style_text_translated(
+            translations=self.translations, field=field, written=getattr(self, field), language=language
+        )
 
     @property
     def display_title(self) -> str:

@@ -42,6 +42,19 @@ def template_get_visible(*, slug: str, viewer) -> StyleTemplate:
         raise Http404("No such style.") from None
 
 
+def template_request_list_by_author(*, user) -> QuerySet[TemplateRequest]:
+    """The person's own style requests, oldest first, each with its vote count and the template it became."""
+    return (
+        TemplateRequest.objects.filter(author=user).select_related("template")
+        .annotate(vote_count=Count("votes")).order_by("created_at", "pk")
+    )
+
+
+def template_vote_list_by_user(*, user) -> QuerySet[TemplateVote]:
+    """The person's votes, oldest first, with the request each is for."""
+    return TemplateVote.objects.filter(user=user).select_related("request").order_by("created_at", "pk")
+
+
 def template_request_list_ranked(*, viewer=None) -> QuerySet[TemplateRequest]:
     """Open and planned requests, most votes first, then oldest first; `has_voted` for the viewer."""
     requests = (
