@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F, FileField
+from django.db.models import F, FileField, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext
@@ -30,6 +30,8 @@ from avatars.queue import job_enqueue
 from portrait_site.errors import ApplicationError
 from portrait_site.files import storage_delete_files, storage_empty_folders_delete, storage_walk
 from portrait_site.rate_limits import rate_limit_hit, rate_limit_window_left
+from styles.models import StyleExample
+from styles.services import style_example_create
 
 logger = logging.getLogger(__name__)
 
@@ -593,11 +595,32 @@ def portrait_download_record(*, portrait: Portrait) -> None:
 def portrait_delete(*, portrait: Portrait) -> dict:
     with transaction.atomic():
         portrait = Portrait.objects.select_for_update().get(pk=portrait.pk)
-        names = portrait.stored_file_names
+        # Style examples made from it go with it (the person's consent was to this portrait).
+        names = portrait.stored_file_names + _style_example_file_names(Q(source_portrait=portrait))
         Portrait.objects.filter(more_like_me_of=portrait).update(more_like_me_of=portrait.more_like_me_of)
         portrait.delete()
         transaction.on_commit(lambda: storage_delete_files(names))
     return {"portraits": 1, "photos": 0, "lora_files": 0, "files": names}
+
+
+def _style_example_file_names(made_from: Q) -> list[str]:
+    return list(StyleExample.objects.filter(made_from).exclude(image="").values_list("image", flat=True))
+
+
+def portrait_style_example_create(*, portrait: Portrait, consent_note: str, by, caption: str = "") -> StyleExample:
+    """Show a finished portrait on its style's page, the consent of the person in it recorded.
+    Raises AvatarError for the tiny engine's output (it shows nobody) or a portrait whose file is gone."""
+    if selectors.engine_label_is_test_output(portrait.engine_label):
+        raise AvatarError(_("This portrait is the tiny engine's output, not a picture of anyone: it can't be an example."))
+    try:
+        with portrait.image.open("rb") as picture:
+            image = ContentFile(picture.read())
+    except (FileNotFoundError, ValueError):
+        raise AvatarError(_("This portrait's file is gone.")) from None
+    return style_example_create(
+        template=portrait.template, image=image, consent_note=consent_note, caption=caption,
+        recorded_by=by.email, source_portrait=portrait,
+    )
 
 
 def photos_delete_files(*, avatar: Avatar) -> list[str]:
@@ -619,6 +642,7 @@ def avatar_delete(*, avatar: Avatar) -> dict:
             job.save(update_fields=["status"])
         portraits = list(avatar.portraits.all())
         portrait_names = [name for portrait in portraits for name in portrait.stored_file_names]
+        portrait_names += _style_example_file_names(Q(source_portrait__avatar=avatar))
         photo_names = [p.image.name for p in avatar.photos.exclude(image="")]
         photo_count = avatar.photos.count()
         lora_names = [avatar.lora_file.name] if avatar.lora_file else []

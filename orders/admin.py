@@ -83,7 +83,7 @@ class RefundReasonForm(forms.Form):
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     list_display = [
-        "reference", "user", "avatar", "status", "amount_paid", "paid_via", "stripe_payment", "created_at", "paid_at",
+        "reference", "user", "status", "amount_paid", "stripe_payment", "created_at",
     ]
     list_filter = ["status", "paid_via", "currency", "product", "created_at"]
     list_select_related = ["user", "avatar"]
@@ -172,7 +172,7 @@ class StripeEventAdmin(admin.ModelAdmin):
 
 @admin.register(Refund)
 class RefundAdmin(admin.ModelAdmin):
-    list_display = ["id", "order", "amount_refunded", "status", "reason", "stripe_refund", "created_at"]
+    list_display = ["order_reference", "amount_refunded", "status", "reason", "stripe_refund", "created_at"]
     list_filter = ["status"]
     list_select_related = ["order"]
     search_fields = ["stripe_refund_id", "order__stripe_payment_intent_id", "order__user__email"]
@@ -185,6 +185,10 @@ class RefundAdmin(admin.ModelAdmin):
     @admin.display(description=_("Stripe refund"))
     def stripe_refund(self, refund):
         return stripe_dashboard_link("refunds", refund.stripe_refund_id)
+
+    @admin.display(description=_("Order"), ordering="order__created_at")
+    def order_reference(self, refund) -> str:
+        return refund.order.reference
 
     @admin.display(description=_("Amount"), ordering="amount")
     def amount_refunded(self, refund) -> str:

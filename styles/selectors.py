@@ -1,10 +1,12 @@
 import secrets
+from datetime import timedelta
 from typing import NamedTuple
 
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Value
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Value
 from django.http import Http404
+from django.utils import timezone
 
 from styles.models import StyleTemplate, TemplateRequest, TemplateVote
 
@@ -21,10 +23,17 @@ def template_catalogue_version() -> str:
     return f"{figures['count']}:{figures['changed']}"
 
 
+# A style is "New" in the gallery for this long after the operator publishes it.
+NEW_STYLE_DAYS = 30
+
+
 def template_gallery_list(*, category: str | None = None) -> QuerySet[StyleTemplate]:
-    """Published templates in the operator's order, each with how many avatars have portraits in it."""
+    """Published templates in the operator's order, each with how many avatars have portraits in
+    it and `is_new`: published in the last NEW_STYLE_DAYS (the seeded ones never were)."""
+    since = timezone.now() - timedelta(days=NEW_STYLE_DAYS)
     templates = template_list_published().annotate(
-        used_by=Count("portraits__avatar", distinct=True)
+        used_by=Count("portraits__avatar", distinct=True),
+        is_new=ExpressionWrapper(Q(published_at__isnull=False, published_at__gte=since), output_field=BooleanField()),
     )
     if category:
         templates = templates.filter(category=category)
