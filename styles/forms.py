@@ -15,3 +15,8 @@ class TemplateRequestForm(forms.Form):
         required=False, label=_("Reference image"), help_text=_("Optional: a picture of the look. JPEG, PNG or WebP, up to 5 MB."),
         widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
     )
+
+    def __init__(self, *args, **kwargs):
+        # No ":" after the labels: a Latin colon after Chinese words reads as a typo.
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
