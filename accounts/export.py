@@ -73,6 +73,11 @@ def _portrait_record(portrait: Portrait) -> dict:
         "engine": portrait.engine_label,
         "parameters": portrait.parameters,
         "created_at": portrait.created_at,
+        # Where the person agreed that this portrait be shown on its style's page.
+        "shown_as_style_example": [
+            {"consent": example.consent_note, "consent_recorded_at": example.consent_recorded_at}
+            for example in portrait.style_examples.all()
+        ],
     }
 
 
@@ -193,7 +198,10 @@ def _write_avatar(archive: zipfile.ZipFile, avatar: Avatar) -> int:
         with avatar.lora_file.open("rb") as lora:
             archive.writestr(f"{folder}/lora/{LORA_NAME}", lora.read())
         archive.writestr(f"{folder}/lora/README.md", lora_readme(avatar=avatar))
-    portraits = avatar.portraits.select_related("template", "more_like_me_of").order_by("created_at")
+    portraits = (
+        avatar.portraits.select_related("template", "more_like_me_of").prefetch_related("style_examples")
+        .order_by("created_at")
+    )
     written = 0
     for portrait in portraits:
         stem = f"{folder}/portraits/{portrait.template.slug}-v{portrait.version}-{portrait.public_id.hex[:8]}"

@@ -79,6 +79,7 @@ def test_the_zip_holds_portraits_with_parameters_the_lora_with_a_readme_orders_a
         f"{folder}/portraits/{first.template.slug}-v1-{first.public_id.hex[:8]}.json"))
     assert first_json["seed"] == 42 and first_json["likeness_score"] == 81.5
     assert first_json["parameters"] == {"prompt": "a photo of lks1234 woman", "steps": 2}
+    assert first_json["shown_as_style_example"] == []
     assert archive.read(f"{folder}/lora/avatar.safetensors") == b"\0" * 2048
     readme = archive.read(f"{folder}/lora/README.md").decode()
     assert "load_lora_weights" in readme and "lks1234 woman" in readme and "StableDiffusionPipeline" in readme

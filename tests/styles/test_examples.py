@@ -131,3 +131,19 @@ def test_the_gallery_says_new_only_on_the_new_style(client):
     page = client.get(reverse("styles:gallery")).content.decode()
 
     assert page.count('class="badge style-new"') == 1
+
+
+def test_the_persons_data_export_says_which_portrait_is_shown_and_on_what_consent(operator, client):
+    import json
+    import zipfile
+
+    portrait = finished_portrait()
+    show_as_example(operator, [portrait], consent_note="Email of 3 Dec: yes", confirmed="on")
+    client.force_login(portrait.avatar.user)
+
+    response = client.get(reverse("accounts:my_data_download"))
+
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    [record] = [name for name in archive.namelist() if name.endswith(f"{portrait.public_id.hex[:8]}.json")]
+    [shown] = json.loads(archive.read(record))["shown_as_style_example"]
+    assert shown["consent"] == "Email of 3 Dec: yes" and shown["consent_recorded_at"]
