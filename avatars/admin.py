@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from avatars import services
 from avatars.models import Avatar, GpuUsage, Photo, Portrait, RenderJob, TrainingJob
-from portrait_site.errors import ApplicationError
+from portrait_site.core.errors import ApplicationError
 
 
 @admin.register(Avatar)

@@ -13,10 +13,10 @@ from django.urls import reverse
 from PIL import Image
 from rest_framework.test import APIClient
 
-from accounts.deletion import user_delete_everything
 from accounts.models import User
 from avatars.models import Avatar
 from orders.models import Order, Refund
+from portrait_site.privacy.deletion import user_delete_everything
 from tests.factories import (
     AvatarFactory,
     OrderFactory,

@@ -14,7 +14,7 @@ from django.db import transaction
 from PIL import Image, ImageDraw
 
 from accounts.models import User
-from portrait_site.files import storage_delete_files
+from portrait_site.core.files import storage_delete_files
 from styles.models import StyleTemplate
 
 Category = StyleTemplate.Category
