@@ -160,7 +160,9 @@ LIKENESS_PASSWORD_RESETS_PER_HOUR = env.int("LIKENESS_PASSWORD_RESETS_PER_HOUR",
 # Who runs this site: named on the terms and privacy pages, and whom people write to.
 # Empty: the pages say the operator has not given a name yet, which a public site must fix.
 LIKENESS_OPERATOR_NAME = env.str("LIKENESS_OPERATOR_NAME", default="")
-LIKENESS_OPERATOR_CONTACT = env.str("LIKENESS_OPERATOR_CONTACT", default="privacy@localhost")
+# The embedded default works locally; the operator's dashboard warns while it is still this.
+LIKENESS_OPERATOR_CONTACT_PLACEHOLDER = "privacy@localhost"
+LIKENESS_OPERATOR_CONTACT = env.str("LIKENESS_OPERATOR_CONTACT", default=LIKENESS_OPERATOR_CONTACT_PLACEHOLDER)
 # One postal address or registered office, if the operator has one to publish (GDPR Art. 13).
 LIKENESS_OPERATOR_ADDRESS = env.str("LIKENESS_OPERATOR_ADDRESS", default="")
 # Raise it whenever the text changes: signed-in people are asked to accept the new version

@@ -9,6 +9,7 @@ from typing import NamedTuple
 from django.core.cache import cache
 from django.db.models import (
     F,
+    JSONField,
     Value,
 )
 from django.utils.translation import gettext as _
@@ -18,6 +19,7 @@ from avatars.gpu.scheduling import gpu_queue_order
 from avatars.models import Avatar, GpuJob, RenderJob, TrainingJob
 from avatars.selectors.avatars import ACTIVE_JOB_STATUSES
 from avatars.selectors.builds import training_failure_words
+from styles.models import style_text_translated
 
 
 @dataclass
@@ -152,6 +154,7 @@ class _JobShown(NamedTuple):
     queued_at: datetime
     kind: str
     template_title: str
+    template_translations: dict | None
     failure_reason: str
 
     @property
@@ -164,12 +167,18 @@ def _jobs_shown(*, avatar: Avatar) -> tuple[_JobShown | None, list[_JobShown]]:
     columns = _JobShown._fields
     training = (
         TrainingJob.objects.filter(avatar=avatar).order_by()
-        .annotate(table=Value("training"), kind=Value(""), template_title=Value(""))
+        .annotate(
+            table=Value("training"), kind=Value(""), template_title=Value(""),
+            template_translations=Value(None, output_field=JSONField()),
+        )
         .values_list(*columns)
     )
     renders = (
         RenderJob.objects.filter(avatar=avatar).order_by()
-        .annotate(table=Value("render"), template_title=F("template__title"), failure_reason=Value(""))
+        .annotate(
+            table=Value("render"), template_title=F("template__title"),
+            template_translations=F("template__translations"), failure_reason=Value(""),
+        )
         .values_list(*columns)
     )
     rows = [_JobShown(*row) for row in training.union(renders, all=True)]
@@ -208,7 +217,12 @@ def avatar_progress(*, avatar: Avatar) -> dict:
     for job in renders:
         jobs.append(JobProgress(
             kind="render", status=job.status, stage=job_stage_words(job.stage), progress=job.progress,
-            label=_("%(kind)s: %(template)s") % {"kind": RenderJob.Kind(job.kind).label, "template": job.template_title},
+            label=_("%(kind)s: %(template)s") % {
+                "kind": RenderJob.Kind(job.kind).label,
+                "template": style_text_translated(
+                    translations=job.template_translations, field="title", written=job.template_title,
+                ),
+            },
             queue_position=_queue_position(ahead_in_queue, job),
             eta_seconds=_eta(job, typical_render, ahead_in_queue.get(("render", job.pk))) if job.is_active else None,
         ))

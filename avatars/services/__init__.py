@@ -26,6 +26,9 @@ from avatars.services.deletion import (  # noqa: F401
     portrait_delete_by_operator,
     portrait_delete_with_receipt,
 )
+from avatars.services.examples import (  # noqa: F401
+    portrait_style_example_create,
+)
 from avatars.services.files import (  # noqa: F401
     media_names_referenced,
     media_orphans_delete,

@@ -1,8 +1,10 @@
 """Download my data: one zip of everything of a person's that Likeness keeps and they can use.
 
 Every portrait in full size with its parameters, each avatar's LoRA with a README on loading it
-into diffusers, the orders and refunds, and the consent and terms records. Uploaded photos are
-not in it: they are deleted once the avatar is trained (and the zip says so).
+into diffusers, the orders and refunds, the consent and terms records, the style requests the
+person wrote (with their reference images) and their votes. Uploaded photos are not in it: they
+are deleted once the avatar is trained (and the zip says so). The READMEs are written in the
+language and time zone active for the caller (the request's: the person's own).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from accounts.models import User
 from accounts.terms import terms_acceptances
 from avatars.models import Avatar, Portrait
 from orders.models import Order
+from styles.selectors import template_request_list_by_author, template_vote_list_by_user
 
 # Files kept in memory up to this size, then on disk: a person with many portraits makes a big zip.
 SPOOL_BYTES = 32 * 1024 * 1024
@@ -70,6 +73,11 @@ def _portrait_record(portrait: Portrait) -> dict:
         "engine": portrait.engine_label,
         "parameters": portrait.parameters,
         "created_at": portrait.created_at,
+        # Where the person agreed that this portrait be shown on its style's page.
+        "shown_as_style_example": [
+            {"consent": example.consent_note, "consent_recorded_at": example.consent_recorded_at}
+            for example in portrait.style_examples.all()
+        ],
     }
 
 
@@ -120,6 +128,43 @@ def _orders_record(user: User) -> list[dict]:
     ]
 
 
+def _style_request_image_name(request) -> str:
+    return f"style_requests/{request.pk}-reference.png"
+
+
+def _style_requests_record(requests) -> list[dict]:
+    return [
+        {
+            "title": request.title,
+            "description": request.description,
+            "status": request.status,
+            "votes": request.vote_count,
+            "became_style": request.template.slug if request.template else None,
+            "reference_image": _style_request_image_name(request) if request.reference_image else None,
+            "created_at": request.created_at,
+        }
+        for request in requests
+    ]
+
+
+def _style_votes_record(user: User) -> list[dict]:
+    return [
+        {"request": vote.request.title, "request_status": vote.request.status, "voted_at": vote.created_at}
+        for vote in template_vote_list_by_user(user=user)
+    ]
+
+
+def _write_style_request_images(archive: zipfile.ZipFile, requests) -> None:
+    for request in requests:
+        if not request.reference_image:
+            continue
+        try:
+            with request.reference_image.open("rb") as image:
+                archive.writestr(_style_request_image_name(request), image.read(), compress_type=zipfile.ZIP_STORED)
+        except FileNotFoundError:
+            continue
+
+
 def _records(user: User, now: datetime) -> dict[str, dict | list]:
     return {
         "account.json": {
@@ -153,7 +198,10 @@ def _write_avatar(archive: zipfile.ZipFile, avatar: Avatar) -> int:
         with avatar.lora_file.open("rb") as lora:
             archive.writestr(f"{folder}/lora/{LORA_NAME}", lora.read())
         archive.writestr(f"{folder}/lora/README.md", lora_readme(avatar=avatar))
-    portraits = avatar.portraits.select_related("template", "more_like_me_of").order_by("created_at")
+    portraits = (
+        avatar.portraits.select_related("template", "more_like_me_of").prefetch_related("style_examples")
+        .order_by("created_at")
+    )
     written = 0
     for portrait in portraits:
         stem = f"{folder}/portraits/{portrait.template.slug}-v{portrait.version}-{portrait.public_id.hex[:8]}"
@@ -175,10 +223,15 @@ def user_data_export(*, user: User) -> tempfile.SpooledTemporaryFile:
     with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, record in _records(user, now).items():
             archive.writestr(name, _json(record))
+        style_requests = list(template_request_list_by_author(user=user))
+        archive.writestr("style_requests.json", _json(_style_requests_record(style_requests)))
+        _write_style_request_images(archive, style_requests)
+        archive.writestr("style_votes.json", _json(_style_votes_record(user)))
         avatars = list(Avatar.objects.filter(user=user).order_by("created_at"))
         portrait_count = sum(_write_avatar(archive, avatar) for avatar in avatars)
         archive.writestr("README.txt", render_to_string("accounts/export_readme.txt", {
             "user": user, "now": now, "avatars": avatars, "portrait_count": portrait_count,
+            "style_request_count": len(style_requests),
         }))
     spool.seek(0)
     return spool
