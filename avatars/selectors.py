@@ -127,13 +127,54 @@ def avatar_photo_readiness(*, avatar: Avatar) -> PhotoReadiness:
 
 
 def portrait_list_for_avatar(*, avatar: Avatar) -> QuerySet[Portrait]:
-    return avatar.portraits.select_related("template").order_by("template__sort_order", "template_id", "-created_at")
+    """The avatar's portraits, each style's together, the closest to the person first."""
+    return avatar.portraits.select_related("template").order_by(
+        "template__sort_order", "template_id", F("likeness_score").desc(nulls_last=True), "-created_at"
+    )
+
+
+# A take's words in file names: the same in every language, so a file name is plain ASCII.
+TAKE_FILE_WORDS = {
+    Portrait.Take.ORIGINAL: "original",
+    Portrait.Take.REROLL: "reroll",
+    Portrait.Take.MORE_LIKE_ME: "more-like-me",
+}
+TAKE_WORDS = {
+    Portrait.Take.ORIGINAL: gettext_noop("original %(number)s"),
+    Portrait.Take.REROLL: gettext_noop("re-roll %(number)s"),
+    Portrait.Take.MORE_LIKE_ME: gettext_noop("more like me %(number)s"),
+}
+
+
+def portrait_take_name(*, portrait: Portrait) -> str:
+    """What tells a portrait from the others of its style, in the reader's language:
+    "original 2", "re-roll 1", "more like me 1"."""
+    return _(TAKE_WORDS[portrait.take]) % {"number": portrait.take_number}
+
+
+def portrait_likeness_words(*, portrait: Portrait) -> str:
+    if portrait.likeness_score is None:
+        return _("likeness not measured")
+    return _("likeness %(score)s/100") % {"score": round(portrait.likeness_score)}
+
+
+def portrait_caption(*, portrait: Portrait) -> str:
+    """The portrait's full name: style, take and likeness ("Business headshot, original 1,
+    likeness 78/100"), as its viewer caption and its PNG's title say it."""
+    return _("%(style)s, %(take)s, %(likeness)s") % {
+        "style": portrait.template.display_title,
+        "take": portrait_take_name(portrait=portrait),
+        "likeness": portrait_likeness_words(portrait=portrait),
+    }
 
 
 def portrait_download_name(*, portrait: Portrait) -> str:
-    """The file name a downloaded portrait is saved under; a test engine's output says so in it."""
+    """The file name a downloaded portrait is saved under: style, take and likeness, so a folder
+    of them tells each apart; a test engine's output says so in it."""
     engine = "tiny-engine-" if engine_label_is_test_output(portrait.engine_label) else ""
-    return f"likeness-{engine}{portrait.template.slug}-v{portrait.version}.png"
+    take = f"{TAKE_FILE_WORDS[portrait.take]}-{portrait.take_number}"
+    likeness = f"-likeness-{round(portrait.likeness_score)}" if portrait.likeness_score is not None else ""
+    return f"likeness-{engine}{portrait.template.slug}-{take}{likeness}.png"
 
 
 def engine_label_is_test_output(label: str) -> bool:
@@ -684,35 +725,41 @@ def photo_thumbnail_jpeg(*, photo: Photo, size: int = 320) -> bytes:
     return out.getvalue()
 
 
-def _png_text_chunk(keyword: str, text: str) -> bytes:
+def _png_itxt_chunk(keyword: str, text: str) -> bytes:
+    """An iTXt chunk (PNG spec 11.3.4.5): the text in UTF-8, uncompressed, so a Chinese title
+    survives (a tEXt chunk holds Latin-1 only). Written beside the stored bytes rather than by
+    re-encoding the image with Pillow's PngInfo: the pixels and the stored file stay as they are."""
     import struct
     import zlib
 
-    data = keyword.encode("latin-1") + b"\0" + text.encode("latin-1", "replace")
-    return struct.pack(">I", len(data)) + b"tEXt" + data + struct.pack(">I", zlib.crc32(b"tEXt" + data))
+    # keyword, null, compression flag and method (none), empty language tag and translated keyword
+    data = keyword.encode("latin-1") + b"\0\0\0" + b"\0" + b"\0" + text.encode("utf-8")
+    return struct.pack(">I", len(data)) + b"iTXt" + data + struct.pack(">I", zlib.crc32(b"iTXt" + data))
 
 
 def portrait_download_bytes(*, portrait: Portrait) -> bytes:
     """The full-size PNG as stored, with what made it written into its metadata (PNG text
-    chunks after the header, pixels untouched): a tiny engine's output says so wherever it goes."""
+    chunks after the header, pixels untouched): its name in the reader's language, and a tiny
+    engine's output says so wherever it goes."""
     with portrait.image.open("rb") as handle:
         png = handle.read()
     header_end = 8 + 25  # the signature, then IHDR: length, type, 13 bytes of data, CRC
     if not png.startswith(b"\x89PNG\r\n\x1a\n") or png[12:16] != b"IHDR":
         return png
-    chunks = _png_text_chunk("Software", "Likeness")
-    chunks += _png_text_chunk("Title", f"{portrait.template.display_title}, version {portrait.version}")
+    chunks = _png_itxt_chunk("Software", "Likeness")
+    chunks += _png_itxt_chunk("Title", portrait_caption(portrait=portrait))
     if portrait.engine_label:
-        chunks += _png_text_chunk("Comment", f"Engine: {portrait.engine_label}")
+        chunks += _png_itxt_chunk("Comment", f"Engine: {portrait.engine_label}")
     return png[:header_end] + chunks + png[header_end:]
 
 
-def avatar_portraits_zip_name(*, avatar: Avatar) -> str:
-    return f"likeness-{avatar.public_id.hex[:8]}-portraits.zip"
+def avatar_portraits_zip_name(*, avatar: Avatar, favourites_only: bool = False) -> str:
+    return f"likeness-{avatar.public_id.hex[:8]}-{'favourites' if favourites_only else 'portraits'}.zip"
 
 
-def avatar_portraits_zip(*, avatar: Avatar) -> bytes:
-    """Every portrait of the avatar in full size, one zip; each named as its own download is."""
+def avatar_portraits_zip(*, avatar: Avatar, favourites_only: bool = False) -> bytes:
+    """Every portrait of the avatar (or every favourite) in full size, one zip; each named as
+    its own download is."""
     import zipfile
     from io import BytesIO
 
@@ -720,7 +767,10 @@ def avatar_portraits_zip(*, avatar: Avatar) -> bytes:
     used: dict[str, int] = {}
     # PNGs are compressed already: stored as they are.
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
-        for portrait in portrait_list_for_avatar(avatar=avatar).order_by("template__sort_order", "created_at"):
+        portraits = portrait_list_for_avatar(avatar=avatar)
+        if favourites_only:
+            portraits = portraits.filter(is_favourite=True)
+        for portrait in portraits:
             name = portrait_download_name(portrait=portrait)
             used[name] = used.get(name, 0) + 1
             if used[name] > 1:

@@ -22,4 +22,5 @@ urlpatterns = [
     path("portraits/<uuid:public_id>/download/", views.portrait_download, name="portrait_download"),
     path("portraits/<uuid:public_id>/more-like-me/", views.portrait_more_like_me, name="portrait_more_like_me"),
     path("portraits/<uuid:public_id>/reroll/", views.portrait_reroll, name="portrait_reroll"),
+    path("portraits/<uuid:public_id>/favourite/", views.portrait_favourite, name="portrait_favourite"),
 ]

@@ -78,6 +78,7 @@ def detail(request, public_id):
         "progress": _progress_for_page(avatar),
         "photos_kept_until": selectors.avatar_failed_photos_kept_until(avatar=avatar),
         "portraits": portraits,
+        "favourites": sum(1 for portrait in portraits if portrait.is_favourite),
         "allowance": selectors.avatar_render_allowance(avatar=avatar),
         "can_render": selectors.avatar_renders_new(avatar=avatar),
         "more_templates": selectors.template_list_for_avatar(avatar=avatar).exclude(
@@ -211,21 +212,54 @@ def portrait_download(request, public_id):
 @require_GET
 def portraits_download_all(request, public_id):
     avatar = selectors.avatar_get_for_user(user=request.user, public_id=public_id)
+    favourites_only = request.GET.get("favourites") == "1"
     return private_bytes_response(
-        selectors.avatar_portraits_zip(avatar=avatar), content_type="application/zip",
-        download_name=selectors.avatar_portraits_zip_name(avatar=avatar),
+        selectors.avatar_portraits_zip(avatar=avatar, favourites_only=favourites_only), content_type="application/zip",
+        download_name=selectors.avatar_portraits_zip_name(avatar=avatar, favourites_only=favourites_only),
     )
+
+
+@login_required
+@require_POST
+def portrait_favourite(request, public_id):
+    """Marks or unmarks a favourite: the page's form posts `favourite` 1 or 0 (its script reads JSON)."""
+    portrait = selectors.portrait_get_for_user(user=request.user, public_id=public_id)
+    is_favourite = request.POST.get("favourite") == "1"
+    services.portrait_favourite_set(portrait=portrait, is_favourite=is_favourite)
+    if request.accepts("application/json") and not request.accepts("text/html"):
+        return JsonResponse({"favourite": is_favourite})
+    return redirect(reverse("avatars:detail", kwargs={"public_id": portrait.avatar.public_id}) + f"#portrait-{portrait.public_id}")
 
 
 @login_required
 def portrait_detail(request, public_id):
     portrait = selectors.portrait_get_for_user(user=request.user, public_id=public_id)
+    gallery = list(selectors.portrait_list_for_avatar(avatar=portrait.avatar))
+    position = next(index for index, shown in enumerate(gallery) if shown.pk == portrait.pk)
     return render(request, "avatars/portrait.html", {
         "portrait": portrait,
         "avatar": portrait.avatar,
         "versions": selectors.portrait_versions_compared(portrait=portrait),
         "can_render": selectors.avatar_renders_new(avatar=portrait.avatar),
+        "previous": gallery[position - 1] if position > 0 else None,
+        "next": gallery[position + 1] if position + 1 < len(gallery) else None,
+        "position": position + 1,
+        "gallery_size": len(gallery),
+        "viewer_start": position,
+        "viewer_portraits": [_viewer_entry(shown) for shown in gallery],
     })
+
+
+def _viewer_entry(portrait) -> dict:
+    """What the full-screen viewer shows for one portrait: the picture, its caption, its
+    download and the engine that made it, in the reader's language."""
+    return {
+        "src": reverse("avatars:portrait_image", args=[portrait.public_id]),
+        "caption": selectors.portrait_caption(portrait=portrait),
+        "download": reverse("avatars:portrait_download", args=[portrait.public_id]),
+        "engine": selectors.engine_label_words(portrait.engine_label) if portrait.engine_label else "",
+        "test_output": selectors.engine_label_is_test_output(portrait.engine_label),
+    }
 
 
 def _portrait_render_again(request, public_id, service, success_message: str):

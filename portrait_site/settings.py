@@ -295,6 +295,9 @@ LIKENESS_GRADIENT_CHECKPOINTING = {"auto": None, "on": True, "off": False}[
 # seed, then failed (and refunded). 50 is dlib's same-person threshold (distance 0.6).
 LIKENESS_MIN_AVATAR_LIKENESS = env.float("LIKENESS_MIN_AVATAR_LIKENESS", default=50.0)
 LIKENESS_CANDIDATES_PER_TEMPLATE = env.int("LIKENESS_CANDIDATES_PER_TEMPLATE", default=2)
+# Portraits a style's first render keeps (the consumer apps give several per style), each the
+# best of its own LIKENESS_CANDIDATES_PER_TEMPLATE candidates; a re-roll or "more like me" makes one.
+LIKENESS_PORTRAITS_PER_STYLE = env.int("LIKENESS_PORTRAITS_PER_STYLE", default=4)
 LIKENESS_MAX_REROLLS = env.int("LIKENESS_MAX_REROLLS", default=2)
 # Portraits scoring below this (0-100) are re-rolled, up to LIKENESS_MAX_REROLLS times.
 LIKENESS_MIN_LIKENESS = env.float("LIKENESS_MIN_LIKENESS", default=55.0)

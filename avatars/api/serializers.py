@@ -292,6 +292,9 @@ class PortraitSerializer(serializers.ModelSerializer):
             "height",
             "likeness_score",
             "version",
+            "take",
+            "take_number",
+            "is_favourite",
             "more_like_me_of",
             "download_count",
             "created_at",
@@ -317,7 +320,7 @@ class PortraitVersionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Portrait
-        fields = ["id", "version", "likeness_score", "created_at"]
+        fields = ["id", "version", "take", "take_number", "likeness_score", "created_at"]
         read_only_fields = fields
 
 

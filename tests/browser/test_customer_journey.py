@@ -26,6 +26,7 @@ JOURNEY_SETTINGS = {
     "LIKENESS_VALIDATE_EVERY": 0,
     "LIKENESS_CANDIDATES_PER_TEMPLATE": 1,
     "LIKENESS_MAX_REROLLS": 0,
+    "LIKENESS_PORTRAITS_PER_STYLE": 4,
     "LIKENESS_HEARTBEAT_STALE_SECONDS": 600,
 }
 WORK_TIMEOUT_MS = 240_000
@@ -118,8 +119,12 @@ def test_from_sign_up_to_portraits_and_out_again(page, browser, live_site, q_wor
     page.get_by_role("link", name="Watch the progress").click()
     expect(page.locator("#progress")).to_be_visible()
     screenshot(page, "progress")
-    expect(page.locator("#portrait-grid .portrait-card")).to_have_count(2, timeout=WORK_TIMEOUT_MS)
+    expect(page.locator("#portrait-grid .portrait-card")).to_have_count(8, timeout=WORK_TIMEOUT_MS)
     expect(page.locator(".likeness").first).to_be_visible()
+    # Four portraits per style, shown together, each named.
+    for style in ("Studio white", "Film noir"):
+        section = page.locator(".style-portraits", has=page.get_by_role("heading", name=re.compile(style)))
+        expect(section.locator(".take-name")).to_have_text([f"original {n}" for n in (1, 2, 3, 4)])
     screenshot(page, "portraits")
 
     avatar = Avatar.objects.get(user__email=email)
@@ -129,7 +134,7 @@ def test_from_sign_up_to_portraits_and_out_again(page, browser, live_site, q_wor
 
     first = page.locator("#portrait-grid .portrait-card").first
     first.get_by_role("button", name="More like me").click()
-    expect(page.locator("#portrait-grid .portrait-card")).to_have_count(3, timeout=WORK_TIMEOUT_MS)
+    expect(page.locator("#portrait-grid .portrait-card")).to_have_count(9, timeout=WORK_TIMEOUT_MS)
     improved = Portrait.objects.get(avatar=avatar, version=2)
     assert improved.parameters["lora_scale"] > improved.more_like_me_of.parameters["lora_scale"]
     page.goto(f"/avatars/portraits/{improved.public_id}/")
@@ -139,7 +144,7 @@ def test_from_sign_up_to_portraits_and_out_again(page, browser, live_site, q_wor
     with page.expect_download() as download_info:
         page.locator(".version-row .version-card.current").get_by_role("link", name="Download").click()
     download = download_info.value
-    assert download.suggested_filename.endswith("-v2.png")
+    assert re.search(r"-more-like-me-1(-likeness-\d+)?\.png$", download.suggested_filename), download.suggested_filename
     with open(download.path(), "rb") as handle:
         assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
 
@@ -169,7 +174,7 @@ def test_from_sign_up_to_portraits_and_out_again(page, browser, live_site, q_wor
     page.get_by_label("Type your email address to confirm").fill(email)
     page.get_by_role("button", name="Delete everything").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Everything is deleted")
-    expect(page.locator(".receipt-lines li", has_text="ortrait").first).to_contain_text("3")
+    expect(page.locator(".receipt-lines li", has_text="ortrait").first).to_contain_text("9")
     screenshot(page, "receipt")
 
     assert not Avatar.objects.filter(pk=avatar.pk).exists()

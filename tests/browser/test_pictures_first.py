@@ -64,6 +64,7 @@ def finished_avatar():
     studio = StyleTemplateFactory(title="Studio white", sort_order=2)
     first = portrait_of(avatar, noir, (40, 40, 60), likeness_score=61.0, parameters={"lora_scale": 1.0})
     second = portrait_of(avatar, noir, (90, 60, 50), likeness_score=74.0, version=2, more_like_me_of=first,
+                         take=Portrait.Take.MORE_LIKE_ME,
                          parameters={"lora_scale": 1.2})
     portrait_of(avatar, studio, (200, 200, 190), likeness_score=68.0)
     for template in (noir, studio):
@@ -173,15 +174,15 @@ def test_the_finished_avatar_opens_on_its_portraits_and_downloads_them_all(page,
     with zipfile.ZipFile(download.path()) as archive:
         names = sorted(archive.namelist())
         assert names == sorted([
-            f"likeness-tiny-engine-{first.template.slug}-v1.png",
-            f"likeness-tiny-engine-{first.template.slug}-v2.png",
-            f"likeness-tiny-engine-{avatar.portraits.get(template__title='Studio white').template.slug}-v1.png",
+            f"likeness-tiny-engine-{first.template.slug}-original-1-likeness-61.png",
+            f"likeness-tiny-engine-{first.template.slug}-more-like-me-1-likeness-74.png",
+            f"likeness-tiny-engine-{avatar.portraits.get(template__title='Studio white').template.slug}-original-1-likeness-68.png",
         ])
         for name in names:
             with Image.open(io.BytesIO(archive.read(name))) as image:
                 assert image.size == (64, 80)  # full size, as stored
                 assert image.text["Comment"] == f"Engine: {TINY}"
-        with Image.open(io.BytesIO(archive.read(f"likeness-tiny-engine-{first.template.slug}-v2.png"))) as v2:
+        with Image.open(io.BytesIO(archive.read(f"likeness-tiny-engine-{first.template.slug}-more-like-me-1-likeness-74.png"))) as v2:
             assert v2.convert("RGB").getpixel((5, 5)) == (90, 60, 50)
 
 
@@ -197,7 +198,7 @@ def test_the_portrait_page_shows_it_large_full_screen_and_beside_its_versions(pa
     expect(cards).to_have_count(2)
     expect(cards.nth(0)).to_contain_text("Likeness 61/100")
     expect(cards.nth(1)).to_contain_text("Likeness 74/100")
-    expect(cards.nth(1).locator(".likeness-change.up")).to_have_text("+13 over version 1")
+    expect(cards.nth(1).locator(".likeness-change.up")).to_have_text("+13 over the one before")
     first_box, second_box = cards.nth(0).bounding_box(), cards.nth(1).bounding_box()
     assert abs(first_box["y"] - second_box["y"]) < 2 and second_box["x"] > first_box["x"], "side by side"
     screenshot(page, "portrait")
@@ -207,13 +208,37 @@ def test_the_portrait_page_shows_it_large_full_screen_and_beside_its_versions(pa
     expect(viewer).to_be_visible()
     box = page.locator("#viewer-image").bounding_box()
     size = page.viewport_size
-    assert box["width"] >= size["width"] - 2 and box["height"] >= size["height"] - 2
-    expect(page.locator("#viewer-image")).to_have_attribute("src", f"/avatars/portraits/{second.public_id}/image/")
+    assert box["width"] >= size["width"] - 2 and box["height"] >= size["height"] * 0.6
+    # Every portrait of the avatar, in the order of its page (each style's closest first),
+    # each with its caption, its download and the engine that made it.
+    studio = avatar.portraits.get(template__title="Studio white")
+    expected = [
+        (second, "Film noir, more like me 1, likeness 74/100"),
+        (first, "Film noir, original 1, likeness 61/100"),
+        (studio, "Studio white, original 1, likeness 68/100"),
+        (second, "Film noir, more like me 1, likeness 74/100"),
+    ]
+    for step, (shown, caption) in enumerate(expected):
+        if step:
+            page.keyboard.press("ArrowRight")
+        expect(page.locator("#viewer-image")).to_have_attribute("src", f"/avatars/portraits/{shown.public_id}/image/")
+        expect(page.locator("#viewer-caption")).to_have_text(caption)
+        expect(page.locator("#viewer-download")).to_have_attribute("href", f"/avatars/portraits/{shown.public_id}/download/")
+        expect(page.locator("#viewer-engine")).to_have_text("tiny engine: not a real model")
+        if step == 0:
+            screenshot(page, "portrait-full-screen")
     page.keyboard.press("ArrowLeft")
-    expect(page.locator("#viewer-image")).to_have_attribute("src", f"/avatars/portraits/{first.public_id}/image/")
-    screenshot(page, "portrait-full-screen")
+    expect(page.locator("#viewer-position")).to_have_text("3 / 3")
+    with page.expect_download() as download_info:
+        page.locator("#viewer-download").click()
+    assert download_info.value.suggested_filename == f"likeness-tiny-engine-{studio.template.slug}-original-1-likeness-68.png"
     page.keyboard.press("Escape")
     expect(viewer).to_be_hidden()
+    # With the viewer closed the arrow keys walk the portrait pages.
+    page.keyboard.press("ArrowRight")
+    expect(page).to_have_url(re.compile(f"/avatars/portraits/{first.public_id}/$"))
+    page.keyboard.press("ArrowLeft")
+    expect(page).to_have_url(re.compile(f"/avatars/portraits/{second.public_id}/$"))
 
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete this portrait").click()
