@@ -244,6 +244,9 @@ EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "sent-mail"))
 # --- Product --------------------------------------------------------------------
 LIKENESS_PRICE_MINOR = env.int("LIKENESS_PRICE_MINOR", default=990)  # ¥9.90
 LIKENESS_CURRENCY = env.str("LIKENESS_CURRENCY", default="cny")
+# The ways to pay Checkout offers, each where the currency allows it (orders.stripe_gateway):
+# WeChat Pay and Alipay are how Chinese customers pay. Empty: the methods set in Stripe's Dashboard.
+LIKENESS_PAYMENT_METHODS = env.list("LIKENESS_PAYMENT_METHODS", default=["card", "wechat_pay", "alipay"])
 LIKENESS_MIN_PHOTOS = env.int("LIKENESS_MIN_PHOTOS", default=20)
 LIKENESS_MAX_PHOTOS = env.int("LIKENESS_MAX_PHOTOS", default=60)
 # Avatars one person may have collecting photos, not yet paid for, at once.

@@ -196,8 +196,8 @@ def test_the_portrait_page_shows_it_large_full_screen_and_beside_its_versions(pa
     expect(page.locator("main")).not_to_contain_text("avatar weight")
     cards = page.locator(".version-row .version-card")
     expect(cards).to_have_count(2)
-    expect(cards.nth(0)).to_contain_text("Likeness 61/100")
-    expect(cards.nth(1)).to_contain_text("Likeness 74/100")
+    expect(cards.nth(0)).to_contain_text("likeness 61/100")
+    expect(cards.nth(1)).to_contain_text("likeness 74/100")
     expect(cards.nth(1).locator(".likeness-change.up")).to_have_text("+13 over the one before")
     first_box, second_box = cards.nth(0).bounding_box(), cards.nth(1).bounding_box()
     assert abs(first_box["y"] - second_box["y"]) < 2 and second_box["x"] > first_box["x"], "side by side"
