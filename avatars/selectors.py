@@ -394,9 +394,12 @@ def avatar_progress(*, avatar: Avatar) -> dict:
     active = [j for j in jobs if j.status in ACTIVE_JOB_STATUSES]
     total = len(jobs) or 1
     overall = int(sum(100 if j.status == GpuJob.Status.SUCCEEDED else j.progress for j in jobs) / total)
+    badge_status, badge_label = _avatar_badge(avatar, jobs)
     return {
         "avatar_status": avatar.status,
         "avatar_status_label": avatar.get_status_display(),
+        "badge_status": badge_status,
+        "badge_label": badge_label,
         "overall_progress": overall,
         "done": avatar.status == Avatar.Status.READY and not active,
         "failed": avatar.status == Avatar.Status.FAILED,
@@ -406,6 +409,15 @@ def avatar_progress(*, avatar: Avatar) -> dict:
         "jobs": [j.__dict__ for j in jobs],
         "eta_seconds": max((j.eta_seconds or 0 for j in active), default=0) or None,
     }
+
+
+def _avatar_badge(avatar: Avatar, jobs: list[JobProgress]) -> tuple[str, str]:
+    """The avatar's badge as the job stands: a trained avatar whose portraits are still being
+    rendered says so, not "Ready" (the page's script swaps it at each poll)."""
+    rendering = any(job.kind == "render" and job.status in ACTIVE_JOB_STATUSES for job in jobs)
+    if avatar.status == Avatar.Status.READY and rendering:
+        return "rendering", _("Rendering portraits")
+    return avatar.status, avatar.get_status_display()
 
 
 def avatar_list_for_user_with_counts(*, user) -> QuerySet[Avatar]:
@@ -811,6 +823,20 @@ def portrait_versions_compared(*, portrait: Portrait) -> list[PortraitVersion]:
             change = version.likeness_score - before.likeness_score
         compared.append(PortraitVersion(portrait=version, likeness_change=change))
     return compared
+
+
+def avatar_for_style_use(*, user, template: StyleTemplate) -> Avatar | None:
+    """The avatar "Use this style" takes a person to: their most recently trained avatar that
+    may still render and is offered the style, else their newest avatar still collecting photos."""
+    trained = (
+        avatar_list_for_user(user=user)
+        .filter(status=Avatar.Status.READY, refunded_at__isnull=True)
+        .order_by("-trained_at", "-pk")
+    )
+    for avatar in trained:
+        if template_list_for_avatar(avatar=avatar).filter(pk=template.pk).exists():
+            return avatar
+    return avatar_list_for_user(user=user).filter(status=Avatar.Status.COLLECTING).order_by("-created_at", "-pk").first()
 
 
 def avatar_renders_new(*, avatar: Avatar) -> bool:

@@ -7,6 +7,7 @@ app_name = "avatars"
 urlpatterns = [
     path("", views.home, name="home"),
     path("new/", views.create, name="create"),
+    path("use-style/<slug:slug>/", views.use_style, name="use_style"),
     path("<uuid:public_id>/", views.detail, name="detail"),
     path("<uuid:public_id>/photos/", views.photo_upload, name="photo_upload"),
     path("<uuid:public_id>/photos/<int:photo_id>/remove/", views.photo_remove, name="photo_remove"),

@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
 from django.http import Http404, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
@@ -20,6 +20,7 @@ from avatars.models import Avatar
 from portrait_site.caching import progress_poll_response
 from portrait_site.errors import json_error
 from portrait_site.files import private_bytes_response, private_file_response
+from styles.models import StyleTemplate
 
 
 @login_required
@@ -73,6 +74,7 @@ def detail(request, public_id):
             "max_templates": settings.LIKENESS_MAX_TEMPLATES_PER_ORDER,
         })
     portraits = list(selectors.portrait_list_for_avatar(avatar=avatar))
+    more_templates = selectors.template_list_for_avatar(avatar=avatar).exclude(pk__in={p.template_id for p in portraits})
     return render(request, "avatars/detail.html", {
         "avatar": avatar,
         "progress": _progress_for_page(avatar),
@@ -81,9 +83,9 @@ def detail(request, public_id):
         "favourites": sum(1 for portrait in portraits if portrait.is_favourite),
         "allowance": selectors.avatar_render_allowance(avatar=avatar),
         "can_render": selectors.avatar_renders_new(avatar=avatar),
-        "more_templates": selectors.template_list_for_avatar(avatar=avatar).exclude(
-            pk__in={p.template_id for p in portraits}
-        ),
+        "more_templates": more_templates,
+        # "Use this style" arrives with the style ticked (use_style).
+        "chosen": set(more_templates.filter(slug=request.GET.get("style", "")).values_list("pk", flat=True)),
     })
 
 
@@ -295,6 +297,25 @@ def reopen(request, public_id):
     except services.AvatarError as error:
         messages.error(request, str(error))
     return redirect("avatars:detail", public_id=avatar.public_id)
+
+
+@login_required
+@require_GET
+def use_style(request, slug):
+    """A style page's "Use this style": to the person's trained avatar with the style ticked
+    among its new styles (or to its portraits of it, when it has them), else to the avatar
+    collecting photos, else to My avatars."""
+    template = get_object_or_404(StyleTemplate, slug=slug, is_published=True)
+    avatar = selectors.avatar_for_style_use(user=request.user, template=template)
+    if avatar is None:
+        messages.info(request, _("Create an avatar first: then pick “%(style)s” for it.") % {"style": template.display_title})
+        return redirect("avatars:home")
+    page = reverse("avatars:detail", kwargs={"public_id": avatar.public_id})
+    if avatar.status == Avatar.Status.COLLECTING:
+        return redirect(f"{page}#styles")
+    if avatar.portraits.filter(template=template).exists():
+        return redirect(f"{page}#style-{template.slug}")
+    return redirect(f"{page}?{urlencode({'style': template.slug})}#render-more")
 
 
 @login_required
