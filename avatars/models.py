@@ -102,6 +102,10 @@ class Photo(StatusModel):
 
     avatar = models.ForeignKey(Avatar, on_delete=models.CASCADE, related_name="photos", verbose_name=_("avatar"))
     image = models.FileField(upload_to=photo_path, blank=True, verbose_name=_("image"))
+    # A refused photo keeps no file: only this small JPEG of its face (avatars.services.
+    # REFUSED_THUMBNAIL_SIZE), so its card shows which photo it was. It goes when the card
+    # does (removed, cleared, the set's photos deleted), never outliving the photo's row.
+    refused_thumbnail = models.BinaryField(blank=True, default=b"", editable=False, verbose_name=_("refused thumbnail"))
     original_name = models.CharField(max_length=255, blank=True, verbose_name=_("original name"))
     status = models.CharField(max_length=10, choices=Status.choices, verbose_name=_("status"))
     # A short machine code ("several_faces", "blurry", ...) and the figures its sentence names;

@@ -10,6 +10,7 @@ urlpatterns = [
     path("use-style/<slug:slug>/", views.use_style, name="use_style"),
     path("<uuid:public_id>/", views.detail, name="detail"),
     path("<uuid:public_id>/photos/", views.photo_upload, name="photo_upload"),
+    path("<uuid:public_id>/photos/clear-refused/", views.photos_refused_clear, name="photos_refused_clear"),
     path("<uuid:public_id>/photos/<int:photo_id>/remove/", views.photo_remove, name="photo_remove"),
     path("<uuid:public_id>/photos/<int:photo_id>/image/", views.photo_image, name="photo_image"),
     path("<uuid:public_id>/photos/<int:photo_id>/thumbnail/", views.photo_thumbnail, name="photo_thumbnail"),

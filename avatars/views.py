@@ -9,14 +9,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_noop, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.consent import PhotoConsentRequired, photo_upload_check
 from accounts.terms import TermsNotAccepted
 from avatars import selectors, services
 from avatars.api.serializers import photo_upload_result_data
-from avatars.models import Avatar
+from avatars.models import Avatar, Photo
 from portrait_site.caching import progress_poll_response
 from portrait_site.errors import json_error
 from portrait_site.files import private_bytes_response, private_file_response
@@ -63,9 +63,12 @@ def detail(request, public_id):
     if avatar.status == Avatar.Status.COLLECTING:
         if gate := _upload_gate(request, avatar):
             return gate
+        photos = list(selectors.photo_list_for_avatar(avatar=avatar))
         return render(request, "avatars/collect.html", {
             "avatar": avatar,
-            "photos": selectors.photo_list_for_avatar(avatar=avatar),
+            # Good photos first, the newest on top; the refused apart, below, to be cleared.
+            "accepted_photos": [photo for photo in reversed(photos) if photo.status == Photo.Status.ACCEPTED],
+            "refused_photos": [photo for photo in reversed(photos) if photo.status != Photo.Status.ACCEPTED],
             "readiness": selectors.avatar_photo_readiness(avatar=avatar),
             "unpaid_photos_kept_until": selectors.avatar_unpaid_photos_kept_until(avatar=avatar),
             "unpaid_photos_keep_days": settings.LIKENESS_UNPAID_PHOTOS_KEEP_DAYS,
@@ -133,6 +136,20 @@ def photo_remove(request, public_id, photo_id):
 
 
 @login_required
+@require_POST
+def photos_refused_clear(request, public_id):
+    avatar = selectors.avatar_get_for_user(user=request.user, public_id=public_id)
+    try:
+        cleared = services.photos_refused_clear(avatar=avatar)
+    except services.AvatarError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, ngettext("%(count)s refused photo cleared.", "%(count)s refused photos cleared.",
+                                           cleared) % {"count": cleared})
+    return redirect(reverse("avatars:detail", kwargs={"public_id": avatar.public_id}) + "#intake")
+
+
+@login_required
 @require_GET
 def photo_image(request, public_id, photo_id):
     avatar = selectors.avatar_get_for_user(user=request.user, public_id=public_id)
@@ -147,7 +164,7 @@ def photo_image(request, public_id, photo_id):
 def photo_thumbnail(request, public_id, photo_id):
     avatar = selectors.avatar_get_for_user(user=request.user, public_id=public_id)
     photo = selectors.photo_get_for_user(user=request.user, avatar=avatar, photo_id=photo_id)
-    if not photo.image:
+    if not selectors.photo_has_thumbnail(photo=photo):
         raise Http404("This photo is no longer stored.")
     try:
         thumbnail = selectors.photo_thumbnail_jpeg(photo=photo)

@@ -10,6 +10,7 @@ from avatars.selectors import (
     avatar_photo_readiness,
     avatar_render_allowance,
     engine_label_is_test_output,
+    photo_has_thumbnail,
     photo_list_for_avatar,
 )
 from styles.selectors import template_list_published
@@ -96,6 +97,9 @@ class PhotoSerializer(serializers.ModelSerializer):
     accepted = serializers.SerializerMethodField()
     reason = serializers.CharField(read_only=True, help_text="Why it was refused, in the reader's language.")
     image_url = serializers.SerializerMethodField()
+    has_thumbnail = serializers.SerializerMethodField(
+        help_text="Whether the website shows a thumbnail of it: a kept photo, or a refused one's small copy."
+    )
 
     class Meta:
         model = Photo
@@ -111,9 +115,13 @@ class PhotoSerializer(serializers.ModelSerializer):
             "quality_score",
             "selected_for_training",
             "image_url",
+            "has_thumbnail",
             "created_at",
         ]
         read_only_fields = fields
+
+    def get_has_thumbnail(self, photo) -> bool:
+        return photo_has_thumbnail(photo=photo)
 
     def get_accepted(self, photo) -> bool:
         return photo.status == Photo.Status.ACCEPTED

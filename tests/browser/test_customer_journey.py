@@ -93,7 +93,7 @@ def test_from_sign_up_to_portraits_and_out_again(page, browser, live_site, q_wor
     # The pay step follows the set as it grows, without a reload.
     expect(page.locator("#upload-status")).to_have_text("All photos checked.", timeout=90_000)
     expect(page.locator(".pay")).to_contain_text("Pick at least one style", use_inner_text=True)
-    cards = page.locator("#photo-grid .photo-card")
+    cards = page.locator("#photo-grid .photo-card, #refused-grid .photo-card")
     expect(cards).to_have_count(5)
     expect(page.locator("#photo-grid .photo-card.accepted")).to_have_count(3)
     expect(cards.filter(has_text="biden-2.jpg")).to_have_class(re.compile("rejected"))

@@ -105,15 +105,25 @@ def test_the_upload_page_keeps_its_pay_box_buttons_and_styles_up_to_date(page, s
     expect(page.locator("#upload-status")).to_have_text("All photos checked.", timeout=90_000)
     expect(page.locator("#readiness-text")).to_contain_text("ready to train")
     expect(page.locator("#pay")).to_contain_text("Pick at least one style", use_inner_text=True)
-    # Bug 10: a refused photo that is not kept shows why, not a blank square.
-    refused = page.locator("#photo-grid .photo-card.rejected")
-    expect(refused.get_by_role("img", name="Not kept")).to_be_visible()
+    # A refused photo shows why, with its own small picture, apart from the good ones, below them.
+    refused = page.locator("#refused-grid .photo-card.rejected")
+    expect(refused).to_have_count(1)
+    expect(refused.get_by_role("img", name="obama_and_biden.jpg")).to_be_visible()
+    expect(page.locator("#refused-count")).to_have_text("(1)")
+    expect(page.locator("#photo-grid .photo-card.rejected")).to_have_count(0)
     expect(page.locator("#photo-grid .photo-card.accepted img")).to_have_count(3)
+    refused_thumbnail = page.request.get(refused.locator("img").get_attribute("src"))
+    with Image.open(io.BytesIO(refused_thumbnail.body())) as small:
+        assert small.size == (128, 128)
+    assert page.locator("#photo-grid").bounding_box()["y"] < page.locator("#refused-grid").bounding_box()["y"]
     # Bug 10: thumbnails are squares cropped around the face.
     thumbnail = page.request.get(page.locator("#photo-grid .photo-card.accepted img").first.get_attribute("src"))
     with Image.open(io.BytesIO(thumbnail.body())) as square:
         assert square.size == (320, 320)
     screenshot(page, "upload-verdicts")
+    page.get_by_role("button", name="Clear these").click()
+    expect(page.locator("#refused-photos")).to_be_hidden()
+    expect(page.locator("#photo-grid .photo-card.accepted")).to_have_count(3)
 
     # Bug 2: ticking a style saves it, says so, keeps the page where it is and opens the pay step.
     page.locator("#styles").scroll_into_view_if_needed()
@@ -237,6 +247,7 @@ def test_the_portrait_page_shows_it_large_full_screen_and_beside_its_versions(pa
     # With the viewer closed the arrow keys walk the portrait pages.
     page.keyboard.press("ArrowRight")
     expect(page).to_have_url(re.compile(f"/avatars/portraits/{first.public_id}/$"))
+    page.wait_for_load_state()  # viewer.js is deferred: it listens once the page has loaded
     page.keyboard.press("ArrowLeft")
     expect(page).to_have_url(re.compile(f"/avatars/portraits/{second.public_id}/$"))
 
