@@ -164,6 +164,5 @@ def test_the_upload_page_shows_good_photos_first_and_refused_ones_with_their_pic
     expect(page.locator("#photo-grid .photo-card.accepted")).to_have_count(2)
     expect(page.locator("#refused-grid .photo-card img")).to_have_count(1)
     expect(page.locator("#refused-heading")).to_contain_text(WORDS[language]["refused"])
-    page.locator("#refused-photos").scroll_into_view_if_needed()
     assert language == "en" or english_left(page) == []
     screenshot(page, f"upload-{language}")
