@@ -118,9 +118,23 @@ def test_from_sign_up_to_portraits_and_out_again(page, browser, live_site, q_wor
 
     page.get_by_role("link", name="Watch the progress").click()
     expect(page.locator("#progress")).to_be_visible()
+    # Every word the avatar's badge shows while the page watches, kept across the reload that
+    # brings the portraits in.
+    page.evaluate("""() => {
+        const badge = document.getElementById("avatar-badge");
+        const note = () => sessionStorage.setItem("badges",
+            JSON.stringify([...JSON.parse(sessionStorage.getItem("badges") || "[]"), badge.textContent]));
+        note();
+        new MutationObserver(note).observe(badge, { childList: true, characterData: true, subtree: true });
+    }""")
     screenshot(page, "progress")
     expect(page.locator("#portrait-grid .portrait-card")).to_have_count(8, timeout=WORK_TIMEOUT_MS)
     expect(page.locator(".likeness").first).to_be_visible()
+    seen = page.evaluate("JSON.parse(sessionStorage.getItem('badges'))")
+    badges = [text for index, text in enumerate(seen) if index == 0 or text != seen[index - 1]]
+    assert len(badges) >= 2 and badges[-1] in ("Rendering portraits", "Ready"), badges
+    assert set(badges) <= {"Paid, waiting for training", "Training", "Rendering portraits", "Ready"}, badges
+    expect(page.locator("#avatar-badge")).to_have_text("Ready")
     # Four portraits per style, shown together, each named.
     for style in ("Studio white", "Film noir"):
         section = page.locator(".style-portraits", has=page.get_by_role("heading", name=re.compile(style)))
