@@ -15,9 +15,10 @@ from avatars.models import Avatar, Portrait
 
 
 def portrait_list_for_avatar(*, avatar: Avatar) -> QuerySet[Portrait]:
-    """The avatar's portraits, each style's together, the closest to the person first."""
+    """The avatar's portraits, each style's together, the closest to the person first (unmeasured
+    ones last, in the order they were made)."""
     return avatar.portraits.select_related("template").order_by(
-        "template__sort_order", "template_id", F("likeness_score").desc(nulls_last=True), "-created_at"
+        "template__sort_order", "template_id", F("likeness_score").desc(nulls_last=True), "created_at", "take_number"
     )
 
 

@@ -52,8 +52,10 @@ def verification_link(email: str) -> str:
 def test_the_whole_journey_in_simplified_chinese_on_a_phone(page_phone_zh, live_site, q_workers, screenshot,
                                                             faces_dir):
     page = page_phone_zh
-    studio = StyleTemplateFactory(title="Studio white", steps=2)
-    StyleTemplateFactory(title="Film noir", steps=2)
+    studio = StyleTemplateFactory(title="Studio white", steps=2,
+                        # no high-resolution pass: four portraits per style on a shared CPU
+                        output_long_side=64)
+    StyleTemplateFactory(title="Film noir", steps=2, output_long_side=64)
     email = "journey-zh@example.com"
 
     page.goto("/")

@@ -67,8 +67,10 @@ def verification_link(email: str) -> str:
 
 
 def test_from_sign_up_to_portraits_and_out_again(page, browser, live_site, q_workers, screenshot, faces_dir):
-    StyleTemplateFactory(title="Studio white", steps=2)
-    StyleTemplateFactory(title="Film noir", steps=2)
+    StyleTemplateFactory(title="Studio white", steps=2,
+                        # no high-resolution pass: four portraits per style on a shared CPU
+                        output_long_side=64)
+    StyleTemplateFactory(title="Film noir", steps=2, output_long_side=64)
     email = f"journey-{page.viewport_size['width']}@example.com"
 
     page.goto("/")
