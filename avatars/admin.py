@@ -190,13 +190,13 @@ class StyleExampleConsentForm(forms.Form):
 
 @admin.register(Portrait)
 class PortraitAdmin(MadeBySystemAdmin):
-    list_display = ["portrait", "avatar", "template", "likeness", "version", "downloads", "created_at"]
-    list_filter = ["template", "version"]
+    list_display = ["portrait", "avatar", "template", "take", "take_number", "likeness", "downloads", "created_at"]
+    list_filter = ["template", "take"]
     list_select_related = ["avatar", "template"]
     search_fields = ["avatar__user__email", "public_id"]
     exclude = ["image", "web_image"]
     readonly_fields = ["avatar", "template", "render_job", "seed", "likeness_score", "parameters",
-                       "more_like_me_of", "version", "engine_label", "download_count", "width", "height"]
+                       "more_like_me_of", "version", "take", "take_number", "is_favourite", "engine_label", "download_count", "width", "height"]
     actions = ["show_as_style_example"]
 
     def delete_model(self, request, obj) -> None:

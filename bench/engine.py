@@ -75,6 +75,10 @@ GOAL_PEAK_TRAINING_GB = 12.0
 # Issue 15's goals on one H100: a bare 25-step 512 px render, and the production-shaped portrait.
 GOAL_BARE_RENDER_SECONDS = 0.5
 GOAL_PRODUCTION_PORTRAIT_SECONDS = 2.0
+# The site's defaults (LIKENESS_PORTRAITS_PER_STYLE) and a typical purchase, for the GPU time
+# a purchase's first portraits take.
+PORTRAITS_PER_STYLE = 4
+STYLES_PER_PURCHASE = 3
 # The avatar the goal is about: 20 photos, the recipe's samples, validated every 400 samples
 # (EasyPhoto's 100 steps of 4).
 AVATAR_PHOTOS = 20
@@ -266,6 +270,13 @@ def print_production_portraits(figures: dict) -> None:
         f"(goal <= {GOAL_PRODUCTION_PORTRAIT_SECONDS} s on one H100; median of {figures['renders']})"
     )
     print(f"  {'total, LoRA unfused':<24} {figures['total unfused']:10.3f} s")
+    # What a purchase's first portraits cost the GPU: each chosen style renders
+    # PORTRAITS_PER_STYLE portraits like the one above (the site's LIKENESS_PORTRAITS_PER_STYLE).
+    per_style = figures["total"] * PORTRAITS_PER_STYLE
+    print(
+        f"  {'a style, ' + str(PORTRAITS_PER_STYLE) + ' portraits':<24} {per_style:10.3f} s   "
+        f"(a purchase of {STYLES_PER_PURCHASE} styles: {per_style * STYLES_PER_PURCHASE:.1f} s)"
+    )
 
 
 def bench_tiny(args) -> None:

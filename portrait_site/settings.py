@@ -271,6 +271,9 @@ EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "sent-mail"))
 # --- Product --------------------------------------------------------------------
 LIKENESS_PRICE_MINOR = env.int("LIKENESS_PRICE_MINOR", default=990)  # ¥9.90
 LIKENESS_CURRENCY = env.str("LIKENESS_CURRENCY", default="cny")
+# The ways to pay Checkout offers, each where the currency allows it (orders.stripe_gateway):
+# WeChat Pay and Alipay are how Chinese customers pay. Empty: the methods set in Stripe's Dashboard.
+LIKENESS_PAYMENT_METHODS = env.list("LIKENESS_PAYMENT_METHODS", default=["card", "wechat_pay", "alipay"])
 LIKENESS_MIN_PHOTOS = env.int("LIKENESS_MIN_PHOTOS", default=20)
 LIKENESS_MAX_PHOTOS = env.int("LIKENESS_MAX_PHOTOS", default=60)
 # Avatars one person may have collecting photos, not yet paid for, at once.
@@ -322,6 +325,9 @@ LIKENESS_GRADIENT_CHECKPOINTING = {"auto": None, "on": True, "off": False}[
 # seed, then failed (and refunded). 50 is dlib's same-person threshold (distance 0.6).
 LIKENESS_MIN_AVATAR_LIKENESS = env.float("LIKENESS_MIN_AVATAR_LIKENESS", default=50.0)
 LIKENESS_CANDIDATES_PER_TEMPLATE = env.int("LIKENESS_CANDIDATES_PER_TEMPLATE", default=2)
+# Portraits a style's first render keeps (the consumer apps give several per style), each the
+# best of its own LIKENESS_CANDIDATES_PER_TEMPLATE candidates; a re-roll or "more like me" makes one.
+LIKENESS_PORTRAITS_PER_STYLE = env.int("LIKENESS_PORTRAITS_PER_STYLE", default=4)
 LIKENESS_MAX_REROLLS = env.int("LIKENESS_MAX_REROLLS", default=2)
 # Portraits scoring below this (0-100) are re-rolled, up to LIKENESS_MAX_REROLLS times.
 LIKENESS_MIN_LIKENESS = env.float("LIKENESS_MIN_LIKENESS", default=55.0)

@@ -229,9 +229,12 @@ def avatar_progress(*, avatar: Avatar) -> dict:
     active = [j for j in jobs if j.status in ACTIVE_JOB_STATUSES]
     total = len(jobs) or 1
     overall = int(sum(100 if j.status == GpuJob.Status.SUCCEEDED else j.progress for j in jobs) / total)
+    badge_status, badge_label = _avatar_badge(avatar, jobs)
     return {
         "avatar_status": avatar.status,
         "avatar_status_label": avatar.get_status_display(),
+        "badge_status": badge_status,
+        "badge_label": badge_label,
         "overall_progress": overall,
         "done": avatar.status == Avatar.Status.READY and not active,
         "failed": avatar.status == Avatar.Status.FAILED,
@@ -241,3 +244,12 @@ def avatar_progress(*, avatar: Avatar) -> dict:
         "jobs": [j.__dict__ for j in jobs],
         "eta_seconds": max((j.eta_seconds or 0 for j in active), default=0) or None,
     }
+
+
+def _avatar_badge(avatar: Avatar, jobs: list[JobProgress]) -> tuple[str, str]:
+    """The avatar's badge as the job stands: a trained avatar whose portraits are still being
+    rendered says so, not "Ready" (the page's script swaps it at each poll)."""
+    rendering = any(job.kind == "render" and job.status in ACTIVE_JOB_STATUSES for job in jobs)
+    if avatar.status == Avatar.Status.READY and rendering:
+        return "rendering", _("Rendering portraits")
+    return avatar.status, avatar.get_status_display()

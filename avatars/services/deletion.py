@@ -32,7 +32,7 @@ def photos_delete_files(*, avatar: Avatar) -> list[str]:
     """Delete the avatar's uploaded photos from storage, keeping the verdict rows (no files, no embeddings)."""
     photos = list(avatar.photos.exclude(image=""))
     names = [p.image.name for p in photos]
-    avatar.photos.update(image="", embedding=None)
+    avatar.photos.update(image="", refused_thumbnail=b"", embedding=None)
     transaction.on_commit(lambda: storage_delete_files(names))
     return names
 

@@ -65,6 +65,9 @@ def _portrait_record(portrait: Portrait) -> dict:
         "id": portrait.public_id,
         "style": {"slug": portrait.template.slug, "title": portrait.template.title},
         "version": portrait.version,
+        "take": portrait.take,
+        "take_number": portrait.take_number,
+        "favourite": portrait.is_favourite,
         "more_like_me_of": portrait.more_like_me_of.public_id if portrait.more_like_me_of else None,
         "width": portrait.width,
         "height": portrait.height,
@@ -204,7 +207,7 @@ def _write_avatar(archive: zipfile.ZipFile, avatar: Avatar) -> int:
     )
     written = 0
     for portrait in portraits:
-        stem = f"{folder}/portraits/{portrait.template.slug}-v{portrait.version}-{portrait.public_id.hex[:8]}"
+        stem = f"{folder}/portraits/{portrait.template.slug}-{portrait.take}-{portrait.take_number}-{portrait.public_id.hex[:8]}"
         try:
             with portrait.image.open("rb") as image:
                 # PNGs are compressed already: stored as they are.

@@ -76,7 +76,7 @@ def test_the_zip_holds_portraits_with_parameters_the_lora_with_a_readme_orders_a
     with Image.open(io.BytesIO(archive.read(pngs[0]))) as image:
         assert image.size == (96, 128)
     first_json = json.loads(archive.read(
-        f"{folder}/portraits/{first.template.slug}-v1-{first.public_id.hex[:8]}.json"))
+        f"{folder}/portraits/{first.template.slug}-original-1-{first.public_id.hex[:8]}.json"))
     assert first_json["seed"] == 42 and first_json["likeness_score"] == 81.5
     assert first_json["parameters"] == {"prompt": "a photo of lks1234 woman", "steps": 2}
     assert first_json["shown_as_style_example"] == []
