@@ -13,6 +13,7 @@ from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.consent import PhotoConsentRequired, photo_upload_check
+from accounts.services import client_ip
 from accounts.terms import TermsNotAccepted
 from avatars import selectors, services
 from avatars.api.serializers import photo_upload_result_data
@@ -112,7 +113,7 @@ def photo_upload(request, public_id):
     except (TermsNotAccepted, PhotoConsentRequired) as refusal:
         return json_error(status=refusal.http_status, code=refusal.code, message=refusal.message)
     try:
-        outcomes = services.photos_add(avatar=avatar, uploaded_files=files)
+        outcomes = services.photos_add(avatar=avatar, uploaded_files=files, client_address=client_ip(request))
     except services.AvatarError as refusal:
         return json_error(status=refusal.http_status, code=refusal.code, message=refusal.message)
     return JsonResponse(photo_upload_result_data(avatar=avatar, outcomes=outcomes), status=201)
