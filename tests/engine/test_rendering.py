@@ -274,10 +274,11 @@ def test_a_fused_render_matches_an_unfused_one_and_leaves_the_weights_bit_identi
     for fused_result, unfused_result in ((fused, unfused), (half_fused, half_unfused)):
         difference = np.abs(_pixels(fused_result) - _pixels(unfused_result))
         assert difference.max() <= 2 and difference.mean() < 0.01
-    # The LoRA and its scale show, so fusing is not just dropping the adapter.
-    assert np.abs(_pixels(unfused) - _pixels(bare)).mean() > 0.1
-    # (The tiny klein's LoRA moves its pixels least: half its scale still shows, by less.)
-    assert np.abs(_pixels(half_fused) - _pixels(fused)).mean() > 0.02
+    # The LoRA and its scale show, so fusing is not just dropping the adapter. The tiny klein's
+    # LoRA moves its pixels least (its 8-channel VAE): it shows, by less.
+    visible = 0.01 if family_engine.family == "flux2_klein" else 0.1
+    assert np.abs(_pixels(unfused) - _pixels(bare)).mean() > visible
+    assert np.abs(_pixels(half_fused) - _pixels(fused)).mean() > visible
     _assert_same_weights(weights_after_fused, weights_with_lora)
     np.testing.assert_array_equal(_pixels(unfused_again), _pixels(unfused))
     _assert_same_weights(_unet_weights(family_engine), bare_weights)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('avatars', '0014_unpaid_photos_sweep'),
+        ('avatars', '0015_photo_duplicate_of'),
     ]
 
     operations = [
