@@ -15,14 +15,17 @@ from portrait_site.core.errors import ApplicationError
 @admin.register(Avatar)
 class AvatarAdmin(admin.ModelAdmin):
     list_display = ["id", "name", "user", "status", "engine", "created_at", "trained_at"]
-    list_filter = ["status", "subject_class"]
+    list_filter = ["status", "subject_class", "engine_family"]
     list_select_related = ["user"]
     search_fields = ["user__email", "name", "public_id"]
     readonly_fields = ["public_id", "user", "status", "identity_token", "lora_file", "embedding_centroid",
-                       "engine_label", "trained_at", "photos_deleted_at"]
+                       "engine_label", "engine_family", "trained_at", "photos_deleted_at"]
 
     @admin.display(description=_("Engine"), ordering="engine_label")
     def engine(self, avatar) -> str:
+        # The family says which pipeline's load_lora_weights the avatar's LoRA loads into.
+        if avatar.engine_family:
+            return f"{avatar.engine_label or '–'} ({avatar.engine_family})"
         return avatar.engine_label or "–"
 
     # The person's own deletion (photos, LoRA file and portraits leave storage), its receipt mailed to them.

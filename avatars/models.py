@@ -67,8 +67,9 @@ class Avatar(StatusModel):
     # against once the photos themselves are deleted.
     embedding_centroid = models.JSONField(null=True, blank=True, verbose_name=_("embedding centroid"))
     engine_label = models.CharField(max_length=120, blank=True, verbose_name=_("engine label"))
-    # The base model's family the LoRA was trained for ("sd15", "sdxl"): what it loads into.
-    engine_family = models.CharField(max_length=8, blank=True, verbose_name=_("engine family"))
+    # The base model's family the LoRA was trained for (a name in avatars.engine.families):
+    # what it loads into.
+    engine_family = models.CharField(max_length=16, blank=True, verbose_name=_("engine family"))
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     trained_at = models.DateTimeField(null=True, blank=True, verbose_name=_("trained at"))
     photos_deleted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("photos deleted at"))

@@ -290,11 +290,15 @@ LIKENESS_FAILED_PHOTOS_KEEP_DAYS = env.int("LIKENESS_FAILED_PHOTOS_KEEP_DAYS", d
 LIKENESS_UNPAID_PHOTOS_KEEP_DAYS = env.int("LIKENESS_UNPAID_PHOTOS_KEEP_DAYS", default=7)
 
 # --- Engine ---------------------------------------------------------------------
-# "tiny" builds a Stable-Diffusion-shaped pipeline with random weights from configs
-# in code; anything else is a .safetensors checkpoint, a diffusers folder or a hub id
+# "tiny" builds a pipeline of the family's shape with random weights from configs in code;
+# anything else is a .safetensors checkpoint, a diffusers folder or a hub id
 # (avatars/engine/base_model.py). `manage.py likeness_model check` tries it.
 LIKENESS_BASE_MODEL = env.str("LIKENESS_BASE_MODEL", default="tiny")
-# "" : the family the weights say (sd15 for the tiny engine); "sd15" or "sdxl" insists.
+# What portraits are rendered with: another checkpoint of the training model's architecture
+# (Z-Image Turbo for a LoRA trained on Z-Image Base), or "" for the training model itself.
+LIKENESS_RENDER_MODEL = env.str("LIKENESS_RENDER_MODEL", default="")
+# "" : the family the weights say (sd15 for the tiny engine); "sd15", "sdxl", "zimage" or
+# "flux2_klein" insists (and shapes the tiny engine).
 LIKENESS_MODEL_FAMILY = env.str("LIKENESS_MODEL_FAMILY", default="")
 # A diffusers folder describing a single-file checkpoint's architecture; "": the family's shipped configs.
 LIKENESS_MODEL_CONFIG = env.str("LIKENESS_MODEL_CONFIG", default="")
@@ -321,6 +325,8 @@ LIKENESS_VALIDATE_EVERY = env.int("LIKENESS_VALIDATE_EVERY", default=400)
 LIKENESS_GRADIENT_CHECKPOINTING = {"auto": None, "on": True, "off": False}[
     env.str("LIKENESS_GRADIENT_CHECKPOINTING", default="auto")
 ]
+# "adamw", or "adamw8bit" (needs bitsandbytes installed on the GPU worker; refused otherwise).
+LIKENESS_TRAINING_OPTIMIZER = env.str("LIKENESS_TRAINING_OPTIMIZER", default="adamw")
 # An avatar whose best validation likeness stays under this is trained once more with another
 # seed, then failed (and refunded). 50 is dlib's same-person threshold (distance 0.6).
 LIKENESS_MIN_AVATAR_LIKENESS = env.float("LIKENESS_MIN_AVATAR_LIKENESS", default=50.0)

@@ -8,8 +8,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from avatars.engine.pipeline import CLIP_MAX_TOKENS
-from avatars.engine.prompts import prompt_overflow, prompt_token_count
+from avatars.engine.prompts import prompt_overflow, prompt_token_count, prompt_token_limit
 from avatars.engine.rendering import resolve_prompt
 from avatars.gpu.engine_config import engine_spec
 from avatars.selectors import template_list_with_statistics
@@ -34,20 +33,21 @@ WIDEST_IDENTITY = {"identity_token": "lks0a0a", "subject_class": "person"}
 
 def _refuse_if_cut(text: str, *, what: str) -> None:
     spec = engine_spec()
-    count = prompt_token_count(spec, text)
-    if count > CLIP_MAX_TOKENS:
+    count, limit = prompt_token_count(spec, text), prompt_token_limit(spec)
+    if count > limit:
         raise forms.ValidationError(
             _("%(what)s is %(count)s tokens; the model reads %(limit)s (its start and end included) and "
               "would silently drop “%(dropped)s”. Shorten it.")
-            % {"what": what, "count": count, "limit": CLIP_MAX_TOKENS, "dropped": prompt_overflow(spec, text)}
+            % {"what": what, "count": count, "limit": limit, "dropped": prompt_overflow(spec, text)}
         )
 
 
 def _token_count_label(text: str) -> str:
-    count = prompt_token_count(engine_spec(), text)
-    if count > CLIP_MAX_TOKENS:
-        return _("%(count)s of %(limit)s tokens (too long: the end is cut)") % {"count": count, "limit": CLIP_MAX_TOKENS}
-    return _("%(count)s of %(limit)s tokens") % {"count": count, "limit": CLIP_MAX_TOKENS}
+    spec = engine_spec()
+    count, limit = prompt_token_count(spec, text), prompt_token_limit(spec)
+    if count > limit:
+        return _("%(count)s of %(limit)s tokens (too long: the end is cut)") % {"count": count, "limit": limit}
+    return _("%(count)s of %(limit)s tokens") % {"count": count, "limit": limit}
 
 
 def _translated_languages() -> list[tuple[str, str]]:

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils.translation import gettext_noop
 
 from avatars import services
-from avatars.gpu.engine_config import engine_spec
+from avatars.gpu.engine_config import engine_spec, render_engine_spec
 from avatars.gpu.job_stages import job_stage
 from avatars.gpu.jobs import (
     JobFailedForGood,
@@ -94,6 +94,8 @@ def _train(job: TrainingJob, report: ProgressReporter, started: float) -> None:
     from avatars.engine.training import train_lora
 
     engine = get_engine(engine_spec())
+    # Validation renders with what the portraits will be rendered with.
+    render_engine = get_engine(render_engine_spec())
     avatar = job.avatar
     images, embeddings = _training_images(avatar, engine.resolution)
     if not images:
@@ -129,6 +131,7 @@ def _train(job: TrainingJob, report: ProgressReporter, started: float) -> None:
                 text_encoder_learning_rate=settings.LIKENESS_TEXT_ENCODER_LEARNING_RATE,
                 validate_every=settings.LIKENESS_VALIDATE_EVERY, score=score,
                 gradient_checkpointing=settings.LIKENESS_GRADIENT_CHECKPOINTING,
+                optimizer=settings.LIKENESS_TRAINING_OPTIMIZER, validation_engine=render_engine,
                 seed=seed, progress=on_progress, on_validation=on_validation,
             )
             # Not measured (no face in any validation image, as on the tiny engine) is no failure.
@@ -209,7 +212,7 @@ def _render(job: RenderJob, report: ProgressReporter, started: float) -> None:
     from avatars.engine.safety import nudity_verdict
     from avatars.engine.scoring import largest_face_finder, portrait_scorer
 
-    engine = get_engine(engine_spec())
+    engine = get_engine(render_engine_spec())
     avatar = job.avatar
     if avatar.status != Avatar.Status.READY or not avatar.lora_file:
         raise RuntimeError("The avatar is not trained.")

@@ -30,10 +30,6 @@ from styles.selectors import template_request_list_by_author, template_vote_list
 # Files kept in memory up to this size, then on disk: a person with many portraits makes a big zip.
 SPOOL_BYTES = 32 * 1024 * 1024
 LORA_NAME = "avatar.safetensors"
-FAMILY_PIPELINES = {
-    "sd15": ("Stable Diffusion 1.5", "StableDiffusionPipeline", "stable-diffusion-v1-5/stable-diffusion-v1-5"),
-    "sdxl": ("Stable Diffusion XL 1.0", "StableDiffusionXLPipeline", "stabilityai/stable-diffusion-xl-base-1.0"),
-}
 
 
 def _json(data) -> str:
@@ -87,17 +83,26 @@ def _portrait_record(portrait: Portrait) -> dict:
 def lora_readme(*, avatar: Avatar) -> str:
     """How to load this avatar's LoRA into diffusers, for the family it was trained in."""
     # The family it was trained for; an avatar trained before that was recorded, the configured one.
-    family = avatar.engine_family or settings.LIKENESS_MODEL_FAMILY or "sd15"
-    family_label, pipeline_class, public_base = FAMILY_PIPELINES[family]
+    from avatars.engine.families import DEFAULT_FAMILY, family
+
+    model_family = family(avatar.engine_family or settings.LIKENESS_MODEL_FAMILY or DEFAULT_FAMILY.name)
     is_tiny = settings.LIKENESS_BASE_MODEL == "tiny"
     return render_to_string("accounts/export_lora_readme.md", {
         "avatar": avatar,
         "lora_name": LORA_NAME,
         "identity": f"{avatar.identity_token} {avatar.subject_class}",
-        "family": family,
-        "family_label": family_label,
-        "pipeline_class": pipeline_class,
-        "base_model_example": public_base if is_tiny else (avatar.engine_label or settings.LIKENESS_BASE_MODEL),
+        "family": model_family.name,
+        "family_label": model_family.display_name,
+        "pipeline_class": model_family.pipeline_class_name,
+        "is_default_family": model_family is DEFAULT_FAMILY,
+        "takes_negative_prompt": model_family.takes_negative_prompt,
+        "steps": model_family.default_steps,
+        "guidance_scale": model_family.default_guidance,
+        # The public checkpoint portraits are rendered with (a LoRA trained on a family's base
+        # checkpoint loads into its render checkpoint too).
+        "base_model_example": (
+            model_family.render_checkpoint if is_tiny else (avatar.engine_label or settings.LIKENESS_BASE_MODEL)
+        ),
         "is_tiny": is_tiny,
     })
 

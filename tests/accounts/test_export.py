@@ -150,7 +150,7 @@ def test_the_readme_names_the_sdxl_pipeline_and_the_real_base_model(client, sett
     readme = archive.read(f"avatars/summer-me-{ready.public_id.hex[:8]}/lora/README.md").decode()
 
     assert "StableDiffusionXLPipeline" in readme and '"/models/my-sdxl-finetune"' in readme
-    assert "Stable Diffusion XL 1.0" in readme and "tiny engine" not in readme
+    assert "Base family: SDXL" in readme and "tiny engine" not in readme
 
 
 def test_the_api_gives_the_same_zip():
