@@ -358,6 +358,11 @@ Q_CLUSTER = {
     },
 }
 LIKENESS_RUN_JOBS_INLINE = env.bool("LIKENESS_RUN_JOBS_INLINE", default=False)
+# The operator's target for how long a GPU job waits: the dashboard and /metrics say how many
+# GPUs keep the wait under it (portrait_site.operations.capacity).
+LIKENESS_TARGET_WAIT_MINUTES = env.float("LIKENESS_TARGET_WAIT_MINUTES", default=10.0)
+# The bearer token a Prometheus scraper sends for /metrics; empty: staff signed in only.
+LIKENESS_METRICS_TOKEN = env.str("LIKENESS_METRICS_TOKEN", default="")
 # A waiting job whose task the broker does not hold after this long is queued again (the
 # stale-job sweep). Tasks are queued in the job's own transaction, so this only catches a
 # broker purged by hand or a task lost some other way.

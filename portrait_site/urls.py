@@ -8,12 +8,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from accounts import legal_views
 from accounts import views as accounts_views
 from portrait_site import admin_dashboard, views
+from portrait_site.operations.metrics import metrics
 
 handler400 = views.bad_request
 
 urlpatterns = [
     path("", views.landing, name="landing"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("terms/", legal_views.terms, name="terms"),
     path("privacy/", legal_views.privacy, name="privacy"),
     # The language switcher on every page (accounts.locale: which choice wins where).
