@@ -110,6 +110,9 @@ if REDIS_URL:
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "likeness"}}
+# Whether every process (web and workers) reads the same cache: figures that another process's
+# write must reach (the header's unread notices) are kept in it only then.
+LIKENESS_CACHE_SHARED = bool(REDIS_URL)
 
 # --- Accounts -------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
