@@ -176,6 +176,13 @@ class JobProgress:
     eta_seconds: int | None
 
 
+def _seconds_shown(seconds: float) -> int:
+    """A wait as precise as the page words it (5 s steps under a minute and a half, whole minutes
+    above): an answer stays the same, and a poll gets its 304, until the words would change."""
+    step = 5 if seconds < 90 else 60
+    return int(round(seconds / step) * step)
+
+
 def _eta(job, estimates: QueueEstimates | None, kind: str) -> tuple[int | None, int | None]:
     """(seconds until a worker takes the job, seconds until it is done): the rest of it when
     running; when waiting, its place in the queue played forward, then the job itself. None
@@ -184,12 +191,12 @@ def _eta(job, estimates: QueueEstimates | None, kind: str) -> tuple[int | None, 
         return None, None
     if job.status == GpuJob.Status.RUNNING:
         remaining = estimates.remaining_seconds(kind=kind, table=job.table, job_id=job.pk, progress=job.progress)
-        return None, None if remaining is None else round(remaining)
+        return None, None if remaining is None else _seconds_shown(remaining)
     wait = estimates.wait_for(job.table, job.pk)
     if wait is None or wait.start_seconds is None:
         return None, None
-    start = round(wait.start_seconds)
-    return start, None if wait.own_seconds is None else round(wait.start_seconds + wait.own_seconds)
+    start = _seconds_shown(wait.start_seconds)
+    return start, None if wait.own_seconds is None else _seconds_shown(wait.start_seconds + wait.own_seconds)
 
 
 def _queue_position(estimates: QueueEstimates | None, job) -> int | None:
