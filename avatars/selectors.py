@@ -177,9 +177,10 @@ class JobProgress:
 
 
 def _seconds_shown(seconds: float) -> int:
-    """A wait as precise as the page words it (5 s steps under a minute and a half, whole minutes
-    above): an answer stays the same, and a poll gets its 304, until the words would change."""
-    step = 5 if seconds < 90 else 60
+    """A wait about as precise as the page words it (to a tenth or better: whole seconds under
+    10 s, 5 s steps under a minute and a half, half minutes under ten, then whole minutes): an
+    answer stays the same, and a poll gets its 304, until the words would change."""
+    step = 1 if seconds < 10 else 5 if seconds < 90 else 30 if seconds < 600 else 60
     return int(round(seconds / step) * step)
 
 

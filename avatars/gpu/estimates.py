@@ -3,7 +3,7 @@
 A wait is the fair queue played forward: the jobs ahead of it in the order the workers take
 them (gpu_queue_order), handed one at a time to whichever of the GPU workers alive frees up
 first, each taking as long as its kind of job (training, first portraits, re-rolls, "more like
-me", more styles) took lately. When one of those is unknown (no worker seen lately, a kind never
+me", more styles) took lately, plus the worker's pick-up time between two jobs. When one of those is unknown (no worker seen lately, a kind never
 run yet) there is no wait to tell: the page says how many jobs are ahead instead.
 
 Every waiting customer's open tab polls every two seconds, so the whole queue is played forward
@@ -141,6 +141,31 @@ def gpu_workers_alive(*, now: datetime | None = None) -> int:
     return most
 
 
+# Pick-up times are read over the last this many finished jobs.
+RECENT_PICKUPS = 50
+
+
+def gpu_pickup_seconds(*, now: datetime | None = None) -> float:
+    """How long a worker takes from finishing one job to starting the next while jobs wait: the
+    broker's poll and the claim. Nothing beside a training of minutes, but a fair share of a
+    render's seconds on a busy machine. The median, over recent finishes that left a job waiting,
+    of the time until the next job started; 0 with none seen."""
+    now = now or timezone.now()
+    since = now - timedelta(seconds=10 * WORKERS_SEEN_SECONDS)
+    rows = []
+    for model in JOB_TABLES.values():
+        rows += model.objects.filter(started_at__gte=since).values_list("queued_at", "started_at", "finished_at")
+    finishes = sorted(finished for _, _, finished in rows if finished is not None)[-RECENT_PICKUPS:]
+    starts = sorted((started, queued) for queued, started, _ in rows)
+    gaps = []
+    for finished in finishes:
+        # The first job to start after this finish that was already waiting when it came.
+        following = next((started for started, queued in starts if started > finished and queued < finished), None)
+        if following is not None:
+            gaps.append((following - finished).total_seconds())
+    return statistics.median(gaps) if gaps else 0.0
+
+
 def gpu_queue_estimates_measured(*, now: datetime | None = None) -> QueueEstimates:
     """Read the queue and play it forward: every waiting job's jobs ahead and wait."""
     from avatars.selectors import gpu_queue_order
@@ -148,6 +173,7 @@ def gpu_queue_estimates_measured(*, now: datetime | None = None) -> QueueEstimat
     now = now or timezone.now()
     typical = job_kind_typical_seconds()
     workers = gpu_workers_alive(now=now)
+    pickup = gpu_pickup_seconds(now=now)
     estimates = QueueEstimates(measured_at=time.time(), workers_alive=workers, typical_seconds=typical)
     running = []
     for table, model in JOB_TABLES.items():
@@ -168,7 +194,7 @@ def gpu_queue_estimates_measured(*, now: datetime | None = None) -> QueueEstimat
         if seconds is None:
             known = False
         elif alive:
-            free_at.append(_remaining(seconds, elapsed, progress))
+            free_at.append(_remaining(seconds, elapsed, progress) + pickup)
             estimates.backlog_seconds += free_at[-1]
     free_at = sorted(free_at)[:workers] + [0.0] * max(0, workers - len(free_at))
     heapq.heapify(free_at)
@@ -182,9 +208,9 @@ def gpu_queue_estimates_measured(*, now: datetime | None = None) -> QueueEstimat
         if own is None:
             known = False
         else:
-            estimates.backlog_seconds += own
+            estimates.backlog_seconds += own + pickup
         if known:
-            heapq.heappush(free_at, start + own)
+            heapq.heappush(free_at, start + own + pickup)
         ahead += 1
     return estimates
 

@@ -15,9 +15,9 @@ from tests.factories import AvatarFactory, StyleTemplateFactory
 pytestmark = pytest.mark.django_db
 
 
-def job(model, *, status, queued_ago=0.0, started_ago=None, ran=None, kind=None, avatar=None):
+def job(model, *, status, queued_ago=0.0, started_ago=None, ran=None, kind=None, avatar=None, now=None):
     """A job row with its times set `…_ago` seconds before now; `ran`: it finished after that long."""
-    now = timezone.now()
+    now = now or timezone.now()
     avatar = avatar or AvatarFactory(status=Avatar.Status.READY)
     fields = {"template": StyleTemplateFactory(), "kind": kind or RenderJob.Kind.INITIAL} if model is RenderJob else {}
     created = model.objects.create(avatar=avatar, status=status, **fields)
@@ -54,12 +54,14 @@ def test_a_wait_is_the_fair_queue_played_forward_over_the_workers_alive():
     progress = avatar_progress(avatar=mine)
 
     # Free in 8 s and 240 s; the training takes the first (free again at 308), the first
-    # portrait the one free at 240 (free again at 250): my re-roll starts at 250, done at 256,
-    # both told in whole minutes.
+    # portrait the one free at 240 (free again at 250): my re-roll starts at 250, done at 256.
     (reroll,) = progress["jobs"]
+    wait = gpu_queue_estimates_measured().waits[("render", RenderJob.objects.get(avatar=mine).pk)]
+    assert (wait.ahead, wait.start_seconds, wait.own_seconds) == (4, pytest.approx(250, abs=3), 6)
     assert reroll["queue_position"] == 4
+    # Told in half minutes, as the page words it ("about 4 min").
     assert reroll["wait_seconds"] == 240
-    assert reroll["eta_seconds"] == 240
+    assert reroll["eta_seconds"] in (240, 270)
     assert progress["eta_seconds"] == reroll["eta_seconds"]
     assert "about 4 min left" in avatar_progress_summary(progress=progress)
 
@@ -111,3 +113,16 @@ def test_a_kind_of_job_never_run_yet_has_no_basis_for_what_waits_behind_it():
     (wait,) = gpu_queue_estimates_measured().waits.values()
 
     assert wait.ahead == 1 and wait.start_seconds is None
+
+
+def test_the_pickup_between_two_jobs_is_counted_from_finishes_that_left_a_job_waiting():
+    from avatars.gpu.estimates import gpu_pickup_seconds
+
+    now = timezone.now()
+    # A worker finished at 100 s ago; the job waiting since 120 s ago started 0.8 s later.
+    job(RenderJob, status="succeeded", queued_ago=130, started_ago=110, ran=10, now=now)
+    job(RenderJob, status="succeeded", queued_ago=120, started_ago=99.2, ran=5, now=now)
+    # A job queued after that finish is no pick-up: the worker was idle, not slow.
+    job(RenderJob, status="succeeded", queued_ago=60, started_ago=59.9, ran=5, now=now)
+
+    assert gpu_pickup_seconds() == pytest.approx(0.8, abs=0.01)
