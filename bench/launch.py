@@ -435,7 +435,8 @@ def report(args, figures: Figures, customers, hour: float) -> None:
           f"{behind} of {len(first_work)} (goal: 0)")
 
     started_at = {(table, pk): started for table, pk, _, _, _, started, *_ in jobs}
-    errors = []
+    errors, errors_by_kind = [], {}
+    kind_of = {(table, pk): kind for table, pk, kind, *_ in jobs}
     for table, pk, polled_at, shown in figures.shown:
         real = started_at.get((table, pk))
         if real is None:
@@ -443,6 +444,7 @@ def report(args, figures: Figures, customers, hour: float) -> None:
         actual = real - (start + polled_at)
         if actual >= SHORTEST_WAIT_JUDGED:
             errors.append(abs(shown - actual) / actual)
+            errors_by_kind.setdefault(kind_of[(table, pk)], []).append((shown - actual) / actual)
     print(f"\nEstimates: {figures.polls_with_number} of {figures.polls_waiting} waiting polls showed a number "
           f"(the rest: 'in the queue, about N ahead'); judged {len(errors)} with a wait over "
           f"{SHORTEST_WAIT_JUDGED:g} s real")
@@ -450,6 +452,9 @@ def report(args, figures: Figures, customers, hour: float) -> None:
         p90 = percentile(errors, 0.9)
         print(f"  error p50 {percentile(errors, 0.5):.0%}, p90 {p90:.0%} (goal p90 <= {GOAL_ESTIMATE_P90:.0%}: "
               f"{'met' if p90 <= GOAL_ESTIMATE_P90 else 'NOT met'})")
+        for kind, signed in sorted(errors_by_kind.items()):
+            print(f"    {kind:<14} {len(signed):>4} judged; shown/real - 1: p10 {percentile(signed, 0.1):+.0%}, "
+                  f"p50 {percentile(signed, 0.5):+.0%}, p90 {percentile(signed, 0.9):+.0%}")
 
     polls = figures.poll_ms
     print(f"\nPolls: {len(polls)} ({figures.polls_304} answered 304), in this process with the workers beside it: "

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from avatars.models import GpuJob, RenderJob, TrainingJob
@@ -166,6 +166,41 @@ def gpu_pickup_seconds(*, now: datetime | None = None) -> float:
     return statistics.median(gaps) if gaps else 0.0
 
 
+# New arrivals are counted over this window to know how fast work of each class keeps coming.
+ARRIVALS_WINDOW_SECONDS = 600
+# Past this share of the GPUs taken by work that goes first, a job's wait has no bound to tell.
+MOST_SHARE_TAKEN_FIRST = 0.9
+QUEUE_CLASS_OF_KIND = {TRAINING_KIND: 0, RenderJob.Kind.INITIAL: 1}  # every other kind: 2
+
+
+def queue_class_of(kind: str) -> int:
+    return QUEUE_CLASS_OF_KIND.get(kind, 2)
+
+
+def gpu_share_taken_first(*, typical: dict[str, float], workers: int, pickup: float,
+                          now: datetime | None = None) -> dict[int, float | None]:
+    """For each class of the fair queue, the share of the GPUs that work arriving from now on and
+    going before it will take: trainings arriving go before first portraits and re-rolls, first
+    portraits before re-rolls. A waiting job's wait is stretched by 1 / (1 - share), the
+    textbook result for a queue with priorities; None where the share leaves it no bound."""
+    now = now or timezone.now()
+    since = now - timedelta(seconds=ARRIVALS_WINDOW_SECONDS)
+    arrivals = {TRAINING_KIND: TrainingJob.objects.filter(queued_at__gte=since).count()}
+    arrivals.update(
+        RenderJob.objects.filter(queued_at__gte=since).values_list("kind").annotate(n=Count("pk")).order_by()
+    )
+    load_by_class = {0: 0.0, 1: 0.0, 2: 0.0}
+    for kind, count in arrivals.items():
+        seconds = typical_seconds_for(typical, kind)
+        if seconds is not None and workers > 0:
+            load_by_class[queue_class_of(kind)] += count / ARRIVALS_WINDOW_SECONDS * (seconds + pickup) / workers
+    shares = {}
+    for queue_class in load_by_class:
+        share = sum(load for other, load in load_by_class.items() if other < queue_class)
+        shares[queue_class] = share if share < MOST_SHARE_TAKEN_FIRST else None
+    return shares
+
+
 def gpu_queue_estimates_measured(*, now: datetime | None = None) -> QueueEstimates:
     """Read the queue and play it forward: every waiting job's jobs ahead and wait."""
     from avatars.selectors import gpu_queue_order
@@ -174,6 +209,7 @@ def gpu_queue_estimates_measured(*, now: datetime | None = None) -> QueueEstimat
     typical = job_kind_typical_seconds()
     workers = gpu_workers_alive(now=now)
     pickup = gpu_pickup_seconds(now=now)
+    taken_first = gpu_share_taken_first(typical=typical, workers=workers, pickup=pickup, now=now)
     estimates = QueueEstimates(measured_at=time.time(), workers_alive=workers, typical_seconds=typical)
     running = []
     for table, model in JOB_TABLES.items():
@@ -204,7 +240,9 @@ def gpu_queue_estimates_measured(*, now: datetime | None = None) -> QueueEstimat
         kind = job_kind(table, render_kinds.get(queued.job_id, RenderJob.Kind.INITIAL))
         own = typical_seconds_for(typical, kind)
         start = heapq.heappop(free_at) if known else None
-        estimates.waits[(table, queued.job_id)] = JobWait(ahead=ahead, start_seconds=start, own_seconds=own)
+        share = taken_first[queue_class_of(kind)]
+        told = None if start is None or share is None else start / (1 - share)
+        estimates.waits[(table, queued.job_id)] = JobWait(ahead=ahead, start_seconds=told, own_seconds=own)
         if own is None:
             known = False
         else:

@@ -34,22 +34,23 @@ def job(model, *, status, queued_ago=0.0, started_ago=None, ran=None, kind=None,
 def history(*, training=300.0, initial=10.0, reroll=6.0):
     """Jobs that finished hours ago: their durations are the basis, their workers long gone."""
     for seconds in (training - 20, training, training + 20):
-        job(TrainingJob, status="succeeded", started_ago=7200, ran=seconds)
+        job(TrainingJob, status="succeeded", queued_ago=7300, started_ago=7200, ran=seconds)
     for kind, seconds in ((RenderJob.Kind.INITIAL, initial), (RenderJob.Kind.REROLL, reroll)):
         for spread in (-1, 0, 1):
-            job(RenderJob, status="succeeded", started_ago=7000, ran=seconds + spread, kind=kind)
+            job(RenderJob, status="succeeded", queued_ago=7100, started_ago=7000, ran=seconds + spread, kind=kind)
 
 
 def test_a_wait_is_the_fair_queue_played_forward_over_the_workers_alive():
     history()
     # Two workers busy: a training 60 s into its typical 300, a first portrait 2 s into its 10.
-    job(TrainingJob, status="running", started_ago=60)
-    job(RenderJob, status="running", started_ago=2)
+    # (Everything arrived over ten minutes ago: no new work is coming to go before mine.)
+    job(TrainingJob, status="running", queued_ago=1000, started_ago=60)
+    job(RenderJob, status="running", queued_ago=1000, started_ago=2)
     mine = AvatarFactory(status=Avatar.Status.READY)
     # My re-roll asked first, but a training and a first portrait go before it.
-    job(RenderJob, status="queued", queued_ago=50, kind=RenderJob.Kind.REROLL, avatar=mine)
-    job(TrainingJob, status="queued", queued_ago=40)
-    job(RenderJob, status="queued", queued_ago=30)
+    job(RenderJob, status="queued", queued_ago=900, kind=RenderJob.Kind.REROLL, avatar=mine)
+    job(TrainingJob, status="queued", queued_ago=800)
+    job(RenderJob, status="queued", queued_ago=700)
 
     progress = avatar_progress(avatar=mine)
 
@@ -69,8 +70,8 @@ def test_a_wait_is_the_fair_queue_played_forward_over_the_workers_alive():
 def test_more_workers_alive_shorten_the_wait():
     history(initial=10.0)
     for _ in range(3):
-        job(RenderJob, status="running", started_ago=5)  # three workers, each 5 s from free
-    for ago in (30, 20, 10, 5):
+        job(RenderJob, status="running", queued_ago=1000, started_ago=5)  # three workers, each 5 s from free
+    for ago in (930, 920, 910, 905):
         job(RenderJob, status="queued", queued_ago=ago)
 
     estimates = gpu_queue_estimates_measured()
@@ -126,3 +127,20 @@ def test_the_pickup_between_two_jobs_is_counted_from_finishes_that_left_a_job_wa
     job(RenderJob, status="succeeded", queued_ago=60, started_ago=59.9, ran=5, now=now)
 
     assert gpu_pickup_seconds() == pytest.approx(0.8, abs=0.01)
+
+
+def test_work_that_keeps_arriving_ahead_of_a_re_roll_stretches_its_wait_and_not_a_trainings():
+    history(training=300.0, reroll=6.0)
+    job(RenderJob, status="running", queued_ago=1000, started_ago=1, kind=RenderJob.Kind.REROLL)  # one worker
+    reroll = job(RenderJob, status="queued", queued_ago=900, kind=RenderJob.Kind.REROLL)
+    # Trainings come one in ten minutes (this one), five minutes each: half the GPU.
+    training = job(TrainingJob, status="queued", queued_ago=30)
+    # The worker finished the training before, 0.5 s before it took the running re-roll.
+    job(TrainingJob, status="succeeded", queued_ago=700, started_ago=301.5, ran=300)
+
+    waits = gpu_queue_estimates_measured().waits
+
+    # The training goes first (the running re-roll's 5 s left, and the pick-up); the re-roll
+    # starts after it (306 s), stretched by 1 / (1 - 1/2) for the trainings still to come.
+    assert waits[("training", training.pk)].start_seconds == pytest.approx(5.5, abs=1.5)
+    assert waits[("render", reroll.pk)].start_seconds == pytest.approx(613, abs=5)

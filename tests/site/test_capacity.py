@@ -30,7 +30,9 @@ def arrivals(count: int, *, seconds: float, running_now: int = 0):
     for index in range(count):
         queued = now - timedelta(minutes=59) + timedelta(seconds=index * 3540 / count)
         running = index >= count - running_now
-        started = now - timedelta(seconds=5) if running else queued
+        if running:  # arrived just now, taken at once by a free GPU
+            queued = now - timedelta(seconds=5)
+        started = queued
         job = TrainingJobFactory(status="running" if running else "succeeded")
         TrainingJob.objects.filter(pk=job.pk).update(
             queued_at=queued, started_at=started, heartbeat_at=now,
