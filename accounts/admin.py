@@ -2,9 +2,9 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from accounts.deletion import user_delete_everything
 from accounts.models import ApiToken, DeletionReceipt, Notice, User
 from accounts.notices import notice_text
+from portrait_site.privacy.deletion import user_delete_everything
 
 
 @admin.register(User)

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import PhotoConsent, User
 from accounts.terms import terms_check_accepted, terms_figures, terms_version
-from portrait_site.errors import ApplicationError
+from portrait_site.core.errors import ApplicationError
 
 
 class PhotoConsentRequired(ApplicationError):

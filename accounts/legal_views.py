@@ -1,21 +1,20 @@
 """The pages that say who owns what, and the records behind them: terms and privacy, accepting
 a new version, consent for an avatar's photos, verifying the email address, downloading my
 data, and a deletion receipt as a file. Thin views over accounts.terms, accounts.consent,
-accounts.verification, accounts.export and accounts.receipt_files."""
+accounts.verification, portrait_site.privacy.export and accounts.receipt_files."""
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.consent import photo_consent_give, photo_consent_given, photo_consent_statement
-from accounts.export import user_data_export, user_data_export_name
 from accounts.forms import PhotoConsentForm, TermsAcceptForm
 from accounts.receipt_files import receipt_file_name, receipt_text
 from accounts.selectors import receipt_get
@@ -26,6 +25,8 @@ from accounts.verification import (
     email_verification_resend,
     email_verify,
 )
+from avatars.selectors import avatar_get_for_user
+from portrait_site.privacy.export import user_data_export, user_data_export_name
 
 
 def url_with_next(url_name: str, next_url: str, **kwargs) -> str:
@@ -63,16 +64,10 @@ def terms_accept_page(request):
     return render(request, "accounts/terms_accept.html", {"form": form, "next": next_url, **terms_figures()})
 
 
-def _own_avatar(request, public_id):
-    from avatars.models import Avatar
-
-    return get_object_or_404(Avatar, public_id=public_id, user=request.user)
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def photo_consent(request, public_id):
-    avatar = _own_avatar(request, public_id)
+    avatar = avatar_get_for_user(user=request.user, public_id=public_id)
     if photo_consent_given(avatar=avatar):
         return redirect("avatars:detail", public_id=avatar.public_id)
     if not terms_accepted(user=request.user):

@@ -30,7 +30,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from portrait_site.errors import ApplicationError
+from portrait_site.core.errors import ApplicationError
 
 TIME_ZONE_COOKIE = "likeness_time_zone"
 

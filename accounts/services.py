@@ -1,5 +1,5 @@
 """Account services: signing up, the sign-in budget and the sign-up rate limit. Notices are
-accounts.notices, receipts accounts.receipts, deleting everything accounts.deletion."""
+accounts.notices, receipts accounts.receipts, deleting everything portrait_site.privacy.deletion."""
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -10,7 +10,7 @@ from accounts.mail import mail_user
 from accounts.models import User
 from accounts.terms import terms_accept
 from accounts.verification import email_verification_send
-from portrait_site.rate_limits import rate_limit_hit
+from portrait_site.core.rate_limits import rate_limit_hit
 
 
 def account_sign_up(

@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import TermsAcceptance, User
-from portrait_site.errors import ApplicationError
+from portrait_site.core.errors import ApplicationError
 
 
 class TermsNotAccepted(ApplicationError):

@@ -13,8 +13,8 @@ from django.utils.translation import gettext as _
 
 from accounts.mail import mail_user
 from accounts.models import User
-from portrait_site.errors import ApplicationError
-from portrait_site.rate_limits import rate_limit_hit
+from portrait_site.core.errors import ApplicationError
+from portrait_site.core.rate_limits import rate_limit_hit
 
 SIGNING_SALT = "accounts.email-verification"
 

@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.middleware.csrf import CsrfViewMiddleware
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -13,7 +13,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from accounts.deletion import user_delete_everything
 from accounts.forms import (
     AvatarDeleteForm,
     DeleteEverythingForm,
@@ -34,11 +33,14 @@ from accounts.locale import (
     user_time_zone,
 )
 from accounts.receipts import receipt_lines
-from accounts.selectors import my_data_for_user, receipt_get
+from accounts.selectors import receipt_get
 from accounts.services import account_sign_up, auth_rate_limit_hit, sign_in_budget_spent
 from accounts.terms import terms_version
 from accounts.tokens import api_token_revoke
+from avatars.selectors import avatar_get_for_user, portrait_get_for_user
 from avatars.services import avatar_delete_with_receipt, portrait_delete_with_receipt
+from portrait_site.privacy.deletion import user_delete_everything
+from portrait_site.privacy.my_data import my_data_for_user
 
 
 def rate_limited(request, *, scope: str):
@@ -160,15 +162,9 @@ def api_token_revoke_view(request, token_id):
     return redirect("accounts:my_data")
 
 
-def _own_avatar(request, public_id):
-    from avatars.models import Avatar
-
-    return get_object_or_404(Avatar, public_id=public_id, user=request.user)
-
-
 @login_required
 def avatar_delete(request, public_id):
-    avatar = _own_avatar(request, public_id)
+    avatar = avatar_get_for_user(user=request.user, public_id=public_id)
     form = AvatarDeleteForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         receipt = avatar_delete_with_receipt(user=request.user, avatar=avatar)
@@ -179,9 +175,7 @@ def avatar_delete(request, public_id):
 @login_required
 @require_POST
 def portrait_delete(request, public_id):
-    from avatars.models import Portrait
-
-    portrait = get_object_or_404(Portrait, public_id=public_id, avatar__user=request.user)
+    portrait = portrait_get_for_user(user=request.user, public_id=public_id)
     receipt = portrait_delete_with_receipt(user=request.user, portrait=portrait)
     return redirect("accounts:receipt", token=receipt.token)
 

@@ -6,7 +6,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from avatars.photo_verdicts import verdict_sentence
-from portrait_site.status import StatusModel
+from portrait_site.core.status import StatusModel
 
 
 def _private_name(folder: str, extension: str) -> str:

@@ -16,10 +16,11 @@ from accounts.consent import PhotoConsentRequired, photo_upload_check
 from accounts.terms import TermsNotAccepted
 from avatars import selectors, services
 from avatars.api.serializers import photo_upload_result_data
+from avatars.gpu.progress import avatar_progress
 from avatars.models import Avatar
-from portrait_site.caching import progress_poll_response
-from portrait_site.errors import json_error
-from portrait_site.files import private_bytes_response, private_file_response
+from portrait_site.core.caching import progress_poll_response
+from portrait_site.core.errors import json_error
+from portrait_site.core.files import private_bytes_response, private_file_response
 
 
 @login_required
@@ -88,7 +89,7 @@ def detail(request, public_id):
 
 def _progress_for_page(avatar: Avatar) -> dict:
     """avatar_progress's data with the words the page shows for it."""
-    progress = selectors.avatar_progress(avatar=avatar)
+    progress = avatar_progress(avatar=avatar)
     progress["summary"] = selectors.avatar_progress_summary(progress=progress)
     for job in progress["jobs"]:
         job["state_words"] = selectors.job_state_words(job=job)

@@ -29,9 +29,10 @@ django.setup()
 
 from django.db import transaction  # noqa: E402
 
-from avatars import services, worker  # noqa: E402
-from avatars.job_stages import job_stage  # noqa: E402
-from avatars.jobs import job_lock_own_attempt, job_mark_succeeded  # noqa: E402
+from avatars import services  # noqa: E402
+from avatars.gpu import worker  # noqa: E402
+from avatars.gpu.job_stages import job_stage  # noqa: E402
+from avatars.gpu.jobs import job_lock_own_attempt, job_mark_succeeded  # noqa: E402
 from avatars.models import Avatar, RenderJob  # noqa: E402
 
 STANDIN_LABEL = "stand-in engine (bench/launch.py): sleeps, renders nothing"

@@ -47,7 +47,7 @@ from avatars.engine.rendering import (  # noqa: E402
 )
 from avatars.engine.scoring import largest_face_finder, portrait_scorer  # noqa: E402
 from avatars.engine.training import train_lora  # noqa: E402
-from avatars.engine_config import engine_spec  # noqa: E402
+from avatars.gpu.engine_config import engine_spec  # noqa: E402
 from styles.management.commands.seed_likeness import NEGATIVE_PROMPT, PROMPT_OPENING, TEMPLATES  # noqa: E402
 from styles.models import StyleTemplate  # noqa: E402
 

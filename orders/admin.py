@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from orders.models import Order, Refund, StripeEvent
 from orders.services import OrderNotAllowed, order_refund
-from portrait_site.money import format_price
+from portrait_site.core.money import format_price
 
 
 def stripe_dashboard_link(path: str, object_id: str):

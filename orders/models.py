@@ -4,8 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from portrait_site.money import format_price
-from portrait_site.status import StatusModel
+from portrait_site.core.money import format_price
+from portrait_site.core.status import StatusModel
 
 
 class Order(StatusModel):

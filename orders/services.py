@@ -32,7 +32,7 @@ from orders.selectors import (
     refund_list_awaiting_stripe,
     refund_list_unsent,
 )
-from portrait_site.errors import ApplicationError
+from portrait_site.core.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from functools import lru_cache
 import stripe
 from django.conf import settings
 
-from portrait_site.errors import ApplicationError
+from portrait_site.core.errors import ApplicationError
 
 
 class PaymentGatewayError(ApplicationError):

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from portrait_site.errors import json_error
+from portrait_site.core.errors import json_error
 
 
 class SecurityHeadersMiddleware:

@@ -305,7 +305,7 @@ LIKENESS_MIN_LIKENESS = env.float("LIKENESS_MIN_LIKENESS", default=55.0)
 LIKENESS_EXTRA_RENDERS = env.int("LIKENESS_EXTRA_RENDERS", default=20)
 LIKENESS_JOB_MAX_ATTEMPTS = env.int("LIKENESS_JOB_MAX_ATTEMPTS", default=3)
 # A running job's worker writes its heartbeat this often, from a thread of its own: a slow step
-# of the work (loading a model, one long render) never silences it (avatars.jobs.JobHeartbeat).
+# of the work (loading a model, one long render) never silences it (avatars.gpu.jobs.JobHeartbeat).
 LIKENESS_HEARTBEAT_SECONDS = env.float("LIKENESS_HEARTBEAT_SECONDS", default=1.0)
 # A running job whose heartbeat is older than this is taken to be dead and requeued: ten missed
 # beats, so a database that answers slowly for a few seconds takes over no live job.
@@ -313,7 +313,7 @@ LIKENESS_HEARTBEAT_STALE_SECONDS = env.float(
     "LIKENESS_HEARTBEAT_STALE_SECONDS", default=10 * LIKENESS_HEARTBEAT_SECONDS
 )
 # How often the stale-job sweep looks. A killed worker's job runs again within about the stale
-# limit plus this, plus the replacement worker's start (avatars.jobs.jobs_sweep_loop).
+# limit plus this, plus the replacement worker's start (avatars.gpu.jobs.jobs_sweep_loop).
 LIKENESS_STALE_SWEEP_SECONDS = env.float(
     "LIKENESS_STALE_SWEEP_SECONDS", default=LIKENESS_HEARTBEAT_STALE_SECONDS / 2
 )
@@ -345,7 +345,7 @@ _q_common = {
 Q_CLUSTER = {
     **_q_common,
     "name": "default",
-    # One of them is the stale-job sweep, looking every few seconds (avatars.jobs.jobs_sweep_loop).
+    # One of them is the stale-job sweep, looking every few seconds (avatars.gpu.jobs.jobs_sweep_loop).
     "workers": env.int("LIKENESS_CPU_WORKERS", default=3),
     "timeout": 300,
     "retry": 360,
@@ -384,14 +384,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # DRF's three, with a JSON parser that answers a body nested too deep with a 400, not a 500.
     "DEFAULT_PARSER_CLASSES": [
-        "portrait_site.parsers.JSONParser",
+        "portrait_site.core.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
-    "DEFAULT_SCHEMA_CLASS": "portrait_site.api.AutoSchema",
-    "EXCEPTION_HANDLER": "portrait_site.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "portrait_site.core.api.AutoSchema",
+    "EXCEPTION_HANDLER": "portrait_site.core.api.exception_handler",
     "NUM_PROXIES": LIKENESS_TRUSTED_PROXIES,
     "DEFAULT_THROTTLE_RATES": {
         "votes": env.str("LIKENESS_THROTTLE_VOTES", default="30/min"),
@@ -421,7 +421,7 @@ SPECTACULAR_SETTINGS = {
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "portrait_site.api.schema_bound_path_integers",
+        "portrait_site.core.api.schema_bound_path_integers",
     ],
 }
 

@@ -7,7 +7,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from accounts import legal_views
 from accounts import views as accounts_views
-from portrait_site import admin_dashboard, views
+from portrait_site import views
+from portrait_site.operations import admin_dashboard
 from portrait_site.operations.metrics import metrics
 
 handler400 = views.bad_request

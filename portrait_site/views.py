@@ -6,8 +6,8 @@ from django.urls import reverse
 from django.views import defaults
 
 from avatars.services import photos_too_many_message
-from portrait_site.caching import cache_public_page
-from portrait_site.errors import json_error
+from portrait_site.core.caching import cache_public_page
+from portrait_site.core.errors import json_error
 from styles.selectors import template_catalogue_version, template_list_published
 
 

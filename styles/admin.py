@@ -10,10 +10,10 @@ from django.utils.translation import gettext_lazy as _
 from avatars.engine.pipeline import CLIP_MAX_TOKENS
 from avatars.engine.prompts import prompt_overflow, prompt_token_count
 from avatars.engine.rendering import resolve_prompt
-from avatars.engine_config import engine_spec
+from avatars.gpu.engine_config import engine_spec
 from avatars.selectors import template_list_with_statistics
 from avatars.services import template_preview_render
-from portrait_site.errors import ApplicationError
+from portrait_site.core.errors import ApplicationError
 from styles.models import StyleExample, StyleTemplate, TemplateRequest, TemplateVote
 from styles.services import (
     template_delete,

@@ -7,7 +7,7 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from avatars.engine.passes import DEFAULT_FACE_STRENGTH, DEFAULT_HIRES_STRENGTH
-from portrait_site.status import StatusModel
+from portrait_site.core.status import StatusModel
 
 
 def template_image_path(instance, filename: str) -> str:

@@ -19,9 +19,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from accounts.locale import user_locale_override
 from accounts.mail import mail_render_for_user, mail_send_all
 from accounts.notices import notice_create
-from portrait_site.errors import ApplicationError
-from portrait_site.files import storage_delete_files
-from portrait_site.rate_limits import rate_limit_hit
+from portrait_site.core.errors import ApplicationError
+from portrait_site.core.files import storage_delete_files
+from portrait_site.core.rate_limits import rate_limit_hit
 from styles.models import StyleTemplate, TemplateRequest, TemplateVote
 from styles.selectors import template_request_list_changed
 

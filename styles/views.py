@@ -8,8 +8,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from portrait_site.caching import cache_public_page
-from portrait_site.errors import ApplicationError
+from portrait_site.core.caching import cache_public_page
+from portrait_site.core.errors import ApplicationError
 from styles.forms import TemplateRequestForm
 from styles.models import StyleTemplate, TemplateRequest
 from styles.selectors import (

@@ -13,12 +13,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.consent import photo_consent_give, photo_consent_given, photo_consent_statement
-from accounts.export import user_data_export, user_data_export_name
 from accounts.terms import terms_accept, terms_accepted, terms_version
 from accounts.verification import email_verification_resend
 from avatars.selectors import avatar_get_for_user
-from portrait_site.api import IsOwner, PrivateFileView, error_responses
-from portrait_site.parsers import JSONParser
+from portrait_site.core.api import IsOwner, PrivateFileView, error_responses
+from portrait_site.core.parsers import JSONParser
+from portrait_site.privacy.export import user_data_export, user_data_export_name
 
 
 class TermsSerializer(serializers.Serializer):

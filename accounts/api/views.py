@@ -9,12 +9,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api import serializers as api_serializers
-from accounts.deletion import user_delete_everything
 from accounts.models import ApiToken
 from accounts.services import sign_in_budget_spent
 from accounts.tokens import api_token_create, api_tokens_revoke_all
-from portrait_site.api import error_responses
-from portrait_site.parsers import JSONParser
+from portrait_site.core.api import error_responses
+from portrait_site.core.parsers import JSONParser
+from portrait_site.privacy.deletion import user_delete_everything
 
 
 class TokenView(APIView):

@@ -1,13 +1,13 @@
 from django import template
 
-from portrait_site.money import format_price
+from portrait_site.core.money import format_price
 
 register = template.Library()
 
 
 @register.filter
 def money(amount_minor, currency: str) -> str:
-    """{{ 990|money:"cny" }}: the price as the reader's language writes it (portrait_site.money)."""
+    """{{ 990|money:"cny" }}: the price as the reader's language writes it (portrait_site.core.money)."""
     return format_price(amount_minor, currency)
 
 

@@ -3,7 +3,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from avatars.job_stages import job_stage_words
+from avatars.gpu.job_stages import job_stage_words
 from avatars.models import Avatar, Photo, Portrait, RenderJob
 from avatars.selectors import (
     PhotoReadiness,

@@ -16,10 +16,11 @@ from accounts.api.serializers import DeletionReceiptSerializer
 from accounts.consent import photo_upload_check
 from avatars import selectors, services
 from avatars.api import serializers as api_serializers
-from portrait_site.api import IsOwner, PrivateFileView, error_responses
-from portrait_site.caching import progress_poll_response
-from portrait_site.files import private_bytes_response, private_file_response
-from portrait_site.parsers import JSONParser
+from avatars.gpu.progress import avatar_progress
+from portrait_site.core.api import IsOwner, PrivateFileView, error_responses
+from portrait_site.core.caching import progress_poll_response
+from portrait_site.core.files import private_bytes_response, private_file_response
+from portrait_site.core.parsers import JSONParser
 
 OWNED = [IsAuthenticated, IsOwner]
 
@@ -186,7 +187,7 @@ class AvatarProgressView(OwnedAvatarMixin, APIView):
     )
     @method_decorator(progress_poll_response)
     def get(self, request, public_id):
-        progress = selectors.avatar_progress(avatar=self.get_avatar())
+        progress = avatar_progress(avatar=self.get_avatar())
         return Response(api_serializers.ProgressSerializer(progress).data)
 
 

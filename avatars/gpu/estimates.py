@@ -23,6 +23,12 @@ from django.core.cache import cache
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from avatars.gpu.scheduling import (
+    QUEUE_CLASS_FIRST_PORTRAITS,
+    QUEUE_CLASS_MORE,
+    QUEUE_CLASS_TRAINING,
+    gpu_queue_order,
+)
 from avatars.models import GpuJob, RenderJob, TrainingJob
 
 QUEUE_SNAPSHOT_SECONDS = 2
@@ -170,11 +176,11 @@ def gpu_pickup_seconds(*, now: datetime | None = None) -> float:
 ARRIVALS_WINDOW_SECONDS = 600
 # Past this share of the GPUs taken by work that goes first, a job's wait has no bound to tell.
 MOST_SHARE_TAKEN_FIRST = 0.9
-QUEUE_CLASS_OF_KIND = {TRAINING_KIND: 0, RenderJob.Kind.INITIAL: 1}  # every other kind: 2
+QUEUE_CLASS_OF_KIND = {TRAINING_KIND: QUEUE_CLASS_TRAINING, RenderJob.Kind.INITIAL: QUEUE_CLASS_FIRST_PORTRAITS}
 
 
 def queue_class_of(kind: str) -> int:
-    return QUEUE_CLASS_OF_KIND.get(kind, 2)
+    return QUEUE_CLASS_OF_KIND.get(kind, QUEUE_CLASS_MORE)
 
 
 def gpu_share_taken_first(*, typical: dict[str, float], workers: int, pickup: float,
@@ -189,7 +195,7 @@ def gpu_share_taken_first(*, typical: dict[str, float], workers: int, pickup: fl
     arrivals.update(
         RenderJob.objects.filter(queued_at__gte=since).values_list("kind").annotate(n=Count("pk")).order_by()
     )
-    load_by_class = {0: 0.0, 1: 0.0, 2: 0.0}
+    load_by_class = dict.fromkeys((QUEUE_CLASS_TRAINING, QUEUE_CLASS_FIRST_PORTRAITS, QUEUE_CLASS_MORE), 0.0)
     for kind, count in arrivals.items():
         seconds = typical_seconds_for(typical, kind)
         if seconds is not None and workers > 0:
@@ -203,8 +209,6 @@ def gpu_share_taken_first(*, typical: dict[str, float], workers: int, pickup: fl
 
 def gpu_queue_estimates_measured(*, now: datetime | None = None) -> QueueEstimates:
     """Read the queue and play it forward: every waiting job's jobs ahead and wait."""
-    from avatars.selectors import gpu_queue_order
-
     now = now or timezone.now()
     typical = job_kind_typical_seconds()
     workers = gpu_workers_alive(now=now)

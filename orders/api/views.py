@@ -12,7 +12,7 @@ from orders.api.serializers import CheckoutSerializer, OrderSerializer
 from orders.models import Order
 from orders.selectors import order_get_for_user
 from orders.services import checkout_start, order_create_for_avatar
-from portrait_site.api import IsOwner, WriteScopedRateThrottle, error_responses
+from portrait_site.core.api import IsOwner, WriteScopedRateThrottle, error_responses
 
 OWNED = [IsAuthenticated, IsOwner]
 

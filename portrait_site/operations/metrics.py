@@ -26,8 +26,8 @@ from prometheus_client.registry import Collector
 from avatars.gpu.estimates import TRAINING_KIND, gpu_workers_alive
 from avatars.models import GpuJob, RenderJob, TrainingJob
 from orders.models import Order, Refund
-from portrait_site.insights import PAID_STATUSES
 from portrait_site.operations.capacity import WINDOW, capacity_figures, operator_target_wait_seconds
+from portrait_site.operations.insights import PAID_STATUSES
 
 WAIT_QUANTILES = (0.5, 0.95)
 

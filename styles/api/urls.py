@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portrait_site.caching import cache_public_page
+from portrait_site.core.caching import cache_public_page
 from styles.api import views
 from styles.selectors import template_catalogue_version
 

@@ -7,8 +7,8 @@ from rest_framework.permissions import AllowAny, IsAuthenticated, IsAuthenticate
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portrait_site.api import WriteScopedRateThrottle, error_responses
-from portrait_site.parsers import JSONParser
+from portrait_site.core.api import WriteScopedRateThrottle, error_responses
+from portrait_site.core.parsers import JSONParser
 from styles.api.serializers import (
     StyleTemplateSerializer,
     TemplateRequestCreateSerializer,

@@ -12,9 +12,9 @@ from django.urls import reverse
 from PIL import Image
 from rest_framework.test import APIClient
 
-from accounts.deletion import user_delete_everything
 from avatars.models import Avatar
 from orders.models import Order, Refund
+from portrait_site.privacy.deletion import user_delete_everything
 from tests.factories import AvatarFactory, OrderFactory, PhotoFactory, PortraitFactory, UserFactory
 from tests.tiny_lora import lora_output_change, tiny_avatar_lora
 

@@ -8,11 +8,11 @@ from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django_q.models import OrmQ
 
-from accounts.deletion import user_delete_everything
 from accounts.notices import notice_text
 from accounts.verification import email_verification_send
-from avatars import jobs
+from avatars.gpu import jobs
 from avatars.models import Avatar
+from portrait_site.privacy.deletion import user_delete_everything
 from styles.services import template_publish
 from tests.factories import (
     OrderFactory,

@@ -5,7 +5,6 @@ from django.contrib.sessions.models import Session
 from django.core.files.base import ContentFile
 from django.test import RequestFactory
 
-from accounts.deletion import user_delete_everything
 from accounts.models import DeletionReceipt, Notice, User
 from accounts.receipts import deletion_receipt_create, email_hash
 from accounts.services import auth_rate_limit_hit, client_ip
@@ -13,6 +12,7 @@ from accounts.tokens import api_token_create
 from avatars.models import Avatar, Photo, Portrait
 from avatars.services import avatar_delete_with_receipt, portrait_delete_with_receipt
 from orders.models import Order
+from portrait_site.privacy.deletion import user_delete_everything
 from styles.models import TemplateVote
 from tests.factories import (
     AvatarFactory,

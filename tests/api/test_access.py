@@ -93,7 +93,7 @@ def test_the_object_permission_is_a_second_lock(rf, owned):
     """Even an object fetched past the querysets is refused for a user who does not own it."""
     from rest_framework.exceptions import NotFound
 
-    from portrait_site.api import IsOwner
+    from portrait_site.core.api import IsOwner
 
     request = rf.get("/")
     request.user = UserFactory()

@@ -7,9 +7,11 @@ import pytest
 from django.utils import timezone
 from django_q.models import OrmQ
 
-from avatars import jobs, services
+from avatars import services
+from avatars.gpu import jobs
+from avatars.gpu.progress import avatar_progress
+from avatars.gpu.scheduling import gpu_queue_order
 from avatars.models import Avatar, RenderJob, TrainingJob
-from avatars.selectors import avatar_progress, gpu_queue_order
 from tests.factories import AvatarFactory, PortraitFactory, StyleTemplateFactory
 
 pytestmark = pytest.mark.django_db

@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.slow, pytest.mark.usefixtures("
 @pytest.fixture(autouse=True)
 def lora_cache(tmp_path, monkeypatch) -> Path:
     folder = tmp_path / "lora-cache"
-    monkeypatch.setattr("avatars.worker.LORA_CACHE_DIR", folder)
+    monkeypatch.setattr("avatars.gpu.worker.LORA_CACHE_DIR", folder)
     return folder
 
 
@@ -81,7 +81,7 @@ def test_the_download_is_the_high_resolution_pass_and_the_pages_show_a_web_copy(
 
 def _tiny_engine():
     from avatars.engine.pipeline import get_engine
-    from avatars.engine_config import engine_spec
+    from avatars.gpu.engine_config import engine_spec
 
     return get_engine(engine_spec())
 

@@ -1,5 +1,5 @@
 """The heartbeat beats from a thread of its own, and the sweep looks every few seconds: a dead
-worker's job is taken over soon, a live one in a slow step never (avatars.jobs)."""
+worker's job is taken over soon, a live one in a slow step never (avatars.gpu.jobs)."""
 
 import time
 from datetime import timedelta
@@ -8,7 +8,8 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from avatars import jobs, tasks
+from avatars import tasks
+from avatars.gpu import jobs
 from avatars.models import RenderJob
 from tests.factories import RenderJobFactory
 

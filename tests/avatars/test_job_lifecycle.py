@@ -7,9 +7,9 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_q.models import OrmQ
 
-from avatars import jobs
+from avatars.gpu import jobs
+from avatars.gpu.queue import job_enqueue
 from avatars.models import Avatar, RenderJob, TrainingJob
-from avatars.queue import job_enqueue
 from orders.services import order_refund
 from tests.factories import AvatarFactory, OrderFactory, RenderJobFactory, TrainingJobFactory
 

@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.slow, pytest.mark.usefixtures("
 def lora_cache(tmp_path, monkeypatch) -> Path:
     """This test's own folder for the GPU machine's local LoRA copies."""
     folder = tmp_path / "lora-cache"
-    monkeypatch.setattr("avatars.worker.LORA_CACHE_DIR", folder)
+    monkeypatch.setattr("avatars.gpu.worker.LORA_CACHE_DIR", folder)
     return folder
 
 
@@ -114,7 +114,7 @@ def test_more_like_me_raises_the_avatar_pull_each_click_and_keeps_the_chain(coll
 
 
 def test_a_second_delivery_of_the_training_task_does_nothing(collected_avatar, django_capture_on_commit_callbacks):
-    from avatars.worker import training_job_execute
+    from avatars.gpu.worker import training_job_execute
 
     order = order_create_for_avatar(user=collected_avatar.user, avatar=collected_avatar)
     with django_capture_on_commit_callbacks(execute=True):
@@ -133,7 +133,7 @@ def test_a_second_delivery_of_the_training_task_does_nothing(collected_avatar, d
 def test_a_local_lora_copy_stays_while_a_render_waits_and_goes_with_a_deleted_avatar(
     collected_avatar, lora_cache, django_capture_on_commit_callbacks
 ):
-    from avatars.worker import _local_lora_path, local_loras_prune
+    from avatars.gpu.worker import _local_lora_path, local_loras_prune
 
     order = order_create_for_avatar(user=collected_avatar.user, avatar=collected_avatar)
     with django_capture_on_commit_callbacks(execute=True):

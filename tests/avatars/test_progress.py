@@ -10,8 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from avatars.gpu.progress import avatar_progress
 from avatars.models import Avatar, RenderJob, TrainingJob
-from avatars.selectors import avatar_progress
 from styles.models import StyleTemplate
 from tests.factories import AvatarFactory, StyleTemplateFactory, UserFactory
 

@@ -24,7 +24,7 @@ def validated(small_engine, settings, tmp_path, monkeypatch):
     # Two optimizer steps of 4 samples, validated after each.
     settings.LIKENESS_TRAIN_MAX_SAMPLES = 8
     settings.LIKENESS_VALIDATE_EVERY = 4
-    monkeypatch.setattr("avatars.worker.LORA_CACHE_DIR", tmp_path / "lora-cache")
+    monkeypatch.setattr("avatars.gpu.worker.LORA_CACHE_DIR", tmp_path / "lora-cache")
 
 
 @pytest.fixture

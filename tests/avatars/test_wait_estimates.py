@@ -8,8 +8,9 @@ from django.utils import timezone
 from django.utils.translation import override
 
 from avatars.gpu.estimates import gpu_queue_estimates_measured, gpu_workers_alive
+from avatars.gpu.progress import avatar_progress
 from avatars.models import Avatar, RenderJob, TrainingJob
-from avatars.selectors import avatar_progress, avatar_progress_summary
+from avatars.selectors import avatar_progress_summary
 from tests.factories import AvatarFactory, StyleTemplateFactory
 
 pytestmark = pytest.mark.django_db

@@ -239,7 +239,7 @@ def test_a_failed_builds_refund_that_raised_on_its_first_call_is_made_by_the_rec
     from django.utils.module_loading import import_string
     from django_q.models import OrmQ
 
-    from avatars.jobs import jobs_requeue_stale
+    from avatars.gpu.jobs import jobs_requeue_stale
     from avatars.models import Avatar, RenderJob
     from orders import services
     from tests.factories import RenderJobFactory, TrainingJobFactory

@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 
 from avatars import services
-from avatars.jobs import jobs_requeue_stale
+from avatars.gpu.jobs import jobs_requeue_stale
 from avatars.models import RenderJob
 from tests.factories import StyleTemplateFactory
 from tests.workers import wait_until

@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 from django_q.models import OrmQ
 
-from avatars.jobs import jobs_requeue_lost
+from avatars.gpu.jobs import jobs_requeue_lost
 from avatars.models import RenderJob
 from tests.factories import AvatarFactory, StyleTemplateFactory
 from tests.workers import REPO, worker_environment

@@ -74,7 +74,7 @@ def keys(s3, prefix: str) -> set[str]:
 def test_the_whole_flow_on_s3_keeps_every_object_private_and_no_photo_after_training(
     s3, paid_avatar, settings, client
 ):
-    from avatars.worker import training_job_execute
+    from avatars.gpu.worker import training_job_execute
 
     avatar = paid_avatar()
     photo_keys = set(avatar.photos.filter(status="accepted").values_list("image", flat=True))

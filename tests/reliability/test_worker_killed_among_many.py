@@ -15,7 +15,7 @@ from tests.workers import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
-JOBS = 6
+JOBS = 4
 
 
 def test_a_killed_workers_job_is_done_once_by_the_workers_still_running(
@@ -26,29 +26,27 @@ def test_a_killed_workers_job_is_done_once_by_the_workers_still_running(
     with transaction.atomic():
         job_ids = [services.render_job_create(avatar=trained_avatar, template=template, kind=RenderJob.Kind.EXTRA).pk
                    for _ in range(JOBS)]
-    workers.start(["default", "gpu-a", "gpu-b", "gpu-c"])
+    workers.start(["default", "gpu-a", "gpu-b"])
     running = RenderJob.objects.filter(pk__in=job_ids, status="running", stage="rendering", progress__gt=5)
-    wait_until(lambda: running.count() >= 2, timeout=JOB_TIMEOUT, interval=0.05, message="two workers mid-render")
+    wait_until(lambda: running.count() >= 2, timeout=JOB_TIMEOUT, interval=0.05, message="both workers mid-render")
+    mid_job = set(running.values_list("pk", flat=True))
 
     workers.kill("gpu-a")
-    # The killed worker's job is the one whose heartbeat (written every second) stops.
-    killed = wait_until(
-        lambda: RenderJob.objects.filter(
-            pk__in=job_ids, status="running", heartbeat_at__lt=timezone.now() - timezone.timedelta(seconds=3)
-        ).first(),
-        timeout=30, interval=0.2, message="the killed worker's job to fall silent",
-    )
-    assert killed.attempts == 1
 
     wait_until(lambda: RenderJob.objects.filter(pk__in=job_ids, status="succeeded").count() == JOBS
                or RenderJob.objects.filter(pk__in=job_ids, status="failed").exists(),
-               timeout=JOB_TIMEOUT, interval=0.5, message=f"{JOBS} render jobs to end")
+               timeout=2 * JOB_TIMEOUT, interval=0.5, message=f"{JOBS} render jobs to end")
     attempts = dict(RenderJob.objects.filter(pk__in=job_ids).values_list("pk", "attempts"))
     assert set(RenderJob.objects.filter(pk__in=job_ids).values_list("status", flat=True)) == {"succeeded"}
-    assert attempts.pop(killed.pk) == 2  # taken over once, by a worker still running
-    assert set(attempts.values()) == {1}
+    # The killed worker's job, and only it, was taken over once, by the worker still running.
+    (killed,) = [pk for pk, count in attempts.items() if count == 2]
+    assert killed in mid_job
+    assert sorted(attempts.values()) == [1] * (JOBS - 1) + [2]
     per_job = Portrait.objects.filter(render_job__in=job_ids).values("render_job").annotate(n=Count("pk"))
     assert sorted(row["n"] for row in per_job) == [1] * JOBS
-    assert not OrmQ.objects.filter(key="gpu").exists()
-    # The workers that were not killed did the rest, the killed job's second attempt included.
-    assert workers.task_names("gpu-b") and workers.task_names("gpu-c")
+    # Nothing waits for a worker; what is left is what the killed cluster had pulled (its job's
+    # task, perhaps one fetched ahead), locked until the broker's retry: no longer anybody's turn.
+    assert not OrmQ.objects.filter(key="gpu", lock__lte=timezone.now()).exists()
+    assert OrmQ.objects.filter(key="gpu").count() <= 2
+    # The worker that was not killed did the rest, the killed job's second attempt included.
+    assert len(workers.task_names("gpu-b")) >= JOBS - 1

@@ -6,11 +6,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.deletion import user_delete_everything
 from avatars.models import Avatar, GpuUsage, RenderJob
 from avatars.services import gpu_usage_record
 from orders.models import Order, Refund
-from portrait_site import insights
+from portrait_site.operations import insights
+from portrait_site.privacy.deletion import user_delete_everything
 from tests.factories import (
     AvatarFactory,
     OrderFactory,

@@ -1,10 +1,10 @@
-"""One function writes every price, as the reader's language writes it (portrait_site.money)."""
+"""One function writes every price, as the reader's language writes it (portrait_site.core.money)."""
 
 import pytest
 from django.template import Context, Template
 from django.utils import translation
 
-from portrait_site.money import format_price
+from portrait_site.core.money import format_price
 
 
 @pytest.mark.parametrize("language, amount, currency, shown", [

@@ -11,7 +11,7 @@ from django.utils import translation
 from rest_framework.test import APIClient
 
 from avatars.engine.intake import REASON_CODES, WHAT_CODES
-from avatars.job_stages import STAGE_WITH_FIGURE_WORDS, STAGE_WORDS, job_stage_words
+from avatars.gpu.job_stages import STAGE_WITH_FIGURE_WORDS, STAGE_WORDS, job_stage_words
 from avatars.models import Avatar, Photo, TrainingJob
 from avatars.photo_verdicts import SENTENCES, WHAT, verdict_sentence
 from tests.factories import AvatarFactory, PhotoFactory, UserFactory
@@ -148,7 +148,7 @@ def test_the_admin_reads_in_chinese_for_a_chinese_speaking_operator():
 
 
 def test_why_a_training_failed_reads_in_the_readers_language():
-    from avatars.jobs import JobFailedForGood
+    from avatars.gpu.jobs import JobFailedForGood
 
     user = UserFactory()
     avatar = AvatarFactory(user=user, status=Avatar.Status.FAILED)

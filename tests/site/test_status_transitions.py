@@ -9,7 +9,7 @@ import pytest
 
 from avatars.models import Avatar, Photo, RenderJob, TrainingJob
 from orders.models import Order, Refund
-from portrait_site.status import InvalidTransition
+from portrait_site.core.status import InvalidTransition
 from styles.models import TemplateRequest
 
 ALLOWED = {

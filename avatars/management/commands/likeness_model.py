@@ -12,7 +12,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from avatars.engine_config import engine_spec
+from avatars.gpu.engine_config import engine_spec
 
 GB = 1024**3
 
@@ -40,7 +40,7 @@ class Command(BaseCommand):
         from avatars.engine.base_model import ModelLoadError
         from avatars.engine.model_check import model_report
         from avatars.engine.pipeline import get_engine
-        from avatars.worker import training_samples
+        from avatars.gpu.worker import training_samples
 
         spec = engine_spec()
         if model:

@@ -1,7 +1,7 @@
 """What a GPU worker does for each job: adapt the engine to the avatar's rows and files.
 
 Only the `gpu` cluster imports this module (through avatars.tasks), so torch is loaded there
-and never in the web process. The lifecycle (claim, heartbeat, outcome) is avatars.jobs; the
+and never in the web process. The lifecycle (claim, heartbeat, outcome) is avatars.gpu.jobs; the
 rules that need no GPU (what to render, storing the portrait, the mails) are avatars.services.
 """
 
@@ -17,9 +17,9 @@ from django.db import transaction
 from django.utils.translation import gettext_noop
 
 from avatars import services
-from avatars.engine_config import engine_spec
-from avatars.job_stages import job_stage
-from avatars.jobs import (
+from avatars.gpu.engine_config import engine_spec
+from avatars.gpu.job_stages import job_stage
+from avatars.gpu.jobs import (
     JobFailedForGood,
     ProgressReporter,
     job_lock_own_attempt,
@@ -34,7 +34,7 @@ LORA_CACHE_DIR = Path(tempfile.gettempdir()) / "likeness-lora"
 
 
 def gpu_next_job_execute() -> None:
-    """A worker's turn: the next waiting job in the fair order (avatars.selectors.gpu_queue_order)."""
+    """A worker's turn: the next waiting job in the fair order (avatars.gpu.scheduling.gpu_queue_order)."""
     try:
         job_run_next({TrainingJob: _train, RenderJob: _render})
     finally:

@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from portrait_site.errors import ApplicationError
+from portrait_site.core.errors import ApplicationError
 
 
 class InvalidTransition(ApplicationError):

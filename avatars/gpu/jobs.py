@@ -1,7 +1,7 @@
 """The GPU jobs' lifecycle: claim the row, report progress, record the outcome of an attempt.
 
 Only the `gpu` cluster's worker runs these (through avatars.tasks); what a job does on the
-GPU is in avatars.worker. Every entry point may run twice: a job that is already done,
+GPU is in avatars.gpu.worker. Every entry point may run twice: a job that is already done,
 cancelled or being run by a live worker is left alone.
 
 A build that fails for good is reported, not refunded here: the task named by
@@ -23,9 +23,10 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from avatars import selectors
-from avatars.job_stages import job_stage
+from avatars.gpu.job_stages import job_stage
+from avatars.gpu.queue import GPU_NEXT_JOB_TASK, enqueue_gpu_task, enqueue_task, gpu_turns_queued, job_enqueue
+from avatars.gpu.scheduling import gpu_queue_order
 from avatars.models import Avatar, GpuJob, RenderJob, TrainingJob
-from avatars.queue import GPU_NEXT_JOB_TASK, enqueue_gpu_task, enqueue_task, gpu_turns_queued, job_enqueue
 from avatars.services import gpu_usage_record
 
 logger = logging.getLogger(__name__)
@@ -184,7 +185,7 @@ def job_run(model, job_id: int, work: Callable) -> None:
 def job_run_next(works: dict[type, Callable]) -> bool:
     """Claim the first waiting job, in the fair order, that no other worker has taken, and run
     it with `works[its model]`. False when there was none."""
-    for queued in selectors.gpu_queue_order():
+    for queued in gpu_queue_order():
         job = _job_claim(queued.model, queued.job_id)
         if job is not None:
             _job_work(job, works[queued.model])

@@ -14,7 +14,7 @@ from accounts.receipts import deletion_receipt_create, receipt_counts
 from avatars.models import Avatar
 from avatars.services import avatar_delete
 from orders.models import Order
-from portrait_site.files import storage_delete_files
+from portrait_site.core.files import storage_delete_files
 from styles.models import TemplateRequest, TemplateVote
 
 

@@ -37,7 +37,7 @@ def enqueue_gpu_task(func_path: str, *args) -> str | None:
 
 
 # A GPU task names no job: each one runs the next waiting job in the fair order
-# (avatars.selectors.gpu_queue_order), so the broker's first-in-first-out order can't let one
+# (avatars.gpu.scheduling.gpu_queue_order), so the broker's first-in-first-out order can't let one
 # person's many re-rolls hold everyone else back. One task is queued per waiting job.
 GPU_NEXT_JOB_TASK = "avatars.tasks.gpu_next_job_run"
 

@@ -21,7 +21,7 @@ from rest_framework import exceptions, permissions, serializers, status, throttl
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from portrait_site.errors import ApplicationError
+from portrait_site.core.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 

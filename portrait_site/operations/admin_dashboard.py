@@ -1,4 +1,4 @@
-"""The operator's dashboard in the admin: thin views over portrait_site.insights."""
+"""The operator's dashboard in the admin: thin views over portrait_site.operations.insights."""
 
 from django.contrib import admin, messages
 from django.http import Http404
@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from avatars.models import RenderJob, TrainingJob
 from avatars.services import AvatarError, job_retry
-from portrait_site import insights
+from portrait_site.operations import insights
 from portrait_site.operations.capacity import capacity_for_dashboard
 
 JOB_MODELS = {"training": TrainingJob, "render": RenderJob}

@@ -2,7 +2,7 @@
 
 A service raises a subclass of ApplicationError when a request can't be done as asked; the
 message is written for the person who asked. The API's exception handler maps the base class
-once (portrait_site.api), so a new refusal needs no registration anywhere. Pages show the
+once (portrait_site.core.api), so a new refusal needs no registration anywhere. Pages show the
 message. A leaf module: every app may import it.
 """
 
@@ -23,6 +23,6 @@ class ApplicationError(Exception):
 
 
 def json_error(*, status: int, code: str, message: str) -> JsonResponse:
-    """The API's error body (portrait_site.api.error_response) from a plain Django view, for the
+    """The API's error body (portrait_site.core.api.error_response) from a plain Django view, for the
     pages' scripts: they read one shape wherever they post."""
     return JsonResponse({"error": {"code": code, "message": message}}, status=status)

@@ -1,0 +1,84 @@
+"""The fair GPU queue: the order in which the workers take waiting jobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import (
+    Max,
+)
+
+from avatars.models import GpuJob, RenderJob, TrainingJob
+
+# Work that makes a person's avatar comes before work that adds to one they have.
+QUEUE_CLASS_TRAINING, QUEUE_CLASS_FIRST_PORTRAITS, QUEUE_CLASS_MORE = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class QueuedJob:
+    model: type
+    job_id: int
+    user_id: int
+    queue_class: int
+    queued_at: datetime
+
+
+def gpu_queue_order() -> list[QueuedJob]:
+    """Every waiting GPU job in the order the workers take them.
+
+    Training first, then first portraits, then everything else; within each, people take
+    turns: the person served least recently goes next, with their oldest job. So one
+    person's re-rolls never hold another person's training or first portraits back by more
+    than the job already running, and two people re-rolling alternate.
+    """
+    waiting = [
+        QueuedJob(TrainingJob, pk, user_id, QUEUE_CLASS_TRAINING, queued_at)
+        for pk, user_id, queued_at in TrainingJob.objects.filter(status=GpuJob.Status.QUEUED).values_list(
+            "pk", "avatar__user_id", "queued_at"
+        )
+    ] + [
+        QueuedJob(
+            RenderJob, pk, user_id,
+            QUEUE_CLASS_FIRST_PORTRAITS if kind == RenderJob.Kind.INITIAL else QUEUE_CLASS_MORE, queued_at,
+        )
+        for pk, user_id, kind, queued_at in RenderJob.objects.filter(status=GpuJob.Status.QUEUED).values_list(
+            "pk", "avatar__user_id", "kind", "queued_at"
+        )
+    ]
+    if not waiting:
+        return []
+    last_served = _last_served({job.user_id for job in waiting})
+    # Sorted once by class and age; each pick then takes, in the first class still waiting,
+    # the job of the person served longest ago (never served: first), oldest job first.
+    waiting.sort(key=lambda job: (job.queue_class, job.queued_at, job.job_id))
+    order, turn = [], 0
+    while waiting:
+        queue_class = waiting[0].queue_class
+        candidates = [job for job in waiting if job.queue_class == queue_class]
+        chosen = min(candidates, key=lambda job: (last_served.get(job.user_id, NEVER_SERVED), job.queued_at, job.job_id))
+        order.append(chosen)
+        waiting.remove(chosen)
+        turn += 1
+        last_served[chosen.user_id] = turn
+    return order
+
+
+NEVER_SERVED = float("-inf")
+
+
+def _last_served(user_ids: set[int]) -> dict[int, float]:
+    """For each person served before, a rank of when a GPU job of theirs last started: lower is
+    longer ago, and all of them below the picks gpu_queue_order counts up from 1."""
+    started: dict[int, datetime] = {}
+    for model in (TrainingJob, RenderJob):
+        rows = (
+            model.objects.filter(avatar__user_id__in=user_ids, started_at__isnull=False)
+            .values("avatar__user_id")
+            .annotate(last=Max("started_at"))
+            .values_list("avatar__user_id", "last")
+        )
+        for user_id, last in rows:
+            started[user_id] = max(last, started.get(user_id, last))
+    by_time = sorted(started, key=started.get)
+    return {user_id: rank - len(by_time) for rank, user_id in enumerate(by_time)}
