@@ -121,6 +121,9 @@ if REDIS_URL:
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "likeness"}}
+# Whether every process (web and workers) reads the same cache: figures that another process's
+# write must reach (the header's unread notices) are kept in it only then.
+LIKENESS_CACHE_SHARED = bool(REDIS_URL)
 
 # --- Accounts -------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -400,6 +403,11 @@ Q_CLUSTER = {
     },
 }
 LIKENESS_RUN_JOBS_INLINE = env.bool("LIKENESS_RUN_JOBS_INLINE", default=False)
+# The operator's target for how long a GPU job waits: the dashboard and /metrics say how many
+# GPUs keep the wait under it (portrait_site.operations.capacity).
+LIKENESS_TARGET_WAIT_MINUTES = env.float("LIKENESS_TARGET_WAIT_MINUTES", default=10.0)
+# The bearer token a Prometheus scraper sends for /metrics; empty: staff signed in only.
+LIKENESS_METRICS_TOKEN = env.str("LIKENESS_METRICS_TOKEN", default="")
 # A waiting job whose task the broker does not hold after this long is queued again (the
 # stale-job sweep). Tasks are queued in the job's own transaction, so this only catches a
 # broker purged by hand or a task lost some other way.

@@ -80,5 +80,12 @@ def session_read_queries(settings) -> int:
 
 
 @pytest.fixture
+def notices_read_queries(settings) -> int:
+    """Queries a signed-in page spends on the header's notices once counted: none where the
+    count is kept in a shared cache (accounts.notices)."""
+    return 0 if settings.LIKENESS_CACHE_SHARED else 1
+
+
+@pytest.fixture
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"

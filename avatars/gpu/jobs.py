@@ -319,7 +319,14 @@ def jobs_requeue_lost(*, now=None) -> int:
     with transaction.atomic():
         # Counted in one transaction with the queueing: a job's task commits with the job.
         active = sum(model.objects.filter(status__in=selectors.ACTIVE_JOB_STATUSES).count() for model in JOB_MODELS)
-        missing = active - gpu_turns_queued()
+        beating = sum(
+            model.objects.filter(
+                status=GpuJob.Status.RUNNING,
+                heartbeat_at__gte=timezone.now() - timedelta(seconds=settings.LIKENESS_HEARTBEAT_STALE_SECONDS),
+            ).count()
+            for model in JOB_MODELS
+        )
+        missing = active - gpu_turns_queued(held_by_live_workers_at_most=beating)
         for _ in range(missing):
             enqueue_gpu_task(GPU_NEXT_JOB_TASK)
     if missing > 0:
