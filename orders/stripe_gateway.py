@@ -9,15 +9,21 @@ from functools import lru_cache
 
 import stripe
 from django.conf import settings
+from django.utils.translation import gettext
 
 from portrait_site.core.errors import ApplicationError
 
 
 class PaymentGatewayError(ApplicationError):
-    """Stripe refused a request or could not be reached."""
+    """Stripe refused a request or could not be reached. str() is the detail for the logs;
+    .message is the sentence a person is shown (page or API), which never carries Stripe's text."""
 
     code = "payment_unavailable"
     http_status = 503
+
+    def __init__(self, detail: str):
+        super().__init__(gettext("The payment page could not be opened just now. Please try again in a minute."))
+        self.args = (detail,)
 
 
 class WebhookPayloadRejected(PaymentGatewayError):

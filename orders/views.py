@@ -1,20 +1,13 @@
 from django.conf import settings
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
-from django.utils.http import urlencode
-from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.terms import TermsNotAccepted
-from accounts.verification import EmailNotVerified
 from avatars.models import Avatar
 from orders.models import Order
 from orders.selectors import order_get_for_user
-from orders.services import OrderNotAllowed, checkout_start, order_create_for_avatar, order_fulfil
-from orders.stripe_gateway import PaymentGatewayError
+from orders.services import checkout_start, order_create_for_avatar, order_fulfil
 
 
 def _own_order(request, public_id) -> Order:
@@ -28,24 +21,10 @@ def _own_order(request, public_id) -> Order:
 @require_POST
 def checkout(request, avatar_public_id):
     avatar = get_object_or_404(Avatar, public_id=avatar_public_id, user=request.user)
-    back = {"next": reverse("avatars:detail", args=[avatar.public_id])}
-    try:
-        order = order_create_for_avatar(user=request.user, avatar=avatar)
-    except TermsNotAccepted:
-        return redirect(f"{reverse('accounts:terms_accept')}?{urlencode(back)}")
-    except EmailNotVerified as refusal:
-        messages.error(request, refusal.message)
-        return redirect(f"{reverse('accounts:verify_email_needed')}?{urlencode(back)}")
-    except OrderNotAllowed as error:
-        messages.error(request, str(error))
-        return redirect("avatars:home")
-    try:
-        return redirect(checkout_start(order=order))
-    except OrderNotAllowed as error:
-        messages.error(request, str(error))
-    except PaymentGatewayError:
-        messages.error(request, _("The payment page could not be opened just now. Please try again in a minute."))
-    return redirect("orders:detail", public_id=order.public_id)
+    # A refusal (terms, verified address, photos not ready, Stripe unreachable) is answered by
+    # portrait_site.core.pages: the person goes back to the avatar's page with its message.
+    order = order_create_for_avatar(user=request.user, avatar=avatar)
+    return redirect(checkout_start(order=order))
 
 
 @login_required

@@ -62,6 +62,8 @@ MIDDLEWARE = [
     # The signed-in person's saved language and time zone (accounts.locale says which wins).
     "portrait_site.middleware.PersonLocaleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After messages (it flashes the refusal): a service's ApplicationError under a page.
+    "portrait_site.core.pages.ApplicationErrorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portrait_site.middleware.SecurityHeadersMiddleware",
 ]

@@ -2,8 +2,9 @@
 
 A service raises a subclass of ApplicationError when a request can't be done as asked; the
 message is written for the person who asked. The API's exception handler maps the base class
-once (portrait_site.core.api), so a new refusal needs no registration anywhere. Pages show the
-message. A leaf module: every app may import it.
+once (portrait_site.core.api) and the pages' middleware maps it once too
+(portrait_site.core.pages), so a new refusal needs no registration anywhere. A leaf module:
+every app may import it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from django.http import JsonResponse
 class ApplicationError(Exception):
     code = "conflict"
     http_status = 409
+    # The page where a person can clear this refusal (a URL name), for one that asks for a step
+    # first (the terms, a verified address); pages send the person there and back.
+    next_step_url_name: str | None = None
 
     def __init__(self, message: str, *, fields: dict[str, list[str]] | None = None):
         super().__init__(message)
