@@ -9,7 +9,9 @@ every app may import it.
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from django.http import JsonResponse
+from django.utils.translation import gettext
 
 
 class ApplicationError(Exception):
@@ -24,6 +26,26 @@ class ApplicationError(Exception):
         self.message = message
         # Per-field messages, for a refusal caused by one input (the API puts them under "fields").
         self.fields = fields
+
+
+class NotFound(ApplicationError):
+    """The selectors' one not-found: what does not exist and what is someone else's read the same,
+    so a guessed id learns nothing. Both handlers answer it with a 404."""
+
+    code = "not_found"
+    http_status = 404
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message or gettext("Not found: it does not exist, or it is not yours."))
+
+
+def object_get_or_not_found(queryset: QuerySet, **lookup):
+    """The one row that matches, or NotFound: get_object_or_404 for the selectors, which speak
+    application errors rather than HTTP."""
+    try:
+        return queryset.get(**lookup)
+    except queryset.model.DoesNotExist:
+        raise NotFound() from None
 
 
 def json_error(*, status: int, code: str, message: str) -> JsonResponse:
