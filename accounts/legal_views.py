@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -26,7 +26,7 @@ from accounts.verification import (
     email_verify,
 )
 from avatars.selectors import avatar_get_for_user
-from portrait_site.privacy.export import user_data_export, user_data_export_name
+from portrait_site.privacy.export import user_data_export_response
 
 
 def url_with_next(url_name: str, next_url: str, **kwargs) -> str:
@@ -119,14 +119,7 @@ def verify_email_needed(request):
 @login_required
 @require_GET
 def my_data_download(request):
-    response = FileResponse(
-        user_data_export(user=request.user),
-        content_type="application/zip",
-        as_attachment=True,
-        filename=user_data_export_name(),
-    )
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return user_data_export_response(user=request.user)
 
 
 @require_GET

@@ -16,6 +16,7 @@ from accounts.consent import PhotoConsentRequired, photo_upload_check
 from accounts.terms import TermsNotAccepted
 from avatars import selectors, services
 from avatars.api.serializers import photo_upload_result_data
+from avatars.downloads import portrait_download_response
 from avatars.gpu.progress import avatar_progress
 from avatars.models import Avatar
 from portrait_site.core.caching import progress_poll_response
@@ -180,15 +181,7 @@ def portrait_image(request, public_id):
 @login_required
 @require_GET
 def portrait_download(request, public_id):
-    portrait = selectors.portrait_get_for_user(user=request.user, public_id=public_id)
-    try:
-        content = selectors.portrait_download_bytes(portrait=portrait)
-    except FileNotFoundError:
-        raise Http404("This file is no longer stored.") from None
-    services.portrait_download_record(portrait=portrait)
-    return private_bytes_response(
-        content, content_type="image/png", download_name=selectors.portrait_download_name(portrait=portrait)
-    )
+    return portrait_download_response(portrait=selectors.portrait_get_for_user(user=request.user, public_id=public_id))
 
 
 @login_required

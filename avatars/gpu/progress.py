@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from avatars.gpu.job_stages import job_stage_words
 from avatars.gpu.scheduling import gpu_queue_order
-from avatars.models import Avatar, GpuJob, RenderJob, TrainingJob
+from avatars.models import JOB_MODELS, Avatar, GpuJob, RenderJob, TrainingJob
 from avatars.selectors.avatars import ACTIVE_JOB_STATUSES
 from avatars.selectors.builds import training_failure_words
 
@@ -49,16 +49,15 @@ TYPICAL_SECONDS_KEPT_SECONDS = 60
 QUEUE_SNAPSHOT_KEY = "gpu-queue-snapshot"
 
 
-JOB_TABLES = {"training": TrainingJob, "render": RenderJob}
 
 
 def _queue_snapshot_measured() -> dict:
     """The running jobs' progress and every waiting job in the workers' order (gpu_queue_order),
     as (table, id) pairs."""
-    table_of = {model: table for table, model in JOB_TABLES.items()}
+    table_of = {model: table for table, model in JOB_MODELS.items()}
     running = [
         (table, progress)
-        for table, model in JOB_TABLES.items()
+        for table, model in JOB_MODELS.items()
         for progress in model.objects.filter(status=GpuJob.Status.RUNNING).values_list("progress", flat=True)
     ]
     return {"running": running, "order": [(table_of[queued.model], queued.job_id) for queued in gpu_queue_order()]}
@@ -88,7 +87,7 @@ def _figures_shared_by_every_poll(*, queue: bool, typical_of: list) -> dict:
     if queue:
         wanted[QUEUE_SNAPSHOT_KEY] = (_queue_snapshot_measured, QUEUE_FIGURES_SECONDS)
         # Waiting jobs' ETAs add up everyone's jobs ahead: both tables' durations are needed.
-        typical_of = list(JOB_TABLES.values())
+        typical_of = list(JOB_MODELS.values())
     for model in typical_of:
         wanted[_typical_seconds_key(model)] = (
             lambda model=model: _typical_seconds_measured(model), TYPICAL_SECONDS_KEPT_SECONDS
@@ -108,7 +107,7 @@ def _jobs_ahead_in_queue(jobs, figures: dict) -> dict[tuple[str, int], JobsAhead
     if not waiting:
         return {}
     snapshot = figures[QUEUE_SNAPSHOT_KEY]
-    typical = {table: figures[_typical_seconds_key(model)] for table, model in JOB_TABLES.items()}
+    typical = {table: figures[_typical_seconds_key(model)] for table, model in JOB_MODELS.items()}
     known = all(value is not None for value in typical.values())
     count = len(snapshot["running"])
     seconds = sum((typical[table] or 0.0) * (100 - progress) / 100 for table, progress in snapshot["running"])

@@ -7,11 +7,9 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
-from avatars.models import RenderJob, TrainingJob
+from avatars.models import JOB_MODELS
 from avatars.services import AvatarError, job_retry
 from portrait_site.operations import insights
-
-JOB_MODELS = {"training": TrainingJob, "render": RenderJob}
 
 
 def dashboard(request):

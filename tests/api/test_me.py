@@ -12,7 +12,6 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_token_for_email_and_password_opens_the_api(anonymous, settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     user = UserFactory(email="me@example.com")
 
     response = anonymous.post(
