@@ -5,7 +5,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiToken, DeletionReceipt, User
 from avatars.models import Avatar
-from tests.api.conftest import error_of
+from tests.api_clients import error_of
 from tests.factories import PASSWORD, AvatarFactory, PortraitFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -1,3 +1,6 @@
+"""The API tests' clients and fixtures, shared by every tests/<app>/api/ folder: each folder's
+conftest.py imports the fixtures it uses (pytest finds fixtures through conftest files only)."""
+
 import pytest
 from rest_framework.test import APIClient
 
