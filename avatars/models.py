@@ -115,6 +115,12 @@ class Photo(StatusModel):
     width = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("width"))
     height = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("height"))
     quality_score = models.FloatField(null=True, blank=True, verbose_name=_("quality score"))
+    # The earlier photo of the set this one is a copy of (stretched, recropped, tinted, greyed or
+    # mirrored), so the page can show the two side by side.
+    duplicate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="copies",
+        verbose_name=_("duplicate of"),
+    )
     selected_for_training = models.BooleanField(default=False, verbose_name=_("selected for training"))
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 

@@ -24,6 +24,10 @@ SENTENCES = {
     "bomb": gettext_lazy(
         "This image declares %(pixels)s pixels, far more than any camera photo, so we did not open it."
     ),
+    "too_many_pixels": gettext_lazy(
+        "This %(format)s image is %(width)s × %(height)s pixels; a %(format)s photo can have up to "
+        "%(limit_mp)s megapixels. Please upload it as a JPEG, or smaller."
+    ),
     "animated": gettext_lazy("Animated images can't be used. Please upload a still photo."),
     "unreadable": gettext_lazy("This photo could not be read: %(what)s. Please upload it again, or pick another."),
     "no_face": gettext_lazy(
@@ -99,6 +103,8 @@ def _figures(details: dict) -> dict:
         figures["size_mb"] = f"{figures['size_mb']:.0f}"
     if "limit_mb" in figures:
         figures["limit_mb"] = f"{figures['limit_mb']:.0f}"
+    if "limit_mp" in figures:
+        figures["limit_mp"] = f"{figures['limit_mp']:.0f}"
     if "pixels" in figures:
         figures["pixels"] = f"{figures['pixels']:,}"
     if "what" in figures:

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.consent import PhotoConsentRequired, photo_upload_check
+from accounts.services import client_ip
 from accounts.terms import TermsNotAccepted
 from avatars import selectors, services
 from avatars.api.serializers import photo_upload_result_data
@@ -108,7 +109,7 @@ def photo_upload(request, public_id):
         return json_error(status=400, code="invalid", message=_("Choose at least one photo."))
     # The page's script asks for JSON: a refusal answers as the API's error body (portrait_site.core.pages).
     photo_upload_check(user=request.user, avatar=avatar)
-    outcomes = services.photos_add(avatar=avatar, uploaded_files=files)
+    outcomes = services.photos_add(avatar=avatar, uploaded_files=files, client_address=client_ip(request))
     return JsonResponse(photo_upload_result_data(avatar=avatar, outcomes=outcomes), status=201)
 
 

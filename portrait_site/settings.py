@@ -222,6 +222,10 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Each photo costs the web process about 0.13 s of CPU to check: ten in one request keep it near a second.
 DATA_UPLOAD_MAX_NUMBER_FILES = env.int("LIKENESS_MAX_FILES_PER_REQUEST", default=10)
 LIKENESS_PHOTO_UPLOADS_PER_HOUR = env.int("LIKENESS_PHOTO_UPLOADS_PER_HOUR", default=200)
+# Photos one client address may send in an hour, whatever the accounts: accounts are free, so
+# the per-account budget alone does not hold one machine back. Room for a family or an office
+# behind one address.
+LIKENESS_PHOTO_UPLOADS_PER_HOUR_PER_ADDRESS = env.int("LIKENESS_PHOTO_UPLOADS_PER_HOUR_PER_ADDRESS", default=600)
 # The largest legitimate request: a full batch of the largest photos, with room for the form around them.
 LIKENESS_MAX_REQUEST_BODY_BYTES = env.int(
     "LIKENESS_MAX_REQUEST_BODY_BYTES", default=DATA_UPLOAD_MAX_NUMBER_FILES * LIKENESS_MAX_UPLOAD_BYTES + 1024 * 1024

@@ -91,11 +91,27 @@ class AvatarCreateSerializer(serializers.Serializer):
     )
 
 
+def _photo_image_url(photo: Photo, *, avatar: Avatar) -> str | None:
+    if not photo.image:
+        return None
+    return reverse("api:avatar-photo-image", kwargs={"public_id": avatar.public_id, "photo_id": photo.pk})
+
+
+class DuplicateOfSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    image_url = serializers.CharField(allow_null=True, help_text="The earlier photo's cleaned copy, while it is kept.")
+
+
 class PhotoSerializer(serializers.ModelSerializer):
     name = serializers.CharField(source="original_name", read_only=True)
     accepted = serializers.SerializerMethodField()
     reason = serializers.CharField(read_only=True, help_text="Why it was refused, in the reader's language.")
     image_url = serializers.SerializerMethodField()
+    duplicate_of = serializers.SerializerMethodField(
+        help_text="The earlier photo of the set this one copies (a stretched, recropped, tinted, greyed or "
+                  "mirrored copy of the same shot); null when it is not a duplicate."
+    )
 
     class Meta:
         model = Photo
@@ -111,6 +127,7 @@ class PhotoSerializer(serializers.ModelSerializer):
             "quality_score",
             "selected_for_training",
             "image_url",
+            "duplicate_of",
             "created_at",
         ]
         read_only_fields = fields
@@ -119,11 +136,15 @@ class PhotoSerializer(serializers.ModelSerializer):
         return photo.status == Photo.Status.ACCEPTED
 
     def get_image_url(self, photo) -> str | None:
-        if not photo.image:
+        return _photo_image_url(photo, avatar=photo.avatar)
+
+    @extend_schema_field(DuplicateOfSerializer(allow_null=True))
+    def get_duplicate_of(self, photo) -> dict | None:
+        if photo.reason_code != "duplicate" or photo.duplicate_of is None:
             return None
-        return reverse(
-            "api:avatar-photo-image", kwargs={"public_id": photo.avatar.public_id, "photo_id": photo.pk}
-        )
+        original = photo.duplicate_of
+        return {"id": original.pk, "name": original.original_name,
+                "image_url": _photo_image_url(original, avatar=photo.avatar)}
 
 
 class RenderAllowanceSerializer(serializers.Serializer):
@@ -181,6 +202,7 @@ class PhotoVerdictSerializer(serializers.Serializer):
     )
     reason = serializers.CharField(help_text="Why it was refused, for the person; empty if accepted.")
     image_url = serializers.CharField(allow_null=True, help_text="The cleaned copy, while it is kept.")
+    duplicate_of = DuplicateOfSerializer(allow_null=True, required=False, help_text="The earlier photo it copies.")
 
 
 class PhotoUploadResultSerializer(serializers.Serializer):
@@ -198,6 +220,7 @@ def photo_upload_result_data(*, avatar, outcomes) -> dict:
             results.append({
                 "id": None, "name": outcome.name, "status": Photo.Status.REJECTED, "accepted": False,
                 "reason_code": "not_taken", "reason": outcome.not_taken, "image_url": None,
+                "duplicate_of": None,
             })
         else:
             verdict = PhotoSerializer(outcome.photo).data

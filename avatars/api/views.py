@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from accounts.api.serializers import DeletionReceiptSerializer
 from accounts.consent import photo_upload_check
+from accounts.services import client_ip
 from avatars import selectors, services
 from avatars.api import serializers as api_serializers
 from avatars.downloads import portrait_download_response
@@ -122,7 +123,8 @@ class AvatarPhotosView(OwnedAvatarMixin, generics.ListAPIView):
             payload.is_valid(raise_exception=True)
         except (TooManyFilesSent, RequestDataTooBig):
             raise serializers.ValidationError({"photos": [services.photos_too_many_message()]}) from None
-        outcomes = services.photos_add(avatar=avatar, uploaded_files=payload.validated_data["photos"])
+        outcomes = services.photos_add(avatar=avatar, uploaded_files=payload.validated_data["photos"],
+                                       client_address=client_ip(request))
         return Response(
             api_serializers.photo_upload_result_data(avatar=avatar, outcomes=outcomes), status=status.HTTP_201_CREATED
         )

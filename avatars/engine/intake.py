@@ -8,11 +8,17 @@ rest meaningless: file (size, type, bomb, animation, dimensions), pixels (decodi
 face (exactly one, big enough, frontal, sharp, well lit), the set (not a duplicate, the
 same person) and safety (no nudity, which outranks every other reason once decoded).
 
-Speed: a 12 MP JPEG is decoded at half scale by libjpeg's DCT scaling (`Image.draft`),
-faces are detected on a 560 px copy, and the perceptual hash, the nudity check and the
-re-encoding of the kept copy run on a helper thread while dlib works (all release the GIL).
-The identity network (~90 ms a face) is the dearest step and runs once a photo, twice
-for one that could be a mirrored copy of an accepted photo.
+Speed: a 12 MP JPEG is decoded at half scale by libjpeg's DCT scaling (`Image.draft`), a
+PNG, WebP or HEIF (which decode every pixel) is capped at `max_full_decode_pixels`, faces
+are detected on a 560 px copy, and the nudity check and the re-encoding of the kept copy
+run on a helper thread while dlib works (all release the GIL). The identity network (~90 ms
+a pass on dlib built without BLAS) is the dearest step: two passes a photo, the face's chip
+and its mirror image, whose embeddings are averaged.
+
+Duplicates are recognised by what a copy does not change: the perceptual hash of the face
+chip aligned by an affine map of its 5 landmarks (a stretch, crop, shift or turn of the
+photo is undone; the hash is of grey levels, so a tint or greying is ignored), and the
+identity embedding's distance to each accepted photo.
 
 `find_identity_outliers` and `choose_training_photos` work on a whole set, once its
 majority is known.
@@ -48,6 +54,10 @@ class IntakeLimits:
     min_side: int = 512
     max_bytes: int = 25 * 1024 * 1024
     max_pixels: int = 50_000_000  # decompression-bomb guard: a 48 MP phone photo still fits
+    # A JPEG decodes reduced (libjpeg's DCT scaling), so its cost hardly grows past the kept
+    # size; PNG, WebP and HEIF decode every pixel (a 49 MP RGBA PNG: 2.6 s, ~300 MB). Capped
+    # where their full decode costs about what a 12 MP JPEG's whole check does (bench/intake.py).
+    max_full_decode_pixels: int = 16_000_000
     # The kept copy: enough for SDXL's 1024 px face crops, small enough to store 20 of.
     kept_max_side: int = 2048
     # The face box (dlib's: brows to chin) against the shorter side. A selfie at arm's
@@ -60,6 +70,8 @@ class IntakeLimits:
     # picture; smaller ones are far in the background and fall outside the training crop.
     other_face_fraction: float = 0.33
     # Past ~30 degrees of yaw the far eye and cheek are hidden: the LoRA learns a profile.
+    # Yaw from the 5-point landmarks (faces.yaw_degrees): within 3.1 degrees of the 68-point
+    # estimate on average over 375 faces, agreeing with it about this threshold on 95.5%.
     max_yaw_degrees: float = 30.0
     # Variance of the Laplacian of the face at 256 px. Sharp phone selfies give 100-3000, a
     # soft video still ~20; a 3 px Gaussian blur of a 1000 px photo drops any of them under 12.
@@ -68,11 +80,16 @@ class IntakeLimits:
     min_brightness: float = 60.0
     max_brightness: float = 200.0
     max_clipped_fraction: float = 0.2
-    # 64-bit pHash: a re-encoded or resized copy differs by 0-4 bits, two different photos
-    # by ~20 or more.
+    # 64-bit pHash of the affine-aligned face chip. Copies of 21 shots (the shared faces and 7
+    # of the LFW extras, enlarged): stretched 12% and 20% across, recropped, tinted, greyed,
+    # mirrored, turned 10 degrees all within 10 bits (0-10); stretched 35%, 4 of 42 over it
+    # (up to 16). 1,030 pairs of different shots of one person (LFW's 750, the 24 extras', the
+    # shared faces'): median 24 bits; 7 within 10 (0.68% refused), 17 within 12, 31 within 14.
     max_duplicate_bits: int = 10
-    # The same shot (a crop, a letterboxed copy, a burst): identity embeddings closer than
-    # this, where two different photos of one person are 0.3 or more apart.
+    # The same shot by the identity embedding (mirror-averaged): a crop, tint, turn or mirror
+    # of a photo embeds within 0.12 of it, while LFW's 750 same-person pairs are all farther
+    # than 0.164 (none refused). A stretch moves the embedding 0.2-0.42 and greying up to
+    # 0.23, as far as two shots of one person: the face chip's hash catches those.
     max_same_shot_distance: float = 0.15
     # Distance to the set's centroid: one person's photos lie within ~0.45 of their mean,
     # another person's ~0.65 and beyond (dlib's pairwise threshold is 0.6).
@@ -115,7 +132,7 @@ class TrainingCandidate:
 # (`PhotoVerdict.reason_details`); the sentence a person reads, in their language, is
 # written by the site (avatars/photo_verdicts.py), which must have one for every code.
 REASON_CODES = (
-    "not_an_image", "too_large", "too_small", "bomb", "animated", "unreadable", "no_face",
+    "not_an_image", "too_large", "too_small", "bomb", "too_many_pixels", "animated", "unreadable", "no_face",
     "several_faces", "face_too_small", "not_frontal", "blurry", "too_dark", "too_bright",
     "duplicate", "different_person", "unsafe",
 )
@@ -129,6 +146,7 @@ WHAT_CODES = (
 # What the first bytes say a file is. Only these formats reach Pillow's decoders.
 _PILLOW_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "HEIF")
 _STILL_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "HEIF"}
+_REDUCED_DECODE_FORMATS = {"JPEG", "MPO"}
 _HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")
 
 
@@ -207,6 +225,10 @@ def _open(data: bytes, limits: IntakeLimits, checks: dict) -> Image.Image:
         raise _Refusal("animated")
     if image.format not in _STILL_FORMATS:
         raise _Refusal("not_an_image", what="unsupported_format", format=image.format)
+    if image.format not in _REDUCED_DECODE_FORMATS and width * height > limits.max_full_decode_pixels:
+        checks["dimensions"]["passed"] = False
+        raise _Refusal("too_many_pixels", width=width, height=height, format=image.format,
+                       limit_mp=limits.max_full_decode_pixels / 1_000_000)
     checks["dimensions"]["passed"] = min(width, height) >= limits.min_side
     if min(width, height) < limits.min_side:
         raise _Refusal("too_small", width=width, height=height, min_side=limits.min_side)
@@ -383,39 +405,22 @@ def check_photo(
 
     small = face_engine.detection_copy(kept)
     pool = _Helpers.pool()
-    hash_future = pool.submit(perceptual_hashes, small)
     safety_future = pool.submit(safety.nudity_verdict, small, threshold=limits.max_nudity_score)
     cleaned_future = pool.submit(_encode_clean, kept)
     verdict = PhotoVerdict(
         accepted=False, reason_code="", checks=checks, width=kept.width, height=kept.height,
     )
     faces = face_engine.detect_faces(kept, small=small)
-    verdict.perceptual_hash, mirrored_hash = hash_future.result()
-    code, details = _check_pixels(kept, faces, verdict, mirrored_hash, known, limits)
+    code, details = _check_pixels(kept, faces, verdict, known, limits)
     return _finish(verdict, code, details, safety_future, cleaned_future)
 
 
 def _check_pixels(
-    kept: Image.Image, faces: list[face_engine.DetectedFace], verdict: PhotoVerdict, mirrored_hash: str,
+    kept: Image.Image, faces: list[face_engine.DetectedFace], verdict: PhotoVerdict,
     known: Sequence[KnownPhoto], limits: IntakeLimits,
 ) -> tuple[str, dict]:
     """The reason code ("" when accepted) after the face and set checks; fills in `verdict`."""
     checks = verdict.checks
-
-    def hash_distances(photo: KnownPhoto) -> tuple[int, int]:
-        return (hash_distance(verdict.perceptual_hash, photo.perceptual_hash),
-                hash_distance(mirrored_hash, photo.perceptual_hash))
-
-    nearest = min(known, key=lambda photo: min(hash_distances(photo)), default=None)
-    if nearest is not None:
-        as_is, mirrored = hash_distances(nearest)
-        distance = min(as_is, mirrored)
-        checks["duplicate"] = {"value": distance, "max": limits.max_duplicate_bits, "nearest": nearest.key,
-                               "mirrored": mirrored < as_is, "passed": distance > limits.max_duplicate_bits}
-        if distance <= limits.max_duplicate_bits:
-            verdict.duplicate_of = nearest.key
-            return "duplicate", {}
-
     if not faces:
         checks["faces"] = {"value": 0, "passed": False}
         return _no_face_reason(kept, limits, checks), {}
@@ -425,6 +430,27 @@ def _check_pixels(
     if len(people) > 1:
         return "several_faces", {"count": len(people)}
     verdict.face_box = list(main.box)
+
+    # The hash of the face, not of the frame: the chip undoes a stretch, a crop or a turn, and
+    # the hash ignores colour, so a stretched, recropped, tinted or greyed copy hashes alike.
+    chip = face_engine.affine_face_chip(kept, main, size=_HASH_CHIP_SIDE)
+    verdict.perceptual_hash, mirrored_hash = perceptual_hashes(chip)
+
+    def hash_distances(photo: KnownPhoto) -> tuple[int, int]:
+        return (hash_distance(verdict.perceptual_hash, photo.perceptual_hash),
+                hash_distance(mirrored_hash, photo.perceptual_hash))
+
+    hashed = [photo for photo in known if photo.perceptual_hash]
+    nearest = min(hashed, key=lambda photo: min(hash_distances(photo)), default=None)
+    if nearest is not None:
+        as_is, mirrored = hash_distances(nearest)
+        distance = min(as_is, mirrored)
+        checks["duplicate"] = {"value": distance, "max": limits.max_duplicate_bits, "nearest": nearest.key,
+                               "mirrored": mirrored < as_is, "of": "face chip",
+                               "passed": distance > limits.max_duplicate_bits}
+        if distance <= limits.max_duplicate_bits:
+            verdict.duplicate_of = nearest.key
+            return "duplicate", {}
 
     face_fraction = main.width / min(kept.size)
     yaw = face_engine.yaw_degrees(main.landmarks)
@@ -467,22 +493,13 @@ def _check_pixels(
     if not known_embeddings:
         return "", {}
 
-    def nearest_shot(probe: np.ndarray) -> tuple[str, float]:
-        return min(((key, face_engine.identity_distance(probe, other)) for key, other in known_embeddings),
-                   key=lambda pair: pair[1])
-
-    same_shot_key, same_shot_distance = nearest_shot(embedding)
-    mirrored = False
-    # The network sees a face and its mirror image 0.1-0.25 apart: a photo that close to an
-    # accepted one may be its mirrored copy or crop. Only then is the mirrored face embedded
-    # (one more pass of the network), so an ordinary set pays nothing for it.
-    if limits.max_same_shot_distance < same_shot_distance <= _MIRROR_SUSPECT_DISTANCE:
-        mirrored_key, mirrored_distance = nearest_shot(face_engine.embed_mirrored_face(kept, main))
-        if mirrored_distance < same_shot_distance:
-            same_shot_key, same_shot_distance, mirrored = mirrored_key, mirrored_distance, True
+    same_shot_key, same_shot_distance = min(
+        ((key, face_engine.identity_distance(embedding, other)) for key, other in known_embeddings),
+        key=lambda pair: pair[1],
+    )
     checks["same_shot"] = {
         "value": round(same_shot_distance, 4), "max": limits.max_same_shot_distance, "nearest": same_shot_key,
-        "mirrored": mirrored, "passed": same_shot_distance > limits.max_same_shot_distance,
+        "passed": same_shot_distance > limits.max_same_shot_distance,
     }
     if same_shot_distance <= limits.max_same_shot_distance:
         verdict.duplicate_of = same_shot_key
@@ -500,9 +517,8 @@ def _check_pixels(
     return "", {}
 
 
-# A face and its mirror image embed up to ~0.25 apart (measured on the shared test photos);
-# a little margin over that.
-_MIRROR_SUSPECT_DISTANCE = 0.3
+# The face chip that is hashed: 32 px, the size the hash reads (its 8 x 8 lowest frequencies).
+_HASH_CHIP_SIDE = 32
 
 # A photo whose brightest 1% is still darker than this is underexposed as a whole (a
 # dark jacket or background alone leaves highlights elsewhere).

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
+
+from .weights import licensed_weights
 
 # Exposed intimate parts. Covered parts, faces, feet, armpits, bellies and a bare male
 # chest are ordinary in a portrait and stay allowed.
@@ -43,7 +44,8 @@ class _Detector:
                     import nudenet
                     import onnxruntime
 
-                    detector = nudenet.NudeDetector()
+                    weights = licensed_weights("nudenet", "320n.onnx")
+                    detector = nudenet.NudeDetector(model_path=weights)
                     # NudeNet's own session keeps its threads spinning after each image,
                     # taking the CPU from the face models that run next to it: replace it
                     # with one on a single thread that sleeps when idle.
@@ -52,7 +54,7 @@ class _Detector:
                     options.inter_op_num_threads = 1
                     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                     detector.onnx_session = onnxruntime.InferenceSession(
-                        str(Path(nudenet.__file__).parent / "320n.onnx"), options,
+                        weights, options,
                         providers=["CPUExecutionProvider"],
                     )
                     cls._detector = detector

@@ -13,7 +13,8 @@ from avatars.models import Avatar, Photo
 
 
 def photo_list_for_avatar(*, avatar: Avatar) -> QuerySet[Photo]:
-    return avatar.photos.exclude(status=Photo.Status.REMOVED).order_by("created_at", "pk")
+    return (avatar.photos.exclude(status=Photo.Status.REMOVED).select_related("duplicate_of")
+            .order_by("created_at", "pk"))
 
 
 @dataclass

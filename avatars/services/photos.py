@@ -14,7 +14,7 @@ from django.utils.translation import ngettext
 from avatars.models import Avatar, Photo
 from avatars.services.avatars import AvatarError, PhotoUploadsThrottled
 from portrait_site.core.files import storage_delete_files
-from portrait_site.core.rate_limits import rate_limit_hit, rate_limit_window_left
+from portrait_site.core.rate_limits import rate_limit_give_back, rate_limit_hit, rate_limit_window_left
 
 PHOTO_UPLOAD_WINDOW_SECONDS = 3600
 
@@ -51,16 +51,17 @@ def photos_too_many_message() -> str:
     }
 
 
-def photos_add(*, avatar: Avatar, uploaded_files) -> list[PhotoAddOutcome]:
+def photos_add(*, avatar: Avatar, uploaded_files, client_address: str = "") -> list[PhotoAddOutcome]:
     """Check and keep each uploaded file in turn: the one upload path of the website and the API.
 
     Raises AvatarError when the avatar takes no photos at all now (paid for, or already full),
-    and PhotoUploadsThrottled when the person's hourly budget of photos can't take them all;
-    a file that no longer fits once earlier ones were taken gets an outcome that says so.
+    and PhotoUploadsThrottled when the person's hourly budget of photos, or their address's,
+    can't take them all; a file that no longer fits once earlier ones were taken gets an outcome
+    that says so.
     """
     _avatar_check_room_for_photos(avatar)
     uploaded_files = list(uploaded_files)
-    _photo_upload_budget_take(user_id=avatar.user_id, photos=len(uploaded_files))
+    _photo_upload_budget_take(user_id=avatar.user_id, client_address=client_address, photos=len(uploaded_files))
     outcomes = []
     for uploaded in uploaded_files:
         name = (getattr(uploaded, "name", "") or "photo")[-255:]
@@ -71,17 +72,28 @@ def photos_add(*, avatar: Avatar, uploaded_files) -> list[PhotoAddOutcome]:
     return outcomes
 
 
-def _photo_upload_budget_take(*, user_id: int, photos: int) -> None:
-    """Count the photos against the person's hourly budget, the one the page and the API share."""
-    limit = settings.LIKENESS_PHOTO_UPLOADS_PER_HOUR
-    if rate_limit_hit(key=f"photo-uploads:{user_id}", limit=limit, window_seconds=PHOTO_UPLOAD_WINDOW_SECONDS,
-                      amount=photos):
-        minutes = max(1, round(rate_limit_window_left(window_seconds=PHOTO_UPLOAD_WINDOW_SECONDS) / 60))
-        raise PhotoUploadsThrottled(
-            _("That is more photos than one person can upload in an hour (%(limit)s). ") % {"limit": limit}
-            + ngettext("Try again in %(minutes)s minute.", "Try again in %(minutes)s minutes.", minutes)
-            % {"minutes": minutes}
-        )
+def _photo_upload_budget_take(*, user_id: int, client_address: str, photos: int) -> None:
+    """Count the photos against the person's hourly budget, the one the page and the API share, and
+    against their address's: accounts are free, so one machine with many accounts is held to the
+    address's budget."""
+    window = PHOTO_UPLOAD_WINDOW_SECONDS
+    budgets = [(f"photo-uploads:{user_id}", settings.LIKENESS_PHOTO_UPLOADS_PER_HOUR,
+                _("That is more photos than one person can upload in an hour (%(limit)s). "))]
+    if client_address:
+        budgets.append((f"photo-uploads-from:{client_address}", settings.LIKENESS_PHOTO_UPLOADS_PER_HOUR_PER_ADDRESS,
+                        _("That is more photos than one network address can upload in an hour (%(limit)s). ")))
+    taken = []
+    for key, limit, sentence in budgets:
+        if rate_limit_hit(key=key, limit=limit, window_seconds=window, amount=photos):
+            for counted in taken:
+                rate_limit_give_back(key=counted, window_seconds=window, amount=photos)
+            minutes = max(1, round(rate_limit_window_left(window_seconds=window) / 60))
+            raise PhotoUploadsThrottled(
+                sentence % {"limit": limit}
+                + ngettext("Try again in %(minutes)s minute.", "Try again in %(minutes)s minutes.", minutes)
+                % {"minutes": minutes}
+            )
+        taken.append(key)
 
 
 def _avatar_check_room_for_photos(avatar: Avatar) -> None:
@@ -141,6 +153,9 @@ def photo_add(*, avatar: Avatar, uploaded_file) -> Photo:
             locked = Avatar.objects.select_for_update().get(pk=avatar.pk)
             if locked.status != Avatar.Status.COLLECTING:
                 raise AvatarError(_("This avatar is already paid for: its photo set can't change any more."))
+            # The photo it copies may have been removed while this one was checked.
+            if verdict.duplicate_of and locked.photos.filter(pk=int(verdict.duplicate_of)).exists():
+                photo.duplicate_of_id = int(verdict.duplicate_of)
             photo.save()
             _photo_set_review_identity(locked)
     except Exception:

@@ -29,6 +29,15 @@ def rate_limit_hit(*, key: str, limit: int, window_seconds: int = 60, amount: in
     return False
 
 
+def rate_limit_give_back(*, key: str, window_seconds: int = 60, amount: int = 1) -> None:
+    """Take back `amount` counted under `key` in this window: the action they allowed was refused
+    by another budget after all."""
+    try:
+        cache.decr(f"rate:{key}:{int(time.time() // window_seconds)}", amount)
+    except ValueError:
+        pass  # expired meanwhile: nothing left to take back
+
+
 def rate_limit_window_left(*, window_seconds: int) -> int:
     """Seconds until the current window ends and its counts start again."""
     return window_seconds - int(time.time()) % window_seconds

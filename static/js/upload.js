@@ -40,6 +40,24 @@
       { missing: missing }, true);
   }
 
+  // The earlier photo a refused copy matches, so the person sees which one it repeats.
+  function duplicateMatch(original) {
+    var figure = document.createElement("figure");
+    figure.className = "duplicate-match";
+    if (original.image_url) {
+      var img = document.createElement("img");
+      img.src = photoUrl(intake.dataset.thumbnailUrl, original.id);
+      img.alt = "";
+      img.width = 48;
+      img.height = 48;
+      figure.appendChild(img);
+    }
+    var caption = document.createElement("figcaption");
+    caption.textContent = interpolate(gettext("Same shot as %(name)s"), { name: original.name }, true);
+    figure.appendChild(caption);
+    return figure;
+  }
+
   function card(photo) {
     var li = document.createElement("li");
     li.className = "photo-card " + (photo.accepted ? "accepted" : "rejected");
@@ -69,6 +87,7 @@
     verdict.className = "verdict";
     verdict.textContent = photo.accepted ? gettext("Good photo") : photo.reason;
     li.appendChild(verdict);
+    if (photo.duplicate_of) li.appendChild(duplicateMatch(photo.duplicate_of));
     if (photo.id) {
       var remove = document.createElement("form");
       remove.method = "post";

@@ -71,7 +71,7 @@ def finished_avatar():
     return user, avatar, first, second
 
 
-def test_the_upload_page_keeps_its_pay_box_buttons_and_styles_up_to_date(page, screenshot, faces_dir):
+def test_the_upload_page_keeps_its_pay_box_buttons_and_styles_up_to_date(page, screenshot, faces_dir, tmp_path):
     user, avatar = customer(subject_class=Avatar.SubjectClass.MAN)
     StyleTemplateFactory(title="Studio white", sort_order=1)
     StyleTemplateFactory(title="Qipao, old Shanghai", audience=StyleTemplate.Audience.WOMEN, sort_order=2)
@@ -113,6 +113,17 @@ def test_the_upload_page_keeps_its_pay_box_buttons_and_styles_up_to_date(page, s
     with Image.open(io.BytesIO(thumbnail.body())) as square:
         assert square.size == (320, 320)
     screenshot(page, "upload-verdicts")
+
+    # A stretched copy of an accepted photo is refused, beside the thumbnail of the photo it copies.
+    with Image.open(faces_dir / "obama" / "obama-1.jpg") as original:
+        stretched = original.convert("RGB").resize((round(original.width * 1.25), original.height))
+    stretched.save(tmp_path / "obama-wide.jpg", quality=90)
+    page.locator("#photo-input").set_input_files([tmp_path / "obama-wide.jpg"])
+    copy = page.locator("#photo-grid .photo-card", has_text="obama-wide.jpg")
+    expect(copy.locator(".duplicate-match")).to_have_text("Same shot as obama-1.jpg", timeout=60_000)
+    expect(copy.locator(".duplicate-match img")).to_be_visible()
+    copy.scroll_into_view_if_needed()
+    screenshot(page, "upload-duplicate-match")
 
     # Bug 2: ticking a style saves it, says so, keeps the page where it is and opens the pay step.
     page.locator("#styles").scroll_into_view_if_needed()

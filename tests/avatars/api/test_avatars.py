@@ -168,6 +168,39 @@ def test_budgets_are_per_person(api, user, settings):
     ).status_code == 201
 
 
+def upload_from(user, count: int = 1, **address):
+    avatar = AvatarFactory(user=user)
+    return token_client(user).post(f"/api/v1/avatars/{avatar.public_id}/photos/",
+                                   {"photos": [junk_photo(f"{i}.jpg") for i in range(count)]},
+                                   format="multipart", **address)
+
+
+def test_accounts_sharing_one_address_share_its_photo_budget(settings):
+    settings.LIKENESS_PHOTO_UPLOADS_PER_HOUR = 10
+    settings.LIKENESS_PHOTO_UPLOADS_PER_HOUR_PER_ADDRESS = 2
+    users = UserFactory.create_batch(3)
+
+    first, second, third = (upload_from(user) for user in users)
+    elsewhere = upload_from(users[2], REMOTE_ADDR="203.0.113.9")
+
+    assert (first.status_code, second.status_code, third.status_code) == (201, 201, 429)
+    assert "one network address can upload in an hour (2)" in error_of(third)["message"]
+    assert elsewhere.status_code == 201
+
+
+def test_a_batch_the_address_refuses_uses_none_of_the_account_budget(settings):
+    settings.LIKENESS_PHOTO_UPLOADS_PER_HOUR = 3
+    settings.LIKENESS_PHOTO_UPLOADS_PER_HOUR_PER_ADDRESS = 4
+    neighbour, user = UserFactory.create_batch(2)
+
+    assert upload_from(neighbour, 3).status_code == 201
+    refused = upload_from(user, 2)
+    from_home = upload_from(user, 3, REMOTE_ADDR="203.0.113.9")
+
+    assert refused.status_code == 429 and "network address" in error_of(refused)["message"]
+    assert from_home.status_code == 201, "the refused batch must not have used the person's own budget"
+
+
 def test_removing_a_photo(api, user):
     avatar = AvatarFactory(user=user)
     photo = PhotoFactory(avatar=avatar)
@@ -274,13 +307,34 @@ def test_the_photo_list_takes_the_same_queries_for_any_number_of_rows(
     api, user, rows, django_assert_num_queries
 ):
     avatar = AvatarFactory(user=user)
-    PhotoFactory.create_batch(rows, avatar=avatar)
+    originals = PhotoFactory.create_batch(rows, avatar=avatar)
+    for original in originals:
+        PhotoFactory(avatar=avatar, status=Photo.Status.REJECTED, reason_code="duplicate", duplicate_of=original)
 
-    # token, its last use (once a minute), avatar, count, page of photos
+    # token, its last use (once a minute), avatar, count, page of photos (with the photos they copy)
     with django_assert_num_queries(5):
         response = api.get(f"/api/v1/avatars/{avatar.public_id}/photos/")
 
-    assert response.json()["count"] == rows
+    assert response.json()["count"] == 2 * rows
+
+
+def test_a_duplicate_names_the_earlier_photo_it_copies_in_the_api_and_on_the_page(api, user, client):
+    avatar = AvatarFactory(user=user)
+    original = PhotoFactory(avatar=avatar, original_name="beach.jpg", image="photos/x/beach.jpg")
+    PhotoFactory(avatar=avatar, original_name="beach-stretched.jpg", status=Photo.Status.REJECTED,
+                        reason_code="duplicate", duplicate_of=original)
+    client.force_login(user)
+
+    listed = {p["name"]: p for p in api.get(f"/api/v1/avatars/{avatar.public_id}/photos/").json()["results"]}
+    page = client.get(f"/avatars/{avatar.public_id}/").content.decode()
+
+    assert listed["beach-stretched.jpg"]["duplicate_of"] == {
+        "id": original.pk, "name": "beach.jpg",
+        "image_url": f"/api/v1/avatars/{avatar.public_id}/photos/{original.pk}/image/",
+    }
+    assert listed["beach.jpg"]["duplicate_of"] is None
+    assert "Same shot as beach.jpg" in page
+    assert f"/avatars/{avatar.public_id}/photos/{original.pk}/thumbnail/" in page
 
 
 def test_a_failed_avatar_is_reopened_for_a_new_photo_set(api, user):
