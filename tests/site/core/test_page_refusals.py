@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.messages import get_messages
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.site.refusing_urls")]
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.site.core.refusing_urls")]
 
 TRANSITION_MESSAGE = "TemplateRequest 7: cannot go from 'declined' to 'open'"
 
