@@ -2,9 +2,13 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
+from accounts.forms import AdminSignInForm
 from accounts.models import ApiToken, DeletionReceipt, Notice, User
 from accounts.notices import notice_text
 from portrait_site.privacy.deletion import user_delete_everything
+
+# Its wrong passwords count against the account's sign-in limits, as the website's and the API's do.
+admin.site.login_form = AdminSignInForm
 
 
 @admin.register(User)

@@ -1,9 +1,10 @@
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm, UserCreationForm
 from django.utils.translation import gettext_lazy as _
 
-from accounts.mail import mail_user
 from accounts.models import User
+from accounts.services import password_reset_mail_send, sign_in_failure_record
 from accounts.terms import terms_version
 
 
@@ -56,7 +57,24 @@ class SignupForm(NoColonMixin, TermsAcceptanceMixin, UserCreationForm):
         pass
 
 
-class EmailAuthenticationForm(NoColonMixin, AuthenticationForm):
+class SignInFailuresCountedMixin:
+    """A wrong password counts against the account's sign-in limits (accounts.services.sign_in_check
+    ran before the form, on the view). Only a wrong password: a refused attempt never reaches here."""
+
+    def clean(self):
+        try:
+            return super().clean()
+        except forms.ValidationError as error:
+            if error.code == "invalid_login" and self.request is not None:
+                sign_in_failure_record(request=self.request, account=self.cleaned_data.get("username", ""))
+            raise
+
+
+class AdminSignInForm(SignInFailuresCountedMixin, AdminAuthenticationForm):
+    pass
+
+
+class EmailAuthenticationForm(NoColonMixin, SignInFailuresCountedMixin, AuthenticationForm):
     username = forms.EmailField(
         label=_("Email address"), widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
     )
@@ -91,8 +109,9 @@ class DeleteEverythingForm(NoColonMixin, forms.Form):
 class EmailPasswordResetForm(NoColonMixin, PasswordResetForm):
     def send_mail(self, subject_template_name, email_template_name, context, from_email, to_email,
                   html_email_template_name=None):
-        """Django's reset mail, in the language and zone the account saved (accounts.mail)."""
-        mail_user(
+        """Django's reset mail, in the language and zone the account saved, at most
+        settings.LIKENESS_PASSWORD_RESETS_PER_HOUR an hour (accounts.services)."""
+        password_reset_mail_send(
             user=context["user"], subject_template=subject_template_name,
             body_template=email_template_name, context=context,
         )

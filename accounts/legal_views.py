@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -21,11 +21,13 @@ from accounts.selectors import receipt_get
 from accounts.terms import terms_accept, terms_accepted, terms_figures, terms_version
 from accounts.verification import (
     EmailVerificationLinkInvalid,
+    EmailVerificationLinkNotYours,
     EmailVerificationResendLimited,
     email_verification_resend,
     email_verify,
 )
 from avatars.selectors import avatar_get_for_user
+from portrait_site.core.rate_limits import archive_build_refused, archives_limited_message
 from portrait_site.privacy.export import user_data_export_response
 
 
@@ -34,6 +36,8 @@ def url_with_next(url_name: str, next_url: str, **kwargs) -> str:
 
 
 def _safe_next(request, default: str) -> str:
+    """The visitor's `next`, if it is a URL of this site; redirect to it with HttpResponseRedirect,
+    never redirect(), which would take "abc" for a view name."""
     target = request.POST.get("next") or request.GET.get("next") or ""
     if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         return target
@@ -55,12 +59,12 @@ def privacy(request):
 def terms_accept_page(request):
     next_url = _safe_next(request, reverse("avatars:home"))
     if terms_accepted(user=request.user):
-        return redirect(next_url)
+        return HttpResponseRedirect(next_url)
     form = TermsAcceptForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         terms_accept(user=request.user, version=form.cleaned_data["terms_version"])
         messages.success(request, _("Thank you: you accepted version %(version)s of the terms.") % {"version": terms_version()})
-        return redirect(next_url)
+        return HttpResponseRedirect(next_url)
     return render(request, "accounts/terms_accept.html", {"form": form, "next": next_url, **terms_figures()})
 
 
@@ -87,17 +91,19 @@ def photo_consent(request, public_id):
 @require_GET
 def verify_email(request, token):
     try:
-        user, just_verified = email_verify(token=token)
+        verified = email_verify(token=token, visitor=request.user)
+    except EmailVerificationLinkNotYours as refusal:
+        return render(request, "accounts/verify_email_done.html", {"not_yours": refusal.message}, status=403)
     except EmailVerificationLinkInvalid as refusal:
         return render(request, "accounts/verify_email_done.html", {"refusal": refusal.message}, status=400)
-    if just_verified and request.user != user:
-        # Signing up signs no one in (it must not tell whether the address had an account):
-        # the link that proves the mailbox does, once. Opened again, it only confirms.
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    elif request.user.is_authenticated and request.user.pk == user.pk:
+    if verified.sign_in:
+        login(request, verified.user, backend="django.contrib.auth.backends.ModelBackend")
+    elif request.user.is_authenticated:
         # The signed-in person was read before this view (for their language): show them verified.
-        request.user.email_verified_at = user.email_verified_at
-    return render(request, "accounts/verify_email_done.html", {"verified_email": user.email})
+        request.user.email_verified_at = verified.user.email_verified_at
+    return render(request, "accounts/verify_email_done.html", {
+        "verified_email": verified.user.email, "signed_in": request.user.is_authenticated,
+    })
 
 
 @login_required
@@ -119,6 +125,8 @@ def verify_email_needed(request):
 @login_required
 @require_GET
 def my_data_download(request):
+    if archive_build_refused(user_id=request.user.pk):
+        return render(request, "accounts/rate_limited.html", {"message": archives_limited_message()}, status=429)
     return user_data_export_response(user=request.user)
 
 

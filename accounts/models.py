@@ -133,6 +133,22 @@ class PhotoConsent(models.Model):
         return f"Photo consent for avatar {self.avatar_id}"
 
 
+class EmailConfirmation(models.Model):
+    """One mailed link that confirms an address (accounts.verification). Only the link's token's
+    SHA-256 is kept: the database alone opens no link, and no key, public or not, forges one."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="email_confirmations")
+    # The address the link was mailed to: once the account's address changes, the link confirms nothing.
+    email = models.EmailField()
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # The first opening: the only one that may sign a fresh account in.
+    opened_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Confirmation of {self.email}"
+
+
 class ApiToken(models.Model):
     """One named API key of a person (accounts.tokens). Only the key's SHA-256 is kept: the key
     itself is shown once, when it is made."""

@@ -13,7 +13,9 @@ EMAIL_HASH_SALT = "accounts.receipts.email"
 RECEIPT_LABELS = [
     ("account", _("Your account (email, password, settings)")),
     ("avatars", _("Avatars")),
-    ("photos", _("Uploaded photos and their check results")),
+    # Most photos were deleted already, once their avatar was trained: what goes now is their
+    # record (and any photo still stored), and the line must not read as photos kept till now.
+    ("photos", _("Records of uploaded photos and their check results (photos still stored went with them)")),
     ("lora_files", _("Avatar files (the trained LoRA weights)")),
     ("portraits", _("Portraits")),
     ("files", _("Files erased from storage")),

@@ -1,22 +1,24 @@
-"""A verified email address before paying: a signed link by email, with an expiry and a resend
-limited by rate. A leaf module: orders asks `email_check_verified` before a payment."""
+"""A verified email address before paying: a link by email holding a random one-time token, with
+an expiry and a resend limited by rate. A leaf module: orders asks `email_check_verified` before a payment."""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.core import signing
+from django.contrib.auth.models import AnonymousUser
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.mail import mail_user
-from accounts.models import User
+from accounts.models import EmailConfirmation, User
 from portrait_site.core.errors import ApplicationError
 from portrait_site.core.rate_limits import rate_limit_hit
-
-SIGNING_SALT = "accounts.email-verification"
 
 
 class EmailNotVerified(ApplicationError):
@@ -32,6 +34,11 @@ class EmailVerificationLinkInvalid(ApplicationError):
     http_status = 400
 
 
+class EmailVerificationLinkNotYours(ApplicationError):
+    code = "verification_link_not_yours"
+    http_status = 403
+
+
 class EmailVerificationResendLimited(ApplicationError):
     code = "throttled"
     http_status = 429
@@ -45,16 +52,21 @@ def email_check_verified(*, user: User) -> None:
         )
 
 
-def email_verification_token(*, user: User) -> str:
-    # The address is signed in: a link mailed to an old address stops working once it changes.
-    return signing.dumps({"user": user.pk, "email": user.email}, salt=SIGNING_SALT)
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def email_verification_send(*, user: User) -> None:
-    """Mail the person a link that verifies their address. The link is built from the configured
-    address (LIKENESS_SITE_URL), never the request's Host: a forged Host would mail a real person
-    a link to someone else's site."""
-    link = settings.SITE_URL.rstrip("/") + reverse("accounts:verify_email", args=[email_verification_token(user=user)])
+    """Mail the person a link that verifies their address: a random token, kept on the server as
+    its hash (accounts.models.EmailConfirmation), so only the mailbox holds the link. It is built
+    from the configured address (LIKENESS_SITE_URL), never the request's Host: a forged Host would
+    mail a real person a link to someone else's site."""
+    token = secrets.token_urlsafe(32)
+    EmailConfirmation.objects.filter(
+        user=user, created_at__lt=timezone.now() - _max_age()
+    ).delete()
+    EmailConfirmation.objects.create(user=user, email=user.email, token_hash=_token_hash(token))
+    link = settings.SITE_URL.rstrip("/") + reverse("accounts:verify_email", args=[token])
     context = {"link": link, "hours": settings.LIKENESS_EMAIL_VERIFICATION_MAX_AGE_HOURS}
     mail_user(
         user=user,
@@ -78,24 +90,58 @@ def email_verification_resend(*, user: User) -> None:
     email_verification_send(user=user)
 
 
-def email_verify(*, token: str) -> tuple[User, bool]:
-    """The user whose address the link was sent to, marked verified now (once), and whether
-    this opening is the one that verified it."""
-    max_age = timedelta(hours=settings.LIKENESS_EMAIL_VERIFICATION_MAX_AGE_HOURS)
-    try:
-        payload = signing.loads(token, salt=SIGNING_SALT, max_age=max_age)
-    except signing.SignatureExpired:
-        raise EmailVerificationLinkInvalid(
-            _("This link is too old. Sign in and ask for a new one: it works for %(hours)s hours.")
-            % {"hours": settings.LIKENESS_EMAIL_VERIFICATION_MAX_AGE_HOURS}
-        ) from None
-    except signing.BadSignature:
-        raise EmailVerificationLinkInvalid(_("This link is not one we sent, or it was cut short.")) from None
-    user = User.objects.filter(pk=payload.get("user"), email=payload.get("email")).first()
-    if user is None:
-        raise EmailVerificationLinkInvalid(_("This link was for an address that is no longer on any account."))
-    if user.email_verified_at is not None:
-        return user, False
-    user.email_verified_at = timezone.now()
-    user.save(update_fields=["email_verified_at"])
-    return user, True
+def _max_age() -> timedelta:
+    return timedelta(hours=settings.LIKENESS_EMAIL_VERIFICATION_MAX_AGE_HOURS)
+
+
+@dataclass(frozen=True)
+class EmailVerified:
+    user: User
+    # This opening is the one that verified the address.
+    just_verified: bool
+    # This opening may start a session as `user` (see email_verify).
+    sign_in: bool
+
+
+def email_verify(*, token: str, visitor: User | AnonymousUser) -> EmailVerified:
+    """Verify the address the link was mailed to, on behalf of `visitor`, the browser that opened it.
+
+    The link proves the mailbox, and signs in only where that is all there is to prove: on its
+    first opening, for an account that has never signed in (it was just made: signing up signs no
+    one in, so as not to tell whether the address had an account), never a staff account, and
+    never over a session, whoever's it is. A visitor signed in as someone else keeps their own
+    session: the link is refused and changes nothing, so one click on a stranger's link cannot
+    swap the account someone is using."""
+    with transaction.atomic():
+        confirmation = (
+            EmailConfirmation.objects.select_for_update().select_related("user")
+            .filter(token_hash=_token_hash(token)).first()
+        )
+        if confirmation is None:
+            raise EmailVerificationLinkInvalid(_("This link is not one we sent, or it was cut short."))
+        user = confirmation.user
+        if visitor.is_authenticated and visitor.pk != user.pk:
+            raise EmailVerificationLinkNotYours(
+                _("This link confirms the address of another account, not yours. You are still signed in "
+                  "as %(email)s, and nothing changed. To use the link, sign out first.") % {"email": visitor.email}
+            )
+        if confirmation.created_at < timezone.now() - _max_age():
+            raise EmailVerificationLinkInvalid(
+                _("This link is too old. Sign in and ask for a new one: it works for %(hours)s hours.")
+                % {"hours": settings.LIKENESS_EMAIL_VERIFICATION_MAX_AGE_HOURS}
+            )
+        if confirmation.email != user.email:
+            raise EmailVerificationLinkInvalid(_("This link was for an address that is no longer on any account."))
+        first_opening = confirmation.opened_at is None
+        if first_opening:
+            confirmation.opened_at = timezone.now()
+            confirmation.save(update_fields=["opened_at"])
+        just_verified = user.email_verified_at is None
+        if just_verified:
+            user.email_verified_at = timezone.now()
+            user.save(update_fields=["email_verified_at"])
+    sign_in = (
+        first_opening and not visitor.is_authenticated and user.last_login is None
+        and not user.is_staff and not user.is_superuser and user.is_active
+    )
+    return EmailVerified(user=user, just_verified=just_verified, sign_in=sign_in)

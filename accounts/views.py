@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
@@ -34,7 +34,7 @@ from accounts.locale import (
 )
 from accounts.receipts import receipt_lines
 from accounts.selectors import receipt_get
-from accounts.services import account_sign_up, auth_rate_limit_hit, sign_in_budget_spent
+from accounts.services import SignInRefused, account_sign_up, auth_rate_limit_hit, sign_in_check
 from accounts.terms import terms_version
 from accounts.tokens import api_token_revoke
 from avatars.selectors import avatar_get_for_user, portrait_get_for_user
@@ -96,8 +96,10 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def post(self, request, *args, **kwargs):
-        if sign_in_budget_spent(request=request, account=request.POST.get("username", "")):
-            return rate_limited(request, scope="login")
+        try:
+            sign_in_check(request=request, account=request.POST.get("username", ""))
+        except SignInRefused as refusal:
+            return sign_in_refused(request, refusal)
         return super().post(request, *args, **kwargs)
 
     def form_valid(self, form):
@@ -106,10 +108,20 @@ class LoginView(auth_views.LoginView):
 
 
 def admin_login(request):
-    """The admin's sign-in page, on the same budget as the website's and the API's."""
-    if request.method == "POST" and sign_in_budget_spent(request=request, account=request.POST.get("username", "")):
-        return rate_limited(request, scope="login")
+    """The admin's sign-in page, on the same budget as the website's and the API's (its form,
+    accounts.forms.AdminSignInForm, counts the wrong passwords)."""
+    if request.method == "POST":
+        try:
+            sign_in_check(request=request, account=request.POST.get("username", ""))
+        except SignInRefused as refusal:
+            return sign_in_refused(request, refusal)
     return admin.site.login(request)
+
+
+def sign_in_refused(request, refusal: SignInRefused):
+    response = render(request, "accounts/rate_limited.html", {"scope": "login", "message": refusal.message}, status=429)
+    response["Retry-After"] = str(refusal.retry_after)
+    return response
 
 
 class PasswordResetView(RateLimitedPostMixin, auth_views.PasswordResetView):
@@ -216,7 +228,8 @@ def language_choose(request):
         refused = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
         if refused is not None:
             return refused
-    response = redirect(_back_to(request))
+    # A URL, never a view name: redirect() would try to reverse whatever the visitor sent.
+    response = HttpResponseRedirect(_back_to(request))
     language = language_supported(request.POST.get("language"))
     if language is None:
         return response

@@ -1,24 +1,31 @@
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import Sum
+from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from avatars import services
 from avatars.models import Avatar, GpuUsage, Photo, Portrait, RenderJob, TrainingJob
+from portrait_site.core.errors import ApplicationError
 
 
 @admin.register(Avatar)
 class AvatarAdmin(admin.ModelAdmin):
     list_display = ["id", "name", "user", "status", "engine", "created_at", "trained_at"]
-    list_filter = ["status", "subject_class"]
+    list_filter = ["status", "subject_class", "engine_family"]
     list_select_related = ["user"]
     search_fields = ["user__email", "name", "public_id"]
     readonly_fields = ["public_id", "user", "status", "identity_token", "lora_file", "embedding_centroid",
-                       "engine_label", "trained_at", "photos_deleted_at"]
+                       "engine_label", "engine_family", "trained_at", "photos_deleted_at"]
 
     @admin.display(description=_("Engine"), ordering="engine_label")
     def engine(self, avatar) -> str:
+        # The family says which pipeline's load_lora_weights the avatar's LoRA loads into.
+        if avatar.engine_family:
+            return f"{avatar.engine_label or '–'} ({avatar.engine_family})"
         return avatar.engine_label or "–"
 
     # The person's own deletion (photos, LoRA file and portraits leave storage), its receipt mailed to them.
@@ -110,8 +117,8 @@ def likeness_curve_html(curve: list[dict], *, chosen_samples: int | None) -> Saf
 class GpuJobAdmin(MadeBySystemAdmin):
     """Jobs with the GPU time they spent; the changelist totals it for what is filtered."""
 
-    list_display = ["id", "avatar", "status", "stage", "progress", "attempts", "gpu_minutes", "queued_at",
-                    "finished_at"]
+    # Few enough columns to fit 1280 px with a subclass's own two; the rest is on each job's page.
+    list_display = ["id", "avatar", "status", "progress", "attempts", "gpu_minutes", "finished_at"]
     list_filter = ["status"]
     list_select_related = ["avatar"]
     search_fields = ["avatar__user__email"]
@@ -168,24 +175,63 @@ class TrainingJobAdmin(GpuJobAdmin):
 
 @admin.register(RenderJob)
 class RenderJobAdmin(GpuJobAdmin):
-    list_display = [*GpuJobAdmin.list_display, "template", "kind"]
+    list_display = ["id", "avatar", "template", "kind", *GpuJobAdmin.list_display[2:]]
     list_filter = ["status", "kind", "template"]
     list_select_related = ["avatar", "template"]
     readonly_fields = [*GpuJobAdmin.readonly_fields, "avatar", "template", "kind", "source_portrait"]
 
 
+class StyleExampleConsentForm(forms.Form):
+    consent_note = forms.CharField(
+        label=_("How the person agreed to be shown"), widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text=_("When and how they said yes (e.g. “Email of 3 December 2026: yes to the style pages”). "
+                    "Kept with the example; without it nothing is shown."),
+    )
+    confirmed = forms.BooleanField(label=_("The person in these portraits agreed to be shown on the style pages."))
+    caption = forms.CharField(label=_("Caption (optional)"), max_length=120, required=False)
+
+
 @admin.register(Portrait)
 class PortraitAdmin(MadeBySystemAdmin):
-    list_display = ["portrait", "avatar", "template", "likeness", "version", "downloads", "created_at"]
-    list_filter = ["template", "version"]
+    list_display = ["portrait", "avatar", "template", "take", "take_number", "likeness", "downloads", "created_at"]
+    list_filter = ["template", "take"]
     list_select_related = ["avatar", "template"]
     search_fields = ["avatar__user__email", "public_id"]
     exclude = ["image", "web_image"]
     readonly_fields = ["avatar", "template", "render_job", "seed", "likeness_score", "parameters",
-                       "more_like_me_of", "version", "engine_label", "download_count", "width", "height"]
+                       "more_like_me_of", "version", "take", "take_number", "is_favourite", "engine_label", "download_count", "width", "height"]
+    actions = ["show_as_style_example"]
 
     def delete_model(self, request, obj) -> None:
         services.portrait_delete_by_operator(portrait=obj)
+
+    @admin.action(description=_("Show as an example of its style…"))
+    def show_as_style_example(self, request, queryset):
+        """First asks how the person in it agreed to be shown, then makes the examples."""
+        form = StyleExampleConsentForm(request.POST if "consent_note" in request.POST else None)
+        if not form.is_valid():
+            return TemplateResponse(request, "admin/avatars/portrait/style_example_consent.html", {
+                **self.admin_site.each_context(request),
+                "title": _("Show as style examples"),
+                "opts": self.model._meta,
+                "portraits": queryset.select_related("template", "avatar__user"),
+                "form": form,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            })
+        made = 0
+        for portrait in queryset.select_related("template"):
+            try:
+                services.portrait_style_example_create(
+                    portrait=portrait, consent_note=form.cleaned_data["consent_note"],
+                    caption=form.cleaned_data["caption"], by=request.user,
+                )
+            except ApplicationError as refusal:
+                self.message_user(request, f"{portrait.public_id.hex[:8]}: {refusal}", messages.WARNING)
+            else:
+                made += 1
+        if made:
+            self.message_user(request, _("Style examples made: %(count)s.") % {"count": made}, messages.SUCCESS)
+        return None
 
     def delete_queryset(self, request, queryset) -> None:
         for portrait in queryset.select_related("avatar__user"):

@@ -67,8 +67,9 @@ class Avatar(StatusModel):
     # against once the photos themselves are deleted.
     embedding_centroid = models.JSONField(null=True, blank=True, verbose_name=_("embedding centroid"))
     engine_label = models.CharField(max_length=120, blank=True, verbose_name=_("engine label"))
-    # The base model's family the LoRA was trained for ("sd15", "sdxl"): what it loads into.
-    engine_family = models.CharField(max_length=8, blank=True, verbose_name=_("engine family"))
+    # The base model's family the LoRA was trained for (a name in avatars.engine.families):
+    # what it loads into.
+    engine_family = models.CharField(max_length=16, blank=True, verbose_name=_("engine family"))
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     trained_at = models.DateTimeField(null=True, blank=True, verbose_name=_("trained at"))
     photos_deleted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("photos deleted at"))
@@ -102,6 +103,10 @@ class Photo(StatusModel):
 
     avatar = models.ForeignKey(Avatar, on_delete=models.CASCADE, related_name="photos", verbose_name=_("avatar"))
     image = models.FileField(upload_to=photo_path, blank=True, verbose_name=_("image"))
+    # A refused photo keeps no file: only this small JPEG of its face (avatars.services.
+    # REFUSED_THUMBNAIL_SIZE), so its card shows which photo it was. It goes when the card
+    # does (removed, cleared, the set's photos deleted), never outliving the photo's row.
+    refused_thumbnail = models.BinaryField(blank=True, default=b"", editable=False, verbose_name=_("refused thumbnail"))
     original_name = models.CharField(max_length=255, blank=True, verbose_name=_("original name"))
     status = models.CharField(max_length=10, choices=Status.choices, verbose_name=_("status"))
     # A short machine code ("several_faces", "blurry", ...) and the figures its sentence names;
@@ -248,11 +253,19 @@ JOB_MODELS: dict[str, type[GpuJob]] = {"training": TrainingJob, "render": Render
 class Portrait(models.Model):
     """A rendered portrait. It belongs to the user; nothing else uses it."""
 
+    class Take(models.TextChoices):
+        # How the portrait came about, which with `take_number` names it: "original 2",
+        # "re-roll 1", "more like me 1" (avatars.selectors.portrait_take_name).
+        ORIGINAL = "original", _("original")
+        REROLL = "reroll", _("re-roll")
+        MORE_LIKE_ME = "more_like_me", _("more like me")
+
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
     avatar = models.ForeignKey(Avatar, on_delete=models.CASCADE, related_name="portraits", verbose_name=_("avatar"))
     template = models.ForeignKey("styles.StyleTemplate", on_delete=models.PROTECT, related_name="portraits", verbose_name=_("template"))
-    render_job = models.OneToOneField(
-        RenderJob, on_delete=models.SET_NULL, null=True, blank=True, related_name="portrait", verbose_name=_("render job")
+    # A first render of a style keeps several portraits (settings.LIKENESS_PORTRAITS_PER_STYLE).
+    render_job = models.ForeignKey(
+        RenderJob, on_delete=models.SET_NULL, null=True, blank=True, related_name="portraits", verbose_name=_("render job")
     )
     # The finished portrait at full size (after the high-resolution pass): what downloads.
     image = models.FileField(upload_to=portrait_path, verbose_name=_("image"))
@@ -267,6 +280,10 @@ class Portrait(models.Model):
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="more_like_me_versions", verbose_name=_("more like me of")
     )
     version = models.PositiveSmallIntegerField(default=1, verbose_name=_("version"))
+    take = models.CharField(max_length=16, choices=Take.choices, default=Take.ORIGINAL, verbose_name=_("take"))
+    # Counted per avatar, style and take, from 1: the first "re-roll" of a style is "re-roll 1".
+    take_number = models.PositiveSmallIntegerField(default=1, verbose_name=_("take number"))
+    is_favourite = models.BooleanField(default=False, verbose_name=_("favourite"))
     engine_label = models.CharField(max_length=120, blank=True, verbose_name=_("engine label"))
     download_count = models.PositiveIntegerField(default=0, verbose_name=_("download count"))
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))

@@ -7,8 +7,10 @@ app_name = "avatars"
 urlpatterns = [
     path("", views.home, name="home"),
     path("new/", views.create, name="create"),
+    path("use-style/<slug:slug>/", views.use_style, name="use_style"),
     path("<uuid:public_id>/", views.detail, name="detail"),
     path("<uuid:public_id>/photos/", views.photo_upload, name="photo_upload"),
+    path("<uuid:public_id>/photos/clear-refused/", views.photos_refused_clear, name="photos_refused_clear"),
     path("<uuid:public_id>/photos/<int:photo_id>/remove/", views.photo_remove, name="photo_remove"),
     path("<uuid:public_id>/photos/<int:photo_id>/image/", views.photo_image, name="photo_image"),
     path("<uuid:public_id>/photos/<int:photo_id>/thumbnail/", views.photo_thumbnail, name="photo_thumbnail"),
@@ -22,4 +24,5 @@ urlpatterns = [
     path("portraits/<uuid:public_id>/download/", views.portrait_download, name="portrait_download"),
     path("portraits/<uuid:public_id>/more-like-me/", views.portrait_more_like_me, name="portrait_more_like_me"),
     path("portraits/<uuid:public_id>/reroll/", views.portrait_reroll, name="portrait_reroll"),
+    path("portraits/<uuid:public_id>/favourite/", views.portrait_favourite, name="portrait_favourite"),
 ]

@@ -25,12 +25,20 @@ face sits (random weights draw no face to detect), the high-resolution pass to 1
 seconds per stage, and the whole with the LoRA fused (as jobs render) and unfused (goal on
 one H100: <= 2 s fused).
 
---family sdxl: the same for SDXL (the tiny SDXL engine; with --full, SDXL base 1.0's UNet,
-VAE and two text encoders from their published configs, at 1024 px). The goals above are
-SD 1.5's; SDXL's figures are printed for comparison.
+--family sdxl|zimage|flux2_klein: the same for that family (its tiny engine; with --full,
+its full-size architecture from configs in code or shipped: SDXL base 1.0's UNet, VAE and
+two text encoders; Z-Image's 6B transformer, FLUX.1's VAE and Qwen3-4B; FLUX.2 klein 4B's
+transformer, its VAE and Qwen3-4B; all at 1024 px). The goals above are SD 1.5's; issue 27's
+for the transformer families on one H100 are printed beside their figures (Z-Image avatar
+<= 8 min, klein <= 5 min, peak memory <= 40 GB, MFU >= 40%, a 1024 px portrait <= 1.5 s on
+Z-Image Turbo's 8 steps).
 
-    .venv/bin/python bench/engine.py [--family sdxl] [--threads 1]
-    .venv/bin/python bench/engine.py --full [--family sdxl] [--steps 100] [--batch-size 4] [--no-gradient-checkpointing]
+--full also prints MFU: the FLOPs of one training step (forward and backward at the chosen
+micro-batch, counted by torch.utils.flop_counter.FlopCounterMode), times the steps per
+second, over the card's dense bf16 peak (DENSE_BF16_PEAK_TFLOPS).
+
+    .venv/bin/python bench/engine.py [--family zimage] [--threads 1]
+    .venv/bin/python bench/engine.py --full [--family zimage] [--steps 100] [--batch-size 4] [--no-gradient-checkpointing]
 """
 
 from __future__ import annotations
@@ -46,14 +54,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from avatars.engine.base_model import shipped_config  # noqa: E402
+from avatars.engine.families import FAMILIES, family  # noqa: E402
+from avatars.engine.families.flow_matching import QWEN3_4B_CONFIG, build_tiny_qwen_tokenizer  # noqa: E402
+from avatars.engine.families.sd15 import TRAINING_NOISE_SCHEDULE, build_tiny_clip_tokenizer  # noqa: E402
 from avatars.engine.pipeline import (  # noqa: E402  (the project root has to be on the path first)
-    TRAINING_NOISE_SCHEDULE,
     EngineSpec,
-    build_tiny_tokenizer,
     clear_engine_cache,
     engine_from_pipeline,
     get_engine,
-    pipeline_from_modules,
     resolve_device,
     resolve_dtype,
 )
@@ -63,6 +71,7 @@ from avatars.engine.training import (  # noqa: E402
     BATCH_SIZE,
     RANK,
     TEXT_ENCODER_RANK,
+    LoraTrainer,
     train_lora,
     training_samples_for,
 )
@@ -75,12 +84,23 @@ GOAL_PEAK_TRAINING_GB = 12.0
 # Issue 15's goals on one H100: a bare 25-step 512 px render, and the production-shaped portrait.
 GOAL_BARE_RENDER_SECONDS = 0.5
 GOAL_PRODUCTION_PORTRAIT_SECONDS = 2.0
+# The site's defaults (LIKENESS_PORTRAITS_PER_STYLE) and a typical purchase, for the GPU time
+# a purchase's first portraits take.
+PORTRAITS_PER_STYLE = 4
+STYLES_PER_PURCHASE = 3
 # The avatar the goal is about: 20 photos, the recipe's samples, validated every 400 samples
 # (EasyPhoto's 100 steps of 4).
 AVATAR_PHOTOS = 20
 AVATAR_VALIDATE_EVERY = 400
 PROMPT = "studio portrait photo of {identity}, soft window light, 85mm"
 STAGES = ("base", "face", "hires")
+# Dense (not sparse) bf16 tensor-core peaks from NVIDIA's data sheets, by a name's substring.
+DENSE_BF16_PEAK_TFLOPS = {"H200": 989.4, "H100 PCIe": 756.0, "H100": 989.4, "A100": 312.0, "L40S": 362.1}
+# Issue 27's goals for the transformer families on one H100.
+GOAL_FLOW_AVATAR_SECONDS = {"zimage": 8 * 60, "flux2_klein": 5 * 60}
+GOAL_FLOW_PEAK_GB = 40.0
+GOAL_MFU = 0.40
+GOAL_TURBO_PORTRAIT_SECONDS = 1.5
 
 
 def synthetic_photos(count: int, *, size: int, seed: int):
@@ -216,7 +236,8 @@ def centre_face(image):
 
 def production_portrait(engine, lora_path: Path, *, steps: int, seed: int, fuse_lora: bool = True):
     """The shape of a customer's portrait: 2 candidates at 512x640, scored, the face pass, the
-    high-resolution pass to 1024 px (shrunk on the tiny engine like its render size)."""
+    high-resolution pass to the family's output size (1024 px for SD 1.5; shrunk on the tiny
+    engine like its render size)."""
     return render(
         engine,
         lora_path=lora_path,
@@ -231,7 +252,8 @@ def production_portrait(engine, lora_path: Path, *, steps: int, seed: int, fuse_
         # A real centroid's length: the scorer runs its safety check and face search in full.
         score=portrait_scorer([0.01] * 128),
         find_face=centre_face,
-        output_long_side=1024,
+        # The family's default: twice its native size (1024 px for SD 1.5).
+        output_long_side=0,
         fuse_lora=fuse_lora,
     )
 
@@ -266,6 +288,13 @@ def print_production_portraits(figures: dict) -> None:
         f"(goal <= {GOAL_PRODUCTION_PORTRAIT_SECONDS} s on one H100; median of {figures['renders']})"
     )
     print(f"  {'total, LoRA unfused':<24} {figures['total unfused']:10.3f} s")
+    # What a purchase's first portraits cost the GPU: each chosen style renders
+    # PORTRAITS_PER_STYLE portraits like the one above (the site's LIKENESS_PORTRAITS_PER_STYLE).
+    per_style = figures["total"] * PORTRAITS_PER_STYLE
+    print(
+        f"  {'a style, ' + str(PORTRAITS_PER_STYLE) + ' portraits':<24} {per_style:10.3f} s   "
+        f"(a purchase of {STYLES_PER_PURCHASE} styles: {per_style * STYLES_PER_PURCHASE:.1f} s)"
+    )
 
 
 def bench_tiny(args) -> None:
@@ -329,13 +358,12 @@ def build_full_size_sd15_pipeline(device: str):
         unet = UNet2DConditionModel.from_config(shipped_config("sd15", "unet"))
         vae = AutoencoderKL.from_config(shipped_config("sd15", "vae"))
         text_encoder = CLIPTextModel(CLIPTextConfig.from_dict(shipped_config("sd15", "text_encoder")))
-    return pipeline_from_modules(
-        "sd15",
+    return family("sd15").pipeline_from_modules(
         unet=unet,
         vae=vae,
         text_encoders=[text_encoder],
         # Any CLIP tokenizer will do for timing; the tiny engine's is built in no time.
-        tokenizer=build_tiny_tokenizer(),
+        tokenizer=build_tiny_clip_tokenizer(),
         scheduler=DDPMScheduler(**TRAINING_NOISE_SCHEDULE),
     )
 
@@ -355,13 +383,57 @@ def build_full_size_sdxl_pipeline(device: str):
             CLIPTextModel(CLIPTextConfig.from_dict(shipped_config("sdxl", "text_encoder"))),
             CLIPTextModelWithProjection(CLIPTextConfig.from_dict(shipped_config("sdxl", "text_encoder_2"))),
         ]
-    return pipeline_from_modules(
-        "sdxl",
+    return family("sdxl").pipeline_from_modules(
         unet=unet,
         vae=vae,
         text_encoders=text_encoders,
-        tokenizer=build_tiny_tokenizer(),
+        tokenizer=build_tiny_clip_tokenizer(),
         scheduler=DDPMScheduler(**TRAINING_NOISE_SCHEDULE),
+    )
+
+
+def build_full_size_zimage_pipeline(device: str):
+    """Z-Image's architecture (6B transformer, FLUX.1's 16-channel VAE, Qwen3-4B) from configs
+    in code, random weights, built on `device`. The tokenizer is the tiny engine's (one token
+    per byte, inside the real vocabulary): for timing, a longer caption than the real one's."""
+    import torch
+    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, ZImageTransformer2DModel
+    from transformers import Qwen3Config, Qwen3Model
+
+    from avatars.engine.families.zimage import FULL_SIZE_VAE_CONFIG, SCHEDULER_CONFIG
+
+    with torch.device(device):
+        transformer = ZImageTransformer2DModel()
+        vae = AutoencoderKL(**FULL_SIZE_VAE_CONFIG)
+        text_encoder = Qwen3Model(Qwen3Config(**QWEN3_4B_CONFIG))
+    return family("zimage").pipeline_class()(
+        scheduler=FlowMatchEulerDiscreteScheduler(**SCHEDULER_CONFIG),
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=build_tiny_qwen_tokenizer(),
+        transformer=transformer,
+    )
+
+
+def build_full_size_flux2_klein_pipeline(device: str):
+    """FLUX.2 klein 4B's architecture (4B transformer, its 32-channel VAE, Qwen3-4B) from
+    configs in code, random weights, built on `device`."""
+    import torch
+    from diffusers import AutoencoderKLFlux2, FlowMatchEulerDiscreteScheduler, Flux2Transformer2DModel
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    from avatars.engine.families.flux2_klein import FULL_SIZE_TRANSFORMER_CONFIG, SCHEDULER_CONFIG
+
+    with torch.device(device):
+        transformer = Flux2Transformer2DModel(**FULL_SIZE_TRANSFORMER_CONFIG)
+        vae = AutoencoderKLFlux2()
+        text_encoder = Qwen3ForCausalLM(Qwen3Config(**QWEN3_4B_CONFIG))
+    return family("flux2_klein").pipeline_class()(
+        scheduler=FlowMatchEulerDiscreteScheduler(**SCHEDULER_CONFIG),
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=build_tiny_qwen_tokenizer(),
+        transformer=transformer,
     )
 
 
@@ -369,7 +441,36 @@ FULL_SIZE = {
     # family: (builder, resolution, name)
     "sd15": (build_full_size_sd15_pipeline, 512, "SD 1.5"),
     "sdxl": (build_full_size_sdxl_pipeline, 1024, "SDXL"),
+    "zimage": (build_full_size_zimage_pipeline, 1024, "Z-Image"),
+    "flux2_klein": (build_full_size_flux2_klein_pipeline, 1024, "FLUX.2 klein 4B"),
 }
+
+
+def training_step_flops(engine, photos, *, batch_size: int, micro_batch_size: int) -> int:
+    """The FLOPs of one optimizer step (forward and backward of the denoiser with its LoRA), as
+    torch.utils.flop_counter counts them."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    trainer = LoraTrainer(
+        engine, photos[:batch_size], caption="a photo of sks person", identity=("sks", "person"),
+        batch_size=batch_size, micro_batch_size=micro_batch_size,
+    )
+    with engine.lock:
+        try:
+            trainer.prepare()
+            batch = trainer.draw_batch()
+            with FlopCounterMode(display=False) as counter:
+                trainer.take_step(1, batch, micro_batch_size)
+            return counter.get_total_flops()
+        finally:
+            trainer.release()
+
+
+def dense_bf16_peak_flops(device_name: str) -> float | None:
+    for name, tflops in DENSE_BF16_PEAK_TFLOPS.items():
+        if name in device_name:
+            return tflops * 1e12
+    return None
 
 
 def bench_full(args) -> None:
@@ -387,8 +488,8 @@ def bench_full(args) -> None:
     engine = engine_from_pipeline(pipeline, spec=spec, device=device, dtype=dtype, label=label)
     name = torch.cuda.get_device_name(device) if on_gpu else "CPU"
     print(f"{label} on {device} ({name}), {dtype}; built in {build_seconds:.1f} s")
-    parameters = sum(parameter.numel() for parameter in pipeline.unet.parameters())
-    print(f"UNet parameters            {parameters / 1e6:10.0f} M")
+    parameters = sum(parameter.numel() for parameter in engine.denoiser.parameters())
+    print(f"{engine.model_family.denoiser_name} parameters{'':<{15 - len(engine.model_family.denoiser_name)}}{parameters / 1e6:10.0f} M")
 
     args.scorer = warmed_scorer()
     photos = synthetic_photos(args.photos, size=resolution, seed=0)
@@ -411,7 +512,7 @@ def bench_full(args) -> None:
             "steps": args.render_steps,
             "width": resolution,
             "height": resolution,
-            "guidance_scale": 7.0,
+            "guidance_scale": engine.model_family.default_guidance,
         }
         render(engine, **{**render_arguments, "steps": 2})
         portrait_seconds = []
@@ -427,8 +528,25 @@ def bench_full(args) -> None:
         production = measure_production_portraits(
             engine, lora_path, steps=args.render_steps, renders=args.renders
         )
+        step_flops = training_step_flops(
+            engine, photos, batch_size=args.batch_size, micro_batch_size=timings[0]["micro_batch_size"]
+        )
 
     print_full_training(args, timings, resolution=resolution, device=device)
+    peak = dense_bf16_peak_flops(name)
+    for timing in timings:
+        achieved = step_flops / timing["step"]
+        mfu = f"{achieved / peak:.1%} of {peak / 1e12:.0f} TFLOPS dense bf16" if peak else "(card's peak unknown)"
+        print(
+            f"MFU, checkpointing {'on' if timing['gradient_checkpointing'] else 'off':<4}    {achieved / 1e12:8.1f} TFLOPS  "
+            f"{mfu}   (step: {step_flops / 1e12:.1f} TFLOP; goal >= {GOAL_MFU:.0%})"
+        )
+    if args.family in GOAL_FLOW_AVATAR_SECONDS:
+        print(
+            f"goals ({family_name}, one H100): avatar <= {GOAL_FLOW_AVATAR_SECONDS[args.family] / 60:.0f} min, "
+            f"peak memory <= {GOAL_FLOW_PEAK_GB:.0f} GB, MFU >= {GOAL_MFU:.0%}, "
+            f"1024 px portrait <= {GOAL_TURBO_PORTRAIT_SECONDS} s (Z-Image Turbo, 8 steps: --render-steps 8)"
+        )
     print(f"LoRA file                  {lora_mb:10.1f} MB")
     print(
         f"portrait, {args.render_steps} steps {resolution}x{resolution}  "
@@ -480,7 +598,7 @@ def print_full_training(args, timings: list[dict], *, resolution: int, device: s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="full-size model with random weights (for a GPU)")
-    parser.add_argument("--family", choices=sorted(FULL_SIZE), default="sd15", help="default: sd15")
+    parser.add_argument("--family", choices=list(FAMILIES), default="sd15", help="default: sd15")
     parser.add_argument("--device", help="cpu, cuda, auto (default: cpu for the tiny engine, auto for --full)")
     parser.add_argument("--steps", type=int, help="training steps (default: 10 tiny, 100 full)")
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help=f"samples per step (default: {BATCH_SIZE})")
@@ -489,12 +607,13 @@ def main() -> None:
     parser.add_argument(
         "--text-encoder-rank", type=int, default=TEXT_ENCODER_RANK, help=f"0: UNet only (default: {TEXT_ENCODER_RANK})"
     )
-    parser.add_argument("--render-steps", type=int, default=25)
+    parser.add_argument("--render-steps", type=int, help="default: the family's steps (25 for SD)")
     parser.add_argument("--renders", type=int, default=3, help="portraits timed (each kind)")
     parser.add_argument("--photos", type=int, default=20, help="training photos with --full")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--no-gradient-checkpointing", action="store_true", help="with --full: only the training without it")
     args = parser.parse_args()
+    args.render_steps = args.render_steps or family(args.family).default_steps
     if args.full:
         args.steps = args.steps or 100
         bench_full(args)

@@ -2,6 +2,7 @@
 every pass, and "more like me" clicked twice on each, with likeness measured at every stage.
 
     .venv/bin/python bench/quality.py --photos DIR [--templates slug,...] [--json PATH] [--sheet PATH]
+        [--examples DIR --consent "how the person in the photos agreed to be shown"]
 
 It runs on the configured model (LIKENESS_BASE_MODEL, LIKENESS_MODEL_FAMILY, LIKENESS_DEVICE,
 as the workers read them), which is the tiny engine unless set: its renders have no face,
@@ -14,6 +15,13 @@ Django is set up only to read the seeded template definitions and the engine set
 nothing touches the database. The JSON report has the training curve and the checkpoint
 kept, and per template every stage with its likeness, size and seconds; the contact sheet
 has a row per template: the portrait, then each click's version (kept or not).
+
+With --examples, each template's best version (the closest kept, by likeness) is written as
+a candidate example for its style page (<slug>.png) with examples.json: the likeness, the
+engine and the consent given. The photos must be of a person who agreed to be shown, and
+--consent says how; the operator then adds the ones worth showing on each style's page in the
+admin, with that note. On the tiny engine the candidates show nobody: their names start
+"tiny-engine-" and examples.json says "test_output": true, so they can't pass for examples.
 """
 
 from __future__ import annotations
@@ -245,6 +253,37 @@ def contact_sheet(rendered: list[dict], path: Path, *, engine_label: str) -> Non
     sheet.save(path)
 
 
+def example_candidate(rendered: dict):
+    """The version of a template's portrait to propose as its example: the base render or a
+    kept "more like me" click, whichever measured closest (the last kept where none measured)."""
+    kept = [rendered["portrait"]["result"]] + [click["result"] for click in rendered["clicks"] if click["verdict"].keep]
+    measured = [result for result in kept if result.likeness is not None]
+    return max(measured, key=lambda result: result.likeness) if measured else kept[-1]
+
+
+def examples_write(rendered: list[dict], folder: Path, *, engine_label: str, test_output: bool, consent: str) -> list[dict]:
+    """Each template's candidate example as a PNG, and examples.json describing them."""
+    from PIL import PngImagePlugin
+
+    folder.mkdir(parents=True, exist_ok=True)
+    prefix = "tiny-engine-" if test_output else ""
+    written = []
+    for item in rendered:
+        result = example_candidate(item)
+        name = f"{prefix}{item['template']['slug']}.png"
+        metadata = PngImagePlugin.PngInfo()
+        metadata.add_itxt("Comment", f"Engine: {engine_label}. Consent: {consent}")
+        result.image.save(folder / name, pnginfo=metadata)
+        written.append({
+            "template": item["template"]["slug"], "title": item["template"]["title"], "file": name,
+            "likeness": result.likeness, "size": list(result.image.size),
+        })
+    (folder / "examples.json").write_text(json.dumps({
+        "engine": engine_label, "test_output": test_output, "consent": consent, "examples": written,
+    }, indent=2, ensure_ascii=False))
+    return written
+
+
 def _label(result) -> str:
     size = f"{result.image.width}x{result.image.height}"
     return f"{size}, not measured" if result.likeness is None else f"{size}, likeness {result.likeness:.1f}"
@@ -269,7 +308,11 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: 1 on the tiny engine, torch's otherwise)")
+    parser.add_argument("--examples", type=Path, help="write each template's best version here as a candidate example")
+    parser.add_argument("--consent", default="", help="with --examples: how the person in the photos agreed to be shown")
     args = parser.parse_args()
+    if args.examples and not args.consent.strip():
+        parser.error("--examples needs --consent: examples show a real person, who must have agreed to be shown.")
 
     started = time.perf_counter()
     spec = engine_spec()
@@ -338,6 +381,11 @@ def main() -> None:
     if args.sheet:
         contact_sheet(rendered, args.sheet, engine_label=engine.label)
         print(f"contact sheet: {args.sheet}")
+    if args.examples:
+        written = examples_write(rendered, args.examples, engine_label=engine.label, test_output=engine.is_tiny,
+                                 consent=args.consent.strip())
+        print(f"examples: {len(written)} candidates in {args.examples}"
+              + (" (tiny engine: not a real model; they show nobody, not for the style pages)" if engine.is_tiny else ""))
 
 
 if __name__ == "__main__":

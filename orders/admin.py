@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from orders.models import Order, Refund, StripeEvent
@@ -52,12 +53,14 @@ class StripeEventInline(admin.TabularInline):
         return stripe_dashboard_link("events", event.event_id)
 
 
-# What operators most often tell a customer; the form takes any other words too.
+# What operators most often tell a customer; the form takes any other words too. A chosen one is
+# stored as its English catalogue id, so the refund mail words it in the customer's language
+# (templates/orders/refund_email.txt), whatever language the operator reads the admin in.
 REFUND_REASONS_SUGGESTED = [
-    "You asked us for your money back.",
-    "Your portraits did not turn out as they should: we are sorry.",
-    "You were charged twice for the same avatar.",
-    "Your avatar could not be trained from these photos.",
+    gettext_noop("You asked us for your money back."),
+    gettext_noop("Your portraits did not turn out as they should: we are sorry."),
+    gettext_noop("You were charged twice for the same avatar."),
+    gettext_noop("Your avatar could not be trained from these photos."),
 ]
 
 
@@ -68,11 +71,19 @@ class RefundReasonForm(forms.Form):
         widget=forms.TextInput(attrs={"list": "refund-reasons", "size": 80, "autofocus": True}),
     )
 
+    def clean_reason(self) -> str:
+        """A suggested reason, picked in the operator's language, back to its catalogue id."""
+        typed = self.cleaned_data["reason"]
+        for reason in REFUND_REASONS_SUGGESTED:
+            if typed in (reason, gettext(reason)):
+                return reason
+        return typed
+
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     list_display = [
-        "reference", "user", "avatar", "status", "amount_paid", "paid_via", "stripe_payment", "created_at", "paid_at",
+        "reference", "user", "status", "amount_paid", "stripe_payment", "created_at",
     ]
     list_filter = ["status", "paid_via", "currency", "product", "created_at"]
     list_select_related = ["user", "avatar"]
@@ -120,7 +131,7 @@ class OrderAdmin(admin.ModelAdmin):
                 "opts": self.model._meta,
                 "orders": queryset,
                 "form": form,
-                "suggested_reasons": REFUND_REASONS_SUGGESTED,
+                "suggested_reasons": [gettext(reason) for reason in REFUND_REASONS_SUGGESTED],
                 "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             })
         reason = form.cleaned_data["reason"]
@@ -161,7 +172,7 @@ class StripeEventAdmin(admin.ModelAdmin):
 
 @admin.register(Refund)
 class RefundAdmin(admin.ModelAdmin):
-    list_display = ["id", "order", "amount_refunded", "status", "reason", "stripe_refund", "created_at"]
+    list_display = ["order_reference", "amount_refunded", "status", "reason", "stripe_refund", "created_at"]
     list_filter = ["status"]
     list_select_related = ["order"]
     search_fields = ["stripe_refund_id", "order__stripe_payment_intent_id", "order__user__email"]
@@ -174,6 +185,10 @@ class RefundAdmin(admin.ModelAdmin):
     @admin.display(description=_("Stripe refund"))
     def stripe_refund(self, refund):
         return stripe_dashboard_link("refunds", refund.stripe_refund_id)
+
+    @admin.display(description=_("Order"), ordering="order__created_at")
+    def order_reference(self, refund) -> str:
+        return refund.order.reference
 
     @admin.display(description=_("Amount"), ordering="amount")
     def amount_refunded(self, refund) -> str:

@@ -71,7 +71,7 @@ class Order(StatusModel):
         indexes = [models.Index(fields=["status", "created_at"])]
 
     def __str__(self) -> str:
-        return f"Order {self.pk} ({self.status})"
+        return f"{self.reference} ({self.get_status_display()})"
 
     @property
     def amount_display(self) -> str:
@@ -128,4 +128,4 @@ class Refund(StatusModel):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"Refund {self.pk} of order {self.order_id} ({self.status})"
+        return f"{self.order.reference}: {self.get_status_display()}"

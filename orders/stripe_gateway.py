@@ -63,6 +63,25 @@ def _stripe() -> stripe.StripeClient:
     return _client(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE)
 
 
+# The currencies each wallet can be paid in on Checkout (Stripe's "presentment currencies" on
+# docs.stripe.com/payments/wechat-pay/accept-a-payment and .../alipay/accept-a-payment). A card
+# takes any currency; a method not named here is passed to Stripe as configured.
+PAYMENT_METHOD_CURRENCIES = {
+    "wechat_pay": {"aud", "cad", "cny", "eur", "gbp", "hkd", "jpy", "sgd", "usd", "dkk", "nok", "sek", "chf"},
+    "alipay": {"aud", "cad", "cny", "eur", "gbp", "hkd", "jpy", "nzd", "sgd", "usd", "myr"},
+}
+
+
+def checkout_payment_methods(currency: str) -> list[str]:
+    """The payment methods of settings.LIKENESS_PAYMENT_METHODS that Checkout offers in this
+    currency: WeChat Pay and Alipay only where Stripe takes them in it."""
+    currency = currency.lower()
+    return [
+        method for method in settings.LIKENESS_PAYMENT_METHODS
+        if currency in PAYMENT_METHOD_CURRENCIES.get(method, {currency})
+    ]
+
+
 def checkout_session_create(
     *, order, success_url: str, cancel_url: str, idempotency_key: str, expires_at: int
 ) -> tuple[str, str]:
@@ -86,6 +105,12 @@ def checkout_session_create(
         "cancel_url": cancel_url,
         "expires_at": expires_at,
     }
+    methods = checkout_payment_methods(order.currency)
+    if methods:
+        params["payment_method_types"] = methods
+    if "wechat_pay" in methods:
+        # Checkout shows WeChat Pay's QR code in the browser; Stripe requires the client named.
+        params["payment_method_options"] = {"wechat_pay": {"client": "web"}}
     if order.user_id and order.user.email:
         params["customer_email"] = order.user.email
     try:

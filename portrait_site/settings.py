@@ -17,16 +17,27 @@ import environ
 os.umask(0o077)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# The embedded default's files: database, private media, static files, mail, logs (scripts/run.sh).
+VAR_DIR = Path(env.str("LIKENESS_VAR_DIR", default=str(BASE_DIR / "var")))
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-# The embedded default is for one machine, so a fixed development key is fine there;
-# production sets DJANGO_SECRET_KEY (check --deploy flags the default).
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="django-insecure-likeness-embedded-default-key")
+# Public, since it is written here: anyone holding it can forge a session cookie or a password
+# reset link. Only a DEBUG site on a developer's own machine may use it; scripts/run.sh writes a
+# random key of its own into var/secret-key and passes it in.
+BUILT_IN_SECRET_KEY = "django-insecure-likeness-embedded-default-key"
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or (BUILT_IN_SECRET_KEY if DEBUG else "")
+if not DEBUG and SECRET_KEY in ("", BUILT_IN_SECRET_KEY):
+    raise environ.ImproperlyConfigured(
+        "DJANGO_SECRET_KEY is not set, or is the built-in key, which is public: anyone could sign in as "
+        "any account. Set it to a long random value, the same on every web and worker machine, e.g. "
+        "DJANGO_SECRET_KEY=\"$(python -c 'import secrets; print(secrets.token_urlsafe(50))')\" "
+        "(or in .env). scripts/run.sh makes one for you in var/secret-key; DJANGO_DEBUG=true, on your own "
+        "machine only, runs on the built-in key."
+    )
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("LIKENESS_SITE_URL", default="http://127.0.0.1:8000")
@@ -129,6 +140,12 @@ AUTH_PASSWORD_VALIDATORS = [
 # form, the API's token endpoint and the admin's login together (accounts.services).
 LIKENESS_AUTH_RATE_LIMIT = env.int("LIKENESS_AUTH_RATE_LIMIT", default=10)
 LIKENESS_API_TOKEN_DAYS = env.int("LIKENESS_API_TOKEN_DAYS", default=90)
+# Wrong passwords one address may try against one account in a delay window; then it waits for
+# the next window. 5 per 15 minutes: 20 guesses an hour (accounts.services.sign_in_check).
+LIKENESS_SIGN_IN_FAILURES_PER_ADDRESS = env.int("LIKENESS_SIGN_IN_FAILURES_PER_ADDRESS", default=5)
+LIKENESS_SIGN_IN_DELAY_MINUTES = env.int("LIKENESS_SIGN_IN_DELAY_MINUTES", default=15)
+# Wrong passwords per account per hour from every address together; past it, only an address
+# with no wrong guess in its window may try (one guess per address per window). Never a lockout.
 LIKENESS_SIGN_IN_ACCOUNT_LIMIT = env.int("LIKENESS_SIGN_IN_ACCOUNT_LIMIT", default=30)
 # How many reverse proxies stand in front of the site, each appending the address it saw to
 # X-Forwarded-For. 0: REMOTE_ADDR is the client. Never more than there are: the extra
@@ -137,12 +154,16 @@ LIKENESS_TRUSTED_PROXIES = env.int("LIKENESS_TRUSTED_PROXIES", default=0)
 
 LIKENESS_EMAIL_VERIFICATION_MAX_AGE_HOURS = env.int("LIKENESS_EMAIL_VERIFICATION_MAX_AGE_HOURS", default=48)
 LIKENESS_EMAIL_VERIFICATION_RESENDS_PER_HOUR = env.int("LIKENESS_EMAIL_VERIFICATION_RESENDS_PER_HOUR", default=3)
+# Password-reset mails one account may be sent per hour, however many times the form is sent.
+LIKENESS_PASSWORD_RESETS_PER_HOUR = env.int("LIKENESS_PASSWORD_RESETS_PER_HOUR", default=3)
 
 # --- Terms and privacy ------------------------------------------------------------
 # Who runs this site: named on the terms and privacy pages, and whom people write to.
 # Empty: the pages say the operator has not given a name yet, which a public site must fix.
 LIKENESS_OPERATOR_NAME = env.str("LIKENESS_OPERATOR_NAME", default="")
-LIKENESS_OPERATOR_CONTACT = env.str("LIKENESS_OPERATOR_CONTACT", default="privacy@localhost")
+# The embedded default works locally; the operator's dashboard warns while it is still this.
+LIKENESS_OPERATOR_CONTACT_PLACEHOLDER = "privacy@localhost"
+LIKENESS_OPERATOR_CONTACT = env.str("LIKENESS_OPERATOR_CONTACT", default=LIKENESS_OPERATOR_CONTACT_PLACEHOLDER)
 # One postal address or registered office, if the operator has one to publish (GDPR Art. 13).
 LIKENESS_OPERATOR_ADDRESS = env.str("LIKENESS_OPERATOR_ADDRESS", default="")
 # Raise it whenever the text changes: signed-in people are asked to accept the new version
@@ -231,6 +252,9 @@ LIKENESS_MAX_REQUEST_BODY_BYTES = env.int(
     "LIKENESS_MAX_REQUEST_BODY_BYTES", default=DATA_UPLOAD_MAX_NUMBER_FILES * LIKENESS_MAX_UPLOAD_BYTES + 1024 * 1024
 )
 
+# Archives one person may download per hour: the data export and portrait zips together.
+LIKENESS_ARCHIVES_PER_HOUR = env.int("LIKENESS_ARCHIVES_PER_HOUR", default=10)
+
 # --- Email ----------------------------------------------------------------------
 EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
@@ -246,6 +270,9 @@ EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "sent-mail"))
 # --- Product --------------------------------------------------------------------
 LIKENESS_PRICE_MINOR = env.int("LIKENESS_PRICE_MINOR", default=990)  # ¥9.90
 LIKENESS_CURRENCY = env.str("LIKENESS_CURRENCY", default="cny")
+# The ways to pay Checkout offers, each where the currency allows it (orders.stripe_gateway):
+# WeChat Pay and Alipay are how Chinese customers pay. Empty: the methods set in Stripe's Dashboard.
+LIKENESS_PAYMENT_METHODS = env.list("LIKENESS_PAYMENT_METHODS", default=["card", "wechat_pay", "alipay"])
 LIKENESS_MIN_PHOTOS = env.int("LIKENESS_MIN_PHOTOS", default=20)
 LIKENESS_MAX_PHOTOS = env.int("LIKENESS_MAX_PHOTOS", default=60)
 LIKENESS_MAX_OPEN_AVATARS = env.int("LIKENESS_MAX_OPEN_AVATARS", default=5)
@@ -260,11 +287,15 @@ LIKENESS_FAILED_PHOTOS_KEEP_DAYS = env.int("LIKENESS_FAILED_PHOTOS_KEEP_DAYS", d
 LIKENESS_UNPAID_PHOTOS_KEEP_DAYS = env.int("LIKENESS_UNPAID_PHOTOS_KEEP_DAYS", default=7)
 
 # --- Engine ---------------------------------------------------------------------
-# "tiny" builds a Stable-Diffusion-shaped pipeline with random weights from configs
-# in code; anything else is a .safetensors checkpoint, a diffusers folder or a hub id
+# "tiny" builds a pipeline of the family's shape with random weights from configs in code;
+# anything else is a .safetensors checkpoint, a diffusers folder or a hub id
 # (avatars/engine/base_model.py). `manage.py likeness_model check` tries it.
 LIKENESS_BASE_MODEL = env.str("LIKENESS_BASE_MODEL", default="tiny")
-# "" : the family the weights say (sd15 for the tiny engine); "sd15" or "sdxl" insists.
+# What portraits are rendered with: another checkpoint of the training model's architecture
+# (Z-Image Turbo for a LoRA trained on Z-Image Base), or "" for the training model itself.
+LIKENESS_RENDER_MODEL = env.str("LIKENESS_RENDER_MODEL", default="")
+# "" : the family the weights say (sd15 for the tiny engine); "sd15", "sdxl", "zimage" or
+# "flux2_klein" insists (and shapes the tiny engine).
 LIKENESS_MODEL_FAMILY = env.str("LIKENESS_MODEL_FAMILY", default="")
 # A diffusers folder describing a single-file checkpoint's architecture; "": the family's shipped configs.
 LIKENESS_MODEL_CONFIG = env.str("LIKENESS_MODEL_CONFIG", default="")
@@ -291,13 +322,21 @@ LIKENESS_VALIDATE_EVERY = env.int("LIKENESS_VALIDATE_EVERY", default=400)
 LIKENESS_GRADIENT_CHECKPOINTING = {"auto": None, "on": True, "off": False}[
     env.str("LIKENESS_GRADIENT_CHECKPOINTING", default="auto")
 ]
+# "adamw", or "adamw8bit" (needs bitsandbytes installed on the GPU worker; refused otherwise).
+LIKENESS_TRAINING_OPTIMIZER = env.str("LIKENESS_TRAINING_OPTIMIZER", default="adamw")
 # An avatar whose best validation likeness stays under this is trained once more with another
 # seed, then failed (and refunded). 50 is dlib's same-person threshold (distance 0.6).
 LIKENESS_MIN_AVATAR_LIKENESS = env.float("LIKENESS_MIN_AVATAR_LIKENESS", default=50.0)
 LIKENESS_CANDIDATES_PER_TEMPLATE = env.int("LIKENESS_CANDIDATES_PER_TEMPLATE", default=2)
+# Portraits a style's first render keeps (the consumer apps give several per style), each the
+# best of its own LIKENESS_CANDIDATES_PER_TEMPLATE candidates; a re-roll or "more like me" makes one.
+LIKENESS_PORTRAITS_PER_STYLE = env.int("LIKENESS_PORTRAITS_PER_STYLE", default=4)
 LIKENESS_MAX_REROLLS = env.int("LIKENESS_MAX_REROLLS", default=2)
 LIKENESS_MIN_LIKENESS = env.float("LIKENESS_MIN_LIKENESS", default=55.0)
 LIKENESS_EXTRA_RENDERS = env.int("LIKENESS_EXTRA_RENDERS", default=20)
+# "More like me" clicks per portrait that, finding nothing closer, give their render back; later
+# ones count, so a purchase can't render without limit (avatars.services.more_like_me_found_nothing_closer).
+LIKENESS_MORE_LIKE_ME_FREE_RETRIES = env.int("LIKENESS_MORE_LIKE_ME_FREE_RETRIES", default=1)
 LIKENESS_JOB_MAX_ATTEMPTS = env.int("LIKENESS_JOB_MAX_ATTEMPTS", default=3)
 # A running job's worker writes its heartbeat this often, from a thread of its own: a slow step
 # of the work (loading a model, one long render) never silences it (avatars.gpu.jobs.JobHeartbeat).

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -11,6 +12,11 @@ from portrait_site import views
 from portrait_site.operations import admin_dashboard
 
 handler400 = views.bad_request
+
+# The admin is the operator's tool for this site: it says whose.
+admin.site.site_header = _("Likeness administration")
+admin.site.site_title = _("Likeness admin")
+admin.site.index_title = _("Running the studio")
 
 urlpatterns = [
     path("", views.landing, name="landing"),

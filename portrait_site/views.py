@@ -1,9 +1,8 @@
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
+from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFilesSent
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.views import defaults
 
 from avatars.services import photos_too_many_message
 from portrait_site.core.caching import cache_public_page
@@ -30,7 +29,10 @@ def bad_request(request, exception):
     # upload view can answer: the page's script still gets the reason it shows to the person.
     if isinstance(exception, (TooManyFilesSent, RequestDataTooBig)):
         return json_error(status=400, code="invalid", message=photos_too_many_message())
-    return defaults.bad_request(request, exception)
+    # A view's own BadRequest says, for the person, what was wrong; other 400s (a forged Host, a
+    # broken multipart body) say nothing of how the site is built.
+    message = str(exception) if type(exception) is BadRequest else ""
+    return render(request, "400.html", {"message": message}, status=400)
 
 
 # The API's entry points, named as in its URLconf: /api/v1/ lists them instead of answering 404.

@@ -7,4 +7,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${LIKENESS_VENV:-.venv}/bin/python"
-"$PY" manage.py likeness_messages
+# Makes catalogues, signs nothing: a throwaway key, so no DJANGO_SECRET_KEY is needed here.
+DJANGO_SECRET_KEY="${DJANGO_SECRET_KEY:-catalogues-only-$RANDOM$RANDOM}" "$PY" manage.py likeness_messages

@@ -4,11 +4,11 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
 from django.db.models import Count
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from avatars.engine.pipeline import CLIP_MAX_TOKENS
-from avatars.engine.prompts import prompt_overflow, prompt_token_count
+from avatars.engine.prompts import prompt_overflow, prompt_token_count, prompt_token_limit
 from avatars.engine.rendering import resolve_prompt
 from avatars.gpu.engine_config import engine_spec
 from avatars.selectors import template_list_with_statistics
@@ -33,20 +33,21 @@ WIDEST_IDENTITY = {"identity_token": "lks0a0a", "subject_class": "person"}
 
 def _refuse_if_cut(text: str, *, what: str) -> None:
     spec = engine_spec()
-    count = prompt_token_count(spec, text)
-    if count > CLIP_MAX_TOKENS:
+    count, limit = prompt_token_count(spec, text), prompt_token_limit(spec)
+    if count > limit:
         raise forms.ValidationError(
             _("%(what)s is %(count)s tokens; the model reads %(limit)s (its start and end included) and "
               "would silently drop “%(dropped)s”. Shorten it.")
-            % {"what": what, "count": count, "limit": CLIP_MAX_TOKENS, "dropped": prompt_overflow(spec, text)}
+            % {"what": what, "count": count, "limit": limit, "dropped": prompt_overflow(spec, text)}
         )
 
 
 def _token_count_label(text: str) -> str:
-    count = prompt_token_count(engine_spec(), text)
-    if count > CLIP_MAX_TOKENS:
-        return _("%(count)s of %(limit)s tokens (too long: the end is cut)") % {"count": count, "limit": CLIP_MAX_TOKENS}
-    return _("%(count)s of %(limit)s tokens") % {"count": count, "limit": CLIP_MAX_TOKENS}
+    spec = engine_spec()
+    count, limit = prompt_token_count(spec, text), prompt_token_limit(spec)
+    if count > limit:
+        return _("%(count)s of %(limit)s tokens (too long: the end is cut)") % {"count": count, "limit": limit}
+    return _("%(count)s of %(limit)s tokens") % {"count": count, "limit": limit}
 
 
 def _translated_languages() -> list[tuple[str, str]]:
@@ -126,15 +127,37 @@ def _run_each(modeladmin, request, objects, action, done: str) -> None:
         modeladmin.message_user(request, _("%(done)s: %(count)s.") % {"done": done, "count": succeeded}, messages.SUCCESS)
 
 
+class StyleExampleInlineForm(forms.ModelForm):
+    class Meta:
+        model = StyleExample
+        fields = ["image", "caption", "consent_note", "sort_order"]
+        widgets = {"consent_note": forms.Textarea(attrs={"rows": 2, "cols": 30})}
+
+    def clean_consent_note(self) -> str:
+        note = self.cleaned_data.get("consent_note", "").strip()
+        if not note:
+            raise forms.ValidationError(_("Say how and when the person in the picture agreed to be shown "
+                                          "(for your own render: “my own avatar”)."))
+        return note
+
+
 class StyleExampleInline(admin.TabularInline):
-    """Example results for the style's page, added right under the style."""
+    """Example results for the style's page, added right under the style, each with the consent
+    of the person in it written down (a customer's portrait comes through the portraits' action)."""
 
     model = StyleExample
+    form = StyleExampleInlineForm
     extra = 1
-    fields = ["preview", "image", "caption", "sort_order"]
-    readonly_fields = ["preview"]
+    fields = ["preview", "image", "caption", "consent_note", "consent_recorded", "sort_order"]
+    readonly_fields = ["preview", "consent_recorded"]
     verbose_name = _("example result")
     verbose_name_plural = _("Example results (your own renders in this style, or people who agreed to be shown)")
+
+    @admin.display(description=_("Consent recorded"))
+    def consent_recorded(self, example) -> str:
+        if not example.consent_recorded_at:
+            return "–"
+        return f"{example.consent_recorded_by}, {example.consent_recorded_at:%Y-%m-%d}"
 
     @admin.display(description=_("Shown now"))
     def preview(self, example) -> str:
@@ -154,13 +177,13 @@ class StyleTemplateAdmin(admin.ModelAdmin):
         "title", "category", "audience", "is_published", "sort_order",
         "renders", "downloads", "average_likeness", "more_like_me_clicks",
     ]
-    # Publishing is not editable in place: it goes through template_publish, which also
-    # ships the requests behind the template and tells their voters.
+    # Publishing is not editable in the list: on the form and in the actions it goes through
+    # template_publish, which also ships the requests behind the template and tells their voters.
     list_editable = ["sort_order"]
     list_filter = ["is_published", "category", "audience"]
     search_fields = ["title", "slug", "prompt"]
     prepopulated_fields = {"slug": ["title"]}
-    readonly_fields = ["is_published", "cover_preview", "prompt_tokens", "negative_prompt_tokens"]
+    readonly_fields = ["cover_preview", "prompt_tokens", "negative_prompt_tokens"]
     actions = ["publish", "unpublish", "preview"]
     def get_fieldsets(self, request, obj=None):
         # One row per field: the default language's words beside each translation.
@@ -197,6 +220,29 @@ class StyleTemplateAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return template_list_with_statistics(super().get_queryset(request))
+
+    def save_model(self, request, obj, form, change) -> None:
+        # The form's "published" box goes through the services, as the actions do.
+        wanted = obj.is_published
+        obj.is_published = form.initial.get("is_published", False) if change else False
+        super().save_model(request, obj, form, change)
+        if wanted != obj.is_published:
+            try:
+                (template_publish if wanted else template_unpublish)(template=obj)
+            except ApplicationError as refusal:
+                self.message_user(request, str(refusal), messages.WARNING)
+            obj.refresh_from_db()
+
+    def save_formset(self, request, form, formset, change) -> None:
+        examples = formset.save(commit=False)
+        for example in examples:
+            if isinstance(example, StyleExample) and example.consent_recorded_at is None:
+                example.consent_recorded_at = timezone.now()
+                example.consent_recorded_by = request.user.email
+            example.save()
+        for gone in formset.deleted_objects:
+            gone.delete()
+        formset.save_m2m()
 
     def delete_model(self, request, obj) -> None:
         template_delete(template=obj)
@@ -278,13 +324,13 @@ class VoteInline(admin.TabularInline):
 
 @admin.register(TemplateRequest)
 class TemplateRequestAdmin(admin.ModelAdmin):
-    list_display = ["title", "status", "vote_count", "author", "template", "created_at"]
-    list_filter = ["status"]
-    list_select_related = ["author", "template"]
+    list_display = ["title", "reference_thumbnail", "status", "vote_count", "category", "template", "created_at"]
+    list_filter = ["status", "category"]
+    list_select_related = ["template"]
     search_fields = ["title", "description"]
     # Status moves through the actions (services); the title is the requester's words.
     readonly_fields = ["title", "status", "author", "reference_image_link", "template", "created_at"]
-    fields = ["title", "description", "status", "reference_image_link", "author", "template", "created_at"]
+    fields = ["title", "description", "category", "status", "reference_image_link", "author", "template", "created_at"]
     inlines = [VoteInline]
     actions = ["plan", "decline", "to_template"]
 
@@ -309,6 +355,15 @@ class TemplateRequestAdmin(admin.ModelAdmin):
     @admin.display(description=_("Votes"), ordering="vote_total")
     def vote_count(self, obj) -> int:
         return obj.vote_total
+
+    @admin.display(description=_("Reference image"))
+    def reference_thumbnail(self, obj) -> str:
+        if not obj.reference_image:
+            return "–"
+        return format_html(
+            '<a href="{0}"><img src="{0}" alt="{1}" width="48" height="60" class="admin-request-reference"></a>',
+            reverse("styles:request_reference", args=[obj.pk]), _("Reference image"),
+        )
 
     @admin.display(description=_("Reference image"))
     def reference_image_link(self, obj) -> str:

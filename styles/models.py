@@ -22,6 +22,14 @@ def request_image_path(instance, filename: str) -> str:
     return f"requests/{uuid.uuid4().hex}.png"
 
 
+def style_text_translated(*, translations: dict | None, field: str, written: str, language: str | None = None) -> str:
+    """A style's `field` ("title" or "description") in `language` (the active one by default), from
+    its `translations`, falling back to the default language's words (`written`) where none is written."""
+    language = (language or translation.get_language() or settings.LANGUAGE_CODE).lower()
+    translated = (translations or {}).get(language, {}).get(field, "")
+    return translated.strip() or written
+
+
 class StyleTemplate(models.Model):
     """A curated look that portraits are rendered in."""
 
@@ -83,6 +91,9 @@ class StyleTemplate(models.Model):
     )
     cover_image = models.ImageField(upload_to=template_image_path, blank=True, verbose_name=_("cover image"))
     is_published = models.BooleanField(default=False, verbose_name=_("is published"))
+    # When the operator last published it (styles.services.template_publish); empty for the
+    # styles the site was seeded with, which are not news. The gallery marks recent ones "New".
+    published_at = models.DateTimeField(null=True, blank=True, verbose_name=_("published at"))
     sort_order = models.IntegerField(default=100, verbose_name=_("sort order"))
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
@@ -99,9 +110,9 @@ class StyleTemplate(models.Model):
     def translated(self, field: str, language: str | None = None) -> str:
         """`field` ("title" or "description") in `language` (the active one by default), falling
         back to the default language's where no translation is written."""
-        language = (language or translation.get_language() or settings.LANGUAGE_CODE).lower()
-        written = (self.translations or {}).get(language, {}).get(field, "")
-        return written.strip() or getattr(self, field)
+        return style_text_translated(
+            translations=self.translations, field=field, written=getattr(self, field), language=language
+        )
 
     @property
     def display_title(self) -> str:
@@ -115,12 +126,22 @@ class StyleTemplate(models.Model):
 
 class StyleExample(models.Model):
     """An example result shown on a style's page: the operator's own render in the style, or a
-    picture of someone who agreed to be shown. Customers' portraits are never used."""
+    portrait of someone who agreed to be shown. A customer's portrait becomes one only through
+    styles.services.style_example_create_from_portrait, which records that consent here; it goes
+    with the portrait (and so with the person's "delete everything")."""
 
     template = models.ForeignKey(StyleTemplate, on_delete=models.CASCADE, related_name="examples", verbose_name=_("template"))
     image = models.ImageField(upload_to=example_image_path, verbose_name=_("image"))
     caption = models.CharField(max_length=120, blank=True, verbose_name=_("caption"))
     sort_order = models.IntegerField(default=100, verbose_name=_("sort order"))
+    source_portrait = models.ForeignKey(
+        "avatars.Portrait", on_delete=models.CASCADE, null=True, blank=True, related_name="style_examples",
+        verbose_name=_("made from portrait"),
+    )
+    consent_note = models.TextField(blank=True, verbose_name=_("consent"), help_text=_(
+        "How and when the person in the picture agreed to be shown, in the operator's words."))
+    consent_recorded_at = models.DateTimeField(null=True, blank=True, verbose_name=_("consent recorded at"))
+    consent_recorded_by = models.CharField(max_length=254, blank=True, verbose_name=_("consent recorded by"))
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
@@ -154,6 +175,11 @@ class TemplateRequest(StatusModel):
     title_key = models.CharField(max_length=120, editable=False, default="", verbose_name=_("title key"))
     description = models.TextField(max_length=2000, blank=True, verbose_name=_("description"))
     reference_image = models.ImageField(upload_to=request_image_path, blank=True, verbose_name=_("reference image"))
+    # Set by the operator while curating; the draft template starts in it.
+    category = models.CharField(
+        max_length=20, choices=StyleTemplate.Category.choices, blank=True, verbose_name=_("category"),
+        help_text=_("The category its draft template starts in."),
+    )
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="template_requests", verbose_name=_("author")
     )

@@ -1,9 +1,11 @@
 import secrets
+from datetime import timedelta
 from typing import NamedTuple
 
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Value
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Value
+from django.utils import timezone
 
 from portrait_site.core.errors import object_get_or_not_found
 from styles.models import StyleTemplate, TemplateRequest, TemplateVote
@@ -21,10 +23,17 @@ def template_catalogue_version() -> str:
     return f"{figures['count']}:{figures['changed']}"
 
 
+# A style is "New" in the gallery for this long after the operator publishes it.
+NEW_STYLE_DAYS = 30
+
+
 def template_gallery_list(*, category: str | None = None) -> QuerySet[StyleTemplate]:
-    """Published templates in the operator's order, each with how many avatars have portraits in it."""
+    """Published templates in the operator's order, each with how many avatars have portraits in
+    it and `is_new`: published in the last NEW_STYLE_DAYS (the seeded ones never were)."""
+    since = timezone.now() - timedelta(days=NEW_STYLE_DAYS)
     templates = template_list_published().annotate(
-        used_by=Count("portraits__avatar", distinct=True)
+        used_by=Count("portraits__avatar", distinct=True),
+        is_new=ExpressionWrapper(Q(published_at__isnull=False, published_at__gte=since), output_field=BooleanField()),
     )
     if category:
         templates = templates.filter(category=category)
@@ -37,6 +46,19 @@ def template_get_visible(*, slug: str, viewer) -> StyleTemplate:
     if not (viewer is not None and viewer.is_authenticated and viewer.is_staff):
         templates = templates.filter(is_published=True)
     return object_get_or_not_found(templates.annotate(used_by=Count("portraits__avatar", distinct=True)), slug=slug)
+
+
+def template_request_list_by_author(*, user) -> QuerySet[TemplateRequest]:
+    """The person's own style requests, oldest first, each with its vote count and the template it became."""
+    return (
+        TemplateRequest.objects.filter(author=user).select_related("template")
+        .annotate(vote_count=Count("votes")).order_by("created_at", "pk")
+    )
+
+
+def template_vote_list_by_user(*, user) -> QuerySet[TemplateVote]:
+    """The person's votes, oldest first, with the request each is for."""
+    return TemplateVote.objects.filter(user=user).select_related("request").order_by("created_at", "pk")
 
 
 def template_request_list_ranked(*, viewer=None) -> QuerySet[TemplateRequest]:

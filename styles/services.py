@@ -22,7 +22,7 @@ from accounts.notices import notice_create
 from portrait_site.core.errors import ApplicationError
 from portrait_site.core.files import storage_delete_files
 from portrait_site.core.rate_limits import rate_limit_hit
-from styles.models import StyleTemplate, TemplateRequest, TemplateVote
+from styles.models import StyleExample, StyleTemplate, TemplateRequest, TemplateVote
 from styles.selectors import template_request_list_changed
 
 logger = logging.getLogger(__name__)
@@ -282,14 +282,20 @@ def template_request_to_template(*, request: TemplateRequest, by) -> StyleTempla
         # read as placeholders in a prompt.
         words = f"{locked.title}, {' '.join(locked.description.split()[:40])}" if locked.description else locked.title
         look = words.replace("{", "").replace("}", "").lower().rstrip(" .,")
-        template = StyleTemplate.objects.create(
+        template = StyleTemplate(
             slug=_unique_slug(locked.title),
             title=locked.title,
             description=locked.description,
+            category=locked.category or StyleTemplate._meta.get_field("category").default,
             prompt=DRAFT_PROMPT.replace("{look}", look),
             negative_prompt=DRAFT_NEGATIVE_PROMPT,
             is_published=False,
         )
+        if locked.reference_image:
+            # A copy: the request's picture goes when the request is deleted, the draft's with the draft.
+            with locked.reference_image.open("rb") as picture:
+                template.reference_image.save("reference.png", ContentFile(picture.read()), save=False)
+        template.save()
         locked.template = template
         if locked.status == TemplateRequest.Status.OPEN:
             locked.transition_to(TemplateRequest.Status.PLANNED)
@@ -343,7 +349,8 @@ def template_publish(*, template: StyleTemplate) -> StyleTemplate:
             raise CurationRefused(_("“%(title)s”: the prompt has no {identity} placeholder.") % {"title": locked.title})
         if not locked.is_published:
             locked.is_published = True
-            locked.save(update_fields=["is_published", "updated_at"])
+            locked.published_at = timezone.now()
+            locked.save(update_fields=["is_published", "published_at", "updated_at"])
         shipping = list(
             TemplateRequest.objects.select_for_update()
             .filter(template=locked, status__in=(TemplateRequest.Status.OPEN, TemplateRequest.Status.PLANNED))
@@ -358,6 +365,25 @@ def template_publish(*, template: StyleTemplate) -> StyleTemplate:
             )
             _voters_notify(template=locked, user_ids=voter_ids)
         return locked
+
+
+def style_example_create(
+    *, template: StyleTemplate, image: ContentFile, consent_note: str, recorded_by: str, caption: str = "",
+    source_portrait=None,
+) -> StyleExample:
+    """Show a picture on the style's page, with the consent of the person in it written down.
+    Raises CurationRefused without a consent note: nobody's face is shown on a guess."""
+    consent_note = consent_note.strip()
+    if not consent_note:
+        raise CurationRefused(_("Say how and when the person in the picture agreed to be shown."))
+    with transaction.atomic():
+        example = StyleExample(
+            template=template, caption=caption.strip()[:120], source_portrait=source_portrait,
+            consent_note=consent_note, consent_recorded_at=timezone.now(), consent_recorded_by=recorded_by,
+        )
+        example.image.save("example.png", image, save=False)
+        example.save()
+    return example
 
 
 def template_delete(*, template: StyleTemplate) -> None:

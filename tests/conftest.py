@@ -79,6 +79,8 @@ def small_engine(settings):
     settings.LIKENESS_TRAIN_MAX_SAMPLES = 8
     settings.LIKENESS_VALIDATE_EVERY = 0
     settings.LIKENESS_CANDIDATES_PER_TEMPLATE = 1
+    # One portrait per style keeps the suite fast; the tests of several portraits set their own.
+    settings.LIKENESS_PORTRAITS_PER_STYLE = 1
     settings.LIKENESS_MAX_REROLLS = 0
     settings.LIKENESS_RUN_JOBS_INLINE = True
     settings.STRIPE_SECRET_KEY = ""

@@ -152,6 +152,16 @@ class FakeStripe:
 
     def _session_create(self, request: Request) -> Response:
         def create(form: dict[str, str]) -> Response:
+            methods = [form[name] for name in sorted(form, key=_index_of) if name.startswith("payment_method_types[")]
+            currency = form.get("line_items[0][price_data][currency]", "")
+            for method in methods:
+                if currency not in WALLET_CURRENCIES.get(method, {currency}):
+                    return _error(400, "invalid_request_error",
+                                  f"The payment method `{method}` does not support the currency `{currency}`.",
+                                  "payment_method_unactivated")
+            if "wechat_pay" in methods and form.get("payment_method_options[wechat_pay][client]") not in {"web", "ios", "android"}:
+                return _error(400, "invalid_request_error",
+                              "payment_method_options[wechat_pay][client] is required for WeChat Pay.", "parameter_missing")
             session_id = stripe_id("cs")
             session = {
                 "id": session_id,
@@ -161,6 +171,7 @@ class FakeStripe:
                 "amount_total": int(form.get("line_items[0][price_data][unit_amount]", 0))
                 * int(form.get("line_items[0][quantity]", 1)),
                 "currency": form.get("line_items[0][price_data][currency]"),
+                "payment_method_types": methods or ["card"],
                 "client_reference_id": form.get("client_reference_id"),
                 "customer_email": form.get("customer_email"),
                 "metadata": _nested(form, "metadata"),
@@ -211,6 +222,18 @@ class FakeStripe:
         return self._with_idempotency(request, create)
 
 
+# Stripe's own rule, written again here rather than imported from the gateway under test.
+WALLET_CURRENCIES = {
+    "wechat_pay": {"aud", "cad", "cny", "eur", "gbp", "hkd", "jpy", "sgd", "usd", "dkk", "nok", "sek", "chf"},
+    "alipay": {"aud", "cad", "cny", "eur", "gbp", "hkd", "jpy", "nzd", "sgd", "usd", "myr"},
+}
+
+
+def _index_of(name: str) -> int:
+    match = re.search(r"\[(\d+)\]$", name)
+    return int(match.group(1)) if match else -1
+
+
 def _nested(form: dict[str, str], name: str) -> dict[str, str]:
     prefix = f"{name}["
     return {key[len(prefix):-1]: value for key, value in form.items() if key.startswith(prefix) and key.count("[") == 1}
@@ -256,7 +279,7 @@ def stripe_event(event_type: str, data_object: dict, *, event_id: str | None = N
 
 def checkout_session_object(
     order, *, payment_status: str = "paid", status: str = "complete", session_id: str | None = None,
-    payment_intent: str | None = None,
+    payment_intent: str | None = None, payment_method_types: list[str] | None = None,
 ) -> dict:
     """A Checkout Session as Stripe would send it for one of our orders."""
     paid = payment_status == "paid"
@@ -270,6 +293,7 @@ def checkout_session_object(
         "metadata": {"order_id": str(order.pk), "avatar_id": str(order.avatar_id)},
         "payment_intent": payment_intent or (stripe_id("pi") if paid else None),
         "payment_status": payment_status,
+        "payment_method_types": payment_method_types or ["card"],
         "status": status,
     }
 

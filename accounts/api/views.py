@@ -3,14 +3,14 @@
 from django.contrib.auth import authenticate, logout
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api import serializers as api_serializers
 from accounts.models import ApiToken
-from accounts.services import sign_in_budget_spent
+from accounts.services import sign_in_check, sign_in_failure_record
 from accounts.tokens import api_token_create, api_tokens_revoke_all
 from portrait_site.core.api import error_responses
 from portrait_site.core.parsers import JSONParser
@@ -32,17 +32,14 @@ class TokenView(APIView):
         auth=[],
     )
     def post(self, request):
-        # The same budget as the website's and the admin's sign-in forms.
-        if sign_in_budget_spent(request=request, account=str(request.data.get("email", ""))):
-            raise exceptions.Throttled(detail=_("Too many sign-in attempts. Wait a minute and try again."))
         payload = api_serializers.TokenRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        user = authenticate(
-            request,
-            username=payload.validated_data["email"].strip().lower(),
-            password=payload.validated_data["password"],
-        )
+        email = payload.validated_data["email"].strip().lower()
+        # The same budget as the website's and the admin's sign-in forms; a refusal is a 429 that says how long to wait.
+        sign_in_check(request=request, account=email)
+        user = authenticate(request, username=email, password=payload.validated_data["password"])
         if user is None:
+            sign_in_failure_record(request=request, account=email)
             raise serializers.ValidationError(_("That email and password do not match an account."))
         token, key = api_token_create(user=user, name=payload.validated_data["name"])
         return Response(api_serializers.TokenSerializer({"token": key, "name": token.name, "expires_at": token.expires_at}).data)

@@ -10,6 +10,7 @@ from avatars.selectors import (
     avatar_photo_readiness,
     avatar_render_allowance,
     engine_label_is_test_output,
+    photo_has_thumbnail,
     photo_list_for_avatar,
 )
 from styles.selectors import template_list_published
@@ -112,6 +113,9 @@ class PhotoSerializer(serializers.ModelSerializer):
         help_text="The earlier photo of the set this one copies (a stretched, recropped, tinted, greyed or "
                   "mirrored copy of the same shot); null when it is not a duplicate."
     )
+    has_thumbnail = serializers.SerializerMethodField(
+        help_text="Whether the website shows a thumbnail of it: a kept photo, or a refused one's small copy."
+    )
 
     class Meta:
         model = Photo
@@ -128,9 +132,13 @@ class PhotoSerializer(serializers.ModelSerializer):
             "selected_for_training",
             "image_url",
             "duplicate_of",
+            "has_thumbnail",
             "created_at",
         ]
         read_only_fields = fields
+
+    def get_has_thumbnail(self, photo) -> bool:
+        return photo_has_thumbnail(photo=photo)
 
     def get_accepted(self, photo) -> bool:
         return photo.status == Photo.Status.ACCEPTED
@@ -315,6 +323,9 @@ class PortraitSerializer(serializers.ModelSerializer):
             "height",
             "likeness_score",
             "version",
+            "take",
+            "take_number",
+            "is_favourite",
             "more_like_me_of",
             "download_count",
             "created_at",
@@ -340,7 +351,7 @@ class PortraitVersionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Portrait
-        fields = ["id", "version", "likeness_score", "created_at"]
+        fields = ["id", "version", "take", "take_number", "likeness_score", "created_at"]
         read_only_fields = fields
 
 

@@ -4,9 +4,12 @@
 - a diffusers folder (model_index.json, unet/, vae/...): `from_pretrained`, family from
   model_index.json;
 - one single-file checkpoint (.safetensors), the way most fine-tunes are shared:
-  `from_single_file`, family from the weights' names. A single file holds weights only, so
-  the configs each family needs and CLIP's tokenizer ship in `model_configs/` (see its
-  README for where each file comes from): nothing is downloaded;
+  `from_single_file`, family from the weights' names (each family's `recognises_checkpoint`).
+  An SD file holds the whole model's weights only, so the configs each SD family needs and
+  CLIP's tokenizer ship in `model_configs/` (see its README for where each file comes from):
+  nothing is downloaded. A Z-Image or FLUX.2 klein file holds the transformer alone, the way
+  their makers publish it: the rest (Qwen3 text encoder, VAE, tokenizer, scheduler) comes from
+  the diffusers folder LIKENESS_MODEL_CONFIG names;
 - a hub id, read through the Hugging Face cache.
 
 Every way this can go wrong raises `ModelLoadError`, which names the problem and its fix:
@@ -23,13 +26,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .families import FAMILIES, family, family_of_pipeline
+
 if TYPE_CHECKING:
     import torch
 
 SHIPPED_CONFIGS = Path(__file__).with_name("model_configs")
 CLIP_BPE_MERGES = SHIPPED_CONFIGS / "clip_bpe_merges.txt.gz"
-FAMILY_NAMES = {"sd15": "Stable Diffusion 1.5", "sdxl": "SDXL"}
-PIPELINE_FAMILIES = {"StableDiffusionPipeline": "sd15", "StableDiffusionXLPipeline": "sdxl"}
 SAFE_CHECKPOINT_SUFFIXES = (".safetensors",)
 # torch.load unpickles these, and unpickling can run any code the file's author wrote.
 PICKLE_CHECKPOINT_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
@@ -59,15 +62,15 @@ def load_base_model(spec, *, dtype: "torch.dtype"):
     source = spec.base_model
     path = Path(source).expanduser()
     if path.is_dir():
-        family = _agreed_family(folder_family(path), spec.family, source)
-        return _from_pretrained(str(path), family=family, dtype=dtype), family
+        family_name = _agreed_family(folder_family(path), spec.family, source)
+        return _from_pretrained(str(path), family_name=family_name, dtype=dtype), family_name
     if path.is_file():
         shapes = checkpoint_shapes(path, allow_pickle=spec.allow_pickle)
-        family = _agreed_family(checkpoint_family(shapes, source=source), spec.family, source)
-        return _from_single_file(path, family=family, model_config=spec.model_config, dtype=dtype), family
+        family_name = _agreed_family(checkpoint_family(shapes, source=source), spec.family, source)
+        return _from_single_file(path, family_name=family_name, model_config=spec.model_config, dtype=dtype), family_name
     if HUB_ID.fullmatch(source):
-        family = _agreed_family(hub_family(source), spec.family, source)
-        return _from_pretrained(source, family=family, dtype=dtype), family
+        family_name = _agreed_family(hub_family(source), spec.family, source)
+        return _from_pretrained(source, family_name=family_name, dtype=dtype), family_name
     raise ModelLoadError(
         f"No model at {source}: there is no file or folder there.",
         "Set LIKENESS_BASE_MODEL to the path of a .safetensors checkpoint or of a diffusers model folder "
@@ -139,25 +142,31 @@ def checkpoint_shapes(path: Path, *, allow_pickle: bool) -> dict[str, tuple[int,
 
 
 def checkpoint_family(shapes: Mapping[str, Sequence[int]], *, source: str) -> str:
-    """sd15 or sdxl, from which text encoders the checkpoint holds. The names are diffusers'
-    own markers (`CHECKPOINT_KEY_NAMES`), chosen among them so that they hold whatever a
-    model's depth: its infer_diffusers_model_type also tests a 10th layer, which a pruned or
-    tiny model lacks."""
+    """The family whose single-file layout the checkpoint has: a transformer family's by its
+    own weights' names, an SD family's by which text encoders it holds. The SD names are
+    diffusers' own markers (`CHECKPOINT_KEY_NAMES`), chosen among them so that they hold
+    whatever a model's depth: its infer_diffusers_model_type also tests a 10th layer, which a
+    pruned or tiny model lacks."""
     from diffusers.loaders.single_file_utils import CHECKPOINT_KEY_NAMES, LDM_UNET_KEY
 
+    transformer_families = [member for member in FAMILIES.values() if member.denoiser_name == "transformer"]
+    for member in transformer_families:
+        if member.recognises_checkpoint(shapes):
+            return member.name
     if not any(name.startswith(LDM_UNET_KEY) for name in shapes):
         raise ModelLoadError(
-            f"{source} is not a Stable Diffusion checkpoint: it has no UNet weights ({LDM_UNET_KEY}...). "
-            "It may be a LoRA, a VAE or an embedding rather than a whole model.",
-            "Point LIKENESS_BASE_MODEL at the full model file (SD 1.5 fine-tunes are 2-4 GB, SDXL ones 6-7 GB).",
+            f"{source} is not a checkpoint of a model Likeness runs: it has neither UNet weights "
+            f"({LDM_UNET_KEY}...) nor a {' or '.join(member.display_name for member in transformer_families)} "
+            "transformer. It may be a LoRA, a VAE or an embedding rather than a whole model.",
+            "Point LIKENESS_BASE_MODEL at the full model file (SD 1.5 fine-tunes are 2-4 GB, SDXL ones 6-7 GB; "
+            "a Z-Image or FLUX.2 klein transformer file, with LIKENESS_MODEL_CONFIG set to its diffusers folder).",
         )
     first_layer = shapes.get(CHECKPOINT_KEY_NAMES["inpainting"])
     if first_layer is not None and len(first_layer) > 1 and first_layer[1] != 4:
         raise _unsupported(source, "an inpainting model (its UNet takes a mask and a masked image too)")
-    if CHECKPOINT_KEY_NAMES["clip_sdxl"] in shapes and CHECKPOINT_KEY_NAMES["open_clip_sdxl"] in shapes:
-        return "sdxl"
-    if CHECKPOINT_KEY_NAMES["clip"] in shapes:
-        return "sd15"
+    for member in FAMILIES.values():
+        if member.denoiser_name == "unet" and member.recognises_checkpoint(shapes):
+            return member.name
     if CHECKPOINT_KEY_NAMES["open_clip"] in shapes:
         raise _unsupported(source, "a Stable Diffusion 2.x model")
     if CHECKPOINT_KEY_NAMES["open_clip_sdxl_refiner"] in shapes:
@@ -240,82 +249,111 @@ def gpu_ran_out(*, stage: str, error: Exception, total_bytes: int, device_name: 
     )
 
 
-def _from_pretrained(source: str, *, family: str, dtype: "torch.dtype"):
-    return _pipeline_class(family).from_pretrained(source, dtype=dtype, **_without_safety_checker(family))
+def _from_pretrained(source: str, *, family_name: str, dtype: "torch.dtype"):
+    model_family = family(family_name)
+    return model_family.pipeline_class().from_pretrained(
+        source, dtype=dtype, **model_family.without_safety_checker()
+    )
 
 
-def _from_single_file(path: Path, *, family: str, model_config: str, dtype: "torch.dtype"):
-    config = Path(model_config).expanduser() if model_config else SHIPPED_CONFIGS / family
+def _from_single_file(path: Path, *, family_name: str, model_config: str, dtype: "torch.dtype"):
+    model_family = family(family_name)
+    if model_family.denoiser_name == "transformer":
+        return _transformer_from_single_file(path, model_family=model_family, model_config=model_config, dtype=dtype)
+    config = Path(model_config).expanduser() if model_config else SHIPPED_CONFIGS / family_name
     if not (config / "model_index.json").is_file():
         raise ModelLoadError(
             f"LIKENESS_MODEL_CONFIG is {model_config}, which is not a diffusers model folder (no model_index.json).",
             "Set it to a diffusers folder of the checkpoint's architecture, or unset it to use the "
-            f"{FAMILY_NAMES[family]} configs Likeness ships.",
+            f"{model_family.display_name} configs Likeness ships.",
         )
     # A config folder that has its own tokenizer (a whole diffusers model, say) supplies it.
     tokenizers = {}
     if not (config / "tokenizer").is_dir():
         tokenizers["tokenizer"] = clip_tokenizer()
-        if family == "sdxl":
+        if "text_encoder_2" in model_family.text_encoder_names:
             # SDXL's OpenCLIP encoder was trained on captions padded with "!", not end-of-text.
             tokenizers["tokenizer_2"] = clip_tokenizer(pad_token="!")
     try:
-        return _pipeline_class(family).from_single_file(
+        return model_family.pipeline_class().from_single_file(
             str(path),
             config=str(config),
             local_files_only=True,
             dtype=dtype,
             **tokenizers,
-            **_without_safety_checker(family),
+            **model_family.without_safety_checker(),
         )
     except (ValueError, KeyError, RuntimeError) as error:
+        raise _does_not_fit(path, model_family, error) from error
+
+
+def _transformer_from_single_file(path: Path, *, model_family, model_config: str, dtype: "torch.dtype"):
+    """The transformer from `path` (diffusers' `from_single_file`, which reads the makers' own
+    layout too), the text encoder, VAE, tokenizer and scheduler from the diffusers folder
+    LIKENESS_MODEL_CONFIG names: a file of the transformer alone holds nothing else."""
+    import importlib
+
+    config = Path(model_config).expanduser() if model_config else None
+    if config is None or not (config / "model_index.json").is_file():
+        where = f"LIKENESS_MODEL_CONFIG is {model_config}, which is not" if model_config else "LIKENESS_MODEL_CONFIG names no"
         raise ModelLoadError(
-            f"{path} looks like {FAMILY_NAMES[family]} but its weights don't fit that architecture "
-            f"({_first_line(error)}).",
-            "Check that the file is complete (its size and checksum against where you got it); a model of "
-            "another architecture needs LIKENESS_MODEL_CONFIG set to a diffusers folder that describes it.",
-        ) from error
+            f"{path} holds a {model_family.display_name} transformer alone; {where} diffusers folder to take the "
+            "text encoder, VAE, tokenizer and scheduler from.",
+            f"{model_family.display_name} loads from a diffusers folder or a hub id in LIKENESS_BASE_MODEL, or from "
+            "a transformer .safetensors file in LIKENESS_BASE_MODEL with LIKENESS_MODEL_CONFIG set to a diffusers "
+            f"folder of the same model ({model_family.train_checkpoint}, downloaded once).",
+        )
+    folder_member = folder_family(config)
+    if folder_member != model_family.name:
+        raise ModelLoadError(
+            f"{path} is a {model_family.display_name} transformer, but LIKENESS_MODEL_CONFIG ({config}) is a "
+            f"{family(folder_member).display_name} folder.",
+            f"Set LIKENESS_MODEL_CONFIG to a diffusers folder of {model_family.display_name}.",
+        )
+    transformer_class = getattr(importlib.import_module("diffusers"), model_family.denoiser_class_name)
+    try:
+        transformer = transformer_class.from_single_file(
+            str(path), config=str(config), subfolder="transformer", local_files_only=True, dtype=dtype
+        )
+    except (ValueError, KeyError, RuntimeError, OSError) as error:
+        raise _does_not_fit(path, model_family, error) from error
+    return model_family.pipeline_class().from_pretrained(
+        str(config), transformer=transformer, dtype=dtype, local_files_only=True
+    )
 
 
-def _without_safety_checker(family: str) -> dict:
-    # Nudity is judged by the engine's own safety check on every portrait, not by the
-    # checkpoint's classifier, which would black out images instead of reporting them.
-    if family == "sdxl":
-        return {}
-    return {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
-
-
-def _pipeline_class(family: str):
-    if family == "sdxl":
-        from diffusers import StableDiffusionXLPipeline
-
-        return StableDiffusionXLPipeline
-    from diffusers import StableDiffusionPipeline
-
-    return StableDiffusionPipeline
+def _does_not_fit(path: Path, model_family, error: Exception) -> ModelLoadError:
+    return ModelLoadError(
+        f"{path} looks like {model_family.display_name} but its weights don't fit that architecture "
+        f"({_first_line(error)}).",
+        "Check that the file is complete (its size and checksum against where you got it); a model of "
+        "another architecture needs LIKENESS_MODEL_CONFIG set to a diffusers folder that describes it.",
+    )
 
 
 def _pipeline_family(class_name: str | None, *, source: str) -> str:
-    family = PIPELINE_FAMILIES.get(class_name or "")
-    if family is None:
+    member = family_of_pipeline(class_name or "")
+    if member is None:
         raise _unsupported(source, f"a {class_name or 'pipeline of unknown class'}")
-    return family
+    return member.name
 
 
 def _agreed_family(detected: str, requested: str, source: str) -> str:
     if requested and requested != detected:
         raise ModelLoadError(
-            f"{source} is {FAMILY_NAMES[detected]} ({detected}), but LIKENESS_MODEL_FAMILY says {requested}.",
+            f"{source} is {family(detected).display_name} ({detected}), but LIKENESS_MODEL_FAMILY says {requested}.",
             f"Unset LIKENESS_MODEL_FAMILY to use the family the weights say, or set it to {detected}.",
         )
     return detected
 
 
 def _unsupported(source: str, what: str) -> ModelLoadError:
+    names = ", ".join(member.display_name for member in FAMILIES.values())
     return ModelLoadError(
-        f"{source} is {what}, not a model family Likeness runs.",
-        "Use a Stable Diffusion 1.5 or SDXL base model, or a fine-tune of one (a realistic-portrait "
-        "fine-tune shared as one .safetensors file is the usual choice).",
+        f"{source} is {what}, not a model family Likeness runs ({names}).",
+        "Use a base model of one of those families, or a fine-tune of one (a realistic-portrait "
+        "fine-tune shared as one .safetensors file is the usual choice for SD; Z-Image and FLUX.2 klein "
+        "load from a diffusers folder, a hub id, or their transformer file beside such a folder).",
     )
 
 

@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .base_model import gpu_memory_problem, gpu_ran_out
+from .base_model import ModelLoadError, gpu_memory_problem, gpu_ran_out
 from .pipeline import Engine
 from .rendering import render
-from .training import BATCH_SIZE, LORA_TARGET_MODULES, train_lora
+from .training import BATCH_SIZE, train_lora
 
 TEST_PROMPT = "studio portrait photo of {identity}, soft window light, 85mm"
 TEST_IDENTITY = ("sks", "person")
@@ -29,6 +29,9 @@ TRAINING_PHOTOS = 4
 class ModelReport:
     label: str
     family: str
+    family_name: str
+    # How an avatar's LoRA loads into this family's pipeline, for the operator and the export.
+    lora_loader: str
     resolution: int
     device: str
     dtype: str
@@ -66,16 +69,18 @@ def model_report(
     report = ModelReport(
         label=engine.label,
         family=engine.family,
+        family_name=engine.model_family.display_name,
+        lora_loader=f"{engine.model_family.pipeline_class_name}.load_lora_weights",
         resolution=engine.resolution,
         device=engine.device,
         dtype=str(engine.dtype).removeprefix("torch."),
         load_seconds=engine.load_seconds,
         parameters={
             name: sum(parameter.numel() for parameter in module.parameters())
-            for name in ("unet", "text_encoder", "text_encoder_2")
+            for name in (engine.model_family.denoiser_name, *engine.model_family.text_encoder_names)
             if (module := getattr(pipeline, name, None)) is not None
         },
-        lora_targets=lora_targets(pipeline.unet),
+        lora_targets=lora_targets(engine),
         tokenizer_lengths={
             name: len(tokenizer)
             for name in ("tokenizer", "tokenizer_2")
@@ -152,16 +157,17 @@ def model_report(
     return report
 
 
-def lora_targets(unet) -> dict[str, int]:
-    """How many of the UNet's layers each of training's LORA_TARGET_MODULES names, matched as
+def lora_targets(engine: Engine) -> dict[str, int]:
+    """How many of the denoiser's layers each of the family's LoRA targets names, matched as
     peft matches them: none means the model's attention is named otherwise and a LoRA would
     train nothing."""
     from peft import LoraConfig
     from peft.tuners.tuners_utils import check_target_module_exists
 
-    configs = {target: LoraConfig(target_modules=[target]) for target in LORA_TARGET_MODULES}
-    counts = dict.fromkeys(LORA_TARGET_MODULES, 0)
-    for name, _ in unet.named_modules():
+    targets = engine.model_family.lora_targets(engine.denoiser)
+    configs = {target: LoraConfig(target_modules=[target]) for target in targets}
+    counts = dict.fromkeys(targets, 0)
+    for name, _ in engine.denoiser.named_modules():
         for target, config in configs.items():
             if check_target_module_exists(config, name):
                 counts[target] += 1
@@ -180,3 +186,31 @@ def stand_in_photos(count: int, *, size: int):
         )
         for index in range(count)
     ]
+
+
+def render_model_problem(training: Engine, rendering: Engine) -> ModelLoadError | None:
+    """Why a LoRA trained on `training` would not load into `rendering` (None when it would):
+    another family, or a denoiser of another shape (its config's sizes, the LoRA's layers)."""
+    if training.family != rendering.family:
+        return ModelLoadError(
+            f"The render model ({rendering.label}) is {rendering.model_family.display_name}, the training model "
+            f"({training.label}) {training.model_family.display_name}: a LoRA loads only into its own architecture.",
+            "Set LIKENESS_RENDER_MODEL to a checkpoint of the training model's family (Z-Image Turbo for "
+            "Z-Image Base, say), or unset it to render with the training model.",
+        )
+    differences = sorted(
+        key
+        for key, value in training.denoiser.config.items()
+        if not key.startswith("_") and rendering.denoiser.config.get(key) != value
+    )
+    layers = set(lora_targets(training).items()) ^ set(lora_targets(rendering).items())
+    if differences or layers:
+        what = ", ".join(differences) or "the LoRA's target layers"
+        return ModelLoadError(
+            f"The render model ({rendering.label}) and the training model ({training.label}) are both "
+            f"{training.model_family.display_name} but their {training.model_family.denoiser_name}s differ in "
+            f"{what}: the LoRA would not fit.",
+            "Choose a render model of the same size as the training model (Z-Image Turbo for Z-Image Base; "
+            "FLUX.2 klein 4B for FLUX.2 klein Base 4B).",
+        )
+    return None

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from .pipeline import DEFAULT_RESOLUTION, Engine
+from .pipeline import Engine
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -45,8 +45,6 @@ DEFAULT_FACE_STRENGTH = 0.4
 # Low enough that the upscaled picture keeps its composition and the face its identity; the
 # usual 0.2-0.35 range of a Lanczos "hires fix".
 DEFAULT_HIRES_STRENGTH = 0.3
-# Twice the native resolution: SD 1.5 at 512 px, SDXL at 1024 px.
-DEFAULT_OUTPUT_LONG_SIDE = {"sd15": 1024, "sdxl": 2048}
 # The crop around a face reaches this many face sides beyond it on every side: enough
 # context (hair, jaw, neck) for the model to draw a face that belongs to the picture.
 FACE_CROP_MARGIN = 0.4
@@ -149,17 +147,16 @@ def redraw(engine: Engine, image: "Image.Image", *, settings: Redraw, strength: 
 
     arguments: dict[str, Any] = {
         "prompt": settings.prompt,
-        "negative_prompt": settings.negative_prompt or None,
-        "image": image,
-        "strength": strength,
+        **engine.model_family.call_arguments(
+            engine.pipeline, negative_prompt=settings.negative_prompt, lora_scale=settings.lora_scale
+        ),
+        **engine.model_family.redraw_arguments(image, strength=strength),
         "num_inference_steps": redraw_steps(settings.steps, strength),
         "guidance_scale": settings.guidance_scale,
         # CPU generators: a seed gives the same noise on any machine.
         "generator": torch.Generator(device="cpu").manual_seed(settings.seed),
         "output_type": "pil",
     }
-    if settings.lora_scale is not None:
-        arguments["cross_attention_kwargs"] = {"scale": settings.lora_scale}
     if settings.on_step is not None:
         arguments["callback_on_step_end"] = report_step
     with torch.inference_mode():
@@ -235,17 +232,19 @@ def face_pass(
 def output_long_side(engine: Engine, long_side: int) -> int:
     """The long side the high-resolution pass makes: `long_side`, or 0 for the family's
     default; on the tiny engine shrunk like its render size."""
-    long_side = long_side or DEFAULT_OUTPUT_LONG_SIDE[engine.family]
+    model_family = engine.model_family
+    long_side = long_side or model_family.default_output_long_side
     if engine.is_tiny:
-        return round(long_side * engine.resolution / DEFAULT_RESOLUTION[engine.family])
+        return round(long_side * engine.resolution / model_family.default_resolution)
     return long_side
 
 
-def output_size(image_size: tuple[int, int], long_side: int) -> tuple[int, int]:
-    """`image_size` scaled so its long side is `long_side`, both sides multiples of 8."""
+def output_size(image_size: tuple[int, int], long_side: int, *, multiple: int = 8) -> tuple[int, int]:
+    """`image_size` scaled so its long side is `long_side`, both sides multiples of `multiple`
+    (the family's size multiple)."""
     width, height = image_size
     scale = long_side / max(width, height)
-    return multiple_of_8(width * scale), multiple_of_8(height * scale)
+    return size_multiple_of(width * scale, multiple), size_multiple_of(height * scale, multiple)
 
 
 def hires_pass(
@@ -266,7 +265,9 @@ def hires_pass(
     from PIL import Image
 
     started = time.perf_counter()
-    target = output_size(image.size, output_long_side(engine, long_side))
+    target = output_size(
+        image.size, output_long_side(engine, long_side), multiple=engine.model_family.size_multiple
+    )
     if max(target) <= max(image.size):
         return _unchanged(image, "hires", likeness_before, started, "output not larger than the render", {})
     upscaled = image.resize(target, Image.Resampling.LANCZOS)
@@ -331,5 +332,6 @@ def _record(stage: str, kept: bool, likeness, image, started: float, note: str) 
     )
 
 
-def multiple_of_8(value: float) -> int:
-    return max(8, int(round(value / 8)) * 8)
+def size_multiple_of(value: float, multiple: int) -> int:
+    """`value` rounded to a multiple of `multiple` (at least one)."""
+    return max(multiple, int(round(value / multiple)) * multiple)

@@ -45,7 +45,7 @@ from .passes import (
     face_pass,
     hires_pass,
     likeness_verdict,
-    multiple_of_8,
+    size_multiple_of,
 )
 from .pipeline import Engine
 
@@ -141,14 +141,15 @@ def resolve_prompt(prompt: str, *, identity_token: str, subject_class: str) -> s
 
 
 def render_size(engine: Engine, width: int | None, height: int | None) -> tuple[int, int]:
-    """(width, height) in multiples of 8; defaults to the engine's square resolution, and on
-    the tiny engine scaled down, aspect kept, to fit inside it."""
+    """(width, height) in multiples of the family's size multiple; defaults to the engine's
+    square resolution, and on the tiny engine scaled down, aspect kept, to fit inside it."""
     width = width or engine.resolution
     height = height or engine.resolution
     if engine.is_tiny and max(width, height) > engine.resolution:
         shrink = engine.resolution / max(width, height)
         width, height = width * shrink, height * shrink
-    return multiple_of_8(width), multiple_of_8(height)
+    multiple = engine.model_family.size_multiple
+    return size_multiple_of(width, multiple), size_multiple_of(height, multiple)
 
 
 def candidate_seed(seed: int, index: int) -> int:
@@ -403,17 +404,16 @@ def _generate(
         on_step()
         return callback_kwargs
 
+    model_family = engine.model_family
     arguments: dict[str, Any] = {
         "prompt": prompt,
-        "negative_prompt": negative_prompt or None,
+        **model_family.call_arguments(engine.pipeline, negative_prompt=negative_prompt, lora_scale=lora_scale),
         "num_inference_steps": steps,
         "guidance_scale": guidance_scale,
         "num_images_per_prompt": len(seeds),
         "generator": generators,
         "output_type": "pil",
     }
-    if lora_scale is not None:
-        arguments["cross_attention_kwargs"] = {"scale": lora_scale}
     if on_step is not None:
         arguments["callback_on_step_end"] = report_step
     if reference_image is None:
@@ -422,7 +422,7 @@ def _generate(
     else:
         pipeline = engine.image_to_image
         fitted = ImageOps.fit(reference_image.convert("RGB"), (width, height), method=Image.Resampling.LANCZOS)
-        arguments.update(image=fitted, strength=strength)
+        arguments.update(model_family.redraw_arguments(fitted, strength=strength))
     with torch.inference_mode():
         return pipeline(**arguments).images
 

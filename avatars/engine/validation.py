@@ -29,7 +29,6 @@ VALIDATION_PROMPT = "a close-up portrait photo of {identity}, facing the camera,
 VALIDATION_SEEDS = (0, 1, 2, 3)
 # DPM-Solver++ gives a recognisable face in ~20 steps (EasyPhoto validates with 20).
 VALIDATION_STEPS = 20
-VALIDATION_GUIDANCE_SCALE = 7.0
 # Three quarters of the model's own size (384 px for SD 1.5, 768 for SDXL): the face stays
 # well over the ~65 px the face detector needs, at about half the cost of a full render.
 VALIDATION_SIZE_FRACTION = 0.75
@@ -95,13 +94,15 @@ def render_validation_images(
         return callback_kwargs
 
     on_gpu = engine.device.startswith("cuda")
+    model_family = engine.model_family
     with torch.no_grad(), torch.autocast(device_type="cuda", dtype=engine.dtype, enabled=on_gpu):
         return engine.pipeline(
             prompt=resolve_prompt(
                 VALIDATION_PROMPT, identity_token=identity_token, subject_class=subject_class
             ),
+            **model_family.call_arguments(engine.pipeline, negative_prompt="", lora_scale=None),
             num_inference_steps=steps,
-            guidance_scale=VALIDATION_GUIDANCE_SCALE,
+            guidance_scale=model_family.default_guidance,
             num_images_per_prompt=len(seeds),
             # CPU generators, as rendering's: a seed gives the same starting noise anywhere.
             generator=[torch.Generator(device="cpu").manual_seed(seed) for seed in seeds],

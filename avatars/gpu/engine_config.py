@@ -20,3 +20,14 @@ def engine_spec():
         model_config=settings.LIKENESS_MODEL_CONFIG,
         allow_pickle=settings.LIKENESS_ALLOW_PICKLE_CHECKPOINTS,
     )
+
+
+def render_engine_spec():
+    """What portraits are rendered with: LIKENESS_RENDER_MODEL in the training model's family
+    and settings, or the training model itself when it is unset."""
+    import dataclasses
+
+    spec = engine_spec()
+    if not settings.LIKENESS_RENDER_MODEL:
+        return spec
+    return dataclasses.replace(spec, base_model=settings.LIKENESS_RENDER_MODEL)

@@ -9,6 +9,7 @@ from typing import NamedTuple
 from django.core.cache import cache
 from django.db.models import (
     F,
+    JSONField,
     Value,
 )
 from django.utils.translation import gettext as _
@@ -18,6 +19,7 @@ from avatars.gpu.scheduling import gpu_queue_order
 from avatars.models import JOB_MODELS, Avatar, GpuJob, RenderJob, TrainingJob
 from avatars.selectors.avatars import ACTIVE_JOB_STATUSES
 from avatars.selectors.builds import training_failure_words
+from styles.models import style_text_translated
 
 
 @dataclass
@@ -151,6 +153,7 @@ class _JobShown(NamedTuple):
     queued_at: datetime
     kind: str
     template_title: str
+    template_translations: dict | None
     failure_reason: str
 
     @property
@@ -163,12 +166,18 @@ def _jobs_shown(*, avatar: Avatar) -> tuple[_JobShown | None, list[_JobShown]]:
     columns = _JobShown._fields
     training = (
         TrainingJob.objects.filter(avatar=avatar).order_by()
-        .annotate(table=Value("training"), kind=Value(""), template_title=Value(""))
+        .annotate(
+            table=Value("training"), kind=Value(""), template_title=Value(""),
+            template_translations=Value(None, output_field=JSONField()),
+        )
         .values_list(*columns)
     )
     renders = (
         RenderJob.objects.filter(avatar=avatar).order_by()
-        .annotate(table=Value("render"), template_title=F("template__title"), failure_reason=Value(""))
+        .annotate(
+            table=Value("render"), template_title=F("template__title"),
+            template_translations=F("template__translations"), failure_reason=Value(""),
+        )
         .values_list(*columns)
     )
     rows = [_JobShown(*row) for row in training.union(renders, all=True)]
@@ -207,16 +216,24 @@ def avatar_progress(*, avatar: Avatar) -> dict:
     for job in renders:
         jobs.append(JobProgress(
             kind="render", status=job.status, stage=job_stage_words(job.stage), progress=job.progress,
-            label=_("%(kind)s: %(template)s") % {"kind": RenderJob.Kind(job.kind).label, "template": job.template_title},
+            label=_("%(kind)s: %(template)s") % {
+                "kind": RenderJob.Kind(job.kind).label,
+                "template": style_text_translated(
+                    translations=job.template_translations, field="title", written=job.template_title,
+                ),
+            },
             queue_position=_queue_position(ahead_in_queue, job),
             eta_seconds=_eta(job, typical_render, ahead_in_queue.get(("render", job.pk))) if job.is_active else None,
         ))
     active = [j for j in jobs if j.status in ACTIVE_JOB_STATUSES]
     total = len(jobs) or 1
     overall = int(sum(100 if j.status == GpuJob.Status.SUCCEEDED else j.progress for j in jobs) / total)
+    badge_status, badge_label = _avatar_badge(avatar, jobs)
     return {
         "avatar_status": avatar.status,
         "avatar_status_label": avatar.get_status_display(),
+        "badge_status": badge_status,
+        "badge_label": badge_label,
         "overall_progress": overall,
         "done": avatar.status == Avatar.Status.READY and not active,
         "failed": avatar.status == Avatar.Status.FAILED,
@@ -226,3 +243,12 @@ def avatar_progress(*, avatar: Avatar) -> dict:
         "jobs": [j.__dict__ for j in jobs],
         "eta_seconds": max((j.eta_seconds or 0 for j in active), default=0) or None,
     }
+
+
+def _avatar_badge(avatar: Avatar, jobs: list[JobProgress]) -> tuple[str, str]:
+    """The avatar's badge as the job stands: a trained avatar whose portraits are still being
+    rendered says so, not "Ready" (the page's script swaps it at each poll)."""
+    rendering = any(job.kind == "render" and job.status in ACTIVE_JOB_STATUSES for job in jobs)
+    if avatar.status == Avatar.Status.READY and rendering:
+        return "rendering", _("Rendering portraits")
+    return avatar.status, avatar.get_status_display()

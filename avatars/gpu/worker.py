@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils.translation import gettext_noop
 
 from avatars import services
-from avatars.gpu.engine_config import engine_spec
+from avatars.gpu.engine_config import engine_spec, render_engine_spec
 from avatars.gpu.job_stages import job_stage
 from avatars.gpu.jobs import (
     JobFailedForGood,
@@ -94,6 +94,8 @@ def _train(job: TrainingJob, report: ProgressReporter, started: float) -> None:
     from avatars.engine.training import train_lora
 
     engine = get_engine(engine_spec())
+    # Validation renders with what the portraits will be rendered with.
+    render_engine = get_engine(render_engine_spec())
     avatar = job.avatar
     images, embeddings = _training_images(avatar, engine.resolution)
     if not images:
@@ -129,6 +131,7 @@ def _train(job: TrainingJob, report: ProgressReporter, started: float) -> None:
                 text_encoder_learning_rate=settings.LIKENESS_TEXT_ENCODER_LEARNING_RATE,
                 validate_every=settings.LIKENESS_VALIDATE_EVERY, score=score,
                 gradient_checkpointing=settings.LIKENESS_GRADIENT_CHECKPOINTING,
+                optimizer=settings.LIKENESS_TRAINING_OPTIMIZER, validation_engine=render_engine,
                 seed=seed, progress=on_progress, on_validation=on_validation,
             )
             # Not measured (no face in any validation image, as on the tiny engine) is no failure.
@@ -192,16 +195,24 @@ def local_loras_prune() -> list[str]:
     return deleted
 
 
+def portraits_for_job(job: RenderJob) -> int:
+    """How many portraits a render job keeps: a style's first render several, a re-roll or a
+    "more like me" one (it answers one portrait)."""
+    if job.kind in (RenderJob.Kind.REROLL, RenderJob.Kind.MORE_LIKE_ME):
+        return 1
+    return max(1, settings.LIKENESS_PORTRAITS_PER_STYLE)
+
+
 def _render(job: RenderJob, report: ProgressReporter, started: float) -> None:
     from PIL import Image
 
     from avatars.engine.passes import DEFAULT_FACE_STRENGTH, DEFAULT_HIRES_STRENGTH, web_copy
     from avatars.engine.pipeline import get_engine
-    from avatars.engine.rendering import is_more_like, render
+    from avatars.engine.rendering import candidate_seed, is_more_like, render
     from avatars.engine.safety import nudity_verdict
     from avatars.engine.scoring import largest_face_finder, portrait_scorer
 
-    engine = get_engine(engine_spec())
+    engine = get_engine(render_engine_spec())
     avatar = job.avatar
     if avatar.status != Avatar.Status.READY or not avatar.lora_file:
         raise RuntimeError("The avatar is not trained.")
@@ -216,38 +227,52 @@ def _render(job: RenderJob, report: ProgressReporter, started: float) -> None:
     if parameters.get("use_reference") and job.template.reference_image:
         with job.template.reference_image.open("rb") as handle:
             reference = Image.open(io.BytesIO(handle.read())).convert("RGB")
+    wanted = portraits_for_job(job)
+    candidates, max_rerolls = settings.LIKENESS_CANDIDATES_PER_TEMPLATE, settings.LIKENESS_MAX_REROLLS
+    # Each portrait is the best of its own candidates: its seeds start past every seed the
+    # portraits before it could have tried, so no two portraits share a candidate.
+    seeds_per_portrait = candidates * (max_rerolls + 1)
     report(job_stage("rendering"), 5, force=True)
-    result = render(
-        engine,
-        lora_path=_local_lora_path(avatar),
-        identity_token=avatar.identity_token,
-        subject_class=avatar.subject_class,
-        prompt=parameters["prompt"],
-        negative_prompt=parameters["negative_prompt"],
-        reference_image=reference,
-        strength=parameters["strength"],
-        guidance_scale=parameters["guidance_scale"],
-        steps=parameters["steps"],
-        width=parameters["width"],
-        height=parameters["height"],
-        seed=plan.seed,
-        lora_scale=parameters["lora_scale"],
-        candidates=settings.LIKENESS_CANDIDATES_PER_TEMPLATE,
-        score=portrait_scorer(avatar.embedding_centroid),
-        max_rerolls=settings.LIKENESS_MAX_REROLLS,
-        min_likeness=min_likeness,
-        beauty=parameters["beauty"],
-        find_face=largest_face_finder(),
-        # Portraits rendered before the finishing passes have none of these in their parameters.
-        face_strength=parameters.get("face_strength", DEFAULT_FACE_STRENGTH),
-        output_long_side=parameters.get("output_long_side", 0),
-        hires_strength=parameters.get("hires_strength", DEFAULT_HIRES_STRENGTH),
-        progress=lambda step, total: report(job_stage("rendering"), 5 + int(90 * step / max(total, 1))),
-    )
-    is_safe, nudity_score, _ = nudity_verdict(result.image)
-    if not is_safe:
-        raise RuntimeError(f"Every candidate failed the safety check (nudity score {nudity_score:.2f}).")
-    verdict = is_more_like(result.likeness, source.likeness_score) if source is not None else None
+    results, unsafe_scores = [], []
+    for index in range(wanted):
+        def progress(step: int, total: int, index=index) -> None:
+            report(job_stage("rendering"), 5 + int(90 * (index + step / max(total, 1)) / wanted))
+
+        result = render(
+            engine,
+            lora_path=_local_lora_path(avatar),
+            identity_token=avatar.identity_token,
+            subject_class=avatar.subject_class,
+            prompt=parameters["prompt"],
+            negative_prompt=parameters["negative_prompt"],
+            reference_image=reference,
+            strength=parameters["strength"],
+            guidance_scale=parameters["guidance_scale"],
+            steps=parameters["steps"],
+            width=parameters["width"],
+            height=parameters["height"],
+            seed=candidate_seed(plan.seed, index * seeds_per_portrait),
+            lora_scale=parameters["lora_scale"],
+            candidates=candidates,
+            score=portrait_scorer(avatar.embedding_centroid),
+            max_rerolls=max_rerolls,
+            min_likeness=min_likeness,
+            beauty=parameters["beauty"],
+            find_face=largest_face_finder(),
+            # Portraits rendered before the finishing passes have none of these in their parameters.
+            face_strength=parameters.get("face_strength", DEFAULT_FACE_STRENGTH),
+            output_long_side=parameters.get("output_long_side", 0),
+            hires_strength=parameters.get("hires_strength", DEFAULT_HIRES_STRENGTH),
+            progress=progress,
+        )
+        is_safe, nudity_score, _ = nudity_verdict(result.image)
+        if is_safe:
+            results.append(result)
+        else:
+            unsafe_scores.append(nudity_score)
+    if not results:
+        raise RuntimeError(f"Every candidate failed the safety check (nudity scores {', '.join(f'{s:.2f}' for s in unsafe_scores)}).")
+    verdict = is_more_like(results[0].likeness, source.likeness_score) if source is not None else None
     report(job_stage("saving"), 97, force=True)
     if verdict is not None and not verdict.keep:
         with transaction.atomic():
@@ -255,17 +280,19 @@ def _render(job: RenderJob, report: ProgressReporter, started: float) -> None:
             services.more_like_me_found_nothing_closer(job=locked)
             job_mark_succeeded(locked, started=started, stage=job_stage("no_closer_version"))
         return
-    full_size, web_sized = io.BytesIO(), io.BytesIO()
-    result.image.save(full_size, format="PNG")
-    web_copy(result.image).save(web_sized, format="PNG")
-    recorded = {**parameters, **result.parameters}
-    if verdict is not None:
-        recorded["more_like_me_verdict"] = {"measured": verdict.measured, "reason": verdict.reason}
+    renders = []
+    for result in results:
+        full_size, web_sized = io.BytesIO(), io.BytesIO()
+        result.image.save(full_size, format="PNG")
+        web_copy(result.image).save(web_sized, format="PNG")
+        recorded = {**parameters, **result.parameters}
+        if verdict is not None:
+            recorded["more_like_me_verdict"] = {"measured": verdict.measured, "reason": verdict.reason}
+        renders.append(services.RenderedPortrait(
+            png_bytes=full_size.getvalue(), web_png_bytes=web_sized.getvalue(), seed=result.seed,
+            likeness=result.likeness, parameters=recorded, width=result.image.width, height=result.image.height,
+        ))
     with transaction.atomic():
         locked = job_lock_own_attempt(job)
-        services.portrait_create_for_job(
-            job=locked, png_bytes=full_size.getvalue(), web_png_bytes=web_sized.getvalue(), seed=result.seed,
-            likeness=result.likeness, parameters=recorded,
-            width=result.image.width, height=result.image.height, engine_label=engine.label,
-        )
+        services.portraits_create_for_job(job=locked, renders=renders, engine_label=engine.label)
         job_mark_succeeded(locked, started=started)

@@ -7,6 +7,7 @@ from avatars.selectors.avatars import (  # noqa: F401
     AUDIENCES_FOR_SUBJECT,
     EXTRA_RENDER_KINDS,
     RenderAllowance,
+    avatar_for_style_use,
     avatar_get_for_user,
     avatar_list_for_user,
     avatar_list_for_user_with_counts,
@@ -41,16 +42,22 @@ from avatars.selectors.operator import (  # noqa: F401
 from avatars.selectors.photos import (  # noqa: F401
     PhotoReadiness,
     avatar_photo_readiness,
+    photo_has_thumbnail,
     photo_list_for_avatar,
     photo_thumbnail_jpeg,
 )
 from avatars.selectors.portraits import (  # noqa: F401
+    TAKE_FILE_WORDS,
+    TAKE_WORDS,
     PortraitVersion,
     avatar_renders_new,
     engine_label_is_test_output,
     engine_label_words,
+    portrait_caption,
     portrait_download_name,
+    portrait_likeness_words,
     portrait_list_for_avatar,
+    portrait_take_name,
     portrait_versions,
     portrait_versions_compared,
 )

@@ -108,3 +108,17 @@ def avatar_list_for_user_with_cover(*, user) -> QuerySet[Avatar]:
         cover_portrait_id=Subquery(best.values("public_id")[:1]),
         portrait_count=Count("portraits", distinct=True),
     ).order_by("-created_at", "-pk")
+
+
+def avatar_for_style_use(*, user, template: StyleTemplate) -> Avatar | None:
+    """The avatar "Use this style" takes a person to: their most recently trained avatar that
+    may still render and is offered the style, else their newest avatar still collecting photos."""
+    trained = (
+        avatar_list_for_user(user=user)
+        .filter(status=Avatar.Status.READY, refunded_at__isnull=True)
+        .order_by("-trained_at", "-pk")
+    )
+    for avatar in trained:
+        if template_list_for_avatar(avatar=avatar).filter(pk=template.pk).exists():
+            return avatar
+    return avatar_list_for_user(user=user).filter(status=Avatar.Status.COLLECTING).order_by("-created_at", "-pk").first()

@@ -41,13 +41,21 @@ def avatar_photo_readiness(*, avatar: Avatar) -> PhotoReadiness:
     )
 
 
+def photo_has_thumbnail(*, photo: Photo) -> bool:
+    return bool(photo.image or photo.refused_thumbnail)
+
+
 def photo_thumbnail_jpeg(*, photo: Photo, size: int = 320) -> bytes:
-    """A square thumbnail of a kept photo, centred on the face its check found."""
+    """A square thumbnail of a kept photo, centred on the face its check found; for a refused
+    photo, the small one kept when it was refused."""
     from io import BytesIO
 
     from PIL import Image
 
     from avatars.engine.faces import crop_face
+
+    if not photo.image:
+        return bytes(photo.refused_thumbnail)
 
     with photo.image.open("rb") as handle, Image.open(handle) as image:
         thumbnail = crop_face(image, photo.face_box, size=size, margin=0.6)

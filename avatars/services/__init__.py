@@ -26,27 +26,34 @@ from avatars.services.deletion import (  # noqa: F401
     portrait_delete_by_operator,
     portrait_delete_with_receipt,
 )
+from avatars.services.examples import (  # noqa: F401
+    portrait_style_example_create,
+)
 from avatars.services.files import (  # noqa: F401
     media_names_referenced,
     media_orphans_delete,
 )
 from avatars.services.photos import (  # noqa: F401
     PHOTO_UPLOAD_WINDOW_SECONDS,
+    REFUSED_THUMBNAIL_SIZE,
     PhotoAddOutcome,
     photo_add,
     photo_mark_removed,
     photo_remove,
     photos_add,
+    photos_refused_clear,
     photos_too_many_message,
 )
 from avatars.services.renders import (  # noqa: F401
+    RenderedPortrait,
     RenderPlan,
     avatar_render_more,
     more_like_me_found_nothing_closer,
-    portrait_create_for_job,
     portrait_download_record,
+    portrait_favourite_set,
     portrait_more_like_me,
     portrait_reroll,
+    portraits_create_for_job,
     render_job_create,
     render_job_plan,
     template_preview_render,

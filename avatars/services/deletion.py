@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import Q
 
 from accounts.receipt_files import receipt_email_send_to_user
 from accounts.receipts import deletion_receipt_create, receipt_counts
 from avatars import selectors
 from avatars.models import Avatar, Photo, Portrait
 from portrait_site.core.files import storage_delete_files
+from styles.models import StyleExample
+
+
+def _style_example_file_names(made_from: Q) -> list[str]:
+    return list(StyleExample.objects.filter(made_from).exclude(image="").values_list("image", flat=True))
 
 
 def portrait_delete(*, portrait: Portrait) -> dict:
     with transaction.atomic():
         portrait = Portrait.objects.select_for_update().get(pk=portrait.pk)
-        names = portrait.stored_file_names
+        # Style examples made from it go with it (the person's consent was to this portrait).
+        names = portrait.stored_file_names + _style_example_file_names(Q(source_portrait=portrait))
         Portrait.objects.filter(more_like_me_of=portrait).update(more_like_me_of=portrait.more_like_me_of)
         portrait.delete()
         transaction.on_commit(lambda: storage_delete_files(names))
@@ -25,7 +32,7 @@ def photos_delete_files(*, avatar: Avatar) -> list[str]:
     """Delete the avatar's uploaded photos from storage, keeping the verdict rows (no files, no embeddings)."""
     photos = list(avatar.photos.exclude(image=""))
     names = [p.image.name for p in photos]
-    avatar.photos.update(image="", embedding=None)
+    avatar.photos.update(image="", refused_thumbnail=b"", embedding=None)
     transaction.on_commit(lambda: storage_delete_files(names))
     return names
 
@@ -40,6 +47,7 @@ def avatar_delete(*, avatar: Avatar) -> dict:
             job.save(update_fields=["status"])
         portraits = list(avatar.portraits.all())
         portrait_names = [name for portrait in portraits for name in portrait.stored_file_names]
+        portrait_names += _style_example_file_names(Q(source_portrait__avatar=avatar))
         photo_names = [p.image.name for p in avatar.photos.exclude(image="")]
         photo_count = avatar.photos.count()
         lora_names = [avatar.lora_file.name] if avatar.lora_file else []

@@ -145,9 +145,12 @@ def photo_add(*, avatar: Avatar, uploaded_file) -> Photo:
         quality_score=verdict.quality_score,
     )
     # A refused photo keeps no file, not even a duplicate or another person's: sixty copies of
-    # one photo would otherwise be sixty files. Only photos accepted once carry one.
+    # one photo would otherwise be sixty files. Only photos accepted once carry one; a refused
+    # one keeps a thumbnail in its row, for its card.
     if verdict.accepted and verdict.cleaned_image is not None:
         photo.image.save("photo.jpg", ContentFile(verdict.cleaned_image), save=False)
+    elif verdict.cleaned_image is not None:
+        photo.refused_thumbnail = _refused_photo_thumbnail(verdict.cleaned_image, face_box=verdict.face_box)
     try:
         with transaction.atomic():
             locked = Avatar.objects.select_for_update().get(pk=avatar.pk)
@@ -164,6 +167,41 @@ def photo_add(*, avatar: Avatar, uploaded_file) -> Photo:
         raise
     photo.refresh_from_db()
     return photo
+
+
+# Small enough that a row holds it (about 3 KB), big enough to recognise the photo on its card.
+REFUSED_THUMBNAIL_SIZE = 128
+
+
+def _refused_photo_thumbnail(cleaned_jpeg: bytes, *, face_box) -> bytes:
+    """The small square JPEG a refused photo's card shows, around its face when one was found:
+    never the photo itself."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    from avatars.engine.faces import crop_face
+
+    with Image.open(BytesIO(cleaned_jpeg)) as image:
+        thumbnail = crop_face(image.convert("RGB"), face_box, size=REFUSED_THUMBNAIL_SIZE, margin=0.6)
+    out = BytesIO()
+    thumbnail.save(out, format="JPEG", quality=75)
+    return out.getvalue()
+
+
+def photos_refused_clear(*, avatar: Avatar) -> int:
+    """The upload page's "clear these": every refused photo of a set still being collected is
+    removed (its thumbnail and any file with it). Returns how many."""
+    with transaction.atomic():
+        avatar = Avatar.objects.select_for_update().get(pk=avatar.pk)
+        if avatar.status != Avatar.Status.COLLECTING:
+            raise AvatarError(_("This avatar is already paid for: its photo set can't change any more."))
+        refused = list(avatar.photos.select_for_update().filter(status=Photo.Status.REJECTED))
+        names = [name for name in (photo_mark_removed(photo) for photo in refused) if name]
+        _photo_set_review_identity(avatar)
+        if names:
+            transaction.on_commit(lambda: storage_delete_files(names))
+    return len(refused)
 
 
 def _photo_set_review_identity(avatar: Avatar) -> None:
@@ -216,6 +254,7 @@ def photo_mark_removed(photo: Photo) -> str:
     name = photo.image.name
     photo.transition_to(Photo.Status.REMOVED)
     photo.image = ""
+    photo.refused_thumbnail = b""
     photo.embedding = None
-    photo.save(update_fields=["status", "image", "embedding"])
+    photo.save(update_fields=["status", "image", "refused_thumbnail", "embedding"])
     return name

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -135,45 +135,90 @@ def render_job_plan(*, job: RenderJob) -> RenderPlan:
     return RenderPlan(parameters=parameters, seed=secrets.randbelow(2**31))
 
 
-def portrait_create_for_job(*, job: RenderJob, png_bytes: bytes, web_png_bytes: bytes, seed: int,
-                            likeness: float | None, parameters: dict, width: int, height: int,
-                            engine_label: str) -> Portrait:
-    """Store a finished render (full size, and the web-sized copy the pages show) as the job's
-    portrait. The caller holds the job's row lock (it is the job's own running attempt) and
-    marks the job done in the same transaction."""
+@dataclass(frozen=True)
+class RenderedPortrait:
+    """One finished render as the worker hands it over: full size, the web-sized copy the pages
+    show, and how it was made."""
+
+    png_bytes: bytes
+    web_png_bytes: bytes
+    seed: int
+    likeness: float | None
+    parameters: dict
+    width: int
+    height: int
+
+
+# The take each kind of render job makes; a job of any other kind (first portraits, more
+# styles, an operator's preview) makes originals.
+TAKE_OF_JOB_KIND = {
+    RenderJob.Kind.REROLL: Portrait.Take.REROLL,
+    RenderJob.Kind.MORE_LIKE_ME: Portrait.Take.MORE_LIKE_ME,
+}
+
+
+def portraits_create_for_job(*, job: RenderJob, renders: list[RenderedPortrait], engine_label: str) -> list[Portrait]:
+    """Store a job's finished renders as its portraits, each numbered in its take for the style
+    ("original 1" is the closest of the first portraits). The caller holds the job's row lock
+    (it is the job's own running attempt) and marks the job done in the same transaction."""
     chain_parent = job.source_portrait if job.kind == RenderJob.Kind.MORE_LIKE_ME else None
-    portrait = Portrait(
-        avatar_id=job.avatar_id, template=job.template, render_job=job, seed=seed, likeness_score=likeness,
-        parameters=parameters, more_like_me_of=chain_parent,
-        version=(chain_parent.version + 1) if chain_parent else 1,
-        width=width, height=height, engine_label=engine_label,
-    )
-    portrait.image.save("portrait.png", ContentFile(png_bytes), save=False)
-    portrait.web_image.save("portrait-web.png", ContentFile(web_png_bytes), save=False)
-    portrait.save()
+    take = TAKE_OF_JOB_KIND.get(job.kind, Portrait.Take.ORIGINAL)
+    numbered_before = Portrait.objects.filter(avatar_id=job.avatar_id, template=job.template, take=take).aggregate(
+        last=Max("take_number")
+    )["last"] or 0
+    closest_first = sorted(renders, key=lambda render: -1 if render.likeness is None else render.likeness, reverse=True)
+    portraits = []
+    for number, render in enumerate(closest_first, start=numbered_before + 1):
+        portrait = Portrait(
+            avatar_id=job.avatar_id, template=job.template, render_job=job, seed=render.seed,
+            likeness_score=render.likeness, parameters=render.parameters, more_like_me_of=chain_parent,
+            version=(chain_parent.version + 1) if chain_parent else 1, take=take, take_number=number,
+            width=render.width, height=render.height, engine_label=engine_label,
+        )
+        portrait.image.save("portrait.png", ContentFile(render.png_bytes), save=False)
+        portrait.web_image.save("portrait-web.png", ContentFile(render.web_png_bytes), save=False)
+        portrait.save()
+        portraits.append(portrait)
     if job.kind == RenderJob.Kind.INITIAL and not selectors.avatar_has_initial_renders_waiting(
         avatar_id=job.avatar_id, other_than=job.pk
     ):
         _portraits_ready_notify(avatar=job.avatar)
-    return portrait
+    return portraits
+
+
+def portrait_favourite_set(*, portrait: Portrait, is_favourite: bool) -> None:
+    Portrait.objects.filter(pk=portrait.pk).update(is_favourite=is_favourite)
 
 
 def more_like_me_found_nothing_closer(*, job: RenderJob) -> None:
     """A "more like me" click whose new version did not look more like the person than the one
-    it came from: nothing is kept, the click is not counted, and the customer is told. The
-    caller holds the job's row lock."""
-    job.counts_against_allowance = False
-    source = job.source_portrait
+    it came from: nothing is kept and the customer is told. The first such click on a portrait is
+    free (settings.LIKENESS_MORE_LIKE_ME_FREE_RETRIES per portrait) and gives its render back;
+    later ones count, so one purchase renders at most its extra renders plus the free retries of
+    the portraits it has. The caller holds the job's row lock."""
+    source = Portrait.objects.select_for_update().get(pk=job.source_portrait_id)
+    free_retries_used = RenderJob.objects.filter(
+        source_portrait=source, kind=RenderJob.Kind.MORE_LIKE_ME, counts_against_allowance=False
+    ).exclude(pk=job.pk).count()
+    job.counts_against_allowance = free_retries_used >= settings.LIKENESS_MORE_LIKE_ME_FREE_RETRIES
     # The sentence is worded when read; the style's name is the one in the owner's language.
     with user_locale_override(user=job.avatar.user):
         template_title = job.template.display_title
-    notice_create(
-        user=job.avatar.user,
-        message=gettext_noop(
+    if job.counts_against_allowance:
+        message = gettext_noop(
+            "“More like me” on your %(template)s portrait found no version closer to you than "
+            "the one you have (likeness %(likeness)s), so we kept yours. Its free retry was used "
+            "already, so this one used one of your extra renders."
+        )
+    else:
+        message = gettext_noop(
             "“More like me” on your %(template)s portrait found no version closer to you than "
             "the one you have (likeness %(likeness)s), so we kept yours. It did not use one of "
             "your extra renders."
-        ),
+        )
+    notice_create(
+        user=job.avatar.user,
+        message=message,
         params={"template": template_title, "likeness": f"{source.likeness_score:.0f}"},
         link=f"/avatars/portraits/{source.public_id}/",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db.models import Max
 from django.utils import timezone
 
 from avatars.models import GpuUsage, Portrait, RenderJob, TrainingJob
@@ -13,7 +14,8 @@ def gpu_usage_record(*, job: TrainingJob | RenderJob) -> GpuUsage:
     likeness = None
     if isinstance(job, RenderJob):
         kind, template_id = job.kind, job.template_id
-        likeness = Portrait.objects.filter(render_job=job).values_list("likeness_score", flat=True).first()
+        # A style's first render keeps several portraits: its figure is the closest one's.
+        likeness = Portrait.objects.filter(render_job=job).aggregate(best=Max("likeness_score"))["best"]
     else:
         kind, template_id = GpuUsage.Kind.TRAINING, None
     finished_at = job.finished_at or timezone.now()

@@ -2,7 +2,9 @@
 
 import time
 
+from django.conf import settings
 from django.core.cache import cache
+from django.utils.translation import gettext as _
 
 
 def rate_limit_hit(*, key: str, limit: int, window_seconds: int = 60, amount: int = 1) -> bool:
@@ -11,8 +13,7 @@ def rate_limit_hit(*, key: str, limit: int, window_seconds: int = 60, amount: in
     Refused actions are not counted: a request refused for asking too much leaves the
     budget it did not use for a smaller one.
     """
-    window = int(time.time() // window_seconds)
-    counter = f"rate:{key}:{window}"
+    counter = _counter(key, window_seconds)
     cache.add(counter, 0, timeout=window_seconds * 2)
     try:
         count = cache.incr(counter, amount)
@@ -29,11 +30,31 @@ def rate_limit_hit(*, key: str, limit: int, window_seconds: int = 60, amount: in
     return False
 
 
+def rate_limit_count(*, key: str, window_seconds: int) -> int:
+    """How many actions were counted under `key` in this window (rate_limit_add), counting none."""
+    return cache.get(_counter(key, window_seconds), 0)
+
+
+def rate_limit_add(*, key: str, window_seconds: int) -> int:
+    """Count one action under `key` in this window, with no limit; returns the count."""
+    counter = _counter(key, window_seconds)
+    cache.add(counter, 0, timeout=window_seconds * 2)
+    try:
+        return cache.incr(counter)
+    except ValueError:
+        cache.set(counter, 1, timeout=window_seconds * 2)
+        return 1
+
+
+def _counter(key: str, window_seconds: int) -> str:
+    return f"rate:{key}:{int(time.time() // window_seconds)}"
+
+
 def rate_limit_give_back(*, key: str, window_seconds: int = 60, amount: int = 1) -> None:
     """Take back `amount` counted under `key` in this window: the action they allowed was refused
     by another budget after all."""
     try:
-        cache.decr(f"rate:{key}:{int(time.time() // window_seconds)}", amount)
+        cache.decr(_counter(key, window_seconds), amount)
     except ValueError:
         pass  # expired meanwhile: nothing left to take back
 
@@ -41,3 +62,15 @@ def rate_limit_give_back(*, key: str, window_seconds: int = 60, amount: int = 1)
 def rate_limit_window_left(*, window_seconds: int) -> int:
     """Seconds until the current window ends and its counts start again."""
     return window_seconds - int(time.time()) % window_seconds
+
+
+def archive_build_refused(*, user_id: int) -> bool:
+    """Count one archive (the data export or a portraits zip) built for this person; True when it
+    would be over settings.LIKENESS_ARCHIVES_PER_HOUR. Each one reads every file of theirs, so a
+    person clicking fast (or a script) can't keep the web processes busy building them."""
+    return rate_limit_hit(key=f"archive:{user_id}", limit=settings.LIKENESS_ARCHIVES_PER_HOUR, window_seconds=3600)
+
+
+def archives_limited_message() -> str:
+    return _("You downloaded %(count)s archives this hour already. The files are all still here: try again "
+             "within the hour.") % {"count": settings.LIKENESS_ARCHIVES_PER_HOUR}

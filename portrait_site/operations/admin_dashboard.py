@@ -16,7 +16,9 @@ def dashboard(request):
     gpu_days = insights.gpu_minutes_per_day()
     return TemplateResponse(request, "admin/dashboard.html", {
         **admin.site.each_context(request),
-        "title": "Operator's dashboard",
+        "title": gettext("Operator's dashboard"),
+        "operator_settings_unset": insights.operator_settings_unset(),
+        "styles_without_examples": list(insights.template_list_published_without_examples()),
         "money": insights.money_today_and_this_month(),
         "refunds": insights.refund_list_recent(),
         "queue": insights.gpu_queue_now(),

@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db.models import Avg, Count, Min, Q, Sum
+from django.conf import settings
+from django.db.models import Avg, Count, Exists, Min, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from avatars.models import GpuJob, GpuUsage, RenderJob, TrainingJob
 from orders.models import Order, Refund
-from styles.models import StyleTemplate
+from styles.models import StyleExample, StyleTemplate
 
 # Orders whose money came in, whatever happened to it afterwards.
 # The likeness bands of the distribution, in points out of 100: (label, low, high).
@@ -53,6 +54,26 @@ def money_today_and_this_month(*, now: datetime | None = None) -> dict[str, Mone
         "today": _money_since(_start_of(today)),
         "this_month": _money_since(_start_of(today.replace(day=1))),
     }
+
+
+def operator_settings_unset() -> list[str]:
+    """The settings naming the operator that still hold a placeholder: the terms and the privacy
+    notice show them to customers, who must be able to tell who runs the site and reach them."""
+    unset = []
+    if not settings.LIKENESS_OPERATOR_NAME.strip():
+        unset.append("LIKENESS_OPERATOR_NAME")
+    if settings.LIKENESS_OPERATOR_CONTACT.strip() in ("", settings.LIKENESS_OPERATOR_CONTACT_PLACEHOLDER):
+        unset.append("LIKENESS_OPERATOR_CONTACT")
+    return unset
+
+
+def template_list_published_without_examples():
+    """Published styles whose page has no example result to judge them by."""
+    return (
+        StyleTemplate.objects.filter(is_published=True)
+        .exclude(Exists(StyleExample.objects.filter(template=OuterRef("pk"))))
+        .order_by("sort_order", "title")
+    )
 
 
 def refund_list_recent(*, limit: int = 20):

@@ -1,8 +1,10 @@
 """Download my data: one zip of everything of a person's that Likeness keeps and they can use.
 
 Every portrait in full size with its parameters, each avatar's LoRA with a README on loading it
-into diffusers, the orders and refunds, and the consent and terms records. Uploaded photos are
-not in it: they are deleted once the avatar is trained (and the zip says so).
+into diffusers, the orders and refunds, the consent and terms records, the style requests the
+person wrote (with their reference images) and their votes. Uploaded photos are not in it: they
+are deleted once the avatar is trained (and the zip says so). The READMEs are written in the
+language and time zone active for the caller (the request's: the person's own).
 """
 
 from __future__ import annotations
@@ -24,14 +26,11 @@ from accounts.models import User
 from accounts.terms import terms_acceptances
 from avatars.models import Avatar, Portrait
 from orders.models import Order
+from styles.selectors import template_request_list_by_author, template_vote_list_by_user
 
 # Files kept in memory up to this size, then on disk: a person with many portraits makes a big zip.
 SPOOL_BYTES = 32 * 1024 * 1024
 LORA_NAME = "avatar.safetensors"
-FAMILY_PIPELINES = {
-    "sd15": ("Stable Diffusion 1.5", "StableDiffusionPipeline", "stable-diffusion-v1-5/stable-diffusion-v1-5"),
-    "sdxl": ("Stable Diffusion XL 1.0", "StableDiffusionXLPipeline", "stabilityai/stable-diffusion-xl-base-1.0"),
-}
 
 
 def _json(data) -> str:
@@ -63,6 +62,9 @@ def _portrait_record(portrait: Portrait) -> dict:
         "id": portrait.public_id,
         "style": {"slug": portrait.template.slug, "title": portrait.template.title},
         "version": portrait.version,
+        "take": portrait.take,
+        "take_number": portrait.take_number,
+        "favourite": portrait.is_favourite,
         "more_like_me_of": portrait.more_like_me_of.public_id if portrait.more_like_me_of else None,
         "width": portrait.width,
         "height": portrait.height,
@@ -71,23 +73,37 @@ def _portrait_record(portrait: Portrait) -> dict:
         "engine": portrait.engine_label,
         "parameters": portrait.parameters,
         "created_at": portrait.created_at,
+        # Where the person agreed that this portrait be shown on its style's page.
+        "shown_as_style_example": [
+            {"consent": example.consent_note, "consent_recorded_at": example.consent_recorded_at}
+            for example in portrait.style_examples.all()
+        ],
     }
 
 
 def lora_readme(*, avatar: Avatar) -> str:
     """How to load this avatar's LoRA into diffusers, for the family it was trained in."""
     # The family it was trained for; an avatar trained before that was recorded, the configured one.
-    family = avatar.engine_family or settings.LIKENESS_MODEL_FAMILY or "sd15"
-    family_label, pipeline_class, public_base = FAMILY_PIPELINES[family]
+    from avatars.engine.families import DEFAULT_FAMILY, family
+
+    model_family = family(avatar.engine_family or settings.LIKENESS_MODEL_FAMILY or DEFAULT_FAMILY.name)
     is_tiny = settings.LIKENESS_BASE_MODEL == "tiny"
     return render_to_string("accounts/export_lora_readme.md", {
         "avatar": avatar,
         "lora_name": LORA_NAME,
         "identity": f"{avatar.identity_token} {avatar.subject_class}",
-        "family": family,
-        "family_label": family_label,
-        "pipeline_class": pipeline_class,
-        "base_model_example": public_base if is_tiny else (avatar.engine_label or settings.LIKENESS_BASE_MODEL),
+        "family": model_family.name,
+        "family_label": model_family.display_name,
+        "pipeline_class": model_family.pipeline_class_name,
+        "is_default_family": model_family is DEFAULT_FAMILY,
+        "takes_negative_prompt": model_family.takes_negative_prompt,
+        "steps": model_family.default_steps,
+        "guidance_scale": model_family.default_guidance,
+        # The public checkpoint portraits are rendered with (a LoRA trained on a family's base
+        # checkpoint loads into its render checkpoint too).
+        "base_model_example": (
+            model_family.render_checkpoint if is_tiny else (avatar.engine_label or settings.LIKENESS_BASE_MODEL)
+        ),
         "is_tiny": is_tiny,
     })
 
@@ -119,6 +135,43 @@ def _orders_record(user: User) -> list[dict]:
         }
         for order in orders
     ]
+
+
+def _style_request_image_name(request) -> str:
+    return f"style_requests/{request.pk}-reference.png"
+
+
+def _style_requests_record(requests) -> list[dict]:
+    return [
+        {
+            "title": request.title,
+            "description": request.description,
+            "status": request.status,
+            "votes": request.vote_count,
+            "became_style": request.template.slug if request.template else None,
+            "reference_image": _style_request_image_name(request) if request.reference_image else None,
+            "created_at": request.created_at,
+        }
+        for request in requests
+    ]
+
+
+def _style_votes_record(user: User) -> list[dict]:
+    return [
+        {"request": vote.request.title, "request_status": vote.request.status, "voted_at": vote.created_at}
+        for vote in template_vote_list_by_user(user=user)
+    ]
+
+
+def _write_style_request_images(archive: zipfile.ZipFile, requests) -> None:
+    for request in requests:
+        if not request.reference_image:
+            continue
+        try:
+            with request.reference_image.open("rb") as image:
+                archive.writestr(_style_request_image_name(request), image.read(), compress_type=zipfile.ZIP_STORED)
+        except FileNotFoundError:
+            continue
 
 
 def _records(user: User, now: datetime) -> dict[str, dict | list]:
@@ -154,10 +207,13 @@ def _write_avatar(archive: zipfile.ZipFile, avatar: Avatar) -> int:
         with avatar.lora_file.open("rb") as lora:
             archive.writestr(f"{folder}/lora/{LORA_NAME}", lora.read())
         archive.writestr(f"{folder}/lora/README.md", lora_readme(avatar=avatar))
-    portraits = avatar.portraits.select_related("template", "more_like_me_of").order_by("created_at")
+    portraits = (
+        avatar.portraits.select_related("template", "more_like_me_of").prefetch_related("style_examples")
+        .order_by("created_at")
+    )
     written = 0
     for portrait in portraits:
-        stem = f"{folder}/portraits/{portrait.template.slug}-v{portrait.version}-{portrait.public_id.hex[:8]}"
+        stem = f"{folder}/portraits/{portrait.template.slug}-{portrait.take}-{portrait.take_number}-{portrait.public_id.hex[:8]}"
         try:
             with portrait.image.open("rb") as image:
                 # PNGs are compressed already: stored as they are.
@@ -176,10 +232,15 @@ def user_data_export(*, user: User) -> tempfile.SpooledTemporaryFile:
     with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, record in _records(user, now).items():
             archive.writestr(name, _json(record))
+        style_requests = list(template_request_list_by_author(user=user))
+        archive.writestr("style_requests.json", _json(_style_requests_record(style_requests)))
+        _write_style_request_images(archive, style_requests)
+        archive.writestr("style_votes.json", _json(_style_votes_record(user)))
         avatars = list(Avatar.objects.filter(user=user).order_by("created_at"))
         portrait_count = sum(_write_avatar(archive, avatar) for avatar in avatars)
         archive.writestr("README.txt", render_to_string("accounts/export_readme.txt", {
             "user": user, "now": now, "avatars": avatars, "portrait_count": portrait_count,
+            "style_request_count": len(style_requests),
         }))
     spool.seek(0)
     return spool

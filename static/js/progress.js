@@ -20,6 +20,7 @@
   var list = document.getElementById("job-list");
   var details = list.closest("details");
   var shown = document.querySelectorAll("#portrait-grid .portrait-card").length;
+  var badge = document.getElementById("avatar-badge");
   var etag = null;
 
   function line(job) {
@@ -43,6 +44,10 @@
   }
 
   function show(data) {
+    if (badge) {
+      badge.className = "badge status-" + data.badge_status;
+      badge.textContent = data.badge_label;
+    }
     bar.value = data.overall_progress;
     summary.textContent = data.summary;
     list.replaceChildren.apply(list, data.jobs.map(line));

@@ -8,6 +8,9 @@
   var form = document.getElementById("upload-form");
   var input = document.getElementById("photo-input");
   var grid = document.getElementById("photo-grid");
+  var refusedBox = document.getElementById("refused-photos");
+  var refusedGrid = document.getElementById("refused-grid");
+  var refusedCount = document.getElementById("refused-count");
   var status = document.getElementById("upload-status");
   var bar = document.getElementById("readiness-bar");
   var readinessText = document.getElementById("readiness-text");
@@ -62,7 +65,7 @@
     var li = document.createElement("li");
     li.className = "photo-card " + (photo.accepted ? "accepted" : "rejected");
     if (photo.id) li.dataset.photoId = photo.id;
-    if (photo.image_url && photo.id) {
+    if (photo.has_thumbnail && photo.id) {
       var img = document.createElement("img");
       img.src = photoUrl(intake.dataset.thumbnailUrl, photo.id);
       img.alt = photo.name;
@@ -106,11 +109,23 @@
     return li;
   }
 
+  function showRefused() {
+    var count = refusedGrid.children.length;
+    refusedCount.textContent = "(" + count + ")";
+    refusedBox.hidden = count === 0;
+  }
+
   function render(data) {
     // The server's list is the truth: a later photo can change an earlier verdict
     // (for example once the set shows who the avatar is of).
     if (data.photos) {
-      grid.replaceChildren.apply(grid, data.photos.map(card));
+      // Good photos first, the newest on top; the refused apart, to be cleared.
+      var newestFirst = data.photos.slice().reverse();
+      var good = newestFirst.filter(function (photo) { return photo.accepted; });
+      var refused = newestFirst.filter(function (photo) { return !photo.accepted; });
+      grid.replaceChildren.apply(grid, good.map(card));
+      refusedGrid.replaceChildren.apply(refusedGrid, refused.map(card));
+      showRefused();
     }
     if (data.readiness) {
       var r = data.readiness;
@@ -147,7 +162,8 @@
         });
       })
       .catch(function (error) {
-        grid.appendChild(card({ name: file.name, accepted: false, reason: error.message }));
+        refusedGrid.prepend(card({ name: file.name, accepted: false, reason: error.message }));
+        showRefused();
       })
       .finally(function () {
         running -= 1;

@@ -124,6 +124,22 @@ def test_password_reset_sends_a_working_link(client, settings):
     assert user.check_password("a new long passphrase 42")
 
 
+def test_an_account_gets_at_most_a_few_reset_mails_an_hour_from_any_number_of_addresses(settings):
+    settings.LIKENESS_PASSWORD_RESETS_PER_HOUR = 3
+    UserFactory(email="me@example.com")
+    UserFactory(email="you@example.com")
+
+    answers = [
+        Client(REMOTE_ADDR=f"198.51.100.{n}").post(reverse("accounts:password_reset"), {"email": "me@example.com"})
+        for n in range(8)
+    ]
+    Client(REMOTE_ADDR="198.51.100.99").post(reverse("accounts:password_reset"), {"email": "you@example.com"})
+
+    # The page answers the same every time: it never tells whether an address has an account.
+    assert {answer.status_code for answer in answers} == {302}
+    assert [message.to for message in mail.outbox] == [["me@example.com"]] * 3 + [["you@example.com"]]
+
+
 @pytest.mark.parametrize("url_name", ["accounts:login", "accounts:signup", "accounts:password_reset"])
 def test_forms_refuse_a_post_without_csrf_token(url_name):
     strict = Client(enforce_csrf_checks=True)

@@ -16,7 +16,7 @@ from accounts.models import Notice
 from accounts.notices import notice_text
 from avatars import services
 from avatars.engine import passes
-from avatars.models import Avatar, Portrait, RenderJob
+from avatars.models import Avatar, GpuUsage, Portrait, RenderJob
 from avatars.selectors import avatar_render_allowance
 from orders.services import order_create_for_avatar, order_fulfil
 from tests.factories import StyleTemplateFactory, UserFactory
@@ -120,6 +120,33 @@ def test_more_like_me_keeps_the_new_version_only_when_it_is_rated_closer(
     assert avatar_render_allowance(avatar=trained).left == left_before - 1
 
 
+def test_a_more_like_me_that_finds_nothing_closer_is_free_once_per_portrait(
+    trained, scores, settings, django_capture_on_commit_callbacks
+):
+    settings.LIKENESS_MORE_LIKE_ME_FREE_RETRIES = 1
+    [first] = trained.portraits.all()
+    Portrait.objects.filter(pk=first.pk).update(likeness_score=60.0)
+    first.refresh_from_db()
+    left_before = avatar_render_allowance(avatar=trained).left
+    scores.value = 55.0
+
+    free = more_like_me(first, django_capture_on_commit_callbacks)
+    counted = [more_like_me(first, django_capture_on_commit_callbacks) for _ in range(2)]
+
+    assert not free.counts_against_allowance
+    assert all(job.counts_against_allowance for job in counted)
+    assert avatar_render_allowance(avatar=trained).left == left_before - 2
+    assert trained.portraits.count() == 1
+    texts = [notice_text(notice) for notice in Notice.objects.filter(user=trained.user).order_by("created_at", "pk")]
+    assert "did not use one of your extra renders" in texts[0]
+    assert all("used one of your extra renders" in text for text in texts[1:])
+
+    # So the purchase's renders run out: no click renders without limit.
+    settings.LIKENESS_EXTRA_RENDERS = settings.LIKENESS_EXTRA_RENDERS - avatar_render_allowance(avatar=trained).left
+    with pytest.raises(services.AvatarError, match="used all"):
+        services.portrait_more_like_me(portrait=first)
+
+
 def test_more_like_me_on_the_tiny_engine_keeps_the_version_marked_not_measured(
     trained, django_capture_on_commit_callbacks
 ):
@@ -131,3 +158,39 @@ def test_more_like_me_on_the_tiny_engine_keeps_the_version_marked_not_measured(
     second = Portrait.objects.get(render_job=job)
     assert second.version == 2 and second.likeness_score is None
     assert second.parameters["more_like_me_verdict"]["measured"] is False
+
+
+def test_a_style_renders_several_portraits_each_the_best_of_its_own_candidates_closest_first(
+    trained, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.LIKENESS_PORTRAITS_PER_STYLE = 4
+    settings.LIKENESS_CANDIDATES_PER_TEMPLATE = 2
+    # The tiny engine draws no faces: a picture's likeness here is its mean brightness, so
+    # every render scores differently and the best of each pair is known.
+    scored = []
+
+    def scorer(centroid):
+        def score(image):
+            value = float(sum(image.convert("L").get_flattened_data())) / (image.width * image.height) / 2.55
+            scored.append(value)
+            return value
+        return score
+
+    monkeypatch.setattr("avatars.engine.scoring.portrait_scorer", scorer)
+    style = StyleTemplateFactory(is_published=True, width=64, height=80, steps=2, output_long_side=0)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        [job] = services.avatar_render_more(avatar=trained, templates=[style])
+    job.refresh_from_db()
+
+    assert job.status == RenderJob.Status.SUCCEEDED, job.error
+    portraits = list(Portrait.objects.filter(render_job=job).order_by("take_number"))
+    assert [(p.take, p.take_number) for p in portraits] == [("original", n) for n in (1, 2, 3, 4)]
+    likeness = [p.likeness_score for p in portraits]
+    assert likeness == sorted(likeness, reverse=True) and len(set(likeness)) == 4
+    assert len({p.seed for p in portraits}) == 4
+    assert all(p.parameters["candidates"] == 2 for p in portraits)
+    assert len({p.parameters["base_seed"] for p in portraits}) == 4
+    # Four portraits of two candidates each, every one scored: the job paid for eight renders.
+    assert len(scored) >= 8
+    assert GpuUsage.objects.get(kind="extra").likeness_score == likeness[0]

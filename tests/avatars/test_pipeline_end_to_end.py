@@ -151,3 +151,29 @@ def test_a_local_lora_copy_stays_while_a_render_waits_and_goes_with_a_deleted_av
     assert local_loras_prune() == [copy.name]
     assert list(lora_cache.iterdir()) == []
     assert not RenderJob.objects.filter(pk=waiting.pk).exists()
+
+
+@pytest.mark.parametrize("family", ["zimage", "flux2_klein"])
+def test_a_transformer_family_builds_an_avatar_end_to_end(family, faces_dir, settings,
+                                                          django_capture_on_commit_callbacks):
+    """Intake, payment, training, rendering and "more like me" on the family's tiny engine: the
+    avatar records the family its LoRA loads into."""
+    settings.LIKENESS_MODEL_FAMILY = family
+    avatar = services.avatar_create(user=UserFactory(), subject_class="man")
+    for path in sorted((faces_dir / "obama").glob("*.jpg")):
+        upload(avatar, path)
+    services.avatar_templates_set(avatar=avatar, templates=[StyleTemplateFactory()])
+    order = order_create_for_avatar(user=avatar.user, avatar=avatar)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        order_fulfil(order_id=order.pk, via="test")
+    avatar.refresh_from_db()
+    portrait = avatar.portraits.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.portrait_more_like_me(portrait=portrait)
+
+    assert avatar.status == Avatar.Status.READY and avatar.engine_family == family
+    assert portrait.parameters["family"] == family and default_storage.exists(portrait.image.name)
+    closer = Portrait.objects.get(more_like_me_of=portrait)
+    assert closer.parameters["lora_scale"] > portrait.parameters["lora_scale"]
+    assert set(avatar.render_jobs.values_list("status", flat=True)) == {"succeeded"}

@@ -7,7 +7,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from rest_framework.test import APIClient
 
 from avatars.gpu.progress import avatar_progress
@@ -44,6 +44,22 @@ def test_queue_positions_count_everyones_running_jobs_and_the_waiting_ones_the_w
     assert [(job["status"], job["queue_position"]) for job in jobs] == [
         ("running", None), ("queued", 3), ("queued", 5), ("queued", 6),
     ]
+
+
+def test_step_names_name_the_style_in_the_readers_language():
+    avatar = AvatarFactory(status=Avatar.Status.READY)
+    queued(avatar, 0, model=TrainingJob, status="succeeded")
+    passport = StyleTemplateFactory(title="Passport & ID photo", translations={"zh-hans": {"title": "证件照"}})
+    RenderJob.objects.create(avatar=avatar, template=passport)
+    RenderJob.objects.create(avatar=avatar, template=StyleTemplateFactory(title="Untranslated look"))
+
+    with translation.override("zh-hans"):
+        chinese = [job["label"] for job in avatar_progress(avatar=avatar)["jobs"]]
+    with translation.override("en"):
+        english = [job["label"] for job in avatar_progress(avatar=avatar)["jobs"]]
+
+    assert chinese == ["正在训练你的数字分身", "首批写真：证件照", "首批写真：Untranslated look"]
+    assert english == ["Training your avatar", "First portraits: Passport & ID photo", "First portraits: Untranslated look"]
 
 
 @pytest.mark.parametrize("waiting", [1, 6])

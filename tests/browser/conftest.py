@@ -179,6 +179,10 @@ def q_workers(live_site, settings, worker_settings, tmp_path, request):
         "LIKENESS_CPU_WORKERS": "1",
         "LIKENESS_GPU_WORKERS": "1",
         "PYTHONUNBUFFERED": "1",
+        # The GPU worker keeps its LoRA copies under the temporary folder and prunes those its
+        # database has no render for: a folder of this test's own, so a worker of another test
+        # run on the same machine (another database) never deletes this one's.
+        "TMPDIR": str(tmp_path),
         **{name: str(value) for name, value in worker_settings.items()},
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

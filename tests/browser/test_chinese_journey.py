@@ -52,8 +52,10 @@ def verification_link(email: str) -> str:
 def test_the_whole_journey_in_simplified_chinese_on_a_phone(page_phone_zh, live_site, q_workers, screenshot,
                                                             faces_dir):
     page = page_phone_zh
-    studio = StyleTemplateFactory(title="Studio white", steps=2)
-    StyleTemplateFactory(title="Film noir", steps=2)
+    studio = StyleTemplateFactory(title="Studio white", steps=2,
+                        # no high-resolution pass: four portraits per style on a shared CPU
+                        output_long_side=64)
+    StyleTemplateFactory(title="Film noir", steps=2, output_long_side=64)
     email = "journey-zh@example.com"
 
     page.goto("/")
@@ -122,13 +124,13 @@ def test_the_whole_journey_in_simplified_chinese_on_a_phone(page_phone_zh, live_
     page.get_by_role("link", name="查看进度").click()
     expect(page.locator("#progress summary")).to_contain_text("全部步骤")
     step(page, screenshot, "progress")
-    expect(page.locator("#portrait-grid .portrait-card")).to_have_count(2, timeout=WORK_TIMEOUT_MS)
+    expect(page.locator("#portrait-grid .portrait-card")).to_have_count(8, timeout=WORK_TIMEOUT_MS)
     expect(page.locator(".likeness").first).to_contain_text("相似度")
     expect(page.get_by_role("button", name="更像我").first).to_be_visible()
     step(page, screenshot, "portraits")
 
     page.locator("#portrait-grid .portrait-link").first.click()
-    expect(page.locator(".portrait-facts")).to_contain_text("第 1 版")
+    expect(page.locator(".portrait-facts")).to_contain_text("原版 1")
     expect(page.get_by_role("button", name="全屏查看")).to_be_visible()
     step(page, screenshot, "portrait")
 

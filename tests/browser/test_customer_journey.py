@@ -26,6 +26,7 @@ JOURNEY_SETTINGS = {
     "LIKENESS_VALIDATE_EVERY": 0,
     "LIKENESS_CANDIDATES_PER_TEMPLATE": 1,
     "LIKENESS_MAX_REROLLS": 0,
+    "LIKENESS_PORTRAITS_PER_STYLE": 4,
     "LIKENESS_HEARTBEAT_STALE_SECONDS": 600,
 }
 WORK_TIMEOUT_MS = 240_000
@@ -66,8 +67,10 @@ def verification_link(email: str) -> str:
 
 
 def test_from_sign_up_to_portraits_and_out_again(page, browser, live_site, q_workers, screenshot, faces_dir):
-    StyleTemplateFactory(title="Studio white", steps=2)
-    StyleTemplateFactory(title="Film noir", steps=2)
+    StyleTemplateFactory(title="Studio white", steps=2,
+                        # no high-resolution pass: four portraits per style on a shared CPU
+                        output_long_side=64)
+    StyleTemplateFactory(title="Film noir", steps=2, output_long_side=64)
     email = f"journey-{page.viewport_size['width']}@example.com"
 
     page.goto("/")
@@ -92,7 +95,7 @@ def test_from_sign_up_to_portraits_and_out_again(page, browser, live_site, q_wor
     # The pay step follows the set as it grows, without a reload.
     expect(page.locator("#upload-status")).to_have_text("All photos checked.", timeout=90_000)
     expect(page.locator(".pay")).to_contain_text("Pick at least one style", use_inner_text=True)
-    cards = page.locator("#photo-grid .photo-card")
+    cards = page.locator("#photo-grid .photo-card, #refused-grid .photo-card")
     expect(cards).to_have_count(5)
     expect(page.locator("#photo-grid .photo-card.accepted")).to_have_count(3)
     expect(cards.filter(has_text="biden-2.jpg")).to_have_class(re.compile("rejected"))
@@ -117,9 +120,27 @@ def test_from_sign_up_to_portraits_and_out_again(page, browser, live_site, q_wor
 
     page.get_by_role("link", name="Watch the progress").click()
     expect(page.locator("#progress")).to_be_visible()
+    # Every word the avatar's badge shows while the page watches, kept across the reload that
+    # brings the portraits in.
+    page.evaluate("""() => {
+        const badge = document.getElementById("avatar-badge");
+        const note = () => sessionStorage.setItem("badges",
+            JSON.stringify([...JSON.parse(sessionStorage.getItem("badges") || "[]"), badge.textContent]));
+        note();
+        new MutationObserver(note).observe(badge, { childList: true, characterData: true, subtree: true });
+    }""")
     screenshot(page, "progress")
-    expect(page.locator("#portrait-grid .portrait-card")).to_have_count(2, timeout=WORK_TIMEOUT_MS)
+    expect(page.locator("#portrait-grid .portrait-card")).to_have_count(8, timeout=WORK_TIMEOUT_MS)
     expect(page.locator(".likeness").first).to_be_visible()
+    seen = page.evaluate("JSON.parse(sessionStorage.getItem('badges'))")
+    badges = [text for index, text in enumerate(seen) if index == 0 or text != seen[index - 1]]
+    assert len(badges) >= 2 and badges[-1] in ("Rendering portraits", "Ready"), badges
+    assert set(badges) <= {"Paid, waiting for training", "Training", "Rendering portraits", "Ready"}, badges
+    expect(page.locator("#avatar-badge")).to_have_text("Ready")
+    # Four portraits per style, shown together, each named.
+    for style in ("Studio white", "Film noir"):
+        section = page.locator(".style-portraits", has=page.get_by_role("heading", name=re.compile(style)))
+        expect(section.locator(".take-name")).to_have_text([f"original {n}" for n in (1, 2, 3, 4)])
     screenshot(page, "portraits")
 
     avatar = Avatar.objects.get(user__email=email)
@@ -129,7 +150,7 @@ def test_from_sign_up_to_portraits_and_out_again(page, browser, live_site, q_wor
 
     first = page.locator("#portrait-grid .portrait-card").first
     first.get_by_role("button", name="More like me").click()
-    expect(page.locator("#portrait-grid .portrait-card")).to_have_count(3, timeout=WORK_TIMEOUT_MS)
+    expect(page.locator("#portrait-grid .portrait-card")).to_have_count(9, timeout=WORK_TIMEOUT_MS)
     improved = Portrait.objects.get(avatar=avatar, version=2)
     assert improved.parameters["lora_scale"] > improved.more_like_me_of.parameters["lora_scale"]
     page.goto(f"/avatars/portraits/{improved.public_id}/")
@@ -139,7 +160,7 @@ def test_from_sign_up_to_portraits_and_out_again(page, browser, live_site, q_wor
     with page.expect_download() as download_info:
         page.locator(".version-row .version-card.current").get_by_role("link", name="Download").click()
     download = download_info.value
-    assert download.suggested_filename.endswith("-v2.png")
+    assert re.search(r"-more-like-me-1(-likeness-\d+)?\.png$", download.suggested_filename), download.suggested_filename
     with open(download.path(), "rb") as handle:
         assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
 
@@ -169,7 +190,7 @@ def test_from_sign_up_to_portraits_and_out_again(page, browser, live_site, q_wor
     page.get_by_label("Type your email address to confirm").fill(email)
     page.get_by_role("button", name="Delete everything").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Everything is deleted")
-    expect(page.locator(".receipt-lines li", has_text="ortrait").first).to_contain_text("3")
+    expect(page.locator(".receipt-lines li", has_text="ortrait").first).to_contain_text("9")
     screenshot(page, "receipt")
 
     assert not Avatar.objects.filter(pk=avatar.pk).exists()

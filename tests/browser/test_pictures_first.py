@@ -64,6 +64,7 @@ def finished_avatar():
     studio = StyleTemplateFactory(title="Studio white", sort_order=2)
     first = portrait_of(avatar, noir, (40, 40, 60), likeness_score=61.0, parameters={"lora_scale": 1.0})
     second = portrait_of(avatar, noir, (90, 60, 50), likeness_score=74.0, version=2, more_like_me_of=first,
+                         take=Portrait.Take.MORE_LIKE_ME,
                          parameters={"lora_scale": 1.2})
     portrait_of(avatar, studio, (200, 200, 190), likeness_score=68.0)
     for template in (noir, studio):
@@ -104,15 +105,25 @@ def test_the_upload_page_keeps_its_pay_box_buttons_and_styles_up_to_date(page, s
     expect(page.locator("#upload-status")).to_have_text("All photos checked.", timeout=90_000)
     expect(page.locator("#readiness-text")).to_contain_text("ready to train")
     expect(page.locator("#pay")).to_contain_text("Pick at least one style", use_inner_text=True)
-    # Bug 10: a refused photo that is not kept shows why, not a blank square.
-    refused = page.locator("#photo-grid .photo-card.rejected")
-    expect(refused.get_by_role("img", name="Not kept")).to_be_visible()
+    # A refused photo shows why, with its own small picture, apart from the good ones, below them.
+    refused = page.locator("#refused-grid .photo-card.rejected")
+    expect(refused).to_have_count(1)
+    expect(refused.get_by_role("img", name="obama_and_biden.jpg")).to_be_visible()
+    expect(page.locator("#refused-count")).to_have_text("(1)")
+    expect(page.locator("#photo-grid .photo-card.rejected")).to_have_count(0)
     expect(page.locator("#photo-grid .photo-card.accepted img")).to_have_count(3)
+    refused_thumbnail = page.request.get(refused.locator("img").get_attribute("src"))
+    with Image.open(io.BytesIO(refused_thumbnail.body())) as small:
+        assert small.size == (128, 128)
+    assert page.locator("#photo-grid").bounding_box()["y"] < page.locator("#refused-grid").bounding_box()["y"]
     # Bug 10: thumbnails are squares cropped around the face.
     thumbnail = page.request.get(page.locator("#photo-grid .photo-card.accepted img").first.get_attribute("src"))
     with Image.open(io.BytesIO(thumbnail.body())) as square:
         assert square.size == (320, 320)
     screenshot(page, "upload-verdicts")
+    page.get_by_role("button", name="Clear these").click()
+    expect(page.locator("#refused-photos")).to_be_hidden()
+    expect(page.locator("#photo-grid .photo-card.accepted")).to_have_count(3)
 
     # A stretched copy of an accepted photo is refused, beside the thumbnail of the photo it copies.
     with Image.open(faces_dir / "obama" / "obama-1.jpg") as original:
@@ -184,15 +195,15 @@ def test_the_finished_avatar_opens_on_its_portraits_and_downloads_them_all(page,
     with zipfile.ZipFile(download.path()) as archive:
         names = sorted(archive.namelist())
         assert names == sorted([
-            f"likeness-tiny-engine-{first.template.slug}-v1.png",
-            f"likeness-tiny-engine-{first.template.slug}-v2.png",
-            f"likeness-tiny-engine-{avatar.portraits.get(template__title='Studio white').template.slug}-v1.png",
+            f"likeness-tiny-engine-{first.template.slug}-original-1-likeness-61.png",
+            f"likeness-tiny-engine-{first.template.slug}-more-like-me-1-likeness-74.png",
+            f"likeness-tiny-engine-{avatar.portraits.get(template__title='Studio white').template.slug}-original-1-likeness-68.png",
         ])
         for name in names:
             with Image.open(io.BytesIO(archive.read(name))) as image:
                 assert image.size == (64, 80)  # full size, as stored
                 assert image.text["Comment"] == f"Engine: {TINY}"
-        with Image.open(io.BytesIO(archive.read(f"likeness-tiny-engine-{first.template.slug}-v2.png"))) as v2:
+        with Image.open(io.BytesIO(archive.read(f"likeness-tiny-engine-{first.template.slug}-more-like-me-1-likeness-74.png"))) as v2:
             assert v2.convert("RGB").getpixel((5, 5)) == (90, 60, 50)
 
 
@@ -206,9 +217,9 @@ def test_the_portrait_page_shows_it_large_full_screen_and_beside_its_versions(pa
     expect(page.locator("main")).not_to_contain_text("avatar weight")
     cards = page.locator(".version-row .version-card")
     expect(cards).to_have_count(2)
-    expect(cards.nth(0)).to_contain_text("Likeness 61/100")
-    expect(cards.nth(1)).to_contain_text("Likeness 74/100")
-    expect(cards.nth(1).locator(".likeness-change.up")).to_have_text("+13 over version 1")
+    expect(cards.nth(0)).to_contain_text("likeness 61/100")
+    expect(cards.nth(1)).to_contain_text("likeness 74/100")
+    expect(cards.nth(1).locator(".likeness-change.up")).to_have_text("+13 over the one before")
     first_box, second_box = cards.nth(0).bounding_box(), cards.nth(1).bounding_box()
     assert abs(first_box["y"] - second_box["y"]) < 2 and second_box["x"] > first_box["x"], "side by side"
     screenshot(page, "portrait")
@@ -218,13 +229,38 @@ def test_the_portrait_page_shows_it_large_full_screen_and_beside_its_versions(pa
     expect(viewer).to_be_visible()
     box = page.locator("#viewer-image").bounding_box()
     size = page.viewport_size
-    assert box["width"] >= size["width"] - 2 and box["height"] >= size["height"] - 2
-    expect(page.locator("#viewer-image")).to_have_attribute("src", f"/avatars/portraits/{second.public_id}/image/")
+    assert box["width"] >= size["width"] - 2 and box["height"] >= size["height"] * 0.6
+    # Every portrait of the avatar, in the order of its page (each style's closest first),
+    # each with its caption, its download and the engine that made it.
+    studio = avatar.portraits.get(template__title="Studio white")
+    expected = [
+        (second, "Film noir, more like me 1, likeness 74/100"),
+        (first, "Film noir, original 1, likeness 61/100"),
+        (studio, "Studio white, original 1, likeness 68/100"),
+        (second, "Film noir, more like me 1, likeness 74/100"),
+    ]
+    for step, (shown, caption) in enumerate(expected):
+        if step:
+            page.keyboard.press("ArrowRight")
+        expect(page.locator("#viewer-image")).to_have_attribute("src", f"/avatars/portraits/{shown.public_id}/image/")
+        expect(page.locator("#viewer-caption")).to_have_text(caption)
+        expect(page.locator("#viewer-download")).to_have_attribute("href", f"/avatars/portraits/{shown.public_id}/download/")
+        expect(page.locator("#viewer-engine")).to_have_text("tiny engine: not a real model")
+        if step == 0:
+            screenshot(page, "portrait-full-screen")
     page.keyboard.press("ArrowLeft")
-    expect(page.locator("#viewer-image")).to_have_attribute("src", f"/avatars/portraits/{first.public_id}/image/")
-    screenshot(page, "portrait-full-screen")
+    expect(page.locator("#viewer-position")).to_have_text("3 / 3")
+    with page.expect_download() as download_info:
+        page.locator("#viewer-download").click()
+    assert download_info.value.suggested_filename == f"likeness-tiny-engine-{studio.template.slug}-original-1-likeness-68.png"
     page.keyboard.press("Escape")
     expect(viewer).to_be_hidden()
+    # With the viewer closed the arrow keys walk the portrait pages.
+    page.keyboard.press("ArrowRight")
+    expect(page).to_have_url(re.compile(f"/avatars/portraits/{first.public_id}/$"))
+    page.wait_for_load_state()  # viewer.js is deferred: it listens once the page has loaded
+    page.keyboard.press("ArrowLeft")
+    expect(page).to_have_url(re.compile(f"/avatars/portraits/{second.public_id}/$"))
 
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete this portrait").click()

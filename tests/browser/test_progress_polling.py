@@ -3,9 +3,9 @@
 import pytest
 from playwright.sync_api import expect
 
-from avatars.models import Avatar, TrainingJob
+from avatars.models import Avatar, RenderJob, TrainingJob
 from tests.browser.test_accounts import sign_in
-from tests.factories import AvatarFactory, UserFactory
+from tests.factories import AvatarFactory, RenderJobFactory, StyleTemplateFactory, UserFactory
 
 pytestmark = pytest.mark.browser
 
@@ -75,3 +75,35 @@ def test_polls_send_back_the_etag_get_304_while_nothing_changes_and_show_the_nex
     TrainingJob.objects.filter(pk=job.pk).update(progress=70, stage="sampling")
     expect(page.locator("#job-list")).to_contain_text("sampling", timeout=5000)
     assert page.locator("#job-list progress").first.get_attribute("value") == "70"
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_avatars_badge_follows_its_jobs_without_a_reload(page_desktop, language, screenshot):
+    page = page_desktop
+    words = {
+        "en": ["Paid, waiting for training", "Training", "Rendering portraits", "Ready"],
+        "zh-hans": ["已付款，等待训练", "训练", "正在生成写真", "已就绪"],
+    }[language]
+    user = UserFactory(password=PASSWORD, language=language)
+    avatar = AvatarFactory(user=user, status=Avatar.Status.PAID)
+    job = TrainingJob.objects.create(avatar=avatar, status="queued")
+    template = StyleTemplateFactory(title="Film noir")
+
+    sign_in(page, user.email, PASSWORD)
+    page.goto(f"/avatars/{avatar.public_id}/")
+    badge = page.locator("#avatar-badge")
+    expect(badge).to_have_text(words[0])
+    page.evaluate("window.pageMarker = 'not reloaded'")
+
+    # What the GPU worker writes as it claims the job, finishes it and renders the first portraits.
+    Avatar.objects.filter(pk=avatar.pk).update(status=Avatar.Status.TRAINING)
+    TrainingJob.objects.filter(pk=job.pk).update(status="running", progress=40, stage="training")
+    expect(badge).to_have_text(words[1], timeout=5000)
+    Avatar.objects.filter(pk=avatar.pk).update(status=Avatar.Status.READY)
+    TrainingJob.objects.filter(pk=job.pk).update(status="succeeded", progress=100)
+    render = RenderJobFactory(avatar=avatar, template=template, status="running", progress=10)
+    expect(badge).to_have_text(words[2], timeout=5000)
+    screenshot(page, f"badge-rendering-{language}")
+    assert page.evaluate("window.pageMarker") == "not reloaded"
+    RenderJob.objects.filter(pk=render.pk).update(status="succeeded", progress=100)
+    expect(badge).to_have_text(words[3], timeout=5000)

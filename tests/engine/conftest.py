@@ -31,10 +31,42 @@ def tiny_sdxl_engine():
     yield from _tiny_engine_on_one_thread("sdxl")
 
 
-@pytest.fixture(scope="session", params=["sd15", "sdxl"])
+@pytest.fixture(scope="session")
+def tiny_zimage_engine():
+    """The tiny engine shaped like Z-Image."""
+    yield from _tiny_engine_on_one_thread("zimage")
+
+
+@pytest.fixture(scope="session")
+def tiny_flux2_klein_engine():
+    """The tiny engine shaped like FLUX.2 klein."""
+    yield from _tiny_engine_on_one_thread("flux2_klein")
+
+
+TINY_ENGINE_FIXTURES = {
+    "sd15": "tiny_engine",
+    "sdxl": "tiny_sdxl_engine",
+    "zimage": "tiny_zimage_engine",
+    "flux2_klein": "tiny_flux2_klein_engine",
+}
+
+
+@pytest.fixture(scope="session", params=list(TINY_ENGINE_FIXTURES))
 def family_engine(request):
     """The tiny engine of each family in turn: a test using it runs once per family."""
-    return request.getfixturevalue("tiny_sdxl_engine" if request.param == "sdxl" else "tiny_engine")
+    return request.getfixturevalue(TINY_ENGINE_FIXTURES[request.param])
+
+
+@pytest.fixture(scope="session", params=["sd15", "sdxl"])
+def sd_family_engine(request):
+    """The tiny engine of each Stable Diffusion family (those that train their text encoders)."""
+    return request.getfixturevalue(TINY_ENGINE_FIXTURES[request.param])
+
+
+@pytest.fixture(scope="session", params=["zimage", "flux2_klein"])
+def flow_family_engine(request):
+    """The tiny engine of each flow-matching family."""
+    return request.getfixturevalue(TINY_ENGINE_FIXTURES[request.param])
 
 
 @pytest.fixture(scope="session")

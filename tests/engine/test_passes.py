@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from avatars.engine.families.sd15 import SD15
+from avatars.engine.families.sdxl import SDXL
 from avatars.engine.passes import (
-    DEFAULT_OUTPUT_LONG_SIDE,
     Redraw,
     face_crop_box,
     face_mask,
@@ -116,11 +117,11 @@ def test_the_face_pass_keeps_the_better_of_before_and_after(tiny_engine, picture
 
 
 def test_the_output_size_follows_the_template_and_the_tiny_engine_shrinks_it():
-    sd15 = SimpleNamespace(family="sd15", is_tiny=False, resolution=512)
-    sdxl = SimpleNamespace(family="sdxl", is_tiny=False, resolution=1024)
-    tiny = SimpleNamespace(family="sd15", is_tiny=True, resolution=64)
+    sd15 = SimpleNamespace(model_family=SD15, is_tiny=False, resolution=512)
+    sdxl = SimpleNamespace(model_family=SDXL, is_tiny=False, resolution=1024)
+    tiny = SimpleNamespace(model_family=SD15, is_tiny=True, resolution=64)
 
-    assert output_long_side(sd15, 0) == DEFAULT_OUTPUT_LONG_SIDE["sd15"] == 1024
+    assert output_long_side(sd15, 0) == SD15.default_output_long_side == 1024
     assert output_long_side(sdxl, 0) == 2048
     assert output_long_side(sd15, 1536) == 1536
     assert output_long_side(tiny, 1024) == 128
@@ -129,7 +130,7 @@ def test_the_output_size_follows_the_template_and_the_tiny_engine_shrinks_it():
 
 
 def test_a_render_with_the_hires_pass_has_the_template_size(family_engine):
-    long_side = DEFAULT_OUTPUT_LONG_SIDE[family_engine.family]
+    long_side = family_engine.model_family.default_output_long_side
     result = render(
         family_engine, lora_path=None, identity_token="sks", subject_class="man", prompt="photo of {identity}",
         steps=4, width=512, height=640, output_long_side=long_side,

@@ -152,3 +152,34 @@ def test_the_engine_modules_import_without_torch():
         "assert not loaded, loaded\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_the_model_check_tells_a_render_model_that_fits_the_training_model_from_one_that_does_not():
+    import torch
+
+    from avatars.engine.model_check import render_model_problem
+    from avatars.engine.pipeline import engine_from_pipeline
+
+    def engine(family: str, seed: int):
+        return engine_from_pipeline(
+            build_tiny_pipeline(seed=seed, family=family),
+            spec=EngineSpec(family=family, device="cpu"),
+            device="cpu",
+            dtype=torch.float32,
+            label=f"{family} {seed}",
+            is_tiny=True,
+        )
+
+    base, turbo = engine("zimage", 0), engine("zimage", 1)
+    assert render_model_problem(base, turbo) is None
+    other_family = render_model_problem(base, engine("flux2_klein", 0))
+    assert other_family is not None and "loads only into its own architecture" in str(other_family)
+    wider = build_tiny_pipeline(seed=0, family="sd15")
+    from diffusers import UNet2DConditionModel
+
+    wider.unet = UNet2DConditionModel.from_config({**wider.unet.config, "block_out_channels": (32, 32)})
+    other_size = render_model_problem(
+        engine("sd15", 0),
+        engine_from_pipeline(wider, spec=EngineSpec(family="sd15"), device="cpu", dtype=torch.float32, label="wider"),
+    )
+    assert other_size is not None and "block_out_channels" in str(other_size)

@@ -160,7 +160,7 @@ def test_a_file_that_is_not_a_checkpoint_is_named(tmp_path):
 
     for path, problem in (
         (damaged, "not a checkpoint Likeness can read"),
-        (lora, "not a Stable Diffusion checkpoint: it has no UNet weights"),
+        (lora, "not a checkpoint of a model Likeness runs: it has neither UNet weights"),
         (text, "not a checkpoint Likeness can read"),
     ):
         with pytest.raises(ModelLoadError, match=problem):
@@ -284,3 +284,34 @@ def test_the_gpu_memory_rule_wants_a_tenth_of_the_card_to_spare():
         gpu_memory_problem(stage="rendering", peak_bytes=9 * GIB, total_bytes=10 * GIB, device_name="A")
         is None
     )
+
+
+@pytest.mark.parametrize("family", ["zimage", "flux2_klein"])
+def test_a_transformer_file_loads_with_the_rest_from_a_diffusers_folder_and_alone_is_refused(family, tmp_path):
+    """Z-Image and FLUX.2 klein are published as a transformer .safetensors file: it loads with
+    from_single_file, the text encoder, VAE and tokenizer from the folder LIKENESS_MODEL_CONFIG
+    names; the folder alone loads too; the file alone is refused, naming the supported forms."""
+    pipeline = build_tiny_pipeline(seed=0, family=family)
+    folder = tmp_path / "diffusers"
+    pipeline.save_pretrained(folder)
+    transformer_file = tmp_path / "transformer.safetensors"
+    save_file({name: tensor.contiguous() for name, tensor in pipeline.transformer.state_dict().items()}, str(transformer_file))
+
+    from_file = get_engine(EngineSpec(base_model=str(transformer_file), model_config=str(folder), device="cpu"))
+    from_folder = get_engine(EngineSpec(base_model=str(folder), device="cpu"))
+    with pytest.raises(ModelLoadError, match="transformer alone") as refusal:
+        get_engine(EngineSpec(base_model=str(transformer_file), device="cpu"))
+    with pytest.raises(ModelLoadError, match="LIKENESS_MODEL_FAMILY says sd15"):
+        get_engine(EngineSpec(base_model=str(folder), family="sd15", device="cpu"))
+
+    assert from_file.family == from_folder.family == family
+    expected = pipeline.transformer.state_dict()
+    for engine in (from_file, from_folder):
+        loaded = engine.denoiser.state_dict()
+        assert loaded.keys() == expected.keys()
+        assert all(torch.equal(loaded[name], expected[name]) for name in expected)
+    assert "a diffusers folder or a hub id" in str(refusal.value) and "LIKENESS_MODEL_CONFIG" in str(refusal.value)
+    result = render(
+        from_file, lora_path=None, identity_token="sks", subject_class="man", prompt="photo", steps=2, width=64, height=64
+    )
+    assert result.image.size == (64, 64)

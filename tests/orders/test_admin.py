@@ -90,3 +90,20 @@ def test_refund_selected_orders_through_the_admin(operator, fake_stripe, django_
     texts = [str(m) for m in get_messages(response.wsgi_request)]
     assert any("1 order(s) refunded" in t for t in texts)
     assert any("not paid: there is nothing to refund" in t for t in texts)
+
+
+def test_a_chinese_operators_suggested_reason_reaches_an_english_customer_in_english(
+    client, fake_stripe, django_capture_on_commit_callbacks
+):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True, language="zh-hans"))
+    paid = paid_order(user=UserFactory(language="en"))
+    selected = {"action": "refund_selected", "_selected_action": [paid.pk]}
+    asked = client.post(CHANGELIST, selected).content.decode()
+    assert '<option value="应你的要求退款。">' in asked and "You asked us" not in asked
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(CHANGELIST, {**selected, "reason": "应你的要求退款。"}, follow=True)
+
+    assert Refund.objects.get().reason == "You asked us for your money back."
+    [email] = [m for m in mail.outbox if "on its way back" in m.subject]
+    assert "Why: You asked us for your money back." in email.body

@@ -135,3 +135,41 @@ def test_a_paid_order_cannot_be_checked_out_again(fake_stripe):
     with pytest.raises(OrderNotAllowed, match="cannot be paid now"):
         checkout_start(order=order)
     assert fake_stripe.requests == []
+
+
+def test_checkout_offers_wechat_pay_and_alipay_in_yuan(signed_in, ready_avatar, fake_stripe):
+    signed_in.post(checkout_url(ready_avatar))
+
+    [request] = fake_stripe.checkout_requests
+    methods = [request.form[f"payment_method_types[{index}]"] for index in range(3)]
+    assert methods == ["card", "wechat_pay", "alipay"]
+    assert "payment_method_types[3]" not in request.form
+    assert request.form["payment_method_options[wechat_pay][client]"] == "web"
+    session = fake_stripe.sessions[Order.objects.get().stripe_checkout_session_id]
+    assert session["payment_method_types"] == ["card", "wechat_pay", "alipay"]
+
+
+@pytest.mark.parametrize(("currency", "offered"), [
+    ("nzd", ["card", "alipay"]),
+    ("chf", ["card", "wechat_pay"]),
+    ("krw", ["card"]),
+])
+def test_checkout_offers_a_wallet_only_in_a_currency_it_takes(signed_in, ready_avatar, fake_stripe, settings,
+                                                              currency, offered):
+    settings.LIKENESS_CURRENCY = currency
+
+    response = signed_in.post(checkout_url(ready_avatar))
+
+    [request] = fake_stripe.checkout_requests
+    sent = [value for name, value in sorted(request.form.items()) if name.startswith("payment_method_types[")]
+    assert sent == offered and response.status_code == 302
+    assert ("payment_method_options[wechat_pay][client]" in request.form) == ("wechat_pay" in offered)
+
+
+def test_with_no_methods_configured_checkout_takes_the_dashboards(signed_in, ready_avatar, fake_stripe, settings):
+    settings.LIKENESS_PAYMENT_METHODS = []
+
+    signed_in.post(checkout_url(ready_avatar))
+
+    [request] = fake_stripe.checkout_requests
+    assert not any(name.startswith("payment_method") for name in request.form)

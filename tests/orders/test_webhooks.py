@@ -295,3 +295,11 @@ def test_enough_photos_is_only_a_checkout_rule_not_a_fulfilment_one(fake_stripe,
     deliver(completed(order))
 
     assert_fulfilled_once(order)
+
+
+@pytest.mark.parametrize("wallet", ["wechat_pay", "alipay"])
+def test_a_checkout_paid_with_a_chinese_wallet_fulfils_the_order_the_same_way(fake_stripe, deliver, order, wallet):
+    response = deliver(completed(order, payment_method_types=["card", "wechat_pay", "alipay"]))
+
+    assert response.status_code == 200
+    assert_fulfilled_once(order)

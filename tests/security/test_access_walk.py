@@ -92,7 +92,7 @@ PUBLIC_URLS = {
     "accounts:receipt": "a deletion receipt is found by its 256-bit token alone: the user may be gone",
     "accounts:password_reset_confirm": "Django's signed, expiring reset token is the authorisation",
     "accounts:receipt_download": "the receipt's file, found by the same 256-bit token as its page",
-    "accounts:verify_email": "the signed, expiring token mailed to the address is the authorisation",
+    "accounts:verify_email": "the one-time, expiring token mailed to the address is the authorisation",
 }
 
 # Namespaces whose every URL is for staff only; proven by test_the_admin_is_for_staff_only.

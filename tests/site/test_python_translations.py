@@ -131,7 +131,7 @@ def test_a_form_error_reads_in_chinese():
         "email": "new@example.com", "password1": "a long pass phrase 42", "password2": "a long pass phrase 42",
     }, **ZH)
 
-    assert "请勾选此框，以接受服务条款和隐私声明。" in response.content.decode()  # the unticked terms box
+    assert "请勾选此框，以接受服务条款和隐私说明。" in response.content.decode()  # the unticked terms box
 
 
 def test_the_admin_reads_in_chinese_for_a_chinese_speaking_operator():

@@ -168,23 +168,56 @@ def test_admin_turns_requests_into_drafts_and_publishing_ships_them(staff_client
     assert Notice.objects.filter(user=voter).exists()
 
 
-def test_admin_cannot_publish_by_editing_the_list_or_the_form(staff_client):
-    template = StyleTemplateFactory(is_published=False)
-    request = TemplateRequestFactory(template=template, status=TemplateRequest.Status.PLANNED)
-    changelist = staff_client.get(reverse(CHANGELIST_TEMPLATES)).content.decode()
-    assert 'name="form-0-is_published"' not in changelist
-    change_url = reverse("admin:styles_styletemplate_change", args=[template.pk])
+def _change_form_data(template) -> dict:
     data = {field: getattr(template, field) for field in (
         "title", "slug", "description", "category", "audience", "sort_order", "prompt", "negative_prompt",
         "img2img_strength", "guidance_scale", "steps", "width", "height", "seed_policy", "seed",
         "likeness_weight", "beauty_weight", "face_strength", "output_long_side", "hires_strength",
     )}
-    examples_inline = {"examples-TOTAL_FORMS": "0", "examples-INITIAL_FORMS": "0"}
-    response = staff_client.post(change_url, {**data, **examples_inline, "is_published": "on"})
+    return {**data, "examples-TOTAL_FORMS": "0", "examples-INITIAL_FORMS": "0"}
+
+
+def test_publishing_on_the_form_goes_through_the_service_and_ships_the_requests(
+    staff_client, django_capture_on_commit_callbacks
+):
+    template = StyleTemplateFactory(is_published=False)
+    request = TemplateRequestFactory(template=template, status=TemplateRequest.Status.PLANNED)
+    voter = TemplateVoteFactory(request=request).user
+    changelist = staff_client.get(reverse(CHANGELIST_TEMPLATES)).content.decode()
+    assert 'name="form-0-is_published"' not in changelist
+    change_url = reverse("admin:styles_styletemplate_change", args=[template.pk])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(change_url, {**_change_form_data(template), "is_published": "on"})
+
     assert response.status_code == 302
     template.refresh_from_db()
     request.refresh_from_db()
-    assert not template.is_published and request.status == TemplateRequest.Status.PLANNED
+    assert template.is_published and template.published_at is not None
+    assert request.status == TemplateRequest.Status.SHIPPED
+    assert [m.to for m in mail.outbox] == [[voter.email]]
+
+    response = staff_client.post(change_url, _change_form_data(template))
+    template.refresh_from_db()
+    assert response.status_code == 302 and not template.is_published
+
+
+def test_a_draft_starts_with_the_requests_reference_image_and_category(staff_client, make_upload):
+    request = template_request_create(
+        author=UserFactory(), title="Rainy Tokyo", reference_image=make_upload(colour=(9, 8, 7)),
+    )
+    TemplateRequest.objects.filter(pk=request.pk).update(category=StyleTemplate.Category.CINEMATIC)
+    changelist = staff_client.get(reverse(CHANGELIST_REQUESTS)).content.decode()
+    assert f'src="{reverse("styles:request_reference", args=[request.pk])}"' in changelist
+
+    _action(staff_client, CHANGELIST_REQUESTS, "to_template", [request])
+
+    template = StyleTemplate.objects.get(title="Rainy Tokyo")
+    assert template.category == StyleTemplate.Category.CINEMATIC
+    request.refresh_from_db()
+    with template.reference_image.open("rb") as copy, request.reference_image.open("rb") as original:
+        assert copy.read() == original.read()
+    assert template.reference_image.name != request.reference_image.name
 
 
 def test_admin_form_requires_the_identity_placeholder(staff_client):

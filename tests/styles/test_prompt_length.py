@@ -4,7 +4,7 @@ model's tokenizer, shows the counts, and refuses a prompt that CLIP would cut at
 import pytest
 from django.urls import reverse
 
-from avatars.engine.pipeline import CLIP_MAX_TOKENS
+from avatars.engine.families.sd15 import CLIP_MAX_TOKENS
 from avatars.engine.prompts import prompt_token_count
 from avatars.engine.rendering import resolve_prompt
 from avatars.gpu.engine_config import engine_spec

@@ -64,3 +64,36 @@ def test_seed_adds_no_staff_user_where_a_superuser_already_exists():
     User.objects.create_superuser(email="owner@example.com", password="x" * 20)
     assert "no local staff user created" in _seed()
     assert not User.objects.filter(email="admin@likeness.local").exists()
+
+
+def test_the_seeded_staff_user_is_verified():
+    # An unverified account is one with a confirmation link still to open: the staff's must not be.
+    _seed()
+
+    staff = User.objects.get(email="admin@likeness.local")
+    assert staff.is_staff and staff.email_verified_at is not None
+
+
+def test_redraw_covers_replaces_the_seeded_covers_with_wordless_cards_and_deletes_the_old_files(
+    django_capture_on_commit_callbacks,
+):
+    from styles.management.commands.seed_likeness import TEMPLATES, style_card_png
+
+    _seed()
+    template = StyleTemplate.objects.get(slug="business-headshot")
+    old_name = template.cover_image.name
+    storage = template.cover_image.storage
+    # A cover from an earlier release, with words drawn in.
+    storage.delete(old_name)
+    storage.save(old_name, io.BytesIO(b"an old card with English drawn into it"))
+
+    out = io.StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_likeness", "--redraw-covers", stdout=out)
+
+    template.refresh_from_db()
+    assert "Style covers: %d redrawn without words." % len(TEMPLATES) in out.getvalue()
+    assert template.cover_image.name != old_name and not storage.exists(old_name)
+    colours = next(row[-1] for row in TEMPLATES if row[0] == "business-headshot")
+    with template.cover_image.open("rb") as cover:
+        assert cover.read() == style_card_png(colours=colours)

@@ -22,6 +22,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 DOMAINS = ("django", "djangojs")
 MAKEMESSAGES_OPTIONS = {"no_location": True, "no_obsolete": True}
+# makemessages' own defaults, and for the site's strings the templates written as .md (the
+# export's LoRA README).
+DOMAIN_EXTENSIONS = {"django": ["html", "txt", "py", "md"], "djangojs": ["js"]}
 # Not the site's own strings: tools, tests, measurements and build output.
 IGNORED = [".venv", "var", "tests", "bench", "test-artifacts", "build", "node_modules", ".git"]
 # Rewritten by every run, so never a difference.
@@ -137,7 +140,7 @@ class Command(BaseCommand):
                 for domain in DOMAINS:
                     call_command(
                         "makemessages", locale=[language], domain=domain, ignore_patterns=IGNORED,
-                        verbosity=0, **MAKEMESSAGES_OPTIONS,
+                        extensions=DOMAIN_EXTENSIONS[domain], verbosity=0, **MAKEMESSAGES_OPTIONS,
                     )
             call_command("compilemessages", locale=languages, ignore_patterns=IGNORED, verbosity=0)
         self.stdout.write(f"Catalogues refreshed and compiled: {', '.join(languages)}.")

@@ -12,7 +12,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from avatars.gpu.engine_config import engine_spec
+from avatars.gpu.engine_config import engine_spec, render_engine_spec
 
 GB = 1024**3
 
@@ -38,7 +38,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, model=None, output: Path, steps: int, **options):
         from avatars.engine.base_model import ModelLoadError
-        from avatars.engine.model_check import model_report
+        from avatars.engine.model_check import model_report, render_model_problem
         from avatars.engine.pipeline import get_engine
         from avatars.gpu.worker import training_samples
 
@@ -59,15 +59,24 @@ class Command(BaseCommand):
                 avatar_steps=-(-training_samples(20) // settings.LIKENESS_TRAIN_BATCH_SIZE),
                 render_steps=steps,
             )
+            render_engine = engine
+            if settings.LIKENESS_RENDER_MODEL and not model:
+                self.stdout.write(f"Loading the render model {settings.LIKENESS_RENDER_MODEL}...")
+                render_engine = get_engine(render_engine_spec())
+                problem = render_model_problem(engine, render_engine)
+                if problem is not None:
+                    raise problem
         except ModelLoadError as error:
             raise CommandError(str(error)) from error
         self._print(report, tiny=engine.is_tiny)
+        if render_engine is not engine:
+            self.stdout.write(f"{'render model':<20}  {render_engine.label} (fits: the LoRA loads into it)")
         if report.problems:
             raise CommandError("\n".join(str(problem) for problem in report.problems))
         if not any(report.lora_targets.values()):
             raise CommandError(
-                f"The UNet has no layers named {', '.join(report.lora_targets)}: an avatar's LoRA would train "
-                "nothing.\nFix: use a Stable Diffusion 1.5 or SDXL model in diffusers' naming (any .safetensors "
+                f"The denoiser has no layers named {', '.join(report.lora_targets)}: an avatar's LoRA would train "
+                "nothing.\nFix: use a model of a family Likeness runs in diffusers' naming (any .safetensors "
                 "fine-tune of one is converted to it on loading)."
             )
         self.stdout.write(self.style.SUCCESS("OK: a GPU worker can run this model."))
@@ -76,6 +85,8 @@ class Command(BaseCommand):
         lines = [
             ("model", report.label),
             ("family", report.family),
+            ("family name", report.family_name),
+            ("LoRA loads with", report.lora_loader),
             ("resolution", f"{report.resolution} px"),
             (
                 "device",

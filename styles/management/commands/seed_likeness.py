@@ -6,16 +6,16 @@ are: once seeded, a template belongs to the operator, whose edits a restart must
 
 import io
 import secrets
-import textwrap
-import unicodedata
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
-from PIL import Image, ImageDraw, ImageFont
+from django.utils import timezone
+from PIL import Image, ImageDraw
 
 from accounts.models import User
+from portrait_site.core.files import storage_delete_files
 from styles.models import StyleTemplate
 
 Category = StyleTemplate.Category
@@ -143,17 +143,15 @@ CHINESE = {
 }
 
 
-def _font(size: int) -> ImageFont.ImageFont:
-    return ImageFont.load_default(size=size)
-
-
 def _hex_to_rgb(colour: str) -> tuple[int, int, int]:
     colour = colour.lstrip("#")
     return tuple(int(colour[i:i + 2], 16) for i in (0, 2, 4))
 
 
-def style_card_png(*, title: str, category: str, colours: tuple[str, str], size=(512, 640)) -> bytes:
-    """A cover for the gallery: a gradient with the title. A style card, never a fake portrait."""
+def style_card_png(*, colours: tuple[str, str], size=(512, 640)) -> bytes:
+    """A cover for the gallery: a gradient with the outline of head and shoulders. A style card,
+    never a fake portrait, and wordless: the page writes the style's name over it in the
+    reader's language (templates/styles/_cover.html)."""
     width, height = size
     top, bottom = _hex_to_rgb(colours[0]), _hex_to_rgb(colours[1])
     card = Image.new("RGB", size)
@@ -161,19 +159,12 @@ def style_card_png(*, title: str, category: str, colours: tuple[str, str], size=
     for y in range(height):
         mix = y / (height - 1)
         draw.line([(0, y), (width, y)], fill=tuple(round(a + (b - a) * mix) for a, b in zip(top, bottom, strict=True)))
-    luminance = sum(c * w for c, w in zip(bottom, (0.299, 0.587, 0.114), strict=True))
-    ink = (24, 24, 24) if luminance > 150 else (250, 248, 244)
-    draw.rectangle([28, 28, width - 28, height - 28], outline=ink, width=2)
-    draw.text((52, 52), "STYLE CARD", font=_font(20), fill=ink)
-    # Pillow's built-in font covers Latin letters without accents only.
-    plain_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
-    lines = textwrap.wrap(plain_title, width=14)
-    title_font = _font(52)
-    y = height - 110 - 62 * len(lines)
-    for line in lines:
-        draw.text((52, y), line, font=title_font, fill=ink)
-        y += 62
-    draw.text((52, height - 92), category.upper(), font=_font(22), fill=ink)
+    shapes = Image.new("L", size, 0)
+    outline = ImageDraw.Draw(shapes)
+    head = width * 0.17
+    outline.ellipse([width / 2 - head, height * 0.34 - head, width / 2 + head, height * 0.34 + head], fill=60)
+    outline.ellipse([width * 0.06, height * 0.6, width * 0.94, height * 1.08], fill=45)
+    card.paste(Image.new("RGB", size, (255, 255, 255)), mask=shapes)
     encoded = io.BytesIO()
     card.save(encoded, format="PNG", optimize=True)
     return encoded.getvalue()
@@ -189,9 +180,31 @@ def _translations(slug: str) -> dict:
 class Command(BaseCommand):
     help = "Creates the starter style templates (missing ones only) and a local staff user if there is none."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--redraw-covers", action="store_true",
+            help="Replace the covers of the seeded styles (found by slug) with today's wordless cards: "
+            "earlier releases drew English words into them. A cover you uploaded for one of them is replaced too.",
+        )
+
     def handle(self, *args, **options):
         self._seed_templates()
+        if options["redraw_covers"]:
+            self._redraw_covers()
         self._seed_staff_user()
+
+    def _redraw_covers(self) -> None:
+        colours_by_slug = {slug: colours for slug, *_rest, colours in TEMPLATES}
+        redrawn = 0
+        for template in StyleTemplate.objects.filter(slug__in=colours_by_slug):
+            with transaction.atomic():
+                old = template.cover_image.name
+                template.cover_image.save(f"{template.slug}.png", ContentFile(style_card_png(colours=colours_by_slug[template.slug])))
+                if old:
+                    # After the commit: a rollback must not leave the row pointing at a deleted file.
+                    transaction.on_commit(lambda names=[old]: storage_delete_files(names))
+            redrawn += 1
+        self.stdout.write(f"Style covers: {redrawn} redrawn without words.")
 
     def _seed_templates(self) -> None:
         created = 0
@@ -219,7 +232,7 @@ class Command(BaseCommand):
                     is_published=True,
                     sort_order=(order + 1) * 10,
                 )
-                card = style_card_png(title=title, category=category.label, colours=colours)
+                card = style_card_png(colours=colours)
                 template.cover_image.save(f"{slug}.png", ContentFile(card), save=False)
                 template.save()
             created += 1
@@ -235,5 +248,7 @@ class Command(BaseCommand):
             self.stdout.write("A superuser already exists; no local staff user created.")
             return
         password = secrets.token_urlsafe(12)
-        User.objects.create_superuser(email=STAFF_EMAIL, password=password)
+        # Verified from the start: the address is the install's own, no mail ever reaches it, and
+        # an unverified account is one whose confirmation link is still to be opened.
+        User.objects.create_superuser(email=STAFF_EMAIL, password=password, email_verified_at=timezone.now())
         self.stdout.write(f"Staff user {STAFF_EMAIL}, password: {password} (shown once)")

@@ -52,7 +52,7 @@ def test_the_token_client_downloads_the_file_and_the_download_counts(api, portra
     assert response.status_code == 200
     assert response.content == b"\x89PNG portrait bytes"  # not a PNG the metadata can go into: as stored
     assert response["Content-Type"] == "image/png"
-    assert response["Content-Disposition"] == 'attachment; filename="likeness-studio-v1.png"'
+    assert response["Content-Disposition"] == 'attachment; filename="likeness-studio-original-1-likeness-82.png"'
     assert response["Cache-Control"] == "private, no-store"
     portrait.refresh_from_db()
     assert portrait.download_count == 1
@@ -131,7 +131,7 @@ def test_a_tiny_engine_portrait_says_so_in_its_json_its_file_name_and_its_metada
 
     expected = {"label": "tiny engine: not a real model", "test_output": True}
     assert listed["engine"] == expected and mine["engine"] == expected
-    assert response["Content-Disposition"] == 'attachment; filename="likeness-tiny-engine-noir-v1.png"'
+    assert response["Content-Disposition"] == 'attachment; filename="likeness-tiny-engine-noir-original-1.png"'
     with Image.open(BytesIO(response.content)) as downloaded:
         assert downloaded.text["Comment"] == "Engine: tiny engine: not a real model"
         assert downloaded.size == (8, 10)

@@ -4,6 +4,7 @@ refunds, the consent and terms records; and the deletion receipt as a file and a
 import io
 import json
 import zipfile
+from datetime import UTC, datetime
 
 import pytest
 from django.core import mail
@@ -12,10 +13,19 @@ from django.urls import reverse
 from PIL import Image
 from rest_framework.test import APIClient
 
+from accounts.models import User
 from avatars.models import Avatar
 from orders.models import Order, Refund
 from portrait_site.privacy.deletion import user_delete_everything
-from tests.factories import AvatarFactory, OrderFactory, PhotoFactory, PortraitFactory, UserFactory
+from tests.factories import (
+    AvatarFactory,
+    OrderFactory,
+    PhotoFactory,
+    PortraitFactory,
+    TemplateRequestFactory,
+    TemplateVoteFactory,
+    UserFactory,
+)
 from tests.tiny_lora import lora_output_change, tiny_avatar_lora
 
 pytestmark = pytest.mark.django_db
@@ -66,9 +76,10 @@ def test_the_zip_holds_portraits_with_parameters_the_lora_with_a_readme_orders_a
     with Image.open(io.BytesIO(archive.read(pngs[0]))) as image:
         assert image.size == (96, 128)
     first_json = json.loads(archive.read(
-        f"{folder}/portraits/{first.template.slug}-v1-{first.public_id.hex[:8]}.json"))
+        f"{folder}/portraits/{first.template.slug}-original-1-{first.public_id.hex[:8]}.json"))
     assert first_json["seed"] == 42 and first_json["likeness_score"] == 81.5
     assert first_json["parameters"] == {"prompt": "a photo of lks1234 woman", "steps": 2}
+    assert first_json["shown_as_style_example"] == []
     assert archive.read(f"{folder}/lora/avatar.safetensors") == b"\0" * 2048
     readme = archive.read(f"{folder}/lora/README.md").decode()
     assert "load_lora_weights" in readme and "lks1234 woman" in readme and "StableDiffusionPipeline" in readme
@@ -88,6 +99,46 @@ def test_the_zip_holds_portraits_with_parameters_the_lora_with_a_readme_orders_a
     assert sum(1 for name in names if name.endswith("avatar.json")) == 2
 
 
+def test_the_zip_holds_the_persons_style_requests_with_their_reference_images_and_votes(client):
+    user, _, _ = person_with_everything()
+    mine = TemplateRequestFactory(author=user, title="Rainy Tokyo street", description="Neon in the rain.",
+                                  reference_image=ContentFile(png_bytes((1, 2, 3)), name="r.png"))
+    TemplateVoteFactory(request=mine)
+    theirs = TemplateRequestFactory(title="Someone else's idea")
+    TemplateVoteFactory(user=user, request=theirs)
+    TemplateRequestFactory(title="Not mine at all", reference_image=ContentFile(png_bytes(), name="n.png"))
+    client.force_login(user)
+
+    archive = open_zip(client.get(reverse("accounts:my_data_download")))
+
+    [request] = json.loads(archive.read("style_requests.json"))
+    assert (request["title"], request["description"], request["status"], request["votes"]) == (
+        "Rainy Tokyo street", "Neon in the rain.", "open", 1)
+    assert archive.read(request["reference_image"]) == png_bytes((1, 2, 3))
+    assert [name for name in archive.namelist() if name.startswith("style_requests/")] == [request["reference_image"]]
+    [vote] = json.loads(archive.read("style_votes.json"))
+    assert vote["request"] == "Someone else's idea" and vote["voted_at"]
+    assert "style_votes.json" in archive.read("README.txt").decode()
+
+
+def test_the_readmes_are_in_the_readers_language_and_their_times_in_the_readers_zone(client):
+    user, ready, _ = person_with_everything()
+    Avatar.objects.filter(pk=ready.pk).update(trained_at=datetime(2026, 12, 1, 20, 17, tzinfo=UTC))
+    User.objects.filter(pk=user.pk).update(language="zh-hans", time_zone="Asia/Shanghai")
+    client.force_login(user)
+
+    archive = open_zip(client.get(reverse("accounts:my_data_download")))
+
+    readme = archive.read("README.txt").decode()
+    lora_readme = archive.read(f"avatars/summer-me-{ready.public_id.hex[:8]}/lora/README.md").decode()
+    assert "压缩包里有什么" in readme and "(Asia/Shanghai 时间)" in readme.replace("（", "(").replace("）", ")")
+    assert "What is in here" not in readme
+    # 20:17 UTC on 1 December is 04:17 on 2 December in Shanghai, and says so.
+    assert "训练完成于： 2026-12-02 04:17 (Asia/Shanghai)" in lora_readme
+    assert "微型引擎：并非真实模型" in lora_readme and "Load it with diffusers" not in lora_readme
+    assert "UTC" not in lora_readme
+
+
 def test_the_readme_names_the_sdxl_pipeline_and_the_real_base_model(client, settings):
     settings.LIKENESS_BASE_MODEL = "/models/my-sdxl-finetune"
     settings.LIKENESS_MODEL_FAMILY = "sdxl"
@@ -99,7 +150,7 @@ def test_the_readme_names_the_sdxl_pipeline_and_the_real_base_model(client, sett
     readme = archive.read(f"avatars/summer-me-{ready.public_id.hex[:8]}/lora/README.md").decode()
 
     assert "StableDiffusionXLPipeline" in readme and '"/models/my-sdxl-finetune"' in readme
-    assert "Stable Diffusion XL 1.0" in readme and "tiny engine" not in readme
+    assert "Base family: SDXL" in readme and "tiny engine" not in readme
 
 
 def test_the_api_gives_the_same_zip():
@@ -167,3 +218,24 @@ def test_a_mail_server_that_is_down_does_not_undo_the_deletion(django_capture_on
         user_delete_everything(user=user)
 
     assert not type(user).objects.filter(pk=user.pk).exists()
+
+
+def test_archives_are_limited_per_person_the_export_and_portrait_zips_together(client, settings):
+    settings.LIKENESS_ARCHIVES_PER_HOUR = 2
+    owner = UserFactory()
+    ready = AvatarFactory(user=owner, status=Avatar.Status.READY)
+    PortraitFactory(avatar=ready, image__data=png_bytes())
+    client.force_login(owner)
+    export_url = reverse("accounts:my_data_download")
+    zip_url = reverse("avatars:portraits_download_all", args=[ready.public_id])
+
+    statuses = [client.get(export_url).status_code, client.get(zip_url).status_code]
+    refused_zip, refused_export = client.get(zip_url), client.get(export_url)
+    other = UserFactory()
+    client.force_login(other)
+
+    assert statuses == [200, 200]
+    assert refused_zip.status_code == 429 and refused_export.status_code == 429
+    assert "2 archives this hour already" in refused_zip.content.decode()
+    # Another person's archives are their own.
+    assert client.get(export_url).status_code == 200
