@@ -23,6 +23,20 @@ def private_media(settings, tmp_path):
     return media_root
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    # Fixtures read the outcome in their teardown (test_failed): a worker's log or a page's
+    # screenshot is kept only when it helps.
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
+def test_failed(request) -> bool:
+    """Whether the running test failed in its setup or its call, for a fixture's teardown."""
+    return any(getattr(getattr(request.node, f"report_{when}", None), "failed", False) for when in ("setup", "call"))
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hasher(settings):
     # PBKDF2's deliberate slowness protects real passwords; tests create hundreds of users.

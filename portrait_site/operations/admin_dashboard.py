@@ -7,12 +7,10 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
-from avatars.models import RenderJob, TrainingJob
+from avatars.models import JOB_MODELS
 from avatars.services import AvatarError, job_retry
 from portrait_site.operations import insights
 from portrait_site.operations.capacity import capacity_for_dashboard
-
-JOB_MODELS = {"training": TrainingJob, "render": RenderJob}
 
 
 def dashboard(request):

@@ -27,7 +27,6 @@ from avatars.gpu.estimates import TRAINING_KIND, gpu_workers_alive
 from avatars.models import GpuJob, RenderJob, TrainingJob
 from orders.models import Order, Refund
 from portrait_site.operations.capacity import WINDOW, capacity_figures, operator_target_wait_seconds
-from portrait_site.operations.insights import PAID_STATUSES
 
 WAIT_QUANTILES = (0.5, 0.95)
 
@@ -113,11 +112,11 @@ class LikenessCollector(Collector):
         )
 
         payments = CounterMetricFamily("likeness_payments", "Orders paid (refunded later or not).")
-        payments.add_metric([], Order.objects.filter(status__in=PAID_STATUSES).count())
+        payments.add_metric([], Order.objects.filter(status__in=Order.PAID_STATUSES).count())
         paid = CounterMetricFamily(
             "likeness_payments_amount_minor", "Money paid, in the currency's minor unit.", labels=["currency"]
         )
-        for currency, total in Order.objects.filter(status__in=PAID_STATUSES).values_list("currency").annotate(
+        for currency, total in Order.objects.filter(status__in=Order.PAID_STATUSES).values_list("currency").annotate(
             total=Sum("amount")
         ).order_by("currency"):
             paid.add_metric([currency], total)
