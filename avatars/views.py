@@ -22,7 +22,7 @@ from avatars.gpu.progress import avatar_progress
 from avatars.models import Avatar, Photo
 from portrait_site.core.caching import progress_poll_response
 from portrait_site.core.errors import json_error
-from portrait_site.core.files import private_bytes_response, private_file_response
+from portrait_site.core.files import private_file_response, private_spool_response
 from portrait_site.core.pages import refusals_as_json
 from portrait_site.core.rate_limits import archive_build_refused, archives_limited_message
 from styles.models import StyleTemplate
@@ -225,7 +225,7 @@ def portraits_download_all(request, public_id):
     if archive_build_refused(user_id=request.user.pk):
         return render(request, "accounts/rate_limited.html", {"message": archives_limited_message()}, status=429)
     favourites_only = request.GET.get("favourites") == "1"
-    return private_bytes_response(
+    return private_spool_response(
         selectors.avatar_portraits_zip(avatar=avatar, favourites_only=favourites_only), content_type="application/zip",
         download_name=selectors.avatar_portraits_zip_name(avatar=avatar, favourites_only=favourites_only),
     )

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import tempfile
+import zipfile
+
 from avatars.models import Avatar, Portrait
 from avatars.selectors.portraits import portrait_caption, portrait_download_name, portrait_list_for_avatar
+from portrait_site.core.files import SPOOL_BYTES
 
 
 def _png_itxt_chunk(keyword: str, text: str) -> bytes:
@@ -38,16 +42,14 @@ def avatar_portraits_zip_name(*, avatar: Avatar, favourites_only: bool = False) 
     return f"likeness-{avatar.public_id.hex[:8]}-{'favourites' if favourites_only else 'portraits'}.zip"
 
 
-def avatar_portraits_zip(*, avatar: Avatar, favourites_only: bool = False) -> bytes:
-    """Every portrait of the avatar (or every favourite) in full size, one zip; each named as
-    its own download is."""
-    import zipfile
-    from io import BytesIO
-
-    out = BytesIO()
+def avatar_portraits_zip(*, avatar: Avatar, favourites_only: bool = False) -> tempfile.SpooledTemporaryFile:
+    """Every portrait of the avatar (or every favourite) in full size, one zip, rewound in a
+    spool that goes to disk past SPOOL_BYTES; each named as its own download is. The caller
+    closes it (a FileResponse does)."""
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
     used: dict[str, int] = {}
     # PNGs are compressed already: stored as they are.
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
+    with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_STORED) as archive:
         portraits = portrait_list_for_avatar(avatar=avatar)
         if favourites_only:
             portraits = portraits.filter(is_favourite=True)
@@ -60,4 +62,5 @@ def avatar_portraits_zip(*, avatar: Avatar, favourites_only: bool = False) -> by
                 archive.writestr(name, portrait_download_bytes(portrait=portrait))
             except FileNotFoundError:
                 continue
-    return out.getvalue()
+    spool.seek(0)
+    return spool

@@ -30,6 +30,19 @@ def private_file_response(field_file, *, content_type: str, download_name: str |
     return response
 
 
+# Archives built for download stay in memory up to this size, then go to disk: a person with
+# many portraits makes a big zip, and many at once must not fill the web process's memory.
+SPOOL_BYTES = 32 * 1024 * 1024
+
+
+def private_spool_response(spool, *, content_type: str, download_name: str) -> FileResponse:
+    """A private download streamed from a rewound spool (tempfile.SpooledTemporaryFile), which
+    the response closes when it is sent."""
+    response = FileResponse(spool, content_type=content_type, as_attachment=True, filename=download_name)
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
 def private_bytes_response(content: bytes, *, content_type: str, download_name: str) -> HttpResponse:
     """A private download made on the fly (a zip, a file with its metadata written in)."""
     response = HttpResponse(content, content_type=content_type)

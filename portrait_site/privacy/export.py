@@ -26,10 +26,9 @@ from accounts.models import User
 from accounts.terms import terms_acceptances
 from avatars.models import Avatar, Portrait
 from orders.models import Order
+from portrait_site.core.files import SPOOL_BYTES, private_spool_response
 from styles.selectors import template_request_list_by_author, template_vote_list_by_user
 
-# Files kept in memory up to this size, then on disk: a person with many portraits makes a big zip.
-SPOOL_BYTES = 32 * 1024 * 1024
 LORA_NAME = "avatar.safetensors"
 
 
@@ -248,12 +247,9 @@ def user_data_export(*, user: User) -> tempfile.SpooledTemporaryFile:
 
 def user_data_export_response(*, user: User) -> FileResponse:
     """The export as a private download, streamed from its spool: the page and the API answer alike."""
-    response = FileResponse(
-        user_data_export(user=user), content_type="application/zip", as_attachment=True,
-        filename=user_data_export_name(),
+    return private_spool_response(
+        user_data_export(user=user), content_type="application/zip", download_name=user_data_export_name(),
     )
-    response["Cache-Control"] = "private, no-store"
-    return response
 
 
 def user_data_export_name(*, now: datetime | None = None) -> str:
