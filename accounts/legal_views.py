@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -28,7 +28,7 @@ from accounts.verification import (
 )
 from avatars.selectors import avatar_get_for_user
 from portrait_site.core.rate_limits import archive_build_refused, archives_limited_message
-from portrait_site.privacy.export import user_data_export, user_data_export_name
+from portrait_site.privacy.export import user_data_export_response
 
 
 def url_with_next(url_name: str, next_url: str, **kwargs) -> str:
@@ -127,14 +127,7 @@ def verify_email_needed(request):
 def my_data_download(request):
     if archive_build_refused(user_id=request.user.pk):
         return render(request, "accounts/rate_limited.html", {"message": archives_limited_message()}, status=429)
-    response = FileResponse(
-        user_data_export(user=request.user),
-        content_type="application/zip",
-        as_attachment=True,
-        filename=user_data_export_name(),
-    )
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return user_data_export_response(user=request.user)
 
 
 @require_GET

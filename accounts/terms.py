@@ -16,6 +16,7 @@ class TermsNotAccepted(ApplicationError):
 
     code = "terms_not_accepted"
     http_status = 403
+    next_step_url_name = "accounts:terms_accept"
 
 
 def terms_version() -> str:

@@ -26,6 +26,7 @@ class EmailNotVerified(ApplicationError):
 
     code = "email_not_verified"
     http_status = 403
+    next_step_url_name = "accounts:verify_email_needed"
 
 
 class EmailVerificationLinkInvalid(ApplicationError):

@@ -245,6 +245,11 @@ class RenderJob(GpuJob):
         return f"Render {self.pk} of {self.template_id} for avatar {self.avatar_id} ({self.status})"
 
 
+# The two kinds of GPU job by the name the queue's progress, its figures and the dashboard use:
+# the one list of job tables, so a third kind is added here once.
+JOB_MODELS: dict[str, type[GpuJob]] = {"training": TrainingJob, "render": RenderJob}
+
+
 class Portrait(models.Model):
     """A rendered portrait. It belongs to the user; nothing else uses it."""
 

@@ -17,11 +17,13 @@ from accounts.services import client_ip
 from accounts.terms import TermsNotAccepted
 from avatars import selectors, services
 from avatars.api.serializers import photo_upload_result_data
+from avatars.downloads import portrait_download_response
 from avatars.gpu.progress import avatar_progress
 from avatars.models import Avatar, Photo
 from portrait_site.core.caching import progress_poll_response
 from portrait_site.core.errors import json_error
 from portrait_site.core.files import private_bytes_response, private_file_response
+from portrait_site.core.pages import refusals_as_json
 from portrait_site.core.rate_limits import archive_build_refused, archives_limited_message
 from styles.models import StyleTemplate
 
@@ -37,14 +39,10 @@ def home(request):
 @login_required
 @require_POST
 def create(request):
-    try:
-        avatar = services.avatar_create(
-            user=request.user, name=request.POST.get("name", ""),
-            subject_class=request.POST.get("subject_class", Avatar.SubjectClass.PERSON),
-        )
-    except services.AvatarError as error:
-        messages.error(request, str(error))
-        return redirect("avatars:home")
+    avatar = services.avatar_create(
+        user=request.user, name=request.POST.get("name", ""),
+        subject_class=request.POST.get("subject_class", Avatar.SubjectClass.PERSON),
+    )
     return redirect("avatars:detail", public_id=avatar.public_id)
 
 
@@ -106,6 +104,7 @@ def _progress_for_page(avatar: Avatar) -> dict:
 
 @login_required
 @require_POST
+@refusals_as_json
 def photo_upload(request, public_id):
     """The upload page's script posts here; it answers exactly as the API's photo upload does."""
     avatar = selectors.avatar_get_for_user(user=request.user, public_id=public_id)
@@ -115,14 +114,9 @@ def photo_upload(request, public_id):
         return json_error(status=400, code="invalid", message=services.photos_too_many_message())
     if not files:
         return json_error(status=400, code="invalid", message=_("Choose at least one photo."))
-    try:
-        photo_upload_check(user=request.user, avatar=avatar)
-    except (TermsNotAccepted, PhotoConsentRequired) as refusal:
-        return json_error(status=refusal.http_status, code=refusal.code, message=refusal.message)
-    try:
-        outcomes = services.photos_add(avatar=avatar, uploaded_files=files, client_address=client_ip(request))
-    except services.AvatarError as refusal:
-        return json_error(status=refusal.http_status, code=refusal.code, message=refusal.message)
+    # The page's script asks for JSON: a refusal answers as the API's error body (portrait_site.core.pages).
+    photo_upload_check(user=request.user, avatar=avatar)
+    outcomes = services.photos_add(avatar=avatar, uploaded_files=files, client_address=client_ip(request))
     return JsonResponse(photo_upload_result_data(avatar=avatar, outcomes=outcomes), status=201)
 
 
@@ -131,10 +125,7 @@ def photo_upload(request, public_id):
 def photo_remove(request, public_id, photo_id):
     avatar = selectors.avatar_get_for_user(user=request.user, public_id=public_id)
     photo = selectors.photo_get_for_user(user=request.user, avatar=avatar, photo_id=photo_id)
-    try:
-        services.photo_remove(photo=photo)
-    except services.AvatarError as error:
-        messages.error(request, str(error))
+    services.photo_remove(photo=photo)
     return redirect("avatars:detail", public_id=avatar.public_id)
 
 
@@ -142,13 +133,9 @@ def photo_remove(request, public_id, photo_id):
 @require_POST
 def photos_refused_clear(request, public_id):
     avatar = selectors.avatar_get_for_user(user=request.user, public_id=public_id)
-    try:
-        cleared = services.photos_refused_clear(avatar=avatar)
-    except services.AvatarError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, ngettext("%(count)s refused photo cleared.", "%(count)s refused photos cleared.",
-                                           cleared) % {"count": cleared})
+    cleared = services.photos_refused_clear(avatar=avatar)
+    messages.success(request, ngettext("%(count)s refused photo cleared.", "%(count)s refused photos cleared.",
+                                       cleared) % {"count": cleared})
     return redirect(reverse("avatars:detail", kwargs={"public_id": avatar.public_id}) + "#intake")
 
 
@@ -192,17 +179,11 @@ def templates_choose(request, public_id):
             return json_error(status=400, code="invalid", message=str(refusal))
         raise
     chosen = selectors.template_list_for_avatar(avatar=avatar).filter(pk__in=template_ids)
-    try:
-        services.avatar_templates_set(avatar=avatar, templates=chosen)
-    except services.AvatarError as error:
-        if wants_json:
-            return json_error(status=error.http_status, code=error.code, message=error.message)
-        messages.error(request, str(error))
-    else:
-        saved = _("Styles saved: %(count)s chosen.") % {"count": len(chosen)}
-        if wants_json:
-            return JsonResponse({"chosen": len(chosen), "message": saved})
-        messages.success(request, saved)
+    services.avatar_templates_set(avatar=avatar, templates=chosen)
+    saved = _("Styles saved: %(count)s chosen.") % {"count": len(chosen)}
+    if wants_json:
+        return JsonResponse({"chosen": len(chosen), "message": saved})
+    messages.success(request, saved)
     return redirect(reverse("avatars:detail", kwargs={"public_id": avatar.public_id}) + "#styles")
 
 
@@ -234,15 +215,7 @@ def portrait_image(request, public_id):
 @login_required
 @require_GET
 def portrait_download(request, public_id):
-    portrait = selectors.portrait_get_for_user(user=request.user, public_id=public_id)
-    try:
-        content = selectors.portrait_download_bytes(portrait=portrait)
-    except FileNotFoundError:
-        raise Http404("This file is no longer stored.") from None
-    services.portrait_download_record(portrait=portrait)
-    return private_bytes_response(
-        content, content_type="image/png", download_name=selectors.portrait_download_name(portrait=portrait)
-    )
+    return portrait_download_response(portrait=selectors.portrait_get_for_user(user=request.user, public_id=public_id))
 
 
 @login_required
@@ -303,11 +276,8 @@ def _viewer_entry(portrait) -> dict:
 
 def _portrait_render_again(request, public_id, service, success_message: str):
     portrait = selectors.portrait_get_for_user(user=request.user, public_id=public_id)
-    try:
-        service(portrait=portrait)
-        messages.success(request, _(success_message))
-    except services.AvatarError as error:
-        messages.error(request, str(error))
+    service(portrait=portrait)
+    messages.success(request, _(success_message))
     return redirect("avatars:detail", public_id=portrait.avatar.public_id)
 
 
@@ -329,10 +299,7 @@ def portrait_reroll(request, public_id):
 @require_POST
 def reopen(request, public_id):
     avatar = selectors.avatar_get_for_user(user=request.user, public_id=public_id)
-    try:
-        services.avatar_reopen(avatar=avatar)
-    except services.AvatarError as error:
-        messages.error(request, str(error))
+    services.avatar_reopen(avatar=avatar)
     return redirect("avatars:detail", public_id=avatar.public_id)
 
 
@@ -360,9 +327,6 @@ def use_style(request, slug):
 def render_more(request, public_id):
     avatar = selectors.avatar_get_for_user(user=request.user, public_id=public_id)
     templates = selectors.template_list_for_avatar(avatar=avatar).filter(pk__in=_posted_template_ids(request))
-    try:
-        services.avatar_render_more(avatar=avatar, templates=templates)
-        messages.success(request, _("Rendering your new styles."))
-    except services.AvatarError as error:
-        messages.error(request, str(error))
+    services.avatar_render_more(avatar=avatar, templates=templates)
+    messages.success(request, _("Rendering your new styles."))
     return redirect("avatars:detail", public_id=avatar.public_id)

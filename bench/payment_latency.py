@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -28,6 +29,8 @@ FACES = ROOT.parent / "shared" / "testdata" / "faces" / "obama"
 
 
 def configure(folder: Path) -> None:
+    # A throwaway site in a temporary folder: its own key (the site refuses to run on none).
+    os.environ.setdefault("DJANGO_SECRET_KEY", "likeness-bench-" + secrets.token_urlsafe(40))
     os.environ.update({
         "DJANGO_SETTINGS_MODULE": "portrait_site.settings",
         "DATABASE_URL": f"sqlite:///{folder / 'bench.sqlite3'}",

@@ -20,6 +20,9 @@ class Order(StatusModel):
         REFUND_PENDING = "refund_pending", _("Refund pending")
         REFUNDED = "refunded", _("Refunded")
 
+    # The money came in, whatever happened to it since: the one list the services and the figures read.
+    PAID_STATUSES = frozenset({Status.PAID, Status.REFUND_PENDING, Status.REFUNDED})
+
     # Forward only: paid never goes back to pending or awaiting payment.
     TRANSITIONS = {
         Status.PENDING: {Status.AWAITING_PAYMENT, Status.PAID, Status.EXPIRED},

@@ -4,11 +4,12 @@ from django.db.models import QuerySet
 
 from avatars.selectors import avatar_list_build_failed
 from orders.models import Order, Refund
+from portrait_site.core.errors import object_get_or_not_found
 
 
 def order_get_for_user(*, user, public_id) -> Order:
-    """The user's own order; Order.DoesNotExist for anyone else's, so views answer 404."""
-    return Order.objects.select_related("avatar").get(public_id=public_id, user=user)
+    """The user's own order, or NotFound for anyone else's."""
+    return object_get_or_not_found(Order.objects.select_related("avatar").filter(user=user), public_id=public_id)
 
 
 def order_find_for_checkout_session(*, session: dict) -> Order | None:

@@ -48,7 +48,6 @@ REFUND_RESEND_AFTER = timedelta(minutes=2)
 REFUND_RECHECK_AFTER = timedelta(minutes=30)
 RECONCILE_BATCH = 200
 
-PAID_STATUSES = {Order.Status.PAID, Order.Status.REFUND_PENDING, Order.Status.REFUNDED}
 SESSION_PAID = {"paid", "no_payment_required"}
 
 
@@ -148,7 +147,7 @@ def order_fulfil(*, order_id: int, checkout_session_id: str = "", payment_intent
 def order_fulfil_once(*, order_id: int, checkout_session_id: str, payment_intent_id: str, via: str) -> tuple[Order, bool]:
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
-        if order.status in PAID_STATUSES:
+        if order.status in Order.PAID_STATUSES:
             if payment_intent_id and order.stripe_payment_intent_id not in ("", payment_intent_id):
                 logger.error(
                     "Order %s was paid twice (%s, then %s): refund the second payment in Stripe's dashboard",

@@ -9,15 +9,21 @@ from functools import lru_cache
 
 import stripe
 from django.conf import settings
+from django.utils.translation import gettext
 
 from portrait_site.core.errors import ApplicationError
 
 
 class PaymentGatewayError(ApplicationError):
-    """Stripe refused a request or could not be reached."""
+    """Stripe refused a request or could not be reached. str() is the detail for the logs;
+    .message is the sentence a person is shown (page or API), which never carries Stripe's text."""
 
     code = "payment_unavailable"
     http_status = 503
+
+    def __init__(self, detail: str):
+        super().__init__(gettext("The payment page could not be opened just now. Please try again in a minute."))
+        self.args = (detail,)
 
 
 class WebhookPayloadRejected(PaymentGatewayError):
@@ -35,11 +41,20 @@ class CheckoutSessionState:
 # Retries are safe: every write carries an idempotency key.
 NETWORK_RETRIES = 2
 
+# Every request names the API version it was written against, so upgrading the SDK cannot change
+# what Stripe sends back. It is the version the SDK's major targets (stripe/_api_version.py in
+# stripe 16.x), and pyproject.toml caps the SDK at that major: move both together, after reading
+# Stripe's changelog for the versions in between. Webhook endpoints are set to the same version.
+STRIPE_API_VERSION = "2026-10-28.endive"
+
 
 @lru_cache(maxsize=4)
 def _client(api_key: str, api_base: str) -> stripe.StripeClient:
     base_addresses = {"api": api_base} if api_base else None
-    return stripe.StripeClient(api_key, base_addresses=base_addresses, max_network_retries=NETWORK_RETRIES)
+    return stripe.StripeClient(
+        api_key, stripe_version=STRIPE_API_VERSION, base_addresses=base_addresses,
+        max_network_retries=NETWORK_RETRIES,
+    )
 
 
 def _stripe() -> stripe.StripeClient:

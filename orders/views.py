@@ -1,64 +1,36 @@
 from django.conf import settings
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
-from django.utils.http import urlencode
-from django.utils.translation import gettext as _
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.terms import TermsNotAccepted
-from accounts.verification import EmailNotVerified
-from avatars.models import Avatar
+from avatars.selectors import avatar_get_for_user
 from orders.models import Order
 from orders.selectors import order_get_for_user
-from orders.services import OrderNotAllowed, checkout_start, order_create_for_avatar, order_fulfil
-from orders.stripe_gateway import PaymentGatewayError
-
-
-def _own_order(request, public_id) -> Order:
-    try:
-        return order_get_for_user(user=request.user, public_id=public_id)
-    except Order.DoesNotExist:
-        raise Http404("No such order") from None
+from orders.services import checkout_start, order_create_for_avatar, order_fulfil
 
 
 @login_required
 @require_POST
 def checkout(request, avatar_public_id):
-    avatar = get_object_or_404(Avatar, public_id=avatar_public_id, user=request.user)
-    back = {"next": reverse("avatars:detail", args=[avatar.public_id])}
-    try:
-        order = order_create_for_avatar(user=request.user, avatar=avatar)
-    except TermsNotAccepted:
-        return redirect(f"{reverse('accounts:terms_accept')}?{urlencode(back)}")
-    except EmailNotVerified as refusal:
-        messages.error(request, refusal.message)
-        return redirect(f"{reverse('accounts:verify_email_needed')}?{urlencode(back)}")
-    except OrderNotAllowed as error:
-        messages.error(request, str(error))
-        return redirect("avatars:home")
-    try:
-        return redirect(checkout_start(order=order))
-    except OrderNotAllowed as error:
-        messages.error(request, str(error))
-    except PaymentGatewayError:
-        messages.error(request, _("The payment page could not be opened just now. Please try again in a minute."))
-    return redirect("orders:detail", public_id=order.public_id)
+    avatar = avatar_get_for_user(user=request.user, public_id=avatar_public_id)
+    # A refusal (terms, verified address, photos not ready, Stripe unreachable) is answered by
+    # portrait_site.core.pages: the person goes back to the avatar's page with its message.
+    order = order_create_for_avatar(user=request.user, avatar=avatar)
+    return redirect(checkout_start(order=order))
 
 
 @login_required
 @require_GET
 def detail(request, public_id):
-    order = _own_order(request, public_id)
+    order = order_get_for_user(user=request.user, public_id=public_id)
     return render(request, "orders/detail.html", {"order": order, "Status": Order.Status})
 
 
 @login_required
 @require_GET
 def status_json(request, public_id):
-    order = _own_order(request, public_id)
+    order = order_get_for_user(user=request.user, public_id=public_id)
     return JsonResponse({"status": order.status, "label": order.get_status_display()})
 
 
@@ -68,7 +40,7 @@ def local_pay(request, public_id):
     # Never reachable while real Stripe keys are set.
     if not settings.LIKENESS_LOCAL_PAYMENTS:
         raise Http404("Local test payments are off")
-    order = _own_order(request, public_id)
+    order = order_get_for_user(user=request.user, public_id=public_id)
     if request.method == "POST":
         if order.status in (Order.Status.PENDING, Order.Status.AWAITING_PAYMENT):
             order_fulfil(order_id=order.pk, via=Order.PaidVia.LOCAL)

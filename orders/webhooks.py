@@ -134,6 +134,8 @@ def _event_not_handled(stripe_object: dict) -> tuple[Order | None, str]:
     return None, "not handled"
 
 
+# The events this endpoint subscribes to, and the one place they are named: set the Stripe
+# dashboard's webhook endpoint to exactly these keys (and to the gateway's STRIPE_API_VERSION).
 EVENT_HANDLERS = {
     "checkout.session.completed": _on_checkout_session_completed,
     "checkout.session.async_payment_succeeded": _session_fulfil,

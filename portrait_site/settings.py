@@ -2,7 +2,8 @@
 
 Every variable has an embedded default, so a fresh checkout runs with none set:
 SQLite, the django-q2 ORM broker, private media under var/, console email and
-the tiny engine. The README's configuration table lists each variable.
+the tiny engine. The README's configuration table says what each variable does; the comments
+here say only why a value or an order is as it is.
 """
 
 import os
@@ -73,6 +74,8 @@ MIDDLEWARE = [
     # The signed-in person's saved language and time zone (accounts.locale says which wins).
     "portrait_site.middleware.PersonLocaleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After messages (it flashes the refusal): a service's ApplicationError under a page.
+    "portrait_site.core.pages.ApplicationErrorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portrait_site.middleware.SecurityHeadersMiddleware",
 ]
@@ -121,6 +124,9 @@ if REDIS_URL:
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "likeness"}}
+# Whether every process (web and workers) reads the same cache: figures that another process's
+# write must reach (the header's unread notices) are kept in it only then.
+LIKENESS_CACHE_SHARED = bool(REDIS_URL)
 
 # --- Accounts -------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -136,7 +142,6 @@ AUTH_PASSWORD_VALIDATORS = [
 # Sign-in and sign-up attempts per client address per minute. Sign-in counts the website's
 # form, the API's token endpoint and the admin's login together (accounts.services).
 LIKENESS_AUTH_RATE_LIMIT = env.int("LIKENESS_AUTH_RATE_LIMIT", default=10)
-# An API token stops working this many days after it was made.
 LIKENESS_API_TOKEN_DAYS = env.int("LIKENESS_API_TOKEN_DAYS", default=90)
 # Wrong passwords one address may try against one account in a delay window; then it waits for
 # the next window. 5 per 15 minutes: 20 guesses an hour (accounts.services.sign_in_check).
@@ -150,7 +155,6 @@ LIKENESS_SIGN_IN_ACCOUNT_LIMIT = env.int("LIKENESS_SIGN_IN_ACCOUNT_LIMIT", defau
 # entries would be whatever the client wrote.
 LIKENESS_TRUSTED_PROXIES = env.int("LIKENESS_TRUSTED_PROXIES", default=0)
 
-# Email verification: how long a link works, and how many links a person may ask for per hour.
 LIKENESS_EMAIL_VERIFICATION_MAX_AGE_HOURS = env.int("LIKENESS_EMAIL_VERIFICATION_MAX_AGE_HOURS", default=48)
 LIKENESS_EMAIL_VERIFICATION_RESENDS_PER_HOUR = env.int("LIKENESS_EMAIL_VERIFICATION_RESENDS_PER_HOUR", default=3)
 # Password-reset mails one account may be sent per hour, however many times the form is sent.
@@ -186,7 +190,6 @@ LANGUAGE_COOKIE_AGE = 365 * 86400
 LANGUAGE_COOKIE_SAMESITE = "Lax"
 # The server's clock and the database's; people see their own zone (accounts.locale).
 TIME_ZONE = "UTC"
-# Dates for a person whose browser has not told us their zone, nor they chosen one.
 LIKENESS_DEFAULT_TIME_ZONE = env.str("LIKENESS_DEFAULT_TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
@@ -242,7 +245,6 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = LIKENESS_MAX_UPLOAD_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Each photo costs the web process about 0.13 s of CPU to check: ten in one request keep it near a second.
 DATA_UPLOAD_MAX_NUMBER_FILES = env.int("LIKENESS_MAX_FILES_PER_REQUEST", default=10)
-# Photos one person may send in an hour, on the page and through the API together.
 LIKENESS_PHOTO_UPLOADS_PER_HOUR = env.int("LIKENESS_PHOTO_UPLOADS_PER_HOUR", default=200)
 # Photos one client address may send in an hour, whatever the accounts: accounts are free, so
 # the per-account budget alone does not hold one machine back. Room for a family or an office
@@ -276,9 +278,7 @@ LIKENESS_CURRENCY = env.str("LIKENESS_CURRENCY", default="cny")
 LIKENESS_PAYMENT_METHODS = env.list("LIKENESS_PAYMENT_METHODS", default=["card", "wechat_pay", "alipay"])
 LIKENESS_MIN_PHOTOS = env.int("LIKENESS_MIN_PHOTOS", default=20)
 LIKENESS_MAX_PHOTOS = env.int("LIKENESS_MAX_PHOTOS", default=60)
-# Avatars one person may have collecting photos, not yet paid for, at once.
 LIKENESS_MAX_OPEN_AVATARS = env.int("LIKENESS_MAX_OPEN_AVATARS", default=5)
-# Styles one person may propose in 24 hours.
 LIKENESS_TEMPLATE_REQUESTS_PER_DAY = env.int("LIKENESS_TEMPLATE_REQUESTS_PER_DAY", default=5)
 LIKENESS_TRAINING_PHOTOS = env.int("LIKENESS_TRAINING_PHOTOS", default=20)
 LIKENESS_MAX_TEMPLATES_PER_ORDER = env.int("LIKENESS_MAX_TEMPLATES_PER_ORDER", default=6)
@@ -335,9 +335,7 @@ LIKENESS_CANDIDATES_PER_TEMPLATE = env.int("LIKENESS_CANDIDATES_PER_TEMPLATE", d
 # best of its own LIKENESS_CANDIDATES_PER_TEMPLATE candidates; a re-roll or "more like me" makes one.
 LIKENESS_PORTRAITS_PER_STYLE = env.int("LIKENESS_PORTRAITS_PER_STYLE", default=4)
 LIKENESS_MAX_REROLLS = env.int("LIKENESS_MAX_REROLLS", default=2)
-# Portraits scoring below this (0-100) are re-rolled, up to LIKENESS_MAX_REROLLS times.
 LIKENESS_MIN_LIKENESS = env.float("LIKENESS_MIN_LIKENESS", default=55.0)
-# Renders a purchase buys beyond its first portraits: re-rolls, "more like me" and more styles.
 LIKENESS_EXTRA_RENDERS = env.int("LIKENESS_EXTRA_RENDERS", default=20)
 # "More like me" clicks per portrait that, finding nothing closer, give their render back; later
 # ones count, so a purchase can't render without limit (avatars.services.more_like_me_found_nothing_closer).
@@ -400,6 +398,11 @@ Q_CLUSTER = {
     },
 }
 LIKENESS_RUN_JOBS_INLINE = env.bool("LIKENESS_RUN_JOBS_INLINE", default=False)
+# The operator's target for how long a GPU job waits: the dashboard and /metrics say how many
+# GPUs keep the wait under it (portrait_site.operations.capacity).
+LIKENESS_TARGET_WAIT_MINUTES = env.float("LIKENESS_TARGET_WAIT_MINUTES", default=10.0)
+# The bearer token a Prometheus scraper sends for /metrics; empty: staff signed in only.
+LIKENESS_METRICS_TOKEN = env.str("LIKENESS_METRICS_TOKEN", default="")
 # A waiting job whose task the broker does not hold after this long is queued again (the
 # stale-job sweep). Tasks are queued in the job's own transaction, so this only catches a
 # broker purged by hand or a task lost some other way.

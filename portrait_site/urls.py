@@ -10,6 +10,7 @@ from accounts import legal_views
 from accounts import views as accounts_views
 from portrait_site import views
 from portrait_site.operations import admin_dashboard
+from portrait_site.operations.metrics import metrics
 
 handler400 = views.bad_request
 
@@ -21,6 +22,7 @@ admin.site.index_title = _("Running the studio")
 urlpatterns = [
     path("", views.landing, name="landing"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("terms/", legal_views.terms, name="terms"),
     path("privacy/", legal_views.privacy, name="privacy"),
     # The language switcher on every page (accounts.locale: which choice wins where).

@@ -5,9 +5,9 @@ from typing import NamedTuple
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Value
-from django.http import Http404
 from django.utils import timezone
 
+from portrait_site.core.errors import object_get_or_not_found
 from styles.models import StyleTemplate, TemplateRequest, TemplateVote
 
 
@@ -41,14 +41,11 @@ def template_gallery_list(*, category: str | None = None) -> QuerySet[StyleTempl
 
 
 def template_get_visible(*, slug: str, viewer) -> StyleTemplate:
-    """A published template, or any template for staff; Http404 otherwise."""
+    """A published template, or any template for staff; NotFound otherwise."""
     templates = StyleTemplate.objects.all()
     if not (viewer is not None and viewer.is_authenticated and viewer.is_staff):
         templates = templates.filter(is_published=True)
-    try:
-        return templates.annotate(used_by=Count("portraits__avatar", distinct=True)).get(slug=slug)
-    except StyleTemplate.DoesNotExist:
-        raise Http404("No such style.") from None
+    return object_get_or_not_found(templates.annotate(used_by=Count("portraits__avatar", distinct=True)), slug=slug)
 
 
 def template_request_list_by_author(*, user) -> QuerySet[TemplateRequest]:

@@ -23,6 +23,20 @@ def private_media(settings, tmp_path):
     return media_root
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    # Fixtures read the outcome in their teardown (test_failed): a worker's log or a page's
+    # screenshot is kept only when it helps.
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
+def test_failed(request) -> bool:
+    """Whether the running test failed in its setup or its call, for a fixture's teardown."""
+    return any(getattr(getattr(request.node, f"report_{when}", None), "failed", False) for when in ("setup", "call"))
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hasher(settings):
     # PBKDF2's deliberate slowness protects real passwords; tests create hundreds of users.
@@ -77,6 +91,13 @@ def small_engine(settings):
 def session_read_queries(settings) -> int:
     """Queries a signed-in request spends reading its session: none where sessions are cached."""
     return 0 if settings.SESSION_ENGINE == "django.contrib.sessions.backends.cached_db" else 1
+
+
+@pytest.fixture
+def notices_read_queries(settings) -> int:
+    """Queries a signed-in page spends on the header's notices once counted: none where the
+    count is kept in a shared cache (accounts.notices)."""
+    return 0 if settings.LIKENESS_CACHE_SHARED else 1
 
 
 @pytest.fixture

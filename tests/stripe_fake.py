@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 import pytest
 from werkzeug import Request, Response
 
+from orders.stripe_gateway import STRIPE_API_VERSION
+
 TEST_SECRET_KEY = "sk_test_likeness_fake"
 TEST_WEBHOOK_SECRET = "whsec_likeness_fake"
 WEBHOOK_PATH = "/orders/stripe/webhook/"
@@ -117,10 +119,19 @@ class FakeStripe:
             self.requests.append(recorded)
         return recorded
 
+    def _version_refusal(self, request: Request) -> Response | None:
+        """Stripe answers 400 to a Stripe-Version it does not know; this account knows the pinned one."""
+        version = request.headers.get("Stripe-Version")
+        if version is not None and version != STRIPE_API_VERSION:
+            return _error(400, "invalid_request_error", f"Invalid Stripe API version: {version}")
+        return None
+
     def _with_idempotency(self, request: Request, create) -> Response:
         recorded = self._record(request)
         if not request.headers.get("Authorization", "").startswith("Bearer sk_"):
             return _error(401, "invalid_request_error", "Invalid API Key provided")
+        if refusal := self._version_refusal(request):
+            return refusal
         with self._lock:
             if self._failures_left:
                 self._failures_left -= 1
@@ -181,6 +192,8 @@ class FakeStripe:
     def _retrieve(self, request: Request, objects: dict[str, dict], kind: str) -> Response:
         """GET /v1/<objects>/<id>: the object as it stands now, or Stripe's 404."""
         self._record(request)
+        if refusal := self._version_refusal(request):
+            return refusal
         object_id = request.path.rsplit("/", 1)[1]
         found = objects.get(object_id)
         if found is None:
@@ -255,7 +268,7 @@ def stripe_event(event_type: str, data_object: dict, *, event_id: str | None = N
     return {
         "id": event_id or stripe_id("evt"),
         "object": "event",
-        "api_version": "2025-03-31.basil",
+        "api_version": STRIPE_API_VERSION,
         "created": created or int(time.time()),
         "livemode": False,
         "pending_webhooks": 1,

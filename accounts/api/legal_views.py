@@ -2,7 +2,6 @@
 consent, a new verification link, and the download-my-data zip. The same rules as the pages."""
 
 from django.conf import settings
-from django.http import FileResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -18,7 +17,7 @@ from accounts.verification import email_verification_resend
 from avatars.selectors import avatar_get_for_user
 from portrait_site.core.api import IsOwner, PrivateFileView, error_responses
 from portrait_site.core.parsers import JSONParser
-from portrait_site.privacy.export import user_data_export, user_data_export_name
+from portrait_site.privacy.export import user_data_export_response
 
 
 class TermsSerializer(serializers.Serializer):
@@ -136,11 +135,4 @@ class MyDataExportView(PrivateFileView, APIView):
         responses={(200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY, description="ZIP")},
     )
     def get(self, request):
-        response = FileResponse(
-            user_data_export(user=request.user),
-            content_type="application/zip",
-            as_attachment=True,
-            filename=user_data_export_name(),
-        )
-        response["Cache-Control"] = "private, no-store"
-        return response
+        return user_data_export_response(user=request.user)

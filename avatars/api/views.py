@@ -17,10 +17,11 @@ from accounts.consent import photo_upload_check
 from accounts.services import client_ip
 from avatars import selectors, services
 from avatars.api import serializers as api_serializers
+from avatars.downloads import portrait_download_response
 from avatars.gpu.progress import avatar_progress
 from portrait_site.core.api import IsOwner, PrivateFileView, error_responses
 from portrait_site.core.caching import progress_poll_response
-from portrait_site.core.files import private_bytes_response, private_file_response
+from portrait_site.core.files import private_file_response
 from portrait_site.core.parsers import JSONParser
 
 OWNED = [IsAuthenticated, IsOwner]
@@ -285,15 +286,7 @@ class PortraitDownloadView(PrivateFileView, OwnedPortraitMixin, APIView):
         responses={(200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="PNG")},
     )
     def get(self, request, public_id):
-        portrait = self.get_portrait()
-        try:
-            content = selectors.portrait_download_bytes(portrait=portrait)
-        except FileNotFoundError:
-            raise Http404("This file is no longer stored.") from None
-        services.portrait_download_record(portrait=portrait)
-        return private_bytes_response(
-            content, content_type="image/png", download_name=selectors.portrait_download_name(portrait=portrait)
-        )
+        return portrait_download_response(portrait=self.get_portrait())
 
 
 class PortraitMoreLikeMeView(OwnedPortraitMixin, APIView):

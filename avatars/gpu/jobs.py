@@ -26,7 +26,7 @@ from avatars import selectors
 from avatars.gpu.job_stages import job_stage
 from avatars.gpu.queue import GPU_NEXT_JOB_TASK, enqueue_gpu_task, enqueue_task, gpu_turns_queued, job_enqueue
 from avatars.gpu.scheduling import gpu_queue_order
-from avatars.models import Avatar, GpuJob, RenderJob, TrainingJob
+from avatars.models import JOB_MODELS, Avatar, GpuJob, RenderJob, TrainingJob
 from avatars.services import gpu_usage_record
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,6 @@ logger = logging.getLogger(__name__)
 # Progress writes are throttled to one a second: often enough for the progress page, and it
 # spares the database on fast GPUs. The heartbeat does not wait for them (JobHeartbeat).
 PROGRESS_WRITE_INTERVAL_SECONDS = 1.0
-JOB_MODELS = (TrainingJob, RenderJob)
 # django-q2 starts a scheduled task at most once a minute, and looks at its schedules every
 # 30 seconds, so a minute's schedule may start up to 90 seconds after the one before. Each run
 # of the sweep keeps looking that long, so one is always looking; a newer run ends the older.
@@ -286,7 +285,7 @@ def jobs_requeue_stale() -> int:
     it every few seconds (jobs_sweep_loop)."""
     cutoff = timezone.now() - timedelta(seconds=settings.LIKENESS_HEARTBEAT_STALE_SECONDS)
     requeued = 0
-    for model in JOB_MODELS:
+    for model in JOB_MODELS.values():
         stale = model.objects.filter(status=GpuJob.Status.RUNNING, heartbeat_at__lt=cutoff)
         for job_id in stale.values_list("pk", flat=True):
             with transaction.atomic():
@@ -314,12 +313,19 @@ def jobs_requeue_lost(*, now=None) -> int:
     if settings.LIKENESS_RUN_JOBS_INLINE:
         return 0
     cutoff = (now or timezone.now()) - timedelta(seconds=settings.LIKENESS_QUEUED_TASK_GRACE_SECONDS)
-    if not any(model.objects.filter(status=GpuJob.Status.QUEUED, queued_at__lt=cutoff).exists() for model in JOB_MODELS):
+    if not any(model.objects.filter(status=GpuJob.Status.QUEUED, queued_at__lt=cutoff).exists() for model in JOB_MODELS.values()):
         return 0
     with transaction.atomic():
         # Counted in one transaction with the queueing: a job's task commits with the job.
-        active = sum(model.objects.filter(status__in=selectors.ACTIVE_JOB_STATUSES).count() for model in JOB_MODELS)
-        missing = active - gpu_turns_queued()
+        active = sum(model.objects.filter(status__in=selectors.ACTIVE_JOB_STATUSES).count() for model in JOB_MODELS.values())
+        beating = sum(
+            model.objects.filter(
+                status=GpuJob.Status.RUNNING,
+                heartbeat_at__gte=timezone.now() - timedelta(seconds=settings.LIKENESS_HEARTBEAT_STALE_SECONDS),
+            ).count()
+            for model in JOB_MODELS.values()
+        )
+        missing = active - gpu_turns_queued(held_by_live_workers_at_most=beating)
         for _ in range(missing):
             enqueue_gpu_task(GPU_NEXT_JOB_TASK)
     if missing > 0:

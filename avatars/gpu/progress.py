@@ -1,4 +1,5 @@
-"""What a waiting customer sees of the GPU queue: each job's progress, queue position and ETA, from queue figures shared through the cache."""
+"""What a waiting customer sees of the GPU queue: each job's progress, queue position, wait and ETA,
+from the queue estimates shared through the cache (avatars.gpu.estimates)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from django.core.cache import cache
 from django.db.models import (
     F,
     JSONField,
@@ -14,8 +14,8 @@ from django.db.models import (
 )
 from django.utils.translation import gettext as _
 
+from avatars.gpu.estimates import QueueEstimates, gpu_queue_estimates
 from avatars.gpu.job_stages import job_stage_words
-from avatars.gpu.scheduling import gpu_queue_order
 from avatars.models import Avatar, GpuJob, RenderJob, TrainingJob
 from avatars.selectors.avatars import ACTIVE_JOB_STATUSES
 from avatars.selectors.builds import training_failure_words
@@ -30,117 +30,39 @@ class JobProgress:
     stage: str
     progress: int
     queue_position: int | None
+    wait_seconds: int | None  # until a GPU worker takes it (waiting jobs), when there is a basis
     eta_seconds: int | None
 
 
-@dataclass(frozen=True)
-class JobsAhead:
-    count: int  # GPU jobs running now, or waiting before it in the workers' order
-    seconds: float | None  # how long those take, by the typical durations; None when unknown
+def _seconds_shown(seconds: float) -> int:
+    """A wait about as precise as the page words it (to a tenth or better: whole seconds under
+    10 s, 5 s steps under a minute and a half, half minutes under ten, then whole minutes): an
+    answer stays the same, and a poll gets its 304, until the words would change."""
+    step = 1 if seconds < 10 else 5 if seconds < 90 else 30 if seconds < 600 else 60
+    return int(round(seconds / step) * step)
 
 
-# Queue positions and typical durations are figures over everyone's jobs that every waiting
-# customer's open tab reads every two seconds: they are measured once and shared through the
-# cache, so a queue position may lag by up to QUEUE_FIGURES_SECONDS.
-QUEUE_FIGURES_SECONDS = 2
+def _eta(job, estimates: QueueEstimates | None, kind: str) -> tuple[int | None, int | None]:
+    """(seconds until a worker takes the job, seconds until it is done): the rest of it when
+    running; when waiting, its place in the queue played forward, then the job itself. None
+    where there is no basis for a number."""
+    if estimates is None:
+        return None, None
+    if job.status == GpuJob.Status.RUNNING:
+        remaining = estimates.remaining_seconds(kind=kind, table=job.table, job_id=job.pk, progress=job.progress)
+        return None, None if remaining is None else _seconds_shown(remaining)
+    wait = estimates.wait_for(job.table, job.pk)
+    if wait is None or wait.start_seconds is None:
+        return None, None
+    start = _seconds_shown(wait.start_seconds)
+    return start, None if wait.own_seconds is None else _seconds_shown(wait.start_seconds + wait.own_seconds)
 
 
-TYPICAL_SECONDS_KEPT_SECONDS = 60
-
-
-QUEUE_SNAPSHOT_KEY = "gpu-queue-snapshot"
-
-
-JOB_TABLES = {"training": TrainingJob, "render": RenderJob}
-
-
-def _queue_snapshot_measured() -> dict:
-    """The running jobs' progress and every waiting job in the workers' order (gpu_queue_order),
-    as (table, id) pairs."""
-    table_of = {model: table for table, model in JOB_TABLES.items()}
-    running = [
-        (table, progress)
-        for table, model in JOB_TABLES.items()
-        for progress in model.objects.filter(status=GpuJob.Status.RUNNING).values_list("progress", flat=True)
-    ]
-    return {"running": running, "order": [(table_of[queued.model], queued.job_id) for queued in gpu_queue_order()]}
-
-
-def _typical_seconds_measured(model) -> float | None:
-    """How long one of these jobs takes, over the last twenty."""
-    recent = list(
-        model.objects.filter(status=GpuJob.Status.SUCCEEDED, started_at__isnull=False, finished_at__isnull=False)
-        .order_by("-finished_at")
-        .values_list("started_at", "finished_at")[:20]
-    )
-    if not recent:
+def _queue_position(estimates: QueueEstimates | None, job) -> int | None:
+    if estimates is None or job.status != GpuJob.Status.QUEUED:
         return None
-    return sum((finished - started).total_seconds() for started, finished in recent) / len(recent)
-
-
-def _typical_seconds_key(model) -> str:
-    return f"typical-seconds:{model._meta.label_lower}"
-
-
-def _figures_shared_by_every_poll(*, queue: bool, typical_of: list) -> dict:
-    """The shared figures a poll needs, in one cache round trip: the queue's snapshot when
-    `queue`, and the typical seconds of each model in `typical_of`. A figure missing from the
-    cache is measured and kept."""
-    wanted = {}
-    if queue:
-        wanted[QUEUE_SNAPSHOT_KEY] = (_queue_snapshot_measured, QUEUE_FIGURES_SECONDS)
-        # Waiting jobs' ETAs add up everyone's jobs ahead: both tables' durations are needed.
-        typical_of = list(JOB_TABLES.values())
-    for model in typical_of:
-        wanted[_typical_seconds_key(model)] = (
-            lambda model=model: _typical_seconds_measured(model), TYPICAL_SECONDS_KEPT_SECONDS
-        )
-    figures = cache.get_many(wanted) if wanted else {}
-    for key, (measure, seconds) in wanted.items():
-        if key not in figures:
-            figures[key] = measure()
-            cache.set(key, figures[key], timeout=seconds)
-    return figures
-
-
-def _jobs_ahead_in_queue(jobs, figures: dict) -> dict[tuple[str, int], JobsAhead]:
-    """For each of `jobs` that waits: the GPU jobs ahead of it in the workers' order, and how long
-    they should take (as the shared figures last saw them)."""
-    waiting = {(job.table, job.pk) for job in jobs if job.status == GpuJob.Status.QUEUED}
-    if not waiting:
-        return {}
-    snapshot = figures[QUEUE_SNAPSHOT_KEY]
-    typical = {table: figures[_typical_seconds_key(model)] for table, model in JOB_TABLES.items()}
-    known = all(value is not None for value in typical.values())
-    count = len(snapshot["running"])
-    seconds = sum((typical[table] or 0.0) * (100 - progress) / 100 for table, progress in snapshot["running"])
-    ahead = {}
-    for table, job_id in snapshot["order"]:
-        key = (table, job_id)
-        if key in waiting:
-            ahead[key] = JobsAhead(count=count, seconds=seconds if known else None)
-            if len(ahead) == len(waiting):
-                break
-        count += 1
-        seconds += typical[table] or 0.0
-    return ahead
-
-
-def _eta(job, typical: float | None, ahead: JobsAhead | None) -> int | None:
-    """Seconds until the job is done: the rest of it when running; when waiting, the jobs ahead
-    of it in the workers' order, then the job itself."""
-    if typical is None:
-        return None
-    if job.status == GpuJob.Status.RUNNING and job.progress > 2:
-        return int(typical * (100 - job.progress) / 100)
-    if job.status == GpuJob.Status.QUEUED and ahead is not None:
-        return None if ahead.seconds is None else int(ahead.seconds + typical)
-    return int(typical)
-
-
-def _queue_position(ahead_in_queue: dict, job) -> int | None:
-    ahead = ahead_in_queue.get((job.table, job.pk))
-    return ahead.count if ahead is not None else None
+    wait = estimates.wait_for(job.table, job.pk)
+    return wait.ahead if wait is not None else None
 
 
 class _JobShown(NamedTuple):
@@ -191,30 +113,19 @@ def avatar_progress(*, avatar: Avatar) -> dict:
     """Everything the live progress page shows, as JSON-ready data."""
     training, renders = _jobs_shown(avatar=avatar)
     shown = [job for job in (training, *renders) if job is not None]
-    figures = _figures_shared_by_every_poll(
-        queue=any(job.status == GpuJob.Status.QUEUED for job in shown),
-        typical_of=[
-            model for model, active in (
-                (TrainingJob, training is not None and training.is_active),
-                (RenderJob, any(job.is_active for job in renders)),
-            ) if active
-        ],
-    )
-    ahead_in_queue = _jobs_ahead_in_queue(shown, figures)
+    estimates = gpu_queue_estimates() if any(job.is_active for job in shown) else None
     jobs: list[JobProgress] = []
     if training is not None:
+        wait, eta = _eta(training, estimates, "training") if training.is_active else (None, None)
         jobs.append(JobProgress(
             kind="training", label=_("Training your avatar"), status=training.status,
             stage=job_stage_words(training.stage),
             progress=training.progress,
-            queue_position=_queue_position(ahead_in_queue, training),
-            eta_seconds=(
-                _eta(training, figures[_typical_seconds_key(TrainingJob)], ahead_in_queue.get(("training", training.pk)))
-                if training.is_active else None
-            ),
+            queue_position=_queue_position(estimates, training),
+            wait_seconds=wait, eta_seconds=eta,
         ))
-    typical_render = figures.get(_typical_seconds_key(RenderJob))
     for job in renders:
+        wait, eta = _eta(job, estimates, job.kind) if job.is_active else (None, None)
         jobs.append(JobProgress(
             kind="render", status=job.status, stage=job_stage_words(job.stage), progress=job.progress,
             label=_("%(kind)s: %(template)s") % {
@@ -223,8 +134,7 @@ def avatar_progress(*, avatar: Avatar) -> dict:
                     translations=job.template_translations, field="title", written=job.template_title,
                 ),
             },
-            queue_position=_queue_position(ahead_in_queue, job),
-            eta_seconds=_eta(job, typical_render, ahead_in_queue.get(("render", job.pk))) if job.is_active else None,
+            queue_position=_queue_position(estimates, job), wait_seconds=wait, eta_seconds=eta,
         ))
     active = [j for j in jobs if j.status in ACTIVE_JOB_STATUSES]
     total = len(jobs) or 1
@@ -242,7 +152,11 @@ def avatar_progress(*, avatar: Avatar) -> dict:
         if avatar.status == Avatar.Status.FAILED and training is not None else "",
         "portrait_count": avatar.portraits.count(),
         "jobs": [j.__dict__ for j in jobs],
-        "eta_seconds": max((j.eta_seconds or 0 for j in active), default=0) or None,
+        # No number unless every job still to finish has one.
+        "eta_seconds": (
+            max(j.eta_seconds for j in active) or None
+            if active and all(j.eta_seconds is not None for j in active) else None
+        ),
     }
 
 

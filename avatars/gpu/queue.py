@@ -51,8 +51,17 @@ def job_enqueue(*, job) -> None:
         type(job).objects.filter(pk=job.pk).update(task_id=task_id)
 
 
-def gpu_turns_queued() -> int:
-    """How many GPU tasks the broker holds now, waiting or pulled and not yet acknowledged."""
+def gpu_turns_queued(*, held_by_live_workers_at_most: int) -> int:
+    """How many GPU tasks will still run: those waiting in the broker, and those workers have
+    pulled, counting at most `held_by_live_workers_at_most` of these (the jobs running with a
+    fresh heartbeat). A task pulled by a cluster that died stays locked in the broker for the
+    cluster's retry (an hour): it would hold a waiting job back that long if counted."""
+    from django.utils import timezone
     from django_q.models import OrmQ
 
-    return OrmQ.objects.filter(key=GPU_CLUSTER).count()
+    tasks = OrmQ.objects.filter(key=GPU_CLUSTER)
+    now = timezone.now()
+    # The ORM broker's lock: when queued, the time it was queued; once pulled, when it may be
+    # delivered again.
+    waiting = tasks.filter(lock__lte=now).count()
+    return waiting + min(tasks.filter(lock__gt=now).count(), held_by_live_workers_at_most)

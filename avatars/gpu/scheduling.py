@@ -9,7 +9,7 @@ from django.db.models import (
     Max,
 )
 
-from avatars.models import GpuJob, RenderJob, TrainingJob
+from avatars.models import JOB_MODELS, GpuJob, RenderJob, TrainingJob
 
 # Work that makes a person's avatar comes before work that adds to one they have.
 QUEUE_CLASS_TRAINING, QUEUE_CLASS_FIRST_PORTRAITS, QUEUE_CLASS_MORE = 0, 1, 2
@@ -71,7 +71,7 @@ def _last_served(user_ids: set[int]) -> dict[int, float]:
     """For each person served before, a rank of when a GPU job of theirs last started: lower is
     longer ago, and all of them below the picks gpu_queue_order counts up from 1."""
     started: dict[int, datetime] = {}
-    for model in (TrainingJob, RenderJob):
+    for model in JOB_MODELS.values():
         rows = (
             model.objects.filter(avatar__user_id__in=user_ids, started_at__isnull=False)
             .values("avatar__user_id")

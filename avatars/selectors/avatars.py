@@ -13,9 +13,9 @@ from django.db.models import (
     QuerySet,
     Subquery,
 )
-from django.shortcuts import get_object_or_404
 
 from avatars.models import Avatar, GpuJob, Photo, Portrait, RenderJob
+from portrait_site.core.errors import object_get_or_not_found
 from styles.models import StyleTemplate
 
 ACTIVE_JOB_STATUSES = (GpuJob.Status.QUEUED, GpuJob.Status.RUNNING)
@@ -26,16 +26,17 @@ def avatar_list_for_user(*, user) -> QuerySet[Avatar]:
 
 
 def avatar_get_for_user(*, user, public_id) -> Avatar:
-    """The user's own avatar or a 404: another user's avatar does not exist for them."""
-    return get_object_or_404(avatar_list_for_user(user=user), public_id=public_id)
+    """The user's own avatar, or NotFound: another user's avatar does not exist for them. The one
+    owned-avatar lookup: every page and API view asks here."""
+    return object_get_or_not_found(avatar_list_for_user(user=user), public_id=public_id)
 
 
 def photo_get_for_user(*, user, avatar: Avatar, photo_id: int) -> Photo:
-    return get_object_or_404(Photo.objects.filter(avatar__user=user, avatar=avatar), pk=photo_id)
+    return object_get_or_not_found(Photo.objects.filter(avatar__user=user, avatar=avatar), pk=photo_id)
 
 
 def portrait_get_for_user(*, user, public_id) -> Portrait:
-    return get_object_or_404(
+    return object_get_or_not_found(
         Portrait.objects.select_related("avatar", "template").filter(avatar__user=user), public_id=public_id
     )
 

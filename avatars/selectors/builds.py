@@ -92,7 +92,11 @@ def avatar_progress_summary(*, progress: dict) -> str:
     else:
         return _("All done: your portraits are below")
     if progress["eta_seconds"]:
-        line = _("%(line)s, about %(duration)s left") % {"line": line, "duration": _duration_words(progress["eta_seconds"])}
+        return _("%(line)s, about %(duration)s left") % {"line": line, "duration": _duration_words(progress["eta_seconds"])}
+    ahead = [job["queue_position"] for job in waiting if job["queue_position"] is not None]
+    if ahead and not running:
+        # No basis for a time (no GPU worker seen lately, or a kind of job never run yet).
+        return _("%(line)s, in the queue, about %(count)s ahead") % {"line": line, "count": min(ahead)}
     return line
 
 

@@ -1,6 +1,5 @@
 """Paying for an avatar and following the order: thin views over orders.services."""
 
-from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.permissions import IsAuthenticated
@@ -61,9 +60,6 @@ class OrderDetailView(APIView):
         operation_id="orders_retrieve", summary="One order and its payment status", responses=OrderSerializer
     )
     def get(self, request, public_id):
-        try:
-            order = order_get_for_user(user=request.user, public_id=public_id)
-        except Order.DoesNotExist:
-            raise Http404("No such order.") from None
+        order = order_get_for_user(user=request.user, public_id=public_id)
         self.check_object_permissions(request, order)
         return Response(OrderSerializer(order).data)

@@ -1,1 +1,2 @@
-"""The operator's dashboard in the admin, and the figures it shows, read over every app."""
+"""The operator's dashboard in the admin, the figures it shows (read over every app), GPU capacity
+and the Prometheus metrics."""

@@ -7,15 +7,15 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
-from avatars.models import RenderJob, TrainingJob
+from avatars.models import JOB_MODELS
 from avatars.services import AvatarError, job_retry
 from portrait_site.operations import insights
-
-JOB_MODELS = {"training": TrainingJob, "render": RenderJob}
+from portrait_site.operations.capacity import capacity_for_dashboard
 
 
 def dashboard(request):
     gpu_days = insights.gpu_minutes_per_day()
+    capacity_form, capacity = capacity_for_dashboard(request.GET)
     return TemplateResponse(request, "admin/dashboard.html", {
         **admin.site.each_context(request),
         "title": gettext("Operator's dashboard"),
@@ -24,6 +24,8 @@ def dashboard(request):
         "money": insights.money_today_and_this_month(),
         "refunds": insights.refund_list_recent(),
         "queue": insights.gpu_queue_now(),
+        "capacity_form": capacity_form,
+        "capacity": capacity,
         "failures": insights.job_list_failed_recently(),
         "gpu_days": gpu_days,
         "gpu_most_minutes": max((day.total_minutes for day in gpu_days), default=0) or 1,

@@ -20,7 +20,6 @@ from orders.models import Order, Refund
 from styles.models import StyleExample, StyleTemplate
 
 # Orders whose money came in, whatever happened to it afterwards.
-PAID_STATUSES = (Order.Status.PAID, Order.Status.REFUND_PENDING, Order.Status.REFUNDED)
 # The likeness bands of the distribution, in points out of 100: (label, low, high).
 LIKENESS_BANDS = [("under 50", 0, 50), ("50–60", 50, 60), ("60–70", 60, 70), ("70–80", 70, 80),
                   ("80–90", 80, 90), ("90+", 90, 101)]
@@ -36,7 +35,7 @@ class MoneyFigures:
 
 
 def _money_since(start: datetime) -> MoneyFigures:
-    paid = Order.objects.filter(status__in=PAID_STATUSES, paid_at__gte=start)
+    paid = Order.objects.filter(status__in=Order.PAID_STATUSES, paid_at__gte=start)
     refunds = Refund.objects.filter(created_at__gte=start).exclude(status=Refund.Status.FAILED)
     return MoneyFigures(
         orders=paid.count(),

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.http import FileResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import slugify
@@ -243,6 +244,16 @@ def user_data_export(*, user: User) -> tempfile.SpooledTemporaryFile:
         }))
     spool.seek(0)
     return spool
+
+
+def user_data_export_response(*, user: User) -> FileResponse:
+    """The export as a private download, streamed from its spool: the page and the API answer alike."""
+    response = FileResponse(
+        user_data_export(user=user), content_type="application/zip", as_attachment=True,
+        filename=user_data_export_name(),
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 def user_data_export_name(*, now: datetime | None = None) -> str:

@@ -19,9 +19,6 @@ pytestmark = pytest.mark.django_db
 NEW_PASSWORD = "a new long passphrase 42"
 
 
-@pytest.fixture(autouse=True)
-def fast_hashes(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def calls_me(key: str) -> int:

@@ -190,3 +190,21 @@ def test_the_sweep_gives_a_turn_to_each_waiting_job_whose_task_the_broker_lost(s
 
     assert gpu_queue_size() == 3
     assert jobs.jobs_requeue_lost() == 0
+
+
+def test_a_task_pulled_by_a_worker_that_died_is_no_turn_for_the_job_it_would_have_run(settings):
+    settings.LIKENESS_QUEUED_TASK_GRACE_SECONDS = 60
+    ready = AvatarFactory(status=Avatar.Status.READY)
+    running = RenderJobFactory(avatar=ready, status="running", heartbeat_at=timezone.now())
+    waiting = RenderJobFactory(avatar=ready)
+    for job in (running, waiting):
+        job_enqueue(job=job)
+    RenderJob.objects.filter(pk=waiting.pk).update(queued_at=stale_time())
+    # Both tasks pulled, as the broker does: locked until the cluster's retry. The live worker
+    # runs `running`; the cluster that pulled the other was killed.
+    OrmQ.objects.filter(key="gpu").update(lock=timezone.now() + timedelta(hours=1))
+
+    assert jobs.jobs_requeue_lost() == 1  # a fresh turn for `waiting`, not in an hour
+
+    assert OrmQ.objects.filter(key="gpu", lock__lte=timezone.now()).count() == 1
+    assert jobs.jobs_requeue_lost() == 0

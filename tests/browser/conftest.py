@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import test_failed
 from tests.workers import QWorkers, database_url, wait_until
 
 # Playwright's sync API runs an asyncio event loop in the test's thread. Django sees that
@@ -63,25 +64,6 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:120]
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    # Fixtures read the outcome in their teardown: the workers' log is printed only when it helps.
-    outcome = yield
-    report = outcome.get_result()
-    setattr(item, f"report_{report.when}", report)
-
-
-def _test_failed(request) -> bool:
-    return any(getattr(request.node, f"report_{when}", None) is not None
-               and getattr(request.node, f"report_{when}").failed for when in ("setup", "call"))
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    # The live server hashes each sign-up and sign-in; PBKDF2's cost is not what is tested here.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture(name="wait_until")
 def wait_until_fixture():
     return wait_until
@@ -121,7 +103,7 @@ def _open_page(browser, live_server, viewport: str, **context_options):
 def _close_page(context, page, request):
     errors = list(page.console_errors)
     context.close()
-    if errors and not _test_failed(request):
+    if errors and not test_failed(request):
         pytest.fail("The browser console reported errors:\n" + "\n".join(errors))
 
 
@@ -210,5 +192,5 @@ def q_workers(live_site, settings, worker_settings, tmp_path, request):
         yield workers
     finally:
         workers.stop()
-        if _test_failed(request):
+        if test_failed(request):
             print(workers.log_text())

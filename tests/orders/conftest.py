@@ -13,8 +13,6 @@ def queued_not_run(settings):
     settings.LIKENESS_RUN_JOBS_INLINE = False
     settings.LIKENESS_MIN_PHOTOS = REQUIRED_PHOTOS
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    # Password hashing is the slowest part of creating a user, and nothing here tests it.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from orders.models import Order
 from orders.services import OrderNotAllowed, checkout_start
+from orders.stripe_gateway import STRIPE_API_VERSION, checkout_session_retrieve
 from tests.factories import AvatarFactory, OrderFactory, PhotoFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -34,6 +35,14 @@ def test_checkout_creates_a_session_with_reference_metadata_and_idempotency_key(
     assert order.stripe_checkout_session_id.startswith("cs_test_")
     assert response.status_code == 302
     assert response["Location"] == f"https://checkout.stripe.com/c/pay/{order.stripe_checkout_session_id}"
+
+
+def test_every_call_to_stripe_names_the_pinned_api_version(signed_in, ready_avatar, fake_stripe):
+    signed_in.post(checkout_url(ready_avatar))
+    order = Order.objects.get(avatar=ready_avatar)
+    checkout_session_retrieve(order.stripe_checkout_session_id)
+
+    assert [request.headers.get("Stripe-Version") for request in fake_stripe.requests] == [STRIPE_API_VERSION] * 2
 
 
 def test_a_second_click_reuses_the_order_and_its_session(signed_in, ready_avatar, fake_stripe):

@@ -16,6 +16,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from avatars import services
 from avatars.models import Avatar
 from orders.services import order_create_for_avatar, order_fulfil
+from tests.conftest import test_failed
 from tests.factories import StyleTemplateFactory, UserFactory
 from tests.workers import QWorkers, worker_environment
 
@@ -34,17 +35,6 @@ SMALL_ENGINE = {
 PHOTOS = ("obama-1.jpg", "obama-2.jpg", "obama-3.jpg")
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    setattr(item, f"report_{report.when}", report)
-
-
-def _test_failed(request) -> bool:
-    return any(getattr(getattr(request.node, f"report_{when}", None), "failed", False) for when in ("setup", "call"))
-
-
 @pytest.fixture
 def worker_settings() -> dict:
     return {}
@@ -58,7 +48,7 @@ def workers(transactional_db, worker_settings, private_media, tmp_path, request)
         yield workers
     finally:
         workers.stop()
-        if _test_failed(request):
+        if test_failed(request):
             print(workers.log_text())
 
 

@@ -20,7 +20,3 @@ def make_upload():
     return png_upload
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    # The factories set a password on every user; the default hasher's deliberate slowness buys nothing here.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

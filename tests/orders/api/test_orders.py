@@ -3,7 +3,7 @@
 import pytest
 
 from orders.models import Order
-from tests.api.conftest import REQUIRED_PHOTOS, error_of
+from tests.api_clients import REQUIRED_PHOTOS, error_of
 from tests.factories import AvatarFactory, OrderFactory, PhotoFactory
 
 pytestmark = pytest.mark.django_db

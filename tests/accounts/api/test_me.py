@@ -5,14 +5,13 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiToken, DeletionReceipt, User
 from avatars.models import Avatar
-from tests.api.conftest import error_of
+from tests.api_clients import error_of
 from tests.factories import PASSWORD, AvatarFactory, PortraitFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def test_a_token_for_email_and_password_opens_the_api(anonymous, settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     user = UserFactory(email="me@example.com")
 
     response = anonymous.post(

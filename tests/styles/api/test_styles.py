@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from styles.models import TemplateRequest, TemplateVote
-from tests.api.conftest import error_of
+from tests.api_clients import error_of
 from tests.factories import StyleTemplateFactory, TemplateRequestFactory, TemplateVoteFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +28,7 @@ def test_templates_are_public_and_published_only(anonymous):
 
 
 def test_staff_see_only_published_templates_through_the_api(db):
-    from tests.api.conftest import token_client
+    from tests.api_clients import token_client
 
     StyleTemplateFactory(is_published=False, slug="draft")
 

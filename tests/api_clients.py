@@ -1,3 +1,6 @@
+"""The API tests' clients and fixtures, shared by every tests/<app>/api/ folder: each folder's
+conftest.py imports the fixtures it uses (pytest finds fixtures through conftest files only)."""
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -22,8 +25,6 @@ def api_settings(settings):
     settings.LIKENESS_MIN_PHOTOS = REQUIRED_PHOTOS
     settings.LIKENESS_RUN_JOBS_INLINE = False
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    # Password hashing is the slowest part of creating a user, and only the token test needs a real one.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def token_client(user) -> APIClient:

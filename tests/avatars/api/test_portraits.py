@@ -4,7 +4,7 @@ import pytest
 from django.core.files.base import ContentFile
 
 from avatars.models import Avatar, Portrait, RenderJob
-from tests.api.conftest import error_of
+from tests.api_clients import error_of
 from tests.factories import AvatarFactory, PortraitFactory, StyleTemplateFactory
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from avatars.models import Avatar, Photo, RenderJob, TrainingJob
-from tests.api.conftest import REQUIRED_PHOTOS, error_of, token_client
+from tests.api_clients import REQUIRED_PHOTOS, error_of, token_client
 from tests.factories import AvatarFactory, PhotoFactory, PortraitFactory, StyleTemplateFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from avatars.models import Avatar
-from tests.api.conftest import error_of
+from tests.api_clients import error_of
 from tests.factories import AvatarFactory
 
 pytestmark = pytest.mark.django_db

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.api.conftest import error_of, token_client
+from tests.api_clients import error_of, token_client
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

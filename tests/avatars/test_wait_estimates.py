@@ -1,0 +1,147 @@
+"""The wait a customer is told: the fair queue played forward over the GPU workers alive, with
+each kind of job's recent duration; no number where there is no basis for one."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from django.utils.translation import override
+
+from avatars.gpu.estimates import gpu_queue_estimates_measured, gpu_workers_alive
+from avatars.gpu.progress import avatar_progress
+from avatars.models import Avatar, RenderJob, TrainingJob
+from avatars.selectors import avatar_progress_summary
+from tests.factories import AvatarFactory, StyleTemplateFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def job(model, *, status, queued_ago=0.0, started_ago=None, ran=None, kind=None, avatar=None, now=None):
+    """A job row with its times set `…_ago` seconds before now; `ran`: it finished after that long."""
+    now = now or timezone.now()
+    avatar = avatar or AvatarFactory(status=Avatar.Status.READY)
+    fields = {"template": StyleTemplateFactory(), "kind": kind or RenderJob.Kind.INITIAL} if model is RenderJob else {}
+    created = model.objects.create(avatar=avatar, status=status, **fields)
+    times = {"queued_at": now - timedelta(seconds=queued_ago)}
+    if started_ago is not None:
+        times["started_at"] = now - timedelta(seconds=started_ago)
+        times["heartbeat_at"] = now
+    if ran is not None:
+        times["finished_at"] = times["started_at"] + timedelta(seconds=ran)
+    model.objects.filter(pk=created.pk).update(**times)
+    return created
+
+
+def history(*, training=300.0, initial=10.0, reroll=6.0):
+    """Jobs that finished hours ago: their durations are the basis, their workers long gone."""
+    for seconds in (training - 20, training, training + 20):
+        job(TrainingJob, status="succeeded", queued_ago=7300, started_ago=7200, ran=seconds)
+    for kind, seconds in ((RenderJob.Kind.INITIAL, initial), (RenderJob.Kind.REROLL, reroll)):
+        for spread in (-1, 0, 1):
+            job(RenderJob, status="succeeded", queued_ago=7100, started_ago=7000, ran=seconds + spread, kind=kind)
+
+
+def test_a_wait_is_the_fair_queue_played_forward_over_the_workers_alive():
+    history()
+    # Two workers busy: a training 60 s into its typical 300, a first portrait 2 s into its 10.
+    # (Everything arrived over ten minutes ago: no new work is coming to go before mine.)
+    job(TrainingJob, status="running", queued_ago=1000, started_ago=60)
+    job(RenderJob, status="running", queued_ago=1000, started_ago=2)
+    mine = AvatarFactory(status=Avatar.Status.READY)
+    # My re-roll asked first, but a training and a first portrait go before it.
+    job(RenderJob, status="queued", queued_ago=900, kind=RenderJob.Kind.REROLL, avatar=mine)
+    job(TrainingJob, status="queued", queued_ago=800)
+    job(RenderJob, status="queued", queued_ago=700)
+
+    progress = avatar_progress(avatar=mine)
+
+    # Free in 8 s and 240 s; the training takes the first (free again at 308), the first
+    # portrait the one free at 240 (free again at 250): my re-roll starts at 250, done at 256.
+    (reroll,) = progress["jobs"]
+    wait = gpu_queue_estimates_measured().waits[("render", RenderJob.objects.get(avatar=mine).pk)]
+    assert (wait.ahead, wait.start_seconds, wait.own_seconds) == (4, pytest.approx(250, abs=3), 6)
+    assert reroll["queue_position"] == 4
+    # Told in half minutes, as the page words it ("about 4 min").
+    assert reroll["wait_seconds"] == 240
+    assert reroll["eta_seconds"] in (240, 270)
+    assert progress["eta_seconds"] == reroll["eta_seconds"]
+    assert "about 4 min left" in avatar_progress_summary(progress=progress)
+
+
+def test_more_workers_alive_shorten_the_wait():
+    history(initial=10.0)
+    for _ in range(3):
+        job(RenderJob, status="running", queued_ago=1000, started_ago=5)  # three workers, each 5 s from free
+    for ago in (930, 920, 910, 905):
+        job(RenderJob, status="queued", queued_ago=ago)
+
+    estimates = gpu_queue_estimates_measured()
+
+    assert estimates.workers_alive == 3
+    # Four first portraits over three workers free at 5 s: three start at 5, the fourth at 15.
+    assert sorted(wait.start_seconds for wait in estimates.waits.values()) == pytest.approx([5, 5, 5, 15], abs=1.5)
+
+
+def test_a_worker_whose_heartbeat_went_quiet_is_not_counted():
+    history()
+    quiet = job(RenderJob, status="running", started_ago=40)
+    RenderJob.objects.filter(pk=quiet.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=30))
+    job(RenderJob, status="running", started_ago=3)
+
+    assert gpu_workers_alive() == 1
+
+
+def test_with_no_gpu_worker_seen_lately_the_page_tells_the_jobs_ahead_and_no_time():
+    history()  # durations are known, but no worker has run anything in the last minute
+    job(RenderJob, status="queued", queued_ago=20)
+    mine = AvatarFactory(status=Avatar.Status.READY)
+    job(RenderJob, status="queued", queued_ago=10, avatar=mine)
+
+    progress = avatar_progress(avatar=mine)
+
+    (waiting,) = progress["jobs"]
+    assert waiting["queue_position"] == 1
+    assert waiting["wait_seconds"] is None and waiting["eta_seconds"] is None and progress["eta_seconds"] is None
+    assert avatar_progress_summary(progress=progress) == "1 portraits waiting for a free GPU, in the queue, about 1 ahead"
+    with override("zh-hans"):
+        assert "1" in avatar_progress_summary(progress=progress)
+        assert "in the queue" not in avatar_progress_summary(progress=progress)
+
+
+def test_a_kind_of_job_never_run_yet_has_no_basis_for_what_waits_behind_it():
+    job(RenderJob, status="running", started_ago=3)  # a worker alive, but no job has finished yet
+    job(TrainingJob, status="queued", queued_ago=20)
+
+    (wait,) = gpu_queue_estimates_measured().waits.values()
+
+    assert wait.ahead == 1 and wait.start_seconds is None
+
+
+def test_the_pickup_between_two_jobs_is_counted_from_finishes_that_left_a_job_waiting():
+    from avatars.gpu.estimates import gpu_pickup_seconds
+
+    now = timezone.now()
+    # A worker finished at 100 s ago; the job waiting since 120 s ago started 0.8 s later.
+    job(RenderJob, status="succeeded", queued_ago=130, started_ago=110, ran=10, now=now)
+    job(RenderJob, status="succeeded", queued_ago=120, started_ago=99.2, ran=5, now=now)
+    # A job queued after that finish is no pick-up: the worker was idle, not slow.
+    job(RenderJob, status="succeeded", queued_ago=60, started_ago=59.9, ran=5, now=now)
+
+    assert gpu_pickup_seconds() == pytest.approx(0.8, abs=0.01)
+
+
+def test_work_that_keeps_arriving_ahead_of_a_re_roll_stretches_its_wait_and_not_a_trainings():
+    history(training=300.0, reroll=6.0)
+    job(RenderJob, status="running", queued_ago=1000, started_ago=1, kind=RenderJob.Kind.REROLL)  # one worker
+    reroll = job(RenderJob, status="queued", queued_ago=900, kind=RenderJob.Kind.REROLL)
+    # Trainings come one in ten minutes (this one), five minutes each: half the GPU.
+    training = job(TrainingJob, status="queued", queued_ago=30)
+    # The worker finished the training before, 0.5 s before it took the running re-roll.
+    job(TrainingJob, status="succeeded", queued_ago=700, started_ago=301.5, ran=300)
+
+    waits = gpu_queue_estimates_measured().waits
+
+    # The training goes first (the running re-roll's 5 s left, and the pick-up); the re-roll
+    # starts after it (306 s), stretched by 1 / (1 - 1/2) for the trainings still to come.
+    assert waits[("training", training.pk)].start_seconds == pytest.approx(5.5, abs=1.5)
+    assert waits[("render", reroll.pk)].start_seconds == pytest.approx(613, abs=5)
