@@ -8,7 +8,13 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from avatars.engine.prompts import prompt_overflow, prompt_token_count, prompt_token_limit
+from avatars.engine.families import PROMPT_WORDING_FAMILIES
+from avatars.engine.prompts import (
+    prompt_overflow,
+    prompt_token_count,
+    prompt_token_count_for,
+    prompt_token_limit,
+)
 from avatars.engine.rendering import resolve_prompt
 from avatars.gpu.engine_config import engine_spec
 from avatars.selectors import template_list_with_statistics
@@ -42,9 +48,23 @@ def _refuse_if_cut(text: str, *, what: str) -> None:
         )
 
 
+def _refuse_if_cut_for(model_family, text: str, *, what: str) -> None:
+    count, limit, dropped = prompt_token_count_for(engine_spec(), model_family, text)
+    if count > limit:
+        raise forms.ValidationError(
+            _("%(what)s is %(count)s tokens for %(family)s; its text encoder reads %(limit)s and would "
+              "silently drop “%(dropped)s”. Shorten it.")
+            % {"what": what, "count": count, "family": model_family.display_name, "limit": limit, "dropped": dropped}
+        )
+
+
 def _token_count_label(text: str) -> str:
     spec = engine_spec()
     count, limit = prompt_token_count(spec, text), prompt_token_limit(spec)
+    return _count_label(count, limit)
+
+
+def _count_label(count: int, limit: int) -> str:
     if count > limit:
         return _("%(count)s of %(limit)s tokens (too long: the end is cut)") % {"count": count, "limit": limit}
     return _("%(count)s of %(limit)s tokens") % {"count": count, "limit": limit}
@@ -57,6 +77,17 @@ def _translated_languages() -> list[tuple[str, str]]:
 
 def _translation_field(field: str, code: str) -> str:
     return f"{field}_{code.replace('-', '_')}"
+
+
+def _family_wording_fields() -> list[tuple[str, str, object]]:
+    """(form field, "prompt" or "negative_prompt", family) for each wording a template holds per
+    family: a prompt for each family the engine words separately, a negative prompt where it takes one."""
+    return [
+        (f"{field}_{member.name}", field, member)
+        for member in PROMPT_WORDING_FAMILIES
+        for field in ("prompt", "negative_prompt")
+        if field == "prompt" or member.takes_negative_prompt
+    ]
 
 
 class StyleTemplateForm(forms.ModelForm):
@@ -83,6 +114,46 @@ class StyleTemplateForm(forms.ModelForm):
                 label=_("Description (%(language)s)") % {"language": name}, required=False, widget=forms.Textarea(attrs={"rows": 4}),
                 initial=written.get(code, {}).get("description", ""),
             )
+        self.fields["prompt"].label = _("Prompt (CLIP tags; every family without a wording of its own)")
+        self.fields["negative_prompt"].label = _("Negative prompt (CLIP tags)")
+        wordings = self.instance.prompt_by_family or {}
+        for name, field, member in _family_wording_fields():
+            text = wordings.get(member.name, {}).get(field, "")
+            limit = member.prompt_token_limit
+            if field == "prompt":
+                label = _("Prompt (%(family)s)") % {"family": member.display_name}
+                help_text = _("Sentences for its language model, with {identity}, up to %(limit)s tokens. "
+                              "Blank: the default prompt and negative prompt are used.") % {"limit": limit}
+            else:
+                label = _("Negative prompt (%(family)s)") % {"family": member.display_name}
+                help_text = _("Up to %(limit)s tokens. Used only with this family's own prompt.") % {"limit": limit}
+            if text:
+                count, limit, _dropped = prompt_token_count_for(engine_spec(), member, self._as_rendered(field, text))
+                help_text = _("%(help)s Now: %(count)s.") % {"help": help_text, "count": _count_label(count, limit)}
+            self.fields[name] = forms.CharField(
+                label=label, required=False, initial=text, help_text=help_text,
+                widget=forms.Textarea(attrs={"rows": 4}),
+            )
+
+    @staticmethod
+    def _as_rendered(field: str, text: str) -> str:
+        return resolve_prompt(text, **WIDEST_IDENTITY) if field == "prompt" else text
+
+    def clean(self):
+        cleaned = super().clean()
+        for name, field, member in _family_wording_fields():
+            text = (cleaned.get(name) or "").strip()
+            if not text:
+                continue
+            if field == "prompt" and "{identity}" not in text:
+                self.add_error(name, _("The prompt must contain {identity}: that is where the person's avatar goes."))
+                continue
+            what = _("With the avatar's identity in it, the prompt") if field == "prompt" else _("The negative prompt")
+            try:
+                _refuse_if_cut_for(member, self._as_rendered(field, text), what=what)
+            except forms.ValidationError as refusal:
+                self.add_error(name, refusal)
+        return cleaned
 
     def save(self, commit=True):
         translations = dict(self.instance.translations or {})
@@ -97,6 +168,12 @@ class StyleTemplateForm(forms.ModelForm):
             else:
                 translations.pop(code, None)
         self.instance.translations = translations
+        wordings = {}
+        for name, field, member in _family_wording_fields():
+            text = self.cleaned_data.get(name, "").strip()
+            if text:
+                wordings.setdefault(member.name, {})[field] = text
+        self.instance.prompt_by_family = wordings
         return super().save(commit=commit)
 
     def clean_prompt(self) -> str:
@@ -192,13 +269,21 @@ class StyleTemplateAdmin(admin.ModelAdmin):
             ("description", *(_translation_field("description", code) for code, _name in _translated_languages())),
         )
         names = {"fields": [*side_by_side, "slug", "category", "audience", "is_published", "sort_order"]}
-        return [(None, names), *self.fieldsets[1:]]
+        # The default (CLIP) wording beside each family's own.
+        wordings = _family_wording_fields()
+        prompt = {"fields": [
+            ("prompt", *(name for name, field, _member in wordings if field == "prompt")), "prompt_tokens",
+            ("negative_prompt", *(name for name, field, _member in wordings if field == "negative_prompt")),
+            "negative_prompt_tokens", "reference_image", "img2img_strength",
+        ], "description": _("A family without a prompt of its own renders the default prompt and negative prompt. "
+                            "A family that takes no negative prompt renders without one.")}
+        return [(None, names), self.fieldsets[1], (_("Prompt"), prompt), *self.fieldsets[3:]]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         # The translation fields are the form's own (one per configured language), not the model's.
         translated = {
             _translation_field(field, code) for field in ("title", "description") for code, _ in _translated_languages()
-        }
+        } | {name for name, _field, _member in _family_wording_fields()}
         fields = flatten_fieldsets(self.get_fieldsets(request, obj))
         kwargs["fields"] = [name for name in fields if name not in translated and name not in self.readonly_fields]
         return super().get_form(request, obj, change=change, **kwargs)

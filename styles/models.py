@@ -6,6 +6,7 @@ from django.db import models
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
+from avatars.engine.families import ModelFamily
 from avatars.engine.passes import DEFAULT_FACE_STRENGTH, DEFAULT_HIRES_STRENGTH
 from portrait_site.core.status import StatusModel
 
@@ -62,6 +63,11 @@ class StyleTemplate(models.Model):
     audience = models.CharField(max_length=10, choices=Audience.choices, default=Audience.ALL, verbose_name=_("audience"))
     prompt = models.TextField(help_text="Must contain {identity}: where the person's avatar token goes.", verbose_name=_("prompt"))
     negative_prompt = models.TextField(blank=True, verbose_name=_("negative prompt"))
+    # The wording for a family whose text encoder is a language model (sentences, not CLIP's
+    # tags): {"zimage": {"prompt": ..., "negative_prompt": ...}}, keyed by family name
+    # (avatars.engine.families.PROMPT_WORDING_FAMILIES). A family with no prompt here renders
+    # `prompt` and `negative_prompt` above (see `wording_for`).
+    prompt_by_family = models.JSONField(default=dict, blank=True, verbose_name=_("prompt by model family"))
     reference_image = models.ImageField(upload_to=template_image_path, blank=True, verbose_name=_("reference image"))
     img2img_strength = models.FloatField(
         default=0.75, validators=[MinValueValidator(0.05), MaxValueValidator(1.0)],
@@ -113,6 +119,17 @@ class StyleTemplate(models.Model):
         return style_text_translated(
             translations=self.translations, field=field, written=getattr(self, field), language=language
         )
+
+    def wording_for(self, model_family: ModelFamily) -> tuple[str, str]:
+        """The prompt and negative prompt a render in `model_family` uses: that family's own
+        wording where one is written, else the default one; no negative prompt for a family
+        that takes none."""
+        own = (self.prompt_by_family or {}).get(model_family.name) or {}
+        if (own.get("prompt") or "").strip():
+            prompt, negative_prompt = own["prompt"], own.get("negative_prompt") or ""
+        else:
+            prompt, negative_prompt = self.prompt, self.negative_prompt
+        return prompt, negative_prompt if model_family.takes_negative_prompt else ""
 
     @property
     def display_title(self) -> str:

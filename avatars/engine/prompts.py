@@ -33,3 +33,15 @@ def prompt_token_count(spec: EngineSpec, text: str) -> int:
 def prompt_overflow(spec: EngineSpec, text: str) -> str:
     """The words of `text` the model would drop ("" when it fits)."""
     return prompt_family(spec).prompt_overflow(text, base_model=spec.base_model)
+
+
+def prompt_token_count_for(spec: EngineSpec, model_family: ModelFamily, text: str) -> tuple[int, int, str]:
+    """`text` counted for `model_family`: (tokens, the limit, the words it would drop). With the
+    configured model's tokenizer where that model is this family's, else the family's tiny one
+    (its real tokenizer, or an upper bound of it)."""
+    base_model = spec.base_model if prompt_family(spec) is model_family else "tiny"
+    return (
+        model_family.prompt_token_count(text, base_model=base_model),
+        model_family.prompt_token_limit,
+        model_family.prompt_overflow(text, base_model=base_model),
+    )

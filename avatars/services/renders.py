@@ -107,6 +107,16 @@ class RenderPlan:
     seed: int
 
 
+def render_family(avatar):
+    """The model family the avatar's portraits render in: the one its LoRA was trained for, or
+    for an avatar from before families were recorded, the configured one."""
+    from avatars.engine.families import family
+    from avatars.engine.prompts import prompt_family
+    from avatars.gpu.engine_config import render_engine_spec
+
+    return family(avatar.engine_family) if avatar.engine_family else prompt_family(render_engine_spec())
+
+
 def render_job_plan(*, job: RenderJob) -> RenderPlan:
     """The template's parameters, or for "more like me" the source portrait's, moved toward the avatar."""
     from avatars.engine.rendering import more_like_me_parameters
@@ -115,9 +125,10 @@ def render_job_plan(*, job: RenderJob) -> RenderPlan:
     source = job.source_portrait
     if job.kind == RenderJob.Kind.MORE_LIKE_ME and source is not None:
         return RenderPlan(parameters=more_like_me_parameters(source.parameters), seed=source.seed)
+    prompt, negative_prompt = template.wording_for(render_family(job.avatar))
     parameters = {
-        "prompt": template.prompt,
-        "negative_prompt": template.negative_prompt,
+        "prompt": prompt,
+        "negative_prompt": negative_prompt,
         "strength": template.img2img_strength,
         "guidance_scale": template.guidance_scale,
         "steps": template.steps,

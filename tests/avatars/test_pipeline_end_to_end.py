@@ -157,12 +157,15 @@ def test_a_local_lora_copy_stays_while_a_render_waits_and_goes_with_a_deleted_av
 def test_a_transformer_family_builds_an_avatar_end_to_end(family, faces_dir, settings,
                                                           django_capture_on_commit_callbacks):
     """Intake, payment, training, rendering and "more like me" on the family's tiny engine: the
-    avatar records the family its LoRA loads into."""
+    avatar records the family its LoRA loads into, and its portraits the template's wording for
+    that family."""
     settings.LIKENESS_MODEL_FAMILY = family
     avatar = services.avatar_create(user=UserFactory(), subject_class="man")
     for path in sorted((faces_dir / "obama").glob("*.jpg")):
         upload(avatar, path)
-    services.avatar_templates_set(avatar=avatar, templates=[StyleTemplateFactory()])
+    sentences = f"A realistic photograph of {{identity}} for {family}, in soft window light."
+    worded = {family: {"prompt": sentences, "negative_prompt": "a blurry photograph"}}
+    services.avatar_templates_set(avatar=avatar, templates=[StyleTemplateFactory(prompt_by_family=worded)])
     order = order_create_for_avatar(user=avatar.user, avatar=avatar)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -174,6 +177,8 @@ def test_a_transformer_family_builds_an_avatar_end_to_end(family, faces_dir, set
 
     assert avatar.status == Avatar.Status.READY and avatar.engine_family == family
     assert portrait.parameters["family"] == family and default_storage.exists(portrait.image.name)
+    assert portrait.parameters["prompt"] == sentences
+    assert portrait.parameters["negative_prompt"] == ("a blurry photograph" if family == "zimage" else "")
     closer = Portrait.objects.get(more_like_me_of=portrait)
     assert closer.parameters["lora_scale"] > portrait.parameters["lora_scale"]
     assert set(avatar.render_jobs.values_list("status", flat=True)) == {"succeeded"}

@@ -10,6 +10,10 @@ from .sdxl import SDXL
 from .zimage import ZIMAGE
 
 FAMILIES: dict[str, ModelFamily] = {member.name: member for member in (SD15, SDXL, ZIMAGE, FLUX2_KLEIN)}
+# The families a style template words its prompt for separately (the rest read its default).
+PROMPT_WORDING_FAMILIES: tuple[ModelFamily, ...] = tuple(
+    member for member in FAMILIES.values() if member.has_own_prompt_wording
+)
 # The family a tiny engine is shaped like when none is named.
 DEFAULT_FAMILY = SD15
 
@@ -27,4 +31,4 @@ def family_of_pipeline(class_name: str) -> ModelFamily | None:
     return next((member for member in FAMILIES.values() if member.pipeline_class_name == class_name), None)
 
 
-__all__ = ["FAMILIES", "DEFAULT_FAMILY", "ModelFamily", "NoisedBatch", "TrainingObjective", "family", "family_of_pipeline"]
+__all__ = ["FAMILIES", "DEFAULT_FAMILY", "PROMPT_WORDING_FAMILIES", "ModelFamily", "NoisedBatch", "TrainingObjective", "family", "family_of_pipeline"]

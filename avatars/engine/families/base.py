@@ -89,6 +89,10 @@ class ModelFamily:
     default_output_long_side: ClassVar[int]
     prompt_token_limit: ClassVar[int]
     takes_negative_prompt: ClassVar[bool]
+    # Whether a style template holds a wording of its own for this family: a language model
+    # reads sentences, where CLIP reads tags. A family without one renders the template's
+    # default (CLIP) wording.
+    has_own_prompt_wording: ClassVar[bool] = False
     # Where the weights come from, for the exported avatar's README and the docs.
     train_checkpoint: ClassVar[str]
     render_checkpoint: ClassVar[str]

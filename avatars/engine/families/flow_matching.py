@@ -93,6 +93,7 @@ class FlowMatchingFamily(ModelFamily):
     denoiser_name = "transformer"
     text_encoder_lora_target_modules = ()
     prompt_token_limit = QWEN_MAX_TOKENS
+    has_own_prompt_wording = True
     size_multiple = 16
 
     def prompt_tokenizer(self, base_model: str):

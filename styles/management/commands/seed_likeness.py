@@ -15,6 +15,7 @@ from django.utils import timezone
 from PIL import Image, ImageDraw
 
 from accounts.models import User
+from avatars.engine.families import PROMPT_WORDING_FAMILIES
 from portrait_site.core.files import storage_delete_files
 from styles.models import StyleTemplate
 
@@ -123,6 +124,69 @@ TEMPLATES = [
 ]
 
 
+# The same looks in sentences, for the families whose text encoder is a language model
+# (StyleTemplate.prompt_by_family; avatars.engine.families.PROMPT_WORDING_FAMILIES): it reads a
+# description, not tags, and up to 512 tokens. Each follows SENTENCE_OPENING and ends with
+# SENTENCE_CLOSING, which asks for real skin instead of the smooth "AI" finish.
+SENTENCE_OPENING = "A realistic photograph of {identity}. "
+SENTENCE_CLOSING = (
+    " The skin shows its natural texture, pores and small imperfections, with no retouching, "
+    "no plastic smoothness and no beauty filter."
+)
+SENTENCES = {
+    "business-headshot": "A head-and-shoulders business headshot: the person wears a tailored dark blazer in "
+    "front of a neutral grey backdrop, lit by a large soft light with gentle fill, catchlights in the eyes, "
+    "taken with an 85mm lens, the eyes in sharp focus.",
+    "passport-id": "An official ID photo: the person faces the camera straight on with a neutral expression, "
+    "head and shoulders centred against a plain off-white background, evenly lit without shadows, true skin tones.",
+    "graduation": "A graduation portrait on a university lawn with brick buildings behind: the person wears a "
+    "black gown and mortarboard and smiles, backlit by golden late-afternoon sun, shot on Kodak Portra 400 "
+    "with a shallow depth of field and natural film grain.",
+    "wedding": "A wedding portrait in a garden venue: the person wears elegant wedding attire among softly "
+    "blurred white flowers, in bright overcast daylight, with a candid, moved expression, on Fujifilm film "
+    "with delicate grain.",
+    "hanfu": "The person wears traditional silk hanfu with wide flowing sleeves in a classical Chinese garden, "
+    "a wooden pavilion and plum blossoms behind, in soft afternoon light with muted natural colours and fine "
+    "fabric texture.",
+    "qipao": "The person wears an embroidered silk qipao in a 1930s Shanghai art deco interior beside a "
+    "rosewood screen, lit warmly by tungsten lamps, shot with a vintage lens on Kodak Vision3 500T with rich "
+    "warm shadows.",
+    "film-noir": "A black-and-white film noir still from the 1940s: hard light through venetian blinds casts "
+    "striped shadows across the person in period clothes, with a haze of smoke, deep blacks and visible film grain.",
+    "hong-kong-90s": "A still from a 1990s Hong Kong film: the person stands on a crowded Mong Kok street at "
+    "night under red and green neon signs, wet asphalt reflecting the light, shot on Fujifilm Eterna 500 with "
+    "heavy grain and slight motion blur.",
+    "cyberpunk-night": "The person stands on a city street at night in light rain, magenta and teal neon "
+    "reflected on the wet pavement, street lights blurred behind, shot on Cinestill 800T with red halation, "
+    "raindrops on the skin.",
+    "vintage-1920s": "A 1920s studio portrait: the person wears period clothing and hair before a painted "
+    "canvas backdrop, lit by one large window from the side, printed in sepia on silver gelatin paper with "
+    "soft edges and fine grain.",
+    "studio-white": "A bright, high-key editorial portrait: the person wears simple modern clothing against a "
+    "pure white seamless backdrop, lit by a beauty dish, shot on a medium format camera with crisp detail and "
+    "true colours.",
+    "cafe-window": "The person sits by a café window with a cup of coffee, soft side light from the window on "
+    "the face, the warm wooden interior out of focus behind, a relaxed candid expression, shot on Kodak Portra 160.",
+    "summer-beach": "The person stands on a sandy beach at golden hour in light linen clothing, ocean waves "
+    "behind, warm sun through windswept hair with a little lens flare, shot on Kodak Gold 200 in warm tones, "
+    "freckles visible.",
+    "autumn-park": "The person walks through a park in autumn in a wool coat and scarf, golden and red maple "
+    "leaves around, in soft overcast light, the background compressed and blurred by a 135mm lens, earthy warm tones.",
+}
+
+
+def family_wordings(slug: str) -> dict:
+    """The seeded style's own wording for each family the engine words separately
+    (StyleTemplate.prompt_by_family); a negative prompt only where the family takes one."""
+    wordings = {}
+    for member in PROMPT_WORDING_FAMILIES:
+        wording = {"prompt": SENTENCE_OPENING + SENTENCES[slug] + SENTENCE_CLOSING}
+        if member.takes_negative_prompt:
+            wording["negative_prompt"] = NEGATIVE_PROMPT
+        wordings[member.name] = wording
+    return wordings
+
+
 # The gallery's names and descriptions in Chinese (StyleTemplate.translations); the prompts
 # stay English, the language the model reads.
 CHINESE = {
@@ -222,6 +286,7 @@ class Command(BaseCommand):
                     translations=_translations(slug),
                     prompt=PROMPT_OPENING + look,
                     negative_prompt=NEGATIVE_PROMPT,
+                    prompt_by_family=family_wordings(slug),
                     img2img_strength=0.75,
                     guidance_scale=6.5,
                     steps=28,
@@ -239,6 +304,20 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Style templates: {created} created, {len(existing)} already there and left as they are."
         )
+        self._add_family_wordings()
+
+    def _add_family_wordings(self) -> None:
+        """Seeded styles from before per-family prompts get the wordings they lack; a wording
+        already there (the operator's own, say) stays as it is."""
+        added = 0
+        for template in StyleTemplate.objects.filter(slug__in=SENTENCES):
+            wordings = dict(template.prompt_by_family or {})
+            missing = {name: wording for name, wording in family_wordings(template.slug).items() if name not in wordings}
+            if missing:
+                template.prompt_by_family = {**wordings, **missing}
+                template.save(update_fields=["prompt_by_family", "updated_at"])
+                added += 1
+        self.stdout.write(f"Style templates: {added} given prompts worded for language-model families.")
 
     def _seed_staff_user(self) -> None:
         if User.objects.filter(email=STAFF_EMAIL).exists():
