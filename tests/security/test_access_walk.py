@@ -54,6 +54,8 @@ OBJECT_URLS = {
     "avatars:portrait_download": lambda o: {"public_id": o["portrait"].public_id},
     "avatars:portrait_more_like_me": lambda o: {"public_id": o["portrait"].public_id},
     "avatars:portrait_reroll": lambda o: {"public_id": o["portrait"].public_id},
+    "avatars:portrait_favourite": lambda o: {"public_id": o["portrait"].public_id},
+    "avatars:photos_refused_clear": lambda o: {"public_id": o["avatar"].public_id},
     "orders:checkout": lambda o: {"avatar_public_id": o["avatar"].public_id},
     "orders:detail": lambda o: {"public_id": o["order"].public_id},
     "orders:status": lambda o: {"public_id": o["order"].public_id},
@@ -93,6 +95,7 @@ PUBLIC_URLS = {
     "accounts:password_reset_confirm": "Django's signed, expiring reset token is the authorisation",
     "accounts:receipt_download": "the receipt's file, found by the same 256-bit token as its page",
     "accounts:verify_email": "the one-time, expiring token mailed to the address is the authorisation",
+    "avatars:use_style": "takes a published style's slug and sends the signed-in person to their own avatars only",
 }
 
 # Namespaces whose every URL is for staff only; proven by test_the_admin_is_for_staff_only.

@@ -24,6 +24,7 @@ from PIL import Image
 from accounts.consent import photo_consent_give
 from avatars import services
 from avatars.models import Photo
+from avatars.services.photos import REFUSED_THUMBNAIL_SIZE
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -282,4 +283,7 @@ def test_a_photo_refused_for_the_rest_of_the_set_keeps_no_file(signed_in_with_go
     assert {c["reason_code"] for c in copies} == {"duplicate"}
     assert stored_files(private_media) == before
     assert all(not photo.image for photo in avatar.photos.filter(status=Photo.Status.REJECTED))
-    assert client.get(reverse("avatars:photo_thumbnail", args=[avatar.public_id, someone_else["id"]])).status_code == 404
+    # The card shows a refused photo by a small face crop kept in its row, never the photo itself.
+    thumbnail = client.get(reverse("avatars:photo_thumbnail", args=[avatar.public_id, someone_else["id"]]))
+    assert thumbnail.status_code == 200
+    assert max(Image.open(io.BytesIO(b"".join(thumbnail))).size) <= REFUSED_THUMBNAIL_SIZE

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.django_db
 PUBLIC_KWARGS = {
     "styles:detail": lambda o: {"slug": o["template"].slug},
     "styles:cover": lambda o: {"slug": o["template"].slug},
+    "avatars:use_style": lambda o: {"slug": o["template"].slug},
     "styles:example": lambda o: {"slug": o["template"].slug, "example_id": 1},
     "styles:request_vote": lambda o: {"request_id": o["request"].pk},
     "api:template-detail": lambda o: {"slug": o["template"].slug},
