@@ -125,12 +125,12 @@ def test_the_upload_page_keeps_its_pay_box_buttons_and_styles_up_to_date(page, s
     expect(page.locator("#refused-photos")).to_be_hidden()
     expect(page.locator("#photo-grid .photo-card.accepted")).to_have_count(3)
 
-    # A stretched copy of an accepted photo is refused, beside the thumbnail of the photo it copies.
+    # A stretched copy of an accepted photo is refused, among the refused, beside the thumbnail of the photo it copies.
     with Image.open(faces_dir / "obama" / "obama-1.jpg") as original:
         stretched = original.convert("RGB").resize((round(original.width * 1.25), original.height))
     stretched.save(tmp_path / "obama-wide.jpg", quality=90)
     page.locator("#photo-input").set_input_files([tmp_path / "obama-wide.jpg"])
-    copy = page.locator("#photo-grid .photo-card", has_text="obama-wide.jpg")
+    copy = page.locator("#refused-grid .photo-card", has_text="obama-wide.jpg")
     expect(copy.locator(".duplicate-match")).to_have_text("Same shot as obama-1.jpg", timeout=60_000)
     expect(copy.locator(".duplicate-match img")).to_be_visible()
     copy.scroll_into_view_if_needed()
