@@ -1,5 +1,6 @@
 """Private files are private on the host too: only the account running Likeness reads them."""
 
+import os
 import stat
 import subprocess
 import sys
@@ -48,6 +49,7 @@ def test_the_sqlite_database_and_its_folder_are_readable_by_the_owner_only(tmp_p
          "import django; django.setup(); from django.db import connection; connection.ensure_connection()"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
         env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "portrait_site.settings",
+             "DJANGO_SECRET_KEY": os.environ["DJANGO_SECRET_KEY"],
              "DATABASE_URL": f"sqlite:///{database}", "HOME": str(tmp_path)},
     )
 

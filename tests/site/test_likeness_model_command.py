@@ -25,6 +25,8 @@ def check(tmp_path, *arguments, **settings):
         **{
             name: value for name, value in os.environ.items() if not name.startswith(("DJANGO_", "LIKENESS_"))
         },
+        # The run's own key (tests/settings.py): the site refuses to start without one.
+        "DJANGO_SECRET_KEY": os.environ["DJANGO_SECRET_KEY"],
         "LIKENESS_MEDIA_ROOT": str(tmp_path / "media"),
         # The tiny engine's layers are so small that more threads only contend on a shared CPU.
         "OMP_NUM_THREADS": "1",
