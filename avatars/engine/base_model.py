@@ -18,7 +18,6 @@ the operator reads it in `manage.py likeness_model check` and in a failed job's 
 
 from __future__ import annotations
 
-import gzip
 import json
 import math
 import re
@@ -27,17 +26,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .families import FAMILIES, family, family_of_pipeline
+from .families.sd15 import clip_tokenizer
 
 if TYPE_CHECKING:
     import torch
 
 SHIPPED_CONFIGS = Path(__file__).with_name("model_configs")
-CLIP_BPE_MERGES = SHIPPED_CONFIGS / "clip_bpe_merges.txt.gz"
 SAFE_CHECKPOINT_SUFFIXES = (".safetensors",)
 # torch.load unpickles these, and unpickling can run any code the file's author wrote.
 PICKLE_CHECKPOINT_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
 HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
-CLIP_SPECIAL_TOKENS = ("<|startoftext|>", "<|endoftext|>")
 # A GPU whose measured peak leaves less than this share of it free is too small: a longer
 # prompt, a second process or the allocator's fragmentation would run it out mid-job.
 GPU_MEMORY_HEADROOM = 0.10
@@ -180,23 +178,6 @@ def shipped_config(family: str, component: str) -> dict:
     folder = SHIPPED_CONFIGS / family / component
     name = "scheduler_config.json" if component == "scheduler" else "config.json"
     return json.loads((folder / name).read_text())
-
-
-def clip_tokenizer(*, pad_token: str = "<|endoftext|>"):
-    """OpenAI CLIP's tokenizer (SD 1.5's, and both of SDXL's), from the shipped BPE merges.
-
-    CLIP's vocabulary is derived from its merges: the 256 byte symbols, each again as a word
-    end, one token per merge, then the two special tokens (49408 in all).
-    """
-    from transformers import CLIPTokenizer
-    from transformers.convert_slow_tokenizer import bytes_to_unicode
-
-    with gzip.open(CLIP_BPE_MERGES, "rt", encoding="utf-8") as lines:
-        merges = [tuple(line.split()) for line in lines if line.strip()]
-    symbols = list(bytes_to_unicode().values())
-    tokens = symbols + [symbol + "</w>" for symbol in symbols] + ["".join(merge) for merge in merges]
-    vocab = {token: index for index, token in enumerate([*tokens, *CLIP_SPECIAL_TOKENS])}
-    return CLIPTokenizer(vocab=vocab, merges=merges, pad_token=pad_token, model_max_length=77)
 
 
 def cuda_problem(device: str) -> ModelLoadError | None:

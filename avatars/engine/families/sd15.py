@@ -9,6 +9,8 @@ single-file checkpoint.
 from __future__ import annotations
 
 import functools
+import gzip
+from pathlib import Path
 from typing import Any
 
 from .base import ModelFamily, NoisedBatch, TrainingObjective
@@ -219,13 +221,33 @@ class StableDiffusion15(ModelFamily):
         return _clip_prompt_tokenizer(base_model)
 
 
+# OpenAI CLIP's BPE merges, shipped with the model configs, so CLIP's tokenizer needs no download.
+CLIP_BPE_MERGES = Path(__file__).resolve().parent.parent / "model_configs" / "clip_bpe_merges.txt.gz"
+CLIP_SPECIAL_TOKENS = ("<|startoftext|>", "<|endoftext|>")
+
+
+def clip_tokenizer(*, pad_token: str = "<|endoftext|>"):
+    """OpenAI CLIP's tokenizer (SD 1.5's, and both of SDXL's), from the shipped BPE merges.
+
+    CLIP's vocabulary is derived from its merges: the 256 byte symbols, each again as a word
+    end, one token per merge, then the two special tokens (49408 in all).
+    """
+    from transformers import CLIPTokenizer
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+    with gzip.open(CLIP_BPE_MERGES, "rt", encoding="utf-8") as lines:
+        merges = [tuple(line.split()) for line in lines if line.strip()]
+    symbols = list(bytes_to_unicode().values())
+    tokens = symbols + [symbol + "</w>" for symbol in symbols] + ["".join(merge) for merge in merges]
+    vocab = {token: index for index, token in enumerate([*tokens, *CLIP_SPECIAL_TOKENS])}
+    return CLIPTokenizer(vocab=vocab, merges=merges, pad_token=pad_token, model_max_length=77)
+
+
 @functools.lru_cache(maxsize=4)
 def _clip_prompt_tokenizer(base_model: str):
     """A template is written for the real models, so on the tiny engine prompts are counted
     with CLIP's own tokenizer, rebuilt from the BPE merges shipped with the model configs."""
     from transformers import CLIPTokenizer
-
-    from ..base_model import clip_tokenizer
 
     if base_model == "tiny":
         return clip_tokenizer()
