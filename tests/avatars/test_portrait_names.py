@@ -107,8 +107,8 @@ def test_favourites_are_marked_by_their_owner_only_and_download_together(client,
 
     assert answer.json() == {"favourite": True}
     assert [p.pk for p in Portrait.objects.filter(is_favourite=True)] == [portraits[1].pk]
-    assert zipfile.ZipFile(io.BytesIO(favourites.content)).namelist() == ["likeness-headshot-original-2-likeness-78.png"]
-    assert zipfile.ZipFile(io.BytesIO(everything.content)).namelist() == [
+    assert zipfile.ZipFile(io.BytesIO(favourites.getvalue())).namelist() == ["likeness-headshot-original-2-likeness-78.png"]
+    assert zipfile.ZipFile(io.BytesIO(everything.getvalue())).namelist() == [
         f"likeness-headshot-original-{n}-likeness-{80 - n}.png" for n in (1, 2, 3)
     ]
     assert 'filename="likeness-' in favourites["Content-Disposition"] and "favourites.zip" in favourites["Content-Disposition"]
