@@ -12,9 +12,10 @@ import hashlib
 from functools import wraps
 
 from django.core.cache import cache
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseNotModified
+from django.utils.cache import patch_cache_control
+from django.utils.http import parse_etags
 from django.utils.translation import get_language
-from django.views.decorators.cache import cache_control
 from django.views.decorators.http import conditional_page
 
 PUBLIC_PAGE_SECONDS = 60
@@ -61,10 +62,71 @@ def cache_public_page(version):
     return decorator
 
 
-def progress_poll_response(view):
-    """Decorate a view that pages poll: its answer carries an ETag of its content, and a poll
-    that sends that ETag back (If-None-Match) gets an empty 304 while nothing changed.
-    The content is still computed: queue positions move with other people's jobs, which no
-    stamp of this avatar's rows records. Access rules run first: a refused request raises
-    before any ETag is compared. Private, and never answered from a cache unchecked."""
-    return cache_control(private=True, no_cache=True)(conditional_page(view))
+# The poll answers kept under their version are private: the key carries the version, which is
+# read for the signed-in person's own object only, and the person's id.
+POLL_KEY = "poll-answer:{digest}"
+
+
+def progress_poll_response(version, *, before_building=None):
+    """Decorate a view that pages poll. `version(request, *args, **kwargs)` reads, in one query,
+    a string that every write to what the answer shows changes; None when the request gets no
+    answer of its own (not theirs: the view then says so). The answer is kept under that version
+    for as long as the view says it holds (`response.holds_seconds`: what moves with time alone),
+    so a poll that sends back its ETag (If-None-Match) gets an empty 304 after that one query,
+    and one that does not gets the kept answer. Once that has passed, the answer is built again
+    and a poll whose ETag still matches its bytes gets its 304 all the same. Only JSON answers
+    are kept; every answer is private and never answered from a cache unchecked.
+    `before_building(version)`, when given, runs before an answer is built anew."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            found = version(request, *args, **kwargs) if request.method in ("GET", "HEAD") else None
+            if found is None:
+                return _private(conditional_page(view)(request, *args, **kwargs))
+            key = POLL_KEY.format(digest=hashlib.sha256(
+                f"{request.user.pk}|{found}|{get_language()}|{request.get_full_path()}|"
+                f"{request.META.get('HTTP_ACCEPT', '')}".encode()
+            ).hexdigest())
+            kept = cache.get(key)
+            if kept is None:
+                if before_building is not None:
+                    before_building(found)
+                response = conditional_page(view)(request, *args, **kwargs)
+                _keep_when_rendered(response, key)
+                return _private(response)
+            etag, content, content_type = kept
+            if etag in _etags_sent(request):
+                response = HttpResponseNotModified()
+            else:
+                response = HttpResponse(content, content_type=content_type)
+            response["ETag"] = etag
+            return _private(response)
+
+        return wrapper
+
+    return decorator
+
+
+def _keep_when_rendered(response, key: str) -> None:
+    def keep(rendered):
+        holds = getattr(rendered, "holds_seconds", None)
+        if (
+            holds and rendered.status_code == 200 and not rendered.streaming and rendered.has_header("ETag")
+            and rendered["Content-Type"].startswith("application/json")
+        ):
+            cache.set(key, (rendered["ETag"], rendered.content, rendered["Content-Type"]), holds)
+
+    if hasattr(response, "add_post_render_callback") and not getattr(response, "is_rendered", True):
+        response.add_post_render_callback(keep)
+    else:
+        keep(response)
+
+
+def _etags_sent(request) -> list[str]:
+    return parse_etags(request.META.get("HTTP_IF_NONE_MATCH", ""))
+
+
+def _private(response):
+    patch_cache_control(response, private=True, no_cache=True)
+    return response
