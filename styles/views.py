@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from portrait_site.core.caching import cache_public_page
+from portrait_site.core.caching import cache_public_page, personal_page_kept
 from portrait_site.core.errors import ApplicationError
 from styles.forms import TemplateRequestForm
 from styles.models import StyleTemplate, TemplateRequest
@@ -17,6 +17,7 @@ from styles.selectors import (
     template_gallery_list,
     template_get_visible,
     template_request_page_ranked,
+    template_request_page_version,
     template_request_position,
 )
 from styles.services import (
@@ -86,6 +87,7 @@ def _request_list_url(request_id: int) -> str:
     return f"{reverse('styles:requests')}{query}#request-{request_id}"
 
 
+@personal_page_kept(template_request_page_version)
 def request_list(request):
     form = TemplateRequestForm()
     duplicate = None

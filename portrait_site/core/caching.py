@@ -1,4 +1,4 @@
-"""A short-lived cache of public pages for anonymous visitors, and answers to polls from what changed.
+"""Pages kept in the cache: public pages for anonymous visitors, and polled or reloaded answers under their version.
 
 The landing page, the style gallery and the public template API are the same for
 every anonymous visitor and make up most of a portrait studio's traffic, so their
@@ -6,15 +6,20 @@ rendered bytes are kept for a minute. The key includes the catalogue's version, 
 an operator's edit shows at once; only usage counts may lag by up to a minute.
 Signed-in visitors, token clients, visitors with a pending message and any page that hands out a CSRF token (which is
 per visitor) are never served from or written to this cache.
+
+A page that a signed-in person polls or reloads (the progress poll, the request list) is kept
+for that person under a version read in one query, so an unchanged answer or its 304 costs
+that query alone.
 """
 
 import hashlib
 from functools import wraps
 
+from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpResponse, HttpResponseNotModified
 from django.utils.cache import patch_cache_control
-from django.utils.http import parse_etags
+from django.utils.http import parse_etags, quote_etag
 from django.utils.translation import get_language
 from django.views.decorators.http import conditional_page
 
@@ -130,3 +135,64 @@ def _etags_sent(request) -> list[str]:
 def _private(response):
     patch_cache_control(response, private=True, no_cache=True)
     return response
+
+
+# A signed-in page kept for its person: as long as the shared figures it shows may lag anyway.
+PERSONAL_PAGE_SECONDS = 60
+PERSONAL_PAGE_KEY = "personal-page:{digest}"
+
+
+def personal_page_kept(version):
+    """Decorate a signed-in page that people reload often (the request list). `version(request)`
+    reads, in at most one query, a string that changes with everything the page shows this
+    person, the header included; None: not kept. The rendered page is kept for the person, their
+    CSRF secret, language and the URL, so reloading it costs that one query; an ETag sent back
+    (If-None-Match) gets an empty 304. Never kept nor served: a request carrying a one-off message,
+    a page that set a cookie or handed out a CSRF secret the browser does not hold yet."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            found = None
+            if request.method == "GET" and request.user.is_authenticated and not _message_pending(request):
+                found = version(request)
+            if found is None:
+                return view(request, *args, **kwargs)
+            key = PERSONAL_PAGE_KEY.format(digest=hashlib.sha256(
+                f"{request.user.pk}|{found}|{get_language()}|{request.get_full_path()}|"
+                f"{request.COOKIES.get(settings.CSRF_COOKIE_NAME, '')}".encode()
+            ).hexdigest())
+            kept = cache.get(key)
+            if kept is None:
+                response = view(request, *args, **kwargs)
+                if hasattr(response, "render") and callable(response.render):
+                    response.render()
+                if (
+                    response.status_code == 200 and not response.streaming and not response.cookies
+                    and _csrf_secret_is_the_browsers(request)
+                ):
+                    response["ETag"] = quote_etag(hashlib.md5(response.content, usedforsecurity=False).hexdigest())
+                    cache.set(key, (response["ETag"], response.content, response["Content-Type"]), PERSONAL_PAGE_SECONDS)
+                return _private(response)
+            etag, content, content_type = kept
+            response = HttpResponseNotModified() if etag in _etags_sent(request) else HttpResponse(
+                content, content_type=content_type
+            )
+            response["ETag"] = etag
+            return _private(response)
+
+        return wrapper
+
+    return decorator
+
+
+def _csrf_secret_is_the_browsers(request) -> bool:
+    """The page's CSRF tokens, if it has any, are made from the secret the browser's cookie
+    already holds (not one this response hands out), so the kept page's forms post from it."""
+    secret = request.META.get("CSRF_COOKIE")
+    return secret is None or secret == request.COOKIES.get(settings.CSRF_COOKIE_NAME)
+
+
+def _message_pending(request) -> bool:
+    """A one-off message (django.contrib.messages) waits for this request: its page is its own."""
+    return "messages" in request.COOKIES or "_messages" in request.session
