@@ -18,12 +18,14 @@ from functools import wraps
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpResponse, HttpResponseNotModified
-from django.utils.cache import patch_cache_control
+from django.utils.cache import cc_delim_re, patch_cache_control, patch_vary_headers
 from django.utils.http import parse_etags, quote_etag
+from django.utils.timezone import get_current_timezone_name
 from django.utils.translation import get_language
 from django.views.decorators.http import conditional_page
 
 PUBLIC_PAGE_SECONDS = 60
+PUBLIC_PAGE_KEY = "public-page:v2:"  # v2: kept with what the answer varies on
 
 
 def cache_public_page(version):
@@ -40,14 +42,18 @@ def cache_public_page(version):
             )
             if personal:
                 return view(request, *args, **kwargs)
-            key = "public-page:" + hashlib.sha256(
+            key = PUBLIC_PAGE_KEY + hashlib.sha256(
                 # A page is kept once per language: the visitor's, as LocaleMiddleware chose it.
                 f"{version()}|{get_language()}|{request.get_full_path()}|{request.META.get('HTTP_ACCEPT', '')}".encode()
             ).hexdigest()
             cached = cache.get(key)
             if cached is not None:
-                content, content_type = cached
-                return HttpResponse(content, content_type=content_type)
+                content, content_type, vary = cached
+                response = HttpResponse(content, content_type=content_type)
+                # What the view's answer varies on (the API's Accept) holds for its copy too.
+                if vary:
+                    patch_vary_headers(response, vary)
+                return response
             response = view(request, *args, **kwargs)
             if hasattr(response, "render") and callable(response.render):
                 response.render()
@@ -59,7 +65,8 @@ def cache_public_page(version):
                 and not request.META.get("CSRF_COOKIE_USED")
             )
             if cacheable:
-                cache.set(key, (response.content, response["Content-Type"]), PUBLIC_PAGE_SECONDS)
+                vary = cc_delim_re.split(response["Vary"]) if response.has_header("Vary") else []
+                cache.set(key, (response.content, response["Content-Type"], vary), PUBLIC_PAGE_SECONDS)
             return response
 
         return wrapper
@@ -159,7 +166,7 @@ def personal_page_kept(version):
             if found is None:
                 return view(request, *args, **kwargs)
             key = PERSONAL_PAGE_KEY.format(digest=hashlib.sha256(
-                f"{request.user.pk}|{found}|{get_language()}|{request.get_full_path()}|"
+                f"{request.user.pk}|{found}|{get_language()}|{get_current_timezone_name()}|{request.get_full_path()}|"
                 f"{request.COOKIES.get(settings.CSRF_COOKIE_NAME, '')}".encode()
             ).hexdigest())
             kept = cache.get(key)
