@@ -34,24 +34,22 @@ def _version_sql() -> str:
     trainings, renders, templates = TrainingJob._meta.db_table, RenderJob._meta.db_table, StyleTemplate._meta.db_table
     # Statuses as figures: a job moving from one to another changes their sum.
     status_code = " ".join(f"WHEN '{status}' THEN {10 ** index}" for index, status in enumerate(GpuJob.Status.values))
-    own = [
-        f"(SELECT {_joined('COUNT(*)', f'SUM(CASE j.status {status_code} ELSE 0 END)', 'SUM(j.progress)', 'SUM(j.attempts)', 'MAX(j.heartbeat_at)', 'MAX(j.finished_at)', 'SUM(LENGTH(j.stage))')} "
-        f"FROM {table} j WHERE j.avatar_id = a.id)"
-        for table in (trainings, renders)
-    ]
+    shown = "status, stage, progress, attempts, heartbeat_at, finished_at"
+    own = (
+        f"(SELECT {_joined('COUNT(*)', f'SUM(CASE j.status {status_code} ELSE 0 END)', 'SUM(j.progress)', 'SUM(j.attempts)', 'MAX(j.heartbeat_at)', 'MAX(j.finished_at)', 'SUM(LENGTH(j.stage))', 'MAX(t.updated_at)')} "
+        f"FROM (SELECT {shown}, NULL AS template_id FROM {trainings} WHERE avatar_id = a.id "
+        f"UNION ALL SELECT {shown}, template_id FROM {renders} WHERE avatar_id = a.id) j "
+        f"LEFT JOIN {templates} t ON t.id = j.template_id)"
+    )
     active = ", ".join(f"'{status}'" for status in _ACTIVE)
-    queue = [
-        f"(SELECT {_joined('COUNT(*)', 'SUM(j.id)', 'SUM(j.attempts)', 'MAX(j.started_at)')} "
-        f"FROM {table} j WHERE j.status IN ({active}))"
-        for table in (trainings, renders)
-    ]
-    styles = (
-        f"(SELECT CAST(MAX(t.updated_at) AS TEXT) FROM {templates} t WHERE t.id IN "
-        f"(SELECT j.template_id FROM {renders} j WHERE j.avatar_id = a.id))"
+    queue = (
+        f"(SELECT {_joined('COUNT(*)', 'SUM(q.id)', 'SUM(q.attempts)', 'MAX(q.started_at)')} "
+        f"FROM (SELECT id, attempts, started_at FROM {trainings} WHERE status IN ({active}) "
+        f"UNION ALL SELECT id, attempts, started_at FROM {renders} WHERE status IN ({active})) q)"
     )
     portrait_count = f"(SELECT COUNT(*) FROM {portraits} p WHERE p.avatar_id = a.id)"
     # The queue's figures last: avatar_progress_estimates_follow reads them off the end.
-    columns = ", ".join(["a.status", portrait_count, *own, styles, *queue])
+    columns = ", ".join(["a.status", portrait_count, own, queue])
     return f"SELECT {columns} FROM {avatars} a WHERE a.public_id = %s AND a.user_id = %s"
 
 
@@ -91,7 +89,7 @@ def avatar_progress_estimates_follow(version: str) -> None:
     """Before an answer is built for `version`: the shared queue estimates (kept for
     QUEUE_SNAPSHOT_SECONDS) are measured again when they were measured for another state of the
     queue, or the answer built now and kept under the new version would show the queue as it was."""
-    queue = version.rsplit("|", 2)[1:]
+    queue = version.rsplit("|", 1)[1]
     if cache.get(_ESTIMATES_QUEUE_VERSION_KEY) != queue:
         cache.delete(QUEUE_SNAPSHOT_KEY)
         cache.set(_ESTIMATES_QUEUE_VERSION_KEY, queue, QUEUE_SNAPSHOT_SECONDS)
