@@ -4,6 +4,7 @@ version, and whatever the page shows them (the ranking, their votes, the header)
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from accounts.notices import notice_create
 from styles import services
@@ -115,9 +116,11 @@ def test_a_one_off_message_shows_and_the_page_is_not_kept_with_it(listed):
 def test_each_language_gets_its_own_page():
     user = UserFactory()
     client = browser(user)
-    english = client.get(reverse("styles:requests"), HTTP_ACCEPT_LANGUAGE="en")
-    client.cookies.load({"django_language": "zh-hans"})
-    chinese = client.get(reverse("styles:requests"))
+    # The pages' language is the thread's: given back when the test is done.
+    with translation.override("en"):
+        english = client.get(reverse("styles:requests"), HTTP_ACCEPT_LANGUAGE="en")
+        client.cookies.load({"django_language": "zh-hans"})
+        chinese = client.get(reverse("styles:requests"))
 
     assert english["Content-Language"] == "en" and chinese["Content-Language"] == "zh-hans"
     assert chinese.content != english.content
