@@ -152,7 +152,7 @@ def test_a_small_picture_is_enlarged_to_find_its_face(faces_dir):
 
 
 def test_a_photo_and_its_mirrored_copy_embed_alike_once_averaged_with_the_mirror(faces_dir):
-    from avatars.engine.faces import detect_faces, embed_face
+    from avatars.engine.faces import ONE_CHIP, detect_faces, embed_face
 
     image = photo(faces_dir, "biden/biden-2.jpg")
     mirrored = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
@@ -162,8 +162,8 @@ def test_a_photo_and_its_mirrored_copy_embed_alike_once_averaged_with_the_mirror
     of_the_mirror = embed_face(mirrored, mirrored_face)
 
     # One chip alone: the network sees the face and its mirror image apart.
-    apart = np.linalg.norm(embed_face(image, face, mirror_average=False)
-                           - embed_face(mirrored, mirrored_face, mirror_average=False))
+    apart = np.linalg.norm(embed_face(image, face, ONE_CHIP)
+                           - embed_face(mirrored, mirrored_face, ONE_CHIP))
     averaged = np.linalg.norm(embed_face(image, face) - of_the_mirror)
     assert apart > 0.1
     assert averaged < 0.1 and averaged < apart / 2
