@@ -94,9 +94,11 @@ class _Reader:
 
     def text(self) -> str:
         length = self.integer()
-        value = bytes(self.data[self.at:self.at + length]).decode("ascii")
+        if self.at + length > len(self.data):
+            raise DlibFileError("The file ends early.")
+        value = bytes(self.data[self.at:self.at + length])
         self.at += length
-        return value
+        return value.decode("ascii", errors="replace")
 
     def expect(self, *versions: str) -> str:
         version = self.text()
@@ -109,6 +111,8 @@ class _Reader:
             raise DlibFileError("Unknown tensor version.")
         shape = tuple(self.integer() for _ in range(4))
         count = int(np.prod(shape))
+        if self.at + 4 * count > len(self.data):
+            raise DlibFileError("The file ends early.")
         values = np.frombuffer(self.data, dtype="<f4", count=count, offset=self.at)
         self.at += 4 * count
         return values.reshape(shape).astype(np.float32)

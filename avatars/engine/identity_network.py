@@ -142,13 +142,13 @@ def _converted_weights() -> dict:
         if made_from == digest:
             return safetensors.torch.load_file(str(cached))
     state = {name: torch.from_numpy(array) for name, array in converted_state_dict(source).items()}
+    partial = cached.with_name(f".{cached.name}.{os.getpid()}")
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        partial = cached.with_name(f".{cached.name}.{os.getpid()}")
         safetensors.torch.save_file(state, str(partial), metadata={"source": SOURCE_MODEL, "source_sha256": digest})
         os.replace(partial, cached)
     except OSError:
-        pass  # an unwritable cache costs a conversion (~1 s) per process, nothing more
+        partial.unlink(missing_ok=True)  # an unwritable cache costs a conversion per process, nothing more
     return state
 
 
@@ -158,8 +158,6 @@ def load_network():
     if _network is None:
         with _lock:
             if _network is None:
-                import torch
-
                 module = _build_module()
                 module.load_state_dict(_converted_weights())
                 module.eval()
