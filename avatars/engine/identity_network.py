@@ -1,8 +1,8 @@
 """dlib's face identity ResNet run by torch: the same weights, converted once from dlib's file.
 
-dlib's Python wheel is built without BLAS, so its network costs ~90 ms a chip; torch runs
-the same layers on its own CPU kernels several times faster (bench figures in
-`tests/engine/test_identity_network.py`'s docstring and the intake bench). The network is
+dlib's Python wheel is built without BLAS, so its network costs ~76 ms of CPU a chip; torch
+runs the same layers in ~10 ms on one thread (~9 ms a chip for a face and its mirror image in
+one pass; `bench/identity_network.py`, on the 2-core development machine). The network is
 `anet_type` of dlib's `examples/dnn_face_recognition_ex.cpp`; `dlib_resnet_file` reads its
 weights from `dlib_face_recognition_resnet_model_v1.dat` (opened through
 `weights.licensed_weights`), and each batch-norm-turned-affine layer is folded into the
@@ -10,7 +10,8 @@ convolution before it. The result is cached as safetensors (`weights.derived_wei
 listed in models.md under the same licence), keyed by the source file's SHA-256, so the
 conversion runs once per machine.
 
-torch is imported on the first embedding, never at Django start-up (STYLE.md).
+torch is imported when the network first loads (`faces.load_models` or the first embedding),
+never at Django start-up (STYLE.md).
 """
 
 from __future__ import annotations
