@@ -198,6 +198,14 @@ def _chip_region(image: Image.Image, face: DetectedFace) -> tuple[np.ndarray, ob
     return pixels, shape
 
 
+def embed_chips(chips: Sequence[np.ndarray]) -> np.ndarray:
+    """The (n, 128) identity embeddings of n aligned 150 x 150 RGB uint8 chips (dlib's
+    `get_face_chip`, 25% padding), in one forward pass of the torch network: a face and its
+    mirror image cost ~9 ms of CPU a chip together, one chip alone ~10 ms. Equal to dlib's
+    `compute_face_descriptor` on the same chips within 1e-4 (tests/engine/test_identity_network.py)."""
+    return identity_network.embed_chips(chips)
+
+
 def embed_face(image: Image.Image, face: DetectedFace, *, mirror_average: bool = True) -> np.ndarray:
     """The 128-d identity embedding of one face found in `image`, read from the full-size pixels.
 
@@ -211,14 +219,6 @@ def embed_face(image: Image.Image, face: DetectedFace, *, mirror_average: bool =
     chip = dlib.get_face_chip(pixels, shape, _CHIP_SIZE, _CHIP_PADDING)
     chips = [chip, np.ascontiguousarray(chip[:, ::-1])] if mirror_average else [chip]
     return np.mean(embed_chips(chips), axis=0)
-
-
-def embed_chips(chips: Sequence[np.ndarray]) -> np.ndarray:
-    """The (n, 128) identity embeddings of n aligned 150 x 150 RGB uint8 chips (dlib's
-    `get_face_chip`, 25% padding), in one forward pass of the torch network: a face and its
-    mirror image cost ~9 ms of CPU a chip together, one chip alone ~10 ms. Equal to dlib's `compute_face_descriptor` on the same chips within 1e-4
-    (tests/engine/test_identity_network.py)."""
-    return identity_network.embed_chips(chips)
 
 
 # Where the 5 landmarks go in a face chip, as fractions of its side: the box dlib's detector
