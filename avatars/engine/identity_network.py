@@ -34,8 +34,8 @@ CHIP_SIZE = 150
 _PIXEL_SCALE = 256.0
 # One forward pass at a time, on one thread. The intake runs in web requests, several at once,
 # beside the nudity check on a helper thread; a second torch thread waits on the busiest core.
-# On the loaded 2-core development machine (load ~3), a mirror pair took 21 ms a face on one
-# thread and 228 ms on two; one chip 40 ms against 282 ms. The process's own setting is put
+# On the loaded 2-core development machine (load ~3, before channels-last), a mirror pair took
+# 21 ms a face on one thread and 228 ms on two; one chip 40 ms against 282 ms. The process's own setting is put
 # back after each pass, so other torch work in a worker process keeps its threads.
 THREADS = 1
 
@@ -138,10 +138,13 @@ def _converted_weights() -> dict:
     digest = _file_digest(source)
     cached = derived_weights_path(CONVERTED_MODEL)
     if cached.is_file():
-        with safetensors.safe_open(str(cached), framework="pt") as handle:
-            made_from = (handle.metadata() or {}).get("source_sha256")
-        if made_from == digest:
-            return safetensors.torch.load_file(str(cached))
+        try:
+            with safetensors.safe_open(str(cached), framework="pt") as handle:
+                made_from = (handle.metadata() or {}).get("source_sha256")
+            if made_from == digest:
+                return safetensors.torch.load_file(str(cached))
+        except Exception:  # noqa: BLE001 - a damaged cache file is made again, like a missing one
+            pass
     state = {name: torch.from_numpy(array) for name, array in converted_state_dict(source).items()}
     partial = cached.with_name(f".{cached.name}.{os.getpid()}")
     try:

@@ -88,10 +88,15 @@ def test_the_conversion_is_cached_and_made_again_from_a_different_source(tmp_pat
     assert np.array_equal(identity_network.embed_chips(real_chips[:2]), first)
     assert len(conversions) == 1  # read from the cache
 
+    cached.write_bytes(cached.read_bytes()[:1000])  # damaged: made again
+    monkeypatch.setattr(identity_network, "_network", None)
+    assert np.array_equal(identity_network.embed_chips(real_chips[:2]), first)
+    assert len(conversions) == 2
+
     monkeypatch.setattr(identity_network, "_file_digest", lambda path: "another source file")
     monkeypatch.setattr(identity_network, "_network", None)
     identity_network.embed_chips(real_chips[:1])
-    assert len(conversions) == 2
+    assert len(conversions) == 3
 
 
 def test_a_derived_file_not_on_the_list_does_not_load(tmp_path, monkeypatch):
