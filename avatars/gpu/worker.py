@@ -71,7 +71,7 @@ def training_samples(photo_count: int) -> int:
 def _training_images(avatar: Avatar, size: int):
     from PIL import Image
 
-    from avatars.engine.faces import aligned_face_crop
+    from avatars.engine.face_crops import aligned_face_crop
 
     photos = list(avatar.photos.filter(status=Photo.Status.ACCEPTED, selected_for_training=True).exclude(image=""))
     if not photos:

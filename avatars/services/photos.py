@@ -180,7 +180,7 @@ def _refused_photo_thumbnail(cleaned_jpeg: bytes, *, face_box) -> bytes:
 
     from PIL import Image
 
-    from avatars.engine.faces import crop_face
+    from avatars.engine.face_crops import crop_face
 
     with Image.open(BytesIO(cleaned_jpeg)) as image:
         thumbnail = crop_face(image.convert("RGB"), face_box, size=REFUSED_THUMBNAIL_SIZE, margin=0.6)

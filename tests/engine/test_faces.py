@@ -5,7 +5,8 @@ import pytest
 from PIL import Image
 
 from avatars.engine import safety
-from avatars.engine.faces import crop_face, face_embedding, face_embeddings, likeness_score, yaw_degrees
+from avatars.engine.face_crops import crop_face
+from avatars.engine.faces import face_embedding, face_embeddings, likeness_score, yaw_degrees
 from avatars.engine.photo_sets import identity_centroid
 from avatars.engine.safety import nudity_verdict
 
