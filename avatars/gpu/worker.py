@@ -88,7 +88,7 @@ def _training_images(avatar: Avatar, size: int):
 
 
 def _train(job: TrainingJob, report: ProgressReporter, started: float) -> None:
-    from avatars.engine.intake import identity_centroid
+    from avatars.engine.photo_sets import identity_centroid
     from avatars.engine.pipeline import get_engine
     from avatars.engine.scoring import portrait_scorer
     from avatars.engine.training import train_lora

@@ -26,7 +26,7 @@ def _intake_limits():
 
 
 def _known_photos(avatar: Avatar, *, exclude_id: int | None = None):
-    from avatars.engine.intake import KnownPhoto
+    from avatars.engine.duplicates import KnownPhoto
 
     accepted = avatar.photos.filter(status=Photo.Status.ACCEPTED).exclude(pk=exclude_id)
     return [
