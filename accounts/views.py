@@ -1,3 +1,5 @@
+"""The accounts pages: sign-up, sign-in (the site's and the admin's), password reset, My data and its deletions, language and time zone."""
+
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import logout

@@ -1,3 +1,5 @@
+"""The styles pages: the gallery, a style's page and pictures, and template requests with their votes."""
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login

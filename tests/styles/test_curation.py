@@ -1,3 +1,5 @@
+"""The operator's curation: requests planned, declined or made templates, publishing that tells every voter, the admin's checks."""
+
 import pytest
 from django.core import mail
 from django.urls import reverse
