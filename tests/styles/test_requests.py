@@ -7,7 +7,6 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, transaction
 
-from styles import services
 from styles.models import TemplateRequest
 from styles.services import (
     DuplicateTemplateRequest,
@@ -79,7 +78,7 @@ def test_reference_images_that_are_not_pictures_are_refused():
 def test_reference_images_over_the_size_caps_are_refused(make_upload, monkeypatch):
     with pytest.raises(ValidationError, match="4096 pixels"):
         template_request_create(author=UserFactory(), title="Wide", reference_image=make_upload(size=(4097, 8)))
-    monkeypatch.setattr(services, "REFERENCE_IMAGE_MAX_BYTES", 100)
+    monkeypatch.setattr("styles.services.requests.REFERENCE_IMAGE_MAX_BYTES", 100)
     with pytest.raises(ValidationError, match="larger than 0 MB|larger than"):
         template_request_create(author=UserFactory(), title="Heavy", reference_image=make_upload(size=(200, 200)))
 
