@@ -24,12 +24,6 @@ from tests.factories import (
 pytestmark = pytest.mark.browser
 
 PASSWORD = "a long enough passphrase 7"
-TINY = "tiny engine: not a real model"
-
-
-@pytest.fixture
-def worker_settings() -> dict:
-    return {"LIKENESS_MIN_PHOTOS": 3}
 
 
 def test_the_api_docs_render_their_operations_under_the_csp_from_this_site_alone(page, live_site, screenshot):
