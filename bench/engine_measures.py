@@ -8,7 +8,7 @@ from pathlib import Path
 
 from avatars.engine.rendering import render
 from avatars.engine.scoring import portrait_scorer
-from avatars.engine.training import LoraTrainer, train_lora, training_samples_for
+from avatars.engine.training import LoraTrainer, TrainingSettings, train_lora, training_samples_for
 
 # The avatar the goal is about: 20 photos, the recipe's samples, validated every 400 samples
 # (EasyPhoto's 100 steps of 4).
@@ -183,7 +183,7 @@ def training_step_flops(engine, photos, *, batch_size: int, micro_batch_size: in
 
     trainer = LoraTrainer(
         engine, photos[:batch_size], caption="a photo of sks person", identity=("sks", "person"),
-        batch_size=batch_size, micro_batch_size=micro_batch_size,
+        settings=TrainingSettings(batch_size=batch_size, micro_batch_size=micro_batch_size),
     )
     with engine.lock:
         try:
