@@ -71,7 +71,7 @@ def training_samples(photo_count: int) -> int:
 def _training_images(avatar: Avatar, size: int):
     from PIL import Image
 
-    from avatars.engine.faces import aligned_face_crop
+    from avatars.engine.face_crops import aligned_face_crop
 
     photos = list(avatar.photos.filter(status=Photo.Status.ACCEPTED, selected_for_training=True).exclude(image=""))
     if not photos:
@@ -88,7 +88,7 @@ def _training_images(avatar: Avatar, size: int):
 
 
 def _train(job: TrainingJob, report: ProgressReporter, started: float) -> None:
-    from avatars.engine.intake import identity_centroid
+    from avatars.engine.photo_sets import identity_centroid
     from avatars.engine.pipeline import get_engine
     from avatars.engine.scoring import portrait_scorer
     from avatars.engine.training import train_lora
