@@ -1,3 +1,5 @@
+"""Reading styles: the published gallery and its version, a visible template, and the ranked template requests, cached."""
+
 import secrets
 from datetime import timedelta
 from typing import NamedTuple

@@ -206,9 +206,11 @@ def portraits_for_job(job: RenderJob) -> int:
 def _render(job: RenderJob, report: ProgressReporter, started: float) -> None:
     from PIL import Image
 
+    from avatars.engine.candidates import candidate_seed
+    from avatars.engine.more_like_me import is_more_like
     from avatars.engine.passes import DEFAULT_FACE_STRENGTH, DEFAULT_HIRES_STRENGTH, web_copy
     from avatars.engine.pipeline import get_engine
-    from avatars.engine.rendering import candidate_seed, is_more_like, render
+    from avatars.engine.rendering import render
     from avatars.engine.safety import nudity_verdict
     from avatars.engine.scoring import largest_face_finder, portrait_scorer
 

@@ -109,7 +109,7 @@ def test_the_nudity_threshold_counts_only_exposed_intimate_parts(monkeypatch, de
 
     assert verdict.is_safe is is_safe
     assert verdict.labels == ([] if is_safe else ["MALE_GENITALIA_EXPOSED"])
-    # jobs.py unpacks it as a tuple, styles/services.py reads its fields.
+    # jobs.py unpacks it as a tuple, styles/services/requests.py reads its fields.
     is_safe_again, score, labels = verdict
     assert is_safe_again is is_safe and labels == verdict.labels and score == verdict.score
 
