@@ -199,3 +199,17 @@ served_before = st.permutations(range(1, 7)).flatmap(
 @given(waiting=waiting_queues, last_served=served_before)
 def test_the_order_made_in_one_sort_per_class_is_the_order_picked_one_at_a_time(waiting, last_served):
     assert fair_order(waiting, last_served=last_served) == fair_order_picked_one_at_a_time(waiting, last_served)
+
+
+def test_a_training_queued_while_a_worker_read_the_order_goes_before_the_re_roll_it_picked(settings, monkeypatch):
+    settings.LIKENESS_EXTRA_RENDERS = 50
+    reroll = services.portrait_reroll(portrait=PortraitFactory(avatar=ready_avatar()))
+    read_before_the_training = gpu_queue_order()
+    training = TrainingJob.objects.create(avatar=AvatarFactory(status=Avatar.Status.PAID))
+    # The worker's first read of the order is the one made before the training was queued.
+    reads = [read_before_the_training]
+    monkeypatch.setattr(jobs, "gpu_queue_order", lambda: reads.pop() if reads else gpu_queue_order())
+
+    ran = run_one_worker_until_idle()
+
+    assert ran == [("TrainingJob", training.pk), ("RenderJob", reroll.pk)]
