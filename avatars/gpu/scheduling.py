@@ -32,6 +32,13 @@ def gpu_queue_order() -> list[QueuedJob]:
     person's re-rolls never hold another person's training or first portraits back by more
     than the job already running, and two people re-rolling alternate.
     """
+    waiting, last_served = gpu_queue_waiting()
+    return fair_order(waiting, last_served=last_served)
+
+
+def gpu_queue_waiting(*, also_people: frozenset[int] = frozenset()) -> tuple[list[QueuedJob], dict[int, float]]:
+    """Every waiting GPU job, in no order, and when each of their people (and `also_people`) was
+    last served (_last_served's ranks): what fair_order orders."""
     waiting = [
         QueuedJob(TrainingJob, pk, user_id, QUEUE_CLASS_TRAINING, queued_at)
         for pk, user_id, queued_at in TrainingJob.objects.filter(status=GpuJob.Status.QUEUED).values_list(
@@ -46,9 +53,8 @@ def gpu_queue_order() -> list[QueuedJob]:
             "pk", "avatar__user_id", "kind", "queued_at"
         )
     ]
-    if not waiting:
-        return []
-    return fair_order(waiting, last_served=_last_served({job.user_id for job in waiting}))
+    people = {job.user_id for job in waiting} | also_people
+    return waiting, _last_served(people) if people else {}
 
 
 def fair_order(waiting: list[QueuedJob], *, last_served: dict[int, float]) -> list[QueuedJob]:
