@@ -1,10 +1,14 @@
 """How long a waiting GPU job will wait: told from what is known, or not told at all.
 
-A wait is the fair queue played forward: the jobs ahead of it in the order the workers take
-them (gpu_queue_order), handed one at a time to whichever of the GPU workers alive frees up
-first, each taking as long as its kind of job (training, first portraits, re-rolls, "more like
-me", more styles) took lately, plus the worker's pick-up time between two jobs. When one of those is unknown (no worker seen lately, a kind never
-run yet) there is no wait to tell: the page says how many jobs are ahead instead.
+A wait is the fair queue played forward (avatars.gpu.forward_play): the jobs there now, taken
+in the order the workers take them by whichever of the GPU workers alive frees up first, each
+taking as long as its kind of job (training, first portraits, re-rolls, "more like me", more
+styles) took lately, plus the worker's pick-up time between two jobs; the first portraits each
+training queues as it finishes join the play when it does. Work still to come that will go
+before a job (trainings before first portraits, both before re-rolls, a newcomer's re-roll before
+a person's second) joins the play at the pace it came lately. When one of those is unknown (no
+worker seen lately, a kind never run yet) or the work still to come keeps every GPU busy
+before a job, there is no wait to tell: the page says how many jobs are ahead instead.
 
 Every waiting customer's open tab polls every two seconds, so the whole queue is played forward
 once, kept in the cache for QUEUE_SNAPSHOT_SECONDS and read by every poll in one round trip.
@@ -22,7 +26,7 @@ from django.core.cache import cache
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from avatars.gpu.forward_play import FirstPortraits, PlayedJob, fair_queue_played_forward
+from avatars.gpu.forward_play import ArrivalStream, FirstPortraits, PlayedJob, fair_queue_played_forward
 from avatars.gpu.scheduling import (
     QUEUE_CLASS_FIRST_PORTRAITS,
     QUEUE_CLASS_MORE,
@@ -175,10 +179,8 @@ def gpu_pickup_seconds(*, now: datetime | None = None) -> float:
 
 # New arrivals are counted over this window to know how fast work of each class keeps coming.
 ARRIVALS_WINDOW_SECONDS = 600
-# Arrivals are never counted over less than this: the first jobs after a quiet spell are no rate.
+# Arrivals are never counted over less than this: the first few jobs of all are no rate yet.
 SHORTEST_ARRIVALS_SPAN_SECONDS = 10
-# Past this share of the GPUs taken by work that goes first, a job's wait has no bound to tell.
-MOST_SHARE_TAKEN_FIRST = 0.9
 QUEUE_CLASS_OF_KIND = {TRAINING_KIND: QUEUE_CLASS_TRAINING, RenderJob.Kind.INITIAL: QUEUE_CLASS_FIRST_PORTRAITS}
 
 
@@ -198,10 +200,12 @@ def arrivals_span_seconds(*, now: datetime) -> float:
     return max(SHORTEST_ARRIVALS_SPAN_SECONDS, (now - first).total_seconds())
 
 
-def gpu_load_arriving(*, typical: dict[str, float], workers: int, pickup: float,
-                      now: datetime | None = None) -> dict[int, float]:
-    """For each class of the fair queue, the share of the GPUs that its work arriving from now on
-    will take, at the rate it came in over the last ARRIVALS_WINDOW_SECONDS."""
+def gpu_arrival_streams(*, typical: dict[str, float], now: datetime | None = None) -> list[ArrivalStream]:
+    """The new work that keeps coming, per kind, at the pace it came over the last
+    ARRIVALS_WINDOW_SECONDS: trainings (each with the first portraits trainings queued lately)
+    and the work that adds to an avatar (re-rolls, "more like me", more styles). First portraits
+    come from the trainings, so they have no stream of their own. A kind with no basis for its
+    duration brings none."""
     now = now or timezone.now()
     since = now - timedelta(seconds=ARRIVALS_WINDOW_SECONDS)
     span = arrivals_span_seconds(now=now)
@@ -209,22 +213,15 @@ def gpu_load_arriving(*, typical: dict[str, float], workers: int, pickup: float,
     arrivals.update(
         RenderJob.objects.filter(queued_at__gte=since).values_list("kind").annotate(n=Count("pk")).order_by()
     )
-    load_by_class = dict.fromkeys((QUEUE_CLASS_TRAINING, QUEUE_CLASS_FIRST_PORTRAITS, QUEUE_CLASS_MORE), 0.0)
+    first_portraits = arrivals.pop(RenderJob.Kind.INITIAL, 0)
+    streams = []
     for kind, count in arrivals.items():
         seconds = typical_seconds_for(typical, kind)
-        if seconds is not None and workers > 0:
-            load_by_class[queue_class_of(kind)] += count / span * (seconds + pickup) / workers
-    return load_by_class
-
-
-def share_taken_first(load_by_class: dict[int, float], *, queue_class: int, returning: bool) -> float | None:
-    """The share of the GPUs that work arriving while a job waits takes before it: every class
-    before its own, and its own class too when its person was served in it already (a newcomer
-    goes before a person on their second turn). A job's wait is stretched by 1 / (1 - share),
-    the textbook result for a queue with priorities; None where the share leaves it no bound."""
-    share = sum(load for other, load in load_by_class.items()
-                if other < queue_class or (returning and other == queue_class))
-    return share if share < MOST_SHARE_TAKEN_FIRST else None
+        if count and seconds is not None:
+            made = round(first_portraits / count) if kind == TRAINING_KIND else 0
+            streams.append(ArrivalStream(queue_class_of(kind), span / count, seconds, made,
+                                         typical_seconds_for(typical, RenderJob.Kind.INITIAL) if made else None))
+    return streams
 
 
 def _first_portraits_per_avatar(avatar_ids: set[int]) -> dict[int, int]:
@@ -241,7 +238,7 @@ def gpu_queue_estimates_measured(*, now: datetime | None = None) -> QueueEstimat
     typical = job_kind_typical_seconds()
     workers = gpu_workers_alive(now=now)
     pickup = gpu_pickup_seconds(now=now)
-    load_by_class = gpu_load_arriving(typical=typical, workers=workers, pickup=pickup, now=now)
+    streams = gpu_arrival_streams(typical=typical, now=now)
     estimates = QueueEstimates(measured_at=time.time(), workers_alive=workers, typical_seconds=typical)
     initial_seconds = typical_seconds_for(typical, RenderJob.Kind.INITIAL)
     running = []
@@ -290,16 +287,12 @@ def gpu_queue_estimates_measured(*, now: datetime | None = None) -> QueueEstimat
         ))
     starts = fair_queue_played_forward(
         free_at=free_at if known else [], waiting=played, last_served=last_served, first_portraits=made_by_running,
-        pickup=pickup, running_classes={(queue_class_of(kind), user_id) for kind, *_, user_id in running},
+        pickup=pickup, streams=streams,
     )
     own_by_key = {job.key: job.seconds for job in played}
     for ahead, queued in enumerate(order, start=len(running)):
         key = ("training" if queued.model is TrainingJob else "render", queued.job_id)
-        start = starts.get(key)
-        share = None if start is None or start.start_seconds is None else share_taken_first(
-            load_by_class, queue_class=queued.queue_class, returning=start.returning)
-        told = None if share is None else start.start_seconds / (1 - share)
-        estimates.waits[key] = JobWait(ahead=ahead, start_seconds=told, own_seconds=own_by_key[key])
+        estimates.waits[key] = JobWait(ahead=ahead, start_seconds=starts.get(key), own_seconds=own_by_key[key])
     return estimates
 
 

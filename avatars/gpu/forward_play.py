@@ -1,11 +1,15 @@
 """The fair GPU queue played forward in time: when each waiting job will start.
 
-Plain Python over plain values (no database), so a queue can be played by hand in a test. The
-workers take jobs as avatars.gpu.scheduling.fair_order orders them, one pick at a time: the
-first class still waiting, in it the person served longest ago, their oldest job. Played
-forward, the picks also meet the work that known jobs make as they finish: each training queues
-its avatar's first portraits, which go before every re-roll, and before the second first
-portrait of anyone already served one. A static list of the jobs waiting now misses that work.
+Plain values, no queries, so a queue can be played by hand in a test. The workers take jobs as
+avatars.gpu.scheduling.fair_order orders them, one pick at a time: the first class still
+waiting, in it the person served longest ago, their oldest job. Played forward, the picks also
+meet the work that comes while a job waits: the first portraits each training queues as it
+finishes (before every re-roll, and before the second first portrait of anyone served one
+already), and new trainings and re-rolls at the pace they came lately, a newcomer's re-roll
+before a person's second. A static list of the jobs waiting now misses all of that; a queue
+stretched by the share of the GPUs such work takes (the textbook's 1 / (1 - share)) treats the
+GPUs as one pooled machine, when a new training takes one worker and leaves the others to the
+jobs behind it (in bench/launch.py that stretch told waits three times too long).
 """
 
 from __future__ import annotations
@@ -15,10 +19,13 @@ import itertools
 from collections import deque
 from dataclasses import dataclass
 
+from avatars.gpu.scheduling import QUEUE_CLASS_FIRST_PORTRAITS, QUEUE_CLASS_TRAINING
+
 # Before any rank _last_served gives (negative numbers), and those before any pick played here.
 NEVER_SERVED_KEY = (-1,)
-# A queue played this many picks without reaching every waiting job has no wait worth telling.
-MOST_PICKS = 100_000
+# A job not reached within this many picks beyond those waiting now (the work arriving keeps
+# every GPU busy before it) has no wait worth telling.
+MOST_PICKS = 2000
 
 
 @dataclass(frozen=True)
@@ -34,11 +41,15 @@ class PlayedJob:
 
 
 @dataclass(frozen=True)
-class PlayedStart:
-    start_seconds: float | None  # None: no basis (a job ahead of it has none)
-    # Its person had a job of its class taken before it in the play (or running now): work of
-    # its own class that arrives meanwhile goes before it.
-    returning: bool
+class ArrivalStream:
+    """New work of one kind arriving at the pace it came lately, one job every `every_seconds`,
+    each from a person not in the queue yet."""
+
+    queue_class: int
+    every_seconds: float
+    seconds: float | None
+    first_portraits: int = 0
+    first_portrait_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -91,44 +102,53 @@ class _FairQueue:
 
 def fair_queue_played_forward(
     *, free_at: list[float], waiting: list[PlayedJob], last_served: dict[int, float],
-    first_portraits: list[FirstPortraits], pickup: float, running_classes: set[tuple[int, int]] = frozenset(),
-) -> dict[tuple[str, int], PlayedStart]:
-    """When each job in `waiting` starts, in seconds from now: the workers (free at `free_at`)
-    take the jobs in the fair order, each busy for the job's seconds and the pick-up after it;
-    `first_portraits` are queued at their moment (running trainings'), and every training
-    played queues its own as it finishes. `last_served`: _last_served's ranks; a person in
-    `running_classes` (class, person) has a job of that class running now."""
+    first_portraits: list[FirstPortraits], pickup: float, streams: list[ArrivalStream] = (),
+) -> dict[tuple[str, int], float | None]:
+    """When each job in `waiting` starts, in seconds from now (None: no basis, a job taken before
+    it has none): the workers (free at `free_at`) take the jobs in the fair order, each busy for
+    the job's seconds and the pick-up after it. `first_portraits` are queued at their moment
+    (running trainings'), every training played queues its own as it finishes, and `streams`
+    bring new work at their pace. `last_served`: _last_served's ranks."""
     queue = _FairQueue({user: (0, rank) for user, rank in last_served.items()})
     for job in waiting:
         queue.add(job)
-    arrivals = [(made.at, index, made) for index, made in enumerate(first_portraits)]
-    heapq.heapify(arrivals)
-    made_ids = itertools.count(10**15)
+    ids = itertools.count(10**15)
+    newcomers = itertools.count(-1, -1)  # people who are not here yet
+    events = [(made.at, next(ids), made) for made in first_portraits]
+    # Each stream's first arrival half a gap from now: on average, as many as it brings.
+    events += [(stream.every_seconds / 2, next(ids), stream) for stream in streams if stream.every_seconds > 0]
+    heapq.heapify(events)
     free = list(free_at)
     heapq.heapify(free)
-    picked_in_class = set(running_classes)
-    starts: dict[tuple[str, int], PlayedStart] = {}
+    starts: dict[tuple[str, int], float | None] = {}
     left = sum(1 for job in waiting if job.key is not None)
     known = True
-    for _ in range(MOST_PICKS):
+    for _ in range(MOST_PICKS + 5 * len(waiting)):
         if not left or not free:
             break
         now = heapq.heappop(free)
-        while arrivals and arrivals[0][0] <= now:
-            made = heapq.heappop(arrivals)[2]
-            for _ in range(made.count):
-                queue.add(PlayedJob(None, made.user_id, 1, made.at, next(made_ids), made.seconds))
+        while events and events[0][0] <= now:
+            at, _, event = heapq.heappop(events)
+            if isinstance(event, FirstPortraits):
+                for _ in range(event.count):
+                    queue.add(PlayedJob(None, event.user_id, QUEUE_CLASS_FIRST_PORTRAITS, at, next(ids), event.seconds))
+            else:
+                person = next(newcomers)
+                if event.queue_class != QUEUE_CLASS_TRAINING:
+                    # Someone whose first portraits came lately asks for more: served just now.
+                    queue.last_served[person] = (1, at, next(queue.picks))
+                queue.add(PlayedJob(None, person, event.queue_class, at, next(ids), event.seconds,
+                                    event.first_portraits, event.first_portrait_seconds))
+                heapq.heappush(events, (at + event.every_seconds, next(ids), event))
         job = queue.pick(now)
         if job is None:
-            if not arrivals:
+            if not events:
                 break
-            # Idle until the next training finishes, then the pick-up.
-            heapq.heappush(free, arrivals[0][0] + pickup)
+            # Idle until the next job comes, then the pick-up.
+            heapq.heappush(free, events[0][0] + pickup)
             continue
-        returning = (job.queue_class, job.user_id) in picked_in_class
-        picked_in_class.add((job.queue_class, job.user_id))
         if job.key is not None:
-            starts[job.key] = PlayedStart(now if known else None, returning)
+            starts[job.key] = now if known else None
             left -= 1
         if job.seconds is None:
             known = False
@@ -136,6 +156,6 @@ def fair_queue_played_forward(
             continue
         heapq.heappush(free, now + job.seconds + pickup)
         if job.first_portraits:
-            heapq.heappush(arrivals, (now + job.seconds, next(made_ids), FirstPortraits(
+            heapq.heappush(events, (now + job.seconds, next(ids), FirstPortraits(
                 now + job.seconds, job.user_id, job.first_portraits, job.first_portrait_seconds)))
     return starts
