@@ -359,15 +359,15 @@ def job_ids_as_shown(avatar_id: int) -> list[tuple[str, int]]:
 
 
 def estimate_basis() -> str:
-    """What the waits shown now are told from: workers, pick-up, durations, arriving load."""
+    """What the waits shown now are told from: workers, pick-up, durations, arrivals."""
     from avatars.gpu import estimates
 
     typical = estimates.job_kind_typical_seconds()
     workers = estimates.gpu_workers_alive()
     pickup = estimates.gpu_pickup_seconds()
-    load = estimates.gpu_load_arriving(typical=typical, workers=workers, pickup=pickup)
+    streams = estimates.gpu_arrival_streams(typical=typical)
     return (f"{workers} workers, pick-up {pickup:.2f} s, typical " + ", ".join(f"{k} {v:.2f}" for k, v in typical.items())
-            + " s; arriving load by class " + ", ".join(f"{v:.2f}" for v in load.values()))
+            + " s; arriving: " + ", ".join(f"class {s.queue_class} every {s.every_seconds:.2f} s" for s in streams))
 
 
 def simulate(args, customers, clusters, env, log_dir, hour) -> Figures:
