@@ -175,6 +175,9 @@ def main() -> int:
         # The sweep's grace for a waiting job with no task is two minutes of real time; in a
         # compressed hour, a few seconds.
         "LIKENESS_QUEUED_TASK_GRACE_SECONDS": str(max(5, round(120 / args.compress))),
+        # The estimates' ten minutes of arrivals, compressed like the hour: uncompressed, the
+        # window would span the whole launch and never see its wave end.
+        "LIKENESS_ARRIVALS_WINDOW_SECONDS": str(600 / args.compress),
     }
     print(f"Launch: {args.customers} customers, {args.paid} paid avatars over a simulated hour "
           f"({hour:.0f} s real, x{args.compress:g}); {args.gpu_workers} GPU worker processes; training "

@@ -177,10 +177,9 @@ def gpu_pickup_seconds(*, now: datetime | None = None) -> float:
     return statistics.median(gaps) if gaps else 0.0
 
 
-# New arrivals are counted over this window to know how fast work of each class keeps coming.
-ARRIVALS_WINDOW_SECONDS = 600
-# Arrivals are never counted over less than this: the first few jobs of all are no rate yet.
-SHORTEST_ARRIVALS_SPAN_SECONDS = 10
+# Arrivals are never counted over less than this share of the window: the first few jobs of
+# all are no rate yet.
+SHORTEST_ARRIVALS_SPAN = 1 / 60
 QUEUE_CLASS_OF_KIND = {TRAINING_KIND: QUEUE_CLASS_TRAINING, RenderJob.Kind.INITIAL: QUEUE_CLASS_FIRST_PORTRAITS}
 
 
@@ -192,22 +191,22 @@ def arrivals_span_seconds(*, now: datetime) -> float:
     """The time the window's arrivals came in: the whole window, or since the first job ever
     queued when that is more recent (a site just opened, or a launch: counted over the full
     window, the first minutes' arrivals would read as a trickle)."""
-    since = now - timedelta(seconds=ARRIVALS_WINDOW_SECONDS)
+    since = now - timedelta(seconds=settings.LIKENESS_ARRIVALS_WINDOW_SECONDS)
     firsts = [model.objects.order_by("queued_at").values_list("queued_at", flat=True).first() for model in JOB_TABLES.values()]
     first = min((at for at in firsts if at is not None), default=None)
     if first is None or first <= since:
-        return float(ARRIVALS_WINDOW_SECONDS)
-    return max(SHORTEST_ARRIVALS_SPAN_SECONDS, (now - first).total_seconds())
+        return float(settings.LIKENESS_ARRIVALS_WINDOW_SECONDS)
+    return max(SHORTEST_ARRIVALS_SPAN * settings.LIKENESS_ARRIVALS_WINDOW_SECONDS, (now - first).total_seconds())
 
 
 def gpu_arrival_streams(*, typical: dict[str, float], now: datetime | None = None) -> list[ArrivalStream]:
     """The new work that keeps coming, per kind, at the pace it came over the last
-    ARRIVALS_WINDOW_SECONDS: trainings (each with the first portraits trainings queued lately)
+    settings.LIKENESS_ARRIVALS_WINDOW_SECONDS: trainings (each with the first portraits trainings queued lately)
     and the work that adds to an avatar (re-rolls, "more like me", more styles). First portraits
     come from the trainings, so they have no stream of their own. A kind with no basis for its
     duration brings none."""
     now = now or timezone.now()
-    since = now - timedelta(seconds=ARRIVALS_WINDOW_SECONDS)
+    since = now - timedelta(seconds=settings.LIKENESS_ARRIVALS_WINDOW_SECONDS)
     span = arrivals_span_seconds(now=now)
     arrivals = {TRAINING_KIND: TrainingJob.objects.filter(queued_at__gte=since).count()}
     arrivals.update(
