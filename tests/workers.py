@@ -114,7 +114,8 @@ class QWorkers:
                 raise ValueError(f"A qcluster named {name} was started already")
             cluster = name.split("-")[0]
             process_env = {
-                **self.env, **{setting: str(value) for setting, value in self.settings.items()}, **(env or {}),
+                **self.env, **{setting: str(value) for setting, value in self.settings.items()},
+                **{variable: str(value) for variable, value in (env or {}).items()},
                 **({"Q_CLUSTER_NAME": cluster} if cluster != "default" else {}),
             }
             with open(self.log_path(name), "wb") as log:
