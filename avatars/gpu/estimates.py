@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Q
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from avatars.gpu.forward_play import ArrivalStream, FirstPortraits, PlayedJob, fair_queue_played_forward
@@ -191,20 +191,24 @@ def arrivals_span_seconds(*, now: datetime) -> float:
     """The time the window's arrivals came in: the whole window, or since the first job ever
     queued when that is more recent (a site just opened, or a launch: counted over the full
     window, the first minutes' arrivals would read as a trickle)."""
-    since = now - timedelta(seconds=settings.LIKENESS_ARRIVALS_WINDOW_SECONDS)
-    firsts = [model.objects.order_by("queued_at").values_list("queued_at", flat=True).first() for model in JOB_TABLES.values()]
+    window = settings.LIKENESS_ARRIVALS_WINDOW_SECONDS
+    since = now - timedelta(seconds=window)
+    # Most often a job older than the window exists, and the scan stops at the first one.
+    if any(model.objects.filter(queued_at__lt=since).exists() for model in JOB_TABLES.values()):
+        return float(window)
+    firsts = [model.objects.aggregate(first=Min("queued_at"))["first"] for model in JOB_TABLES.values()]
     first = min((at for at in firsts if at is not None), default=None)
-    if first is None or first <= since:
-        return float(settings.LIKENESS_ARRIVALS_WINDOW_SECONDS)
-    return max(SHORTEST_ARRIVALS_SPAN * settings.LIKENESS_ARRIVALS_WINDOW_SECONDS, (now - first).total_seconds())
+    if first is None:
+        return float(window)
+    return max(SHORTEST_ARRIVALS_SPAN * window, (now - first).total_seconds())
 
 
 def gpu_arrival_streams(*, typical: dict[str, float], now: datetime | None = None) -> list[ArrivalStream]:
     """The new work that keeps coming, per kind, at the pace it came over the last
-    settings.LIKENESS_ARRIVALS_WINDOW_SECONDS: trainings (each with the first portraits trainings queued lately)
-    and the work that adds to an avatar (re-rolls, "more like me", more styles). First portraits
-    come from the trainings, so they have no stream of their own. A kind with no basis for its
-    duration brings none."""
+    LIKENESS_ARRIVALS_WINDOW_SECONDS: trainings (each queuing as many first portraits as
+    trainings did lately) and the work that adds to an avatar (re-rolls, "more like me", more
+    styles). First portraits come from the trainings, so they have no stream of their own. A
+    kind with no basis for its duration brings none."""
     now = now or timezone.now()
     since = now - timedelta(seconds=settings.LIKENESS_ARRIVALS_WINDOW_SECONDS)
     span = arrivals_span_seconds(now=now)
