@@ -65,7 +65,7 @@ OUTVOTED_BY_THE_SET = gettext_lazy(
     "Only upload photos of the person the avatar is of."
 )
 
-# The `what` figure of "not_an_image" and "unreadable" (the engine's WHAT_CODES).
+# The `what` figure of "not_an_image" and "unreadable" (avatars.engine.photo_files.WHAT_CODES).
 WHAT = {
     "pdf": gettext_lazy("it is a PDF document"),
     "web_page": gettext_lazy("it is a web page or a drawing"),

@@ -72,8 +72,11 @@ def reference_usage(*, upsample: int = 1) -> Embedder:
     import dlib
 
     from avatars.engine import faces
+    from avatars.engine.weights import licensed_weights
 
-    detector, predictor, recognizer = faces._Models.get()
+    detector, predictor, _ = faces._Models.get()
+    # The reference is dlib's own network; the product runs its torch port (identity_network).
+    recognizer = dlib.face_recognition_model_v1(licensed_weights("face_recognition_models", faces.IDENTITY_MODEL))
 
     def embed(image: Image.Image) -> np.ndarray | None:
         pixels = np.asarray(image.convert("RGB"))

@@ -45,7 +45,8 @@ import django  # noqa: E402  (the project root has to be on the path first)
 django.setup()
 
 from avatars.engine.faces import aligned_face_crop  # noqa: E402
-from avatars.engine.intake import KnownPhoto, check_photo, identity_centroid  # noqa: E402
+from avatars.engine.intake import KnownPhoto, check_photo  # noqa: E402
+from avatars.engine.photo_sets import identity_centroid  # noqa: E402
 from avatars.engine.pipeline import get_engine  # noqa: E402
 from avatars.engine.rendering import (  # noqa: E402
     is_more_like,

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the tests need (Python packages, Debian's Chromium and gettext), makes sure
 # PostgreSQL and Redis are up, checks the import contracts and the lint rules, then runs
-# the suite twice: on SQLite (the embedded default) and on PostgreSQL with Redis (the
-# scale path). Extra arguments go to pytest.
+# the suite twice, side by side: on SQLite (the embedded default) and on PostgreSQL with Redis
+# (the scale path). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh "[test]"
@@ -36,18 +36,32 @@ echo "== Structure and style: import-linter's contracts (pyproject.toml), ruff =
 "${LIKENESS_VENV:-.venv}/bin/ruff" check .
 
 mkdir -p test-artifacts
-# Both passes always run, so one database's failure doesn't hide the other's.
+# The two passes run at once, each in its own process on its own database: most of a pass is
+# one CPU-bound process (Django, the tiny engines) or waiting on a browser or a worker, so on
+# two cores the pair takes little longer than the longer pass alone. Each line of output says
+# which pass wrote it. Both passes always run to the end, so one database's failure doesn't
+# hide the other's.
+run_pass() {
+  local label="$1"; shift
+  "$@" 2>&1 | sed -u "s/^/[$label] /"
+  return "${PIPESTATUS[0]}"
+}
+echo "== Likeness tests on SQLite (embedded default) and on PostgreSQL + Redis (scale path), side by side =="
+run_pass sqlite env -u DATABASE_URL -u REDIS_URL "$PY" -m pytest "$@" &
+sqlite_pid=$!
+# tests/engine never touches a database, and the tests marked engine_end_to_end run the tiny
+# engines through whole builds whose database work the job tests cover on both databases: the
+# SQLite pass runs them once.
+run_pass postgres env \
+  DATABASE_URL="${LIKENESS_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/likeness}" \
+  REDIS_URL="${LIKENESS_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}" \
+  "$PY" -m pytest --ignore=tests/engine -m "not engine_end_to_end" "$@" &
+postgres_pid=$!
 sqlite_status=0
-echo "== Likeness tests on SQLite (embedded default) =="
-env -u DATABASE_URL -u REDIS_URL "$PY" -m pytest "$@" || sqlite_status=$?
-
 postgres_status=0
-echo "== Likeness tests on PostgreSQL + Redis (scale path) =="
-# tests/engine never touches a database: its one run above covers it.
-DATABASE_URL="${LIKENESS_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/likeness}" \
-REDIS_URL="${LIKENESS_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}" \
-  "$PY" -m pytest --ignore=tests/engine "$@" || postgres_status=$?
-# Exit 5 means the arguments picked only engine tests, which the first pass ran.
+wait "$sqlite_pid" || sqlite_status=$?
+wait "$postgres_pid" || postgres_status=$?
+# Exit 5 means the arguments picked only tests that the first pass runs alone.
 [ "$postgres_status" -eq 5 ] && postgres_status=0
 
 echo "== SQLite pass exit $sqlite_status, PostgreSQL pass exit $postgres_status =="

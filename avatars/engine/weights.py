@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 from pathlib import Path
 
 MODELS_LIST = Path(__file__).with_name("models.md")
+# Where files the engine derives from listed ones (converted weights) are kept: the XDG cache
+# folder, or LIKENESS_WEIGHTS_CACHE where the operator names another.
+CACHE_VARIABLE = "LIKENESS_WEIGHTS_CACHE"
 
 
 class UnlicensedWeightsError(RuntimeError):
@@ -31,13 +35,17 @@ def commercial_use_by_file() -> dict[str, bool]:
     return listed
 
 
-def licensed_weights(package: str, name: str) -> str:
-    """The path of the weights file `name` shipped inside `package`, once models.md allows it."""
+def _require_commercial_use(name: str) -> None:
     allowed = commercial_use_by_file().get(name)
     if allowed is None:
         raise UnlicensedWeightsError(f"{name} is not on {MODELS_LIST.name}: list it with its licence before loading it.")
     if not allowed:
         raise UnlicensedWeightsError(f"{name}'s licence excludes commercial use ({MODELS_LIST.name}): it may not load.")
+
+
+def licensed_weights(package: str, name: str) -> str:
+    """The path of the weights file `name` shipped inside `package`, once models.md allows it."""
+    _require_commercial_use(name)
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError(f"{package} is not installed: the engine needs its {name}.")
@@ -48,3 +56,11 @@ def licensed_weights(package: str, name: str) -> str:
         if path.is_file():
             return str(path)
     raise RuntimeError(f"The model file {name} is missing from {package}.")
+
+
+def derived_weights_path(name: str) -> Path:
+    """Where the engine keeps `name`, a weights file it derives from a listed one (models.md
+    lists the derived file too, with the licence of its source), once models.md allows it."""
+    _require_commercial_use(name)
+    folder = os.environ.get(CACHE_VARIABLE) or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "likeness"
+    return Path(folder) / name

@@ -34,7 +34,7 @@ def training_job_create_for_order(*, order) -> TrainingJob:
 
 
 def _choose_training_photos(avatar: Avatar) -> None:
-    from avatars.engine.intake import TrainingCandidate, choose_training_photos
+    from avatars.engine.photo_sets import TrainingCandidate, choose_training_photos
 
     accepted = list(avatar.photos.filter(status=Photo.Status.ACCEPTED))
     chosen = set(

@@ -209,7 +209,7 @@ def _photo_set_review_identity(avatar: Avatar) -> None:
 
     Run after every change to the set, under the avatar's row lock.
     """
-    from avatars.engine.intake import find_identity_outliers
+    from avatars.engine.photo_sets import find_identity_outliers
 
     candidates = list(
         avatar.photos.filter(embedding__isnull=False)

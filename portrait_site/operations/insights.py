@@ -14,14 +14,14 @@ from django.conf import settings
 from django.db.models import Avg, Count, Exists, Min, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from avatars.models import GpuJob, GpuUsage, RenderJob, TrainingJob
 from orders.models import Order, Refund
 from styles.models import StyleExample, StyleTemplate
 
-# Orders whose money came in, whatever happened to it afterwards.
 # The likeness bands of the distribution, in points out of 100: (label, low, high).
-LIKENESS_BANDS = [("under 50", 0, 50), ("50–60", 50, 60), ("60–70", 60, 70), ("70–80", 70, 80),
+LIKENESS_BANDS = [(_("under 50"), 0, 50), ("50–60", 50, 60), ("60–70", 60, 70), ("70–80", 70, 80),
                   ("80–90", 80, 90), ("90+", 90, 101)]
 RENDER_KINDS = [kind for kind in GpuUsage.Kind.values if kind != GpuUsage.Kind.TRAINING]
 

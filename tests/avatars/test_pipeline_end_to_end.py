@@ -12,7 +12,8 @@ from avatars.models import Avatar, Photo, Portrait, RenderJob
 from orders.services import order_create_for_avatar, order_fulfil
 from tests.factories import StyleTemplateFactory, UserFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.slow, pytest.mark.usefixtures("small_engine")]
+pytestmark = [pytest.mark.django_db, pytest.mark.slow, pytest.mark.engine_end_to_end,
+              pytest.mark.usefixtures("small_engine")]
 
 
 @pytest.fixture(autouse=True)

@@ -20,7 +20,7 @@ from PIL import Image
 from accounts.consent import photo_consent_give
 from avatars import services
 from avatars.engine.faces import likeness_score
-from avatars.engine.intake import TrainingCandidate, choose_training_photos, identity_centroid
+from avatars.engine.photo_sets import TrainingCandidate, choose_training_photos, identity_centroid
 from avatars.models import Photo
 from tests.factories import UserFactory
 

@@ -16,7 +16,8 @@ from orders.models import Order, Refund
 from orders.services import order_create_for_avatar, order_fulfil
 from tests.factories import StyleTemplateFactory, UserFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.slow, pytest.mark.usefixtures("small_engine")]
+pytestmark = [pytest.mark.django_db, pytest.mark.slow, pytest.mark.engine_end_to_end,
+              pytest.mark.usefixtures("small_engine")]
 
 
 @pytest.fixture(autouse=True)

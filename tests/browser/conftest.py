@@ -31,7 +31,10 @@ from tests.workers import QWorkers, database_url, wait_until
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+# The test command runs the PostgreSQL pass beside the SQLite one: each keeps its own pictures.
+SCREENSHOTS = REPO / "test-artifacts" / (
+    "screenshots-postgresql" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "screenshots"
+)
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -86,3 +86,18 @@ def photos_of():
         return photos
 
     return load
+
+
+@pytest.fixture(scope="session")
+def verdicts():
+    """Verdicts of the shared photos, each checked once per test run (a check costs ~0.25 s)."""
+    from avatars.engine.intake import check_photo
+
+    cache = {}
+
+    def verdict_of(path):
+        if path not in cache:
+            cache[path] = check_photo(path.read_bytes())
+        return cache[path]
+
+    return verdict_of

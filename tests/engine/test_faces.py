@@ -6,7 +6,7 @@ from PIL import Image
 
 from avatars.engine import safety
 from avatars.engine.faces import crop_face, face_embedding, face_embeddings, likeness_score, yaw_degrees
-from avatars.engine.intake import identity_centroid
+from avatars.engine.photo_sets import identity_centroid
 from avatars.engine.safety import nudity_verdict
 
 

@@ -4,19 +4,21 @@ from pathlib import Path
 
 import pytest
 
-from avatars.engine import faces, safety, weights
+from avatars.engine import faces, identity_network, safety, weights
 from avatars.engine.weights import UnlicensedWeightsError, commercial_use_by_file, licensed_weights
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def opened(monkeypatch):
-    """Every weights file handed to dlib's and onnxruntime's loaders while the engine's face and
-    safety models load afresh: the loaders themselves are intercepted, so a model opened without
-    going through licensed_weights is seen too."""
+def opened(monkeypatch, tmp_path):
+    """Every weights file handed to dlib's, onnxruntime's and safetensors' loaders (and to the
+    reader of dlib's ResNet file) while the engine's face and safety models load afresh, the
+    converted identity network made anew in an empty cache: the loaders themselves are
+    intercepted, so a model opened without going through weights.py is seen too."""
     import dlib
     import onnxruntime
+    import safetensors.torch
 
     paths = []
 
@@ -29,6 +31,10 @@ def opened(monkeypatch):
     monkeypatch.setattr(dlib, "shape_predictor", recording(dlib.shape_predictor))
     monkeypatch.setattr(dlib, "face_recognition_model_v1", recording(dlib.face_recognition_model_v1))
     monkeypatch.setattr(onnxruntime, "InferenceSession", recording(onnxruntime.InferenceSession))
+    monkeypatch.setattr(safetensors.torch, "load_file", recording(safetensors.torch.load_file))
+    monkeypatch.setattr(identity_network, "converted_state_dict", recording(identity_network.converted_state_dict))
+    monkeypatch.setenv(weights.CACHE_VARIABLE, str(tmp_path))
+    monkeypatch.setattr(identity_network, "_network", None)
     monkeypatch.setattr(faces._Models, "_loaded", None)
     monkeypatch.setattr(safety._Detector, "_detector", None)
     return paths
@@ -37,9 +43,12 @@ def opened(monkeypatch):
 def test_every_weights_file_the_engine_opens_is_listed_and_free_for_commercial_use(opened):
     faces.load_models()
     safety.load_models()
+    identity_network._network = None
+    faces._Models._loaded = None
+    faces.load_models()  # the converted network, from the cache this time
 
     listed = commercial_use_by_file()
-    assert set(opened) >= {faces.LANDMARK_MODEL, faces.IDENTITY_MODEL, "320n.onnx"}
+    assert set(opened) >= {faces.LANDMARK_MODEL, faces.IDENTITY_MODEL, identity_network.CONVERTED_MODEL, "320n.onnx"}
     assert [name for name in opened if not listed.get(name)] == []
 
 

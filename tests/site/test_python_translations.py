@@ -10,7 +10,8 @@ from django.urls import reverse
 from django.utils import translation
 from rest_framework.test import APIClient
 
-from avatars.engine.intake import REASON_CODES, WHAT_CODES
+from avatars.engine.intake import REASON_CODES
+from avatars.engine.photo_files import WHAT_CODES
 from avatars.gpu.job_stages import STAGE_WITH_FIGURE_WORDS, STAGE_WORDS, job_stage_words
 from avatars.models import Avatar, Photo, TrainingJob
 from avatars.photo_verdicts import SENTENCES, WHAT, verdict_sentence
