@@ -14,12 +14,18 @@ worker is SIGKILLed mid-job at half time and replaced.
 It prints, each next to its goal:
   waits per kind of job (p50, p95), in simulated minutes;
   first work behind re-rolls: trainings or first portraits that waited while a re-roll started;
-  the estimate error: each number a poll showed against the wait that followed (p50, p90);
+  the estimate error: each number a poll showed against the wait that followed (p50, p90),
+    and signed (shown / real - 1) by kind of job, by jobs ahead and by the real wait;
   the poll's cost (ms in this process, and its database queries);
   errors; jobs run twice, lost, or not done; the killed worker's job.
 
     .venv/bin/python bench/launch.py --quick                    # about two minutes on 2 cores
     .venv/bin/python bench/launch.py --customers 3000 --paid 1000 --gpu-workers 8 --compress 30
+    .venv/bin/python bench/launch.py --customers 3000 --paid 1000 --templates 2 --gpu-workers 16 \
+        --compress 10 --training-minutes 0.33 --render-seconds 5 --deadline 560   # the size in ~9 min
+
+--show-basis prints, every 10 s, what the estimates are told from (workers, pick-up, typical
+durations, the arrivals they play forward).
 
 It creates a database of its own (--database-name, default likeness_launch) on --postgres and
 drops it at the end; everything it starts stops by itself (--deadline seconds at most).
