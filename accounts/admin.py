@@ -1,3 +1,5 @@
+"""The admin's accounts: people, their notices, deletion receipts and API tokens."""
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _

@@ -1,3 +1,5 @@
+"""What every page's header shows of the signed-in person: their unread notices, read only when shown."""
+
 from accounts.notices import notices_take_unread
 
 

@@ -1,3 +1,5 @@
+"""The accounts pages' forms: sign-up and sign-in (wrong passwords counted), password reset, terms, photo consent and deletions."""
+
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm, UserCreationForm

@@ -20,13 +20,11 @@ from accounts.receipt_files import receipt_file_name, receipt_text
 from accounts.selectors import receipt_get
 from accounts.terms import terms_accept, terms_accepted, terms_figures, terms_version
 from accounts.verification import (
-    EmailVerificationLinkInvalid,
-    EmailVerificationLinkNotYours,
-    EmailVerificationResendLimited,
     email_verification_resend,
     email_verify,
 )
 from avatars.selectors import avatar_get_for_user
+from portrait_site.core.pages import refusals_back_to
 from portrait_site.core.rate_limits import archive_build_refused, archives_limited_message
 from portrait_site.privacy.export import user_data_export_response
 
@@ -90,12 +88,8 @@ def photo_consent(request, public_id):
 
 @require_GET
 def verify_email(request, token):
-    try:
-        verified = email_verify(token=token, visitor=request.user)
-    except EmailVerificationLinkNotYours as refusal:
-        return render(request, "accounts/verify_email_done.html", {"not_yours": refusal.message}, status=403)
-    except EmailVerificationLinkInvalid as refusal:
-        return render(request, "accounts/verify_email_done.html", {"refusal": refusal.message}, status=400)
+    # A link that does not work, or is someone else's, is its refusal's own page.
+    verified = email_verify(token=token, visitor=request.user)
     if verified.sign_in:
         login(request, verified.user, backend="django.contrib.auth.backends.ModelBackend")
     elif request.user.is_authenticated:
@@ -106,17 +100,19 @@ def verify_email(request, token):
     })
 
 
+def _verify_email_needed_url(request) -> str:
+    return url_with_next("accounts:verify_email_needed", _safe_next(request, reverse("avatars:home")))
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
+@refusals_back_to(_verify_email_needed_url)
 def verify_email_needed(request):
     next_url = _safe_next(request, reverse("avatars:home"))
     if request.method == "POST":
-        try:
-            email_verification_resend(user=request.user)
-            messages.success(request, _("A new link is on its way to %(email)s.") % {"email": request.user.email})
-        except EmailVerificationResendLimited as refusal:
-            messages.error(request, refusal.message)
-        return redirect(url_with_next("accounts:verify_email_needed", next_url))
+        email_verification_resend(user=request.user)
+        messages.success(request, _("A new link is on its way to %(email)s.") % {"email": request.user.email})
+        return redirect(_verify_email_needed_url(request))
     return render(request, "accounts/verify_email_needed.html", {
         "next": next_url, "hours": settings.LIKENESS_EMAIL_VERIFICATION_MAX_AGE_HOURS,
     })

@@ -1,3 +1,5 @@
+"""The accounts tables: people, notices, deletion receipts, terms accepted, photo consents, email confirmations, API tokens."""
+
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _

@@ -88,10 +88,17 @@ def auth_rate_limit_hit(*, request, scope: str) -> bool:
 class SignInRefused(ApplicationError):
     code = "throttled"
     http_status = 429
+    page_template = "accounts/rate_limited.html"
 
     def __init__(self, message: str, *, retry_after: int):
         super().__init__(message)
         self.retry_after = retry_after
+
+    def page_context(self) -> dict:
+        return {"scope": "login", "message": self.message}
+
+    def response_headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 # Wrong passwords against one account, counted per address and for the account as a whole. Only

@@ -1,3 +1,5 @@
+"""The accounts pages' URLs: sign-up, sign-in, password reset, email verification, terms, consent and My data."""
+
 from django.contrib.auth import views as auth_views
 from django.urls import path
 

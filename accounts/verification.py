@@ -32,11 +32,19 @@ class EmailNotVerified(ApplicationError):
 class EmailVerificationLinkInvalid(ApplicationError):
     code = "verification_link_invalid"
     http_status = 400
+    page_template = "accounts/verify_email_done.html"
+
+    def page_context(self) -> dict:
+        return {"refusal": self.message}
 
 
 class EmailVerificationLinkNotYours(ApplicationError):
     code = "verification_link_not_yours"
     http_status = 403
+    page_template = "accounts/verify_email_done.html"
+
+    def page_context(self) -> dict:
+        return {"not_yours": self.message}
 
 
 class EmailVerificationResendLimited(ApplicationError):

@@ -1,3 +1,5 @@
+"""The accounts pages: sign-up, sign-in (the site's and the admin's), password reset, My data and its deletions, language and time zone."""
+
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import logout
@@ -23,7 +25,6 @@ from accounts.forms import (
 )
 from accounts.locale import (
     TIME_ZONE_COOKIE,
-    LocaleChoiceInvalid,
     language_cookie_set,
     language_supported,
     time_zones_available,
@@ -34,11 +35,12 @@ from accounts.locale import (
 )
 from accounts.receipts import receipt_lines
 from accounts.selectors import receipt_get
-from accounts.services import SignInRefused, account_sign_up, auth_rate_limit_hit, sign_in_check
+from accounts.services import account_sign_up, auth_rate_limit_hit, sign_in_check
 from accounts.terms import terms_version
 from accounts.tokens import api_token_revoke
 from avatars.selectors import avatar_get_for_user, portrait_get_for_user
 from avatars.services import avatar_delete_with_receipt, portrait_delete_with_receipt
+from portrait_site.core.pages import refusals_back_to
 from portrait_site.privacy.deletion import user_delete_everything
 from portrait_site.privacy.my_data import my_data_for_user
 
@@ -96,10 +98,7 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def post(self, request, *args, **kwargs):
-        try:
-            sign_in_check(request=request, account=request.POST.get("username", ""))
-        except SignInRefused as refusal:
-            return sign_in_refused(request, refusal)
+        sign_in_check(request=request, account=request.POST.get("username", ""))
         return super().post(request, *args, **kwargs)
 
     def form_valid(self, form):
@@ -111,17 +110,8 @@ def admin_login(request):
     """The admin's sign-in page, on the same budget as the website's and the API's (its form,
     accounts.forms.AdminSignInForm, counts the wrong passwords)."""
     if request.method == "POST":
-        try:
-            sign_in_check(request=request, account=request.POST.get("username", ""))
-        except SignInRefused as refusal:
-            return sign_in_refused(request, refusal)
+        sign_in_check(request=request, account=request.POST.get("username", ""))
     return admin.site.login(request)
-
-
-def sign_in_refused(request, refusal: SignInRefused):
-    response = render(request, "accounts/rate_limited.html", {"scope": "login", "message": refusal.message}, status=429)
-    response["Retry-After"] = str(refusal.retry_after)
-    return response
 
 
 class PasswordResetView(RateLimitedPostMixin, auth_views.PasswordResetView):
@@ -241,17 +231,14 @@ def language_choose(request):
 
 @login_required
 @require_POST
+@refusals_back_to("accounts:my_data")
 def locale_preferences(request):
     """The account page's language and time zone: mail from the workers follows them."""
-    try:
-        user_locale_set(
-            user=request.user,
-            language=request.POST.get("language") or None,
-            time_zone=request.POST.get("time_zone") or None,
-        )
-    except LocaleChoiceInvalid as refusal:
-        messages.error(request, refusal.message)
-        return redirect("accounts:my_data")
+    user_locale_set(
+        user=request.user,
+        language=request.POST.get("language") or None,
+        time_zone=request.POST.get("time_zone") or None,
+    )
     messages.success(request, _("Saved: your language and time zone."))
     response = redirect("accounts:my_data")
     language_cookie_set(response, request.user.language)

@@ -1,3 +1,5 @@
+"""The admin's avatars, photos, GPU jobs, portraits and GPU usage, each a working view over the services."""
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers

@@ -1,3 +1,5 @@
+"""The avatars tables: avatars, photos, GPU jobs (training and render), portraits and GPU usage, with their private file paths."""
+
 import secrets
 import uuid
 

@@ -1,3 +1,5 @@
+"""The avatars pages' URLs: my avatars, an avatar's photos, styles, progress and portraits, and their files."""
+
 from django.urls import path
 
 from avatars import views

@@ -198,10 +198,15 @@ def _posted_template_ids(request) -> list[int]:
 
 @login_required
 @require_GET
-@progress_poll_response
+@progress_poll_response(
+    selectors.avatar_progress_version_for_request, before_building=selectors.avatar_progress_estimates_follow
+)
 def progress(request, public_id):
     avatar = selectors.avatar_get_for_user(user=request.user, public_id=public_id)
-    return JsonResponse(_progress_for_page(avatar))
+    progress = _progress_for_page(avatar)
+    response = JsonResponse(progress)
+    response.holds_seconds = selectors.avatar_progress_holds_seconds(progress=progress)
+    return response
 
 
 @login_required

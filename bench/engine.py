@@ -35,7 +35,8 @@ Z-Image Turbo's 8 steps).
 
 --full also prints MFU: the FLOPs of one training step (forward and backward at the chosen
 micro-batch, counted by torch.utils.flop_counter.FlopCounterMode), times the steps per
-second, over the card's dense bf16 peak (DENSE_BF16_PEAK_TFLOPS).
+second, over the card's dense bf16 peak (DENSE_BF16_PEAK_TFLOPS in engine_measures.py; the full-size
+models are built in engine_models.py).
 
     .venv/bin/python bench/engine.py [--family zimage] [--threads 1]
     .venv/bin/python bench/engine.py --full [--family zimage] [--steps 100] [--batch-size 4] [--no-gradient-checkpointing]
@@ -47,16 +48,12 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from avatars.engine.base_model import shipped_config  # noqa: E402
 from avatars.engine.families import FAMILIES, family  # noqa: E402
-from avatars.engine.families.flow_matching import QWEN3_4B_CONFIG, build_tiny_qwen_tokenizer  # noqa: E402
-from avatars.engine.families.sd15 import TRAINING_NOISE_SCHEDULE, build_tiny_clip_tokenizer  # noqa: E402
 from avatars.engine.pipeline import (  # noqa: E402  (the project root has to be on the path first)
     EngineSpec,
     clear_engine_cache,
@@ -66,16 +63,28 @@ from avatars.engine.pipeline import (  # noqa: E402  (the project root has to be
     resolve_dtype,
 )
 from avatars.engine.rendering import render  # noqa: E402
-from avatars.engine.scoring import portrait_scorer  # noqa: E402
 from avatars.engine.training import (  # noqa: E402
     BATCH_SIZE,
     RANK,
     TEXT_ENCODER_RANK,
-    LoraTrainer,
-    train_lora,
     training_samples_for,
 )
 from avatars.engine.validation import VALIDATION_SEEDS  # noqa: E402
+from bench.engine_measures import (  # noqa: E402
+    AVATAR_PHOTOS,
+    PROMPT,
+    STAGES,
+    dense_bf16_peak_flops,
+    measure_production_portraits,
+    projected_avatar_seconds,
+    synchronize,
+    synthetic_photos,
+    timed,
+    training_step_flops,
+    training_timing,
+    warmed_scorer,
+)
+from bench.engine_models import FULL_SIZE, import_diffusers  # noqa: E402
 
 GOAL_WARM_SPEEDUP = 10.0
 GOAL_AVATAR_SECONDS = 60.0
@@ -88,49 +97,11 @@ GOAL_PRODUCTION_PORTRAIT_SECONDS = 2.0
 # a purchase's first portraits take.
 PORTRAITS_PER_STYLE = 4
 STYLES_PER_PURCHASE = 3
-# The avatar the goal is about: 20 photos, the recipe's samples, validated every 400 samples
-# (EasyPhoto's 100 steps of 4).
-AVATAR_PHOTOS = 20
-AVATAR_VALIDATE_EVERY = 400
-PROMPT = "studio portrait photo of {identity}, soft window light, 85mm"
-STAGES = ("base", "face", "hires")
-# Dense (not sparse) bf16 tensor-core peaks from NVIDIA's data sheets, by a name's substring.
-DENSE_BF16_PEAK_TFLOPS = {"H200": 989.4, "H100 PCIe": 756.0, "H100": 989.4, "A100": 312.0, "L40S": 362.1}
 # Issue 27's goals for the transformer families on one H100.
 GOAL_FLOW_AVATAR_SECONDS = {"zimage": 8 * 60, "flux2_klein": 5 * 60}
 GOAL_FLOW_PEAK_GB = 40.0
 GOAL_MFU = 0.40
 GOAL_TURBO_PORTRAIT_SECONDS = 1.5
-
-
-def synthetic_photos(count: int, *, size: int, seed: int):
-    """Deterministic stand-ins for cropped selfies: the cost of training does not depend on
-    what the pixels show."""
-    import numpy as np
-    from PIL import Image
-
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:size, 0:size] / size
-    photos = []
-    for _ in range(count):
-        base = rng.uniform(40, 215, size=3)
-        tilt = rng.uniform(-60, 60, size=3)
-        pixels = base + tilt * (x[..., None] - y[..., None]) + rng.normal(0, 12, size=(size, size, 3))
-        photos.append(Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), mode="RGB"))
-    return photos
-
-
-def synchronize(engine) -> None:
-    import torch
-
-    if engine.device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
-def timed(function, *args, **kwargs):
-    started = time.perf_counter()
-    result = function(*args, **kwargs)
-    return result, time.perf_counter() - started
 
 
 def tiny_job(spec: EngineSpec, *, folder: Path, avatar: int, args) -> dict[str, float]:
@@ -148,132 +119,6 @@ def tiny_job(spec: EngineSpec, *, folder: Path, avatar: int, args) -> dict[str, 
         seed=avatar,
     )
     return {"acquire": acquire_seconds, **timing, "render": render_seconds}
-
-
-def training_timing(engine, photos, *, folder: Path, avatar: int, args, gradient_checkpointing=None) -> dict:
-    """One training of `args.steps` steps of `args.batch_size`, validated once at the end.
-
-    The steady time per step is taken between the end of the first step's last micro-batch
-    and the end of the last step's, both after torch.cuda.synchronize(): it leaves out the
-    setup, the first step's warm-up and the validation, which are reported apart.
-    """
-    import torch
-
-    on_gpu = engine.device.startswith("cuda")
-    samples = args.steps * args.batch_size
-    marks: dict[str, float] = {}
-
-    def record(samples_seen: int, total_samples: int, loss: float) -> None:
-        mark = {args.batch_size: "first step", total_samples: "last step"}.get(samples_seen)
-        if mark is not None and mark not in marks:
-            synchronize(engine)
-            marks[mark] = time.perf_counter()
-
-    if on_gpu:
-        torch.cuda.reset_peak_memory_stats(engine.device)
-    synchronize(engine)
-    trained, seconds = timed(
-        train_lora,
-        engine,
-        photos,
-        identity_token="sks",
-        subject_class="person",
-        output_path=folder / f"avatar-{avatar}-{gradient_checkpointing}.safetensors",
-        samples=samples,
-        batch_size=args.batch_size,
-        micro_batch_size=args.micro_batch_size,
-        rank=args.rank,
-        text_encoder_rank=args.text_encoder_rank,
-        validate_every=samples,
-        score=args.scorer,
-        seed=avatar,
-        gradient_checkpointing=gradient_checkpointing,
-        progress=record,
-    )
-    synchronize(engine)
-    if args.steps > 1:
-        step_seconds = (marks["last step"] - marks["first step"]) / (args.steps - 1)
-    else:
-        step_seconds = seconds - trained.validation_seconds
-    return {
-        "lora_path": trained.lora_path,
-        "micro_batch_size": trained.micro_batch_size,
-        "gradient_checkpointing": trained.gradient_checkpointing,
-        "train": seconds,
-        "setup": max(0.0, seconds - trained.validation_seconds - args.steps * step_seconds),
-        "step": step_seconds,
-        "sample": step_seconds / args.batch_size,
-        "validation": trained.validation_seconds,
-        "peak allocated": torch.cuda.max_memory_allocated(engine.device) / 1024**3 if on_gpu else float("nan"),
-        "peak reserved": torch.cuda.max_memory_reserved(engine.device) / 1024**3 if on_gpu else float("nan"),
-    }
-
-
-def projected_avatar_seconds(timing: dict, batch_size: int) -> float:
-    """A 20-photo avatar: the recipe's samples in steps of `batch_size`, a validation every
-    400 samples, the same setup."""
-    samples = training_samples_for(AVATAR_PHOTOS)
-    steps = -(-samples // batch_size)
-    validations = -(-steps * batch_size // AVATAR_VALIDATE_EVERY)
-    return timing["setup"] + steps * timing["step"] + validations * timing["validation"]
-
-
-def warmed_scorer():
-    """The real likeness scorer, its face and nudity models loaded before anything is timed."""
-    from PIL import Image
-
-    score = portrait_scorer([0.0] * 128)
-    score(Image.new("RGB", (64, 64)))
-    return score
-
-
-def centre_face(image):
-    """Where a half-body portrait's face sits: random weights draw none for a detector to find,
-    and the face pass costs the same wherever its box is."""
-    width, height = image.size
-    return round(width * 0.35), round(height * 0.2), round(width * 0.65), round(height * 0.5)
-
-
-def production_portrait(engine, lora_path: Path, *, steps: int, seed: int, fuse_lora: bool = True):
-    """The shape of a customer's portrait: 2 candidates at 512x640, scored, the face pass, the
-    high-resolution pass to the family's output size (1024 px for SD 1.5; shrunk on the tiny
-    engine like its render size)."""
-    return render(
-        engine,
-        lora_path=lora_path,
-        identity_token="sks",
-        subject_class="person",
-        prompt=PROMPT,
-        steps=steps,
-        width=512,
-        height=640,
-        candidates=2,
-        seed=seed,
-        # A real centroid's length: the scorer runs its safety check and face search in full.
-        score=portrait_scorer([0.01] * 128),
-        find_face=centre_face,
-        # The family's default: twice its native size (1024 px for SD 1.5).
-        output_long_side=0,
-        fuse_lora=fuse_lora,
-    )
-
-
-def measure_production_portraits(engine, lora_path: Path, *, steps: int, renders: int) -> dict:
-    """Median seconds of each stage and of the whole production-shaped portrait, fused and not."""
-    production_portrait(engine, lora_path, steps=2, seed=0)
-    timings = {name: [] for name in (*STAGES, "total", "total unfused")}
-    for seed in range(renders):
-        for fused in (True, False):
-            synchronize(engine)
-            result, seconds = timed(production_portrait, engine, lora_path, steps=steps, seed=seed, fuse_lora=fused)
-            if not fused:
-                timings["total unfused"].append(seconds)
-                continue
-            timings["total"].append(seconds)
-            for stage in result.stages:
-                timings[stage.stage].append(stage.seconds)
-    medians = {name: statistics.median(values) for name, values in timings.items()}
-    return {**medians, "steps": steps, "renders": renders, "size": "x".join(str(side) for side in result.image.size)}
 
 
 def print_production_portraits(figures: dict) -> None:
@@ -309,7 +154,7 @@ def bench_tiny(args) -> None:
 
     # A worker's first job also pays for importing diffusers and transformers; shown apart,
     # since a real checkpoint's load (tens of seconds) would dwarf it.
-    _, import_seconds = timed(_import_diffusers)
+    _, import_seconds = timed(import_diffusers)
     _, cold_seconds = timed(get_engine, spec)
     _, warm_seconds = timed(get_engine, spec)
     print(f"import diffusers (once)    {import_seconds * 1000:10.2f} ms")
@@ -338,139 +183,6 @@ def bench_tiny(args) -> None:
                 get_engine(spec), jobs[1]["lora_path"], steps=args.render_steps, renders=args.renders
             )
         )
-
-
-def _import_diffusers() -> None:
-    import diffusers  # noqa: F401
-    from diffusers import StableDiffusionImg2ImgPipeline, StableDiffusionPipeline  # noqa: F401
-    from transformers import CLIPTextModel  # noqa: F401
-
-
-def build_full_size_sd15_pipeline(device: str):
-    """Stable Diffusion 1.5's architecture (860M-parameter UNet, KL VAE, CLIP ViT-L/14 text
-    encoder) from its published configs (the engine's shipped ones), random weights, built
-    directly on `device`."""
-    import torch
-    from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
-
-    with torch.device(device):
-        unet = UNet2DConditionModel.from_config(shipped_config("sd15", "unet"))
-        vae = AutoencoderKL.from_config(shipped_config("sd15", "vae"))
-        text_encoder = CLIPTextModel(CLIPTextConfig.from_dict(shipped_config("sd15", "text_encoder")))
-    return family("sd15").pipeline_from_modules(
-        unet=unet,
-        vae=vae,
-        text_encoders=[text_encoder],
-        # Any CLIP tokenizer will do for timing; the tiny engine's is built in no time.
-        tokenizer=build_tiny_clip_tokenizer(),
-        scheduler=DDPMScheduler(**TRAINING_NOISE_SCHEDULE),
-    )
-
-
-def build_full_size_sdxl_pipeline(device: str):
-    """SDXL base 1.0's architecture (2.6B-parameter UNet, KL VAE, CLIP ViT-L/14 and OpenCLIP
-    ViT-bigG/14 text encoders) from its published configs (the engine's shipped ones), random
-    weights, built directly on `device`."""
-    import torch
-    from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
-
-    with torch.device(device):
-        unet = UNet2DConditionModel.from_config(shipped_config("sdxl", "unet"))
-        vae = AutoencoderKL.from_config(shipped_config("sdxl", "vae"))
-        text_encoders = [
-            CLIPTextModel(CLIPTextConfig.from_dict(shipped_config("sdxl", "text_encoder"))),
-            CLIPTextModelWithProjection(CLIPTextConfig.from_dict(shipped_config("sdxl", "text_encoder_2"))),
-        ]
-    return family("sdxl").pipeline_from_modules(
-        unet=unet,
-        vae=vae,
-        text_encoders=text_encoders,
-        tokenizer=build_tiny_clip_tokenizer(),
-        scheduler=DDPMScheduler(**TRAINING_NOISE_SCHEDULE),
-    )
-
-
-def build_full_size_zimage_pipeline(device: str):
-    """Z-Image's architecture (6B transformer, FLUX.1's 16-channel VAE, Qwen3-4B) from configs
-    in code, random weights, built on `device`. The tokenizer is the tiny engine's (one token
-    per byte, inside the real vocabulary): for timing, a longer caption than the real one's."""
-    import torch
-    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, ZImageTransformer2DModel
-    from transformers import Qwen3Config, Qwen3Model
-
-    from avatars.engine.families.zimage import FULL_SIZE_VAE_CONFIG, SCHEDULER_CONFIG
-
-    with torch.device(device):
-        transformer = ZImageTransformer2DModel()
-        vae = AutoencoderKL(**FULL_SIZE_VAE_CONFIG)
-        text_encoder = Qwen3Model(Qwen3Config(**QWEN3_4B_CONFIG))
-    return family("zimage").pipeline_class()(
-        scheduler=FlowMatchEulerDiscreteScheduler(**SCHEDULER_CONFIG),
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=build_tiny_qwen_tokenizer(),
-        transformer=transformer,
-    )
-
-
-def build_full_size_flux2_klein_pipeline(device: str):
-    """FLUX.2 klein 4B's architecture (4B transformer, its 32-channel VAE, Qwen3-4B) from
-    configs in code, random weights, built on `device`."""
-    import torch
-    from diffusers import AutoencoderKLFlux2, FlowMatchEulerDiscreteScheduler, Flux2Transformer2DModel
-    from transformers import Qwen3Config, Qwen3ForCausalLM
-
-    from avatars.engine.families.flux2_klein import FULL_SIZE_TRANSFORMER_CONFIG, SCHEDULER_CONFIG
-
-    with torch.device(device):
-        transformer = Flux2Transformer2DModel(**FULL_SIZE_TRANSFORMER_CONFIG)
-        vae = AutoencoderKLFlux2()
-        text_encoder = Qwen3ForCausalLM(Qwen3Config(**QWEN3_4B_CONFIG))
-    return family("flux2_klein").pipeline_class()(
-        scheduler=FlowMatchEulerDiscreteScheduler(**SCHEDULER_CONFIG),
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=build_tiny_qwen_tokenizer(),
-        transformer=transformer,
-    )
-
-
-FULL_SIZE = {
-    # family: (builder, resolution, name)
-    "sd15": (build_full_size_sd15_pipeline, 512, "SD 1.5"),
-    "sdxl": (build_full_size_sdxl_pipeline, 1024, "SDXL"),
-    "zimage": (build_full_size_zimage_pipeline, 1024, "Z-Image"),
-    "flux2_klein": (build_full_size_flux2_klein_pipeline, 1024, "FLUX.2 klein 4B"),
-}
-
-
-def training_step_flops(engine, photos, *, batch_size: int, micro_batch_size: int) -> int:
-    """The FLOPs of one optimizer step (forward and backward of the denoiser with its LoRA), as
-    torch.utils.flop_counter counts them."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    trainer = LoraTrainer(
-        engine, photos[:batch_size], caption="a photo of sks person", identity=("sks", "person"),
-        batch_size=batch_size, micro_batch_size=micro_batch_size,
-    )
-    with engine.lock:
-        try:
-            trainer.prepare()
-            batch = trainer.draw_batch()
-            with FlopCounterMode(display=False) as counter:
-                trainer.take_step(1, batch, micro_batch_size)
-            return counter.get_total_flops()
-        finally:
-            trainer.release()
-
-
-def dense_bf16_peak_flops(device_name: str) -> float | None:
-    for name, tflops in DENSE_BF16_PEAK_TFLOPS.items():
-        if name in device_name:
-            return tflops * 1e12
-    return None
 
 
 def bench_full(args) -> None:

@@ -129,7 +129,7 @@ def check_two_at_a_time(paths: list[Path]) -> float:
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    from avatars.engine.intake import KnownPhoto
+    from avatars.engine.duplicates import KnownPhoto
 
     # Spawned, like separate server processes: forking this one would copy its model threads mid-state.
     context = multiprocessing.get_context("spawn")
@@ -157,7 +157,8 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=20)
     arguments = parser.parse_args()
 
-    from avatars.engine.intake import KnownPhoto, check_photo, load_models
+    from avatars.engine.duplicates import KnownPhoto
+    from avatars.engine.intake import check_photo, load_models
 
     with tempfile.TemporaryDirectory(prefix="likeness-intake-bench-") as folder:
         started = time.perf_counter()

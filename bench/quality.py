@@ -44,16 +44,13 @@ import django  # noqa: E402  (the project root has to be on the path first)
 
 django.setup()
 
-from avatars.engine.faces import aligned_face_crop  # noqa: E402
-from avatars.engine.intake import KnownPhoto, check_photo  # noqa: E402
+from avatars.engine.duplicates import KnownPhoto  # noqa: E402
+from avatars.engine.face_crops import aligned_face_crop  # noqa: E402
+from avatars.engine.intake import check_photo  # noqa: E402
+from avatars.engine.more_like_me import is_more_like, more_like_me_parameters  # noqa: E402
 from avatars.engine.photo_sets import identity_centroid  # noqa: E402
 from avatars.engine.pipeline import get_engine  # noqa: E402
-from avatars.engine.rendering import (  # noqa: E402
-    is_more_like,
-    more_like_me_parameters,
-    render,
-    render_arguments,
-)
+from avatars.engine.rendering import render, render_arguments  # noqa: E402
 from avatars.engine.scoring import largest_face_finder, portrait_scorer  # noqa: E402
 from avatars.engine.training import train_lora  # noqa: E402
 from avatars.gpu.engine_config import engine_spec  # noqa: E402

@@ -1,3 +1,5 @@
+"""The admin's orders, Stripe events and refunds, with the operator's refund that asks a reason for the customer."""
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages

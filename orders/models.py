@@ -1,3 +1,5 @@
+"""The orders tables: orders with their payment statuses, Stripe's events as received, refunds."""
+
 import uuid
 
 from django.conf import settings

@@ -1,3 +1,5 @@
+"""Reading orders and refunds: a person's own order, the one behind a Checkout or a refund, the stale and the unsent."""
+
 from datetime import datetime
 
 from django.db.models import QuerySet

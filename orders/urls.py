@@ -1,3 +1,5 @@
+"""The orders pages' URLs: checkout, an order's page and its status, local test payment, Stripe's webhook."""
+
 from django.urls import path
 
 from orders import views, webhooks

@@ -1,3 +1,5 @@
+"""The orders pages: starting Checkout, an order's page and status, and the local test mode's payment."""
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse

@@ -1,3 +1,5 @@
+"""The API's URLs under /api/v1/: each app's, gathered (the schema and its docs are in portrait_site.urls)."""
+
 from django.urls import include, path
 
 app_name = "api"

@@ -1,3 +1,5 @@
+"""What every page's template is given about the site: the tiny engine, the local test payments, the price."""
+
 from django.conf import settings
 
 

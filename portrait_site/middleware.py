@@ -1,3 +1,5 @@
+"""The site's own middleware: security headers, the person's language and time zone, and the request body limit."""
+
 import tempfile
 import zoneinfo
 

@@ -1,3 +1,5 @@
+"""The site's URLs: each app's pages, the admin and its dashboard, the API, health and metrics."""
+
 from django.contrib import admin
 from django.templatetags.static import static
 from django.urls import include, path

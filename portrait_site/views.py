@@ -1,3 +1,5 @@
+"""The site's own pages: the landing page, the health check, the bad-request page and the API's index."""
+
 from django.conf import settings
 from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFilesSent
 from django.http import HttpResponse, JsonResponse

@@ -1,3 +1,5 @@
+"""The site as a WSGI application (gunicorn's entry point)."""
+
 import os
 
 from django.core.wsgi import get_wsgi_application

@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The folder holds the database, the private media and logs with mailed sign-in links (console
-# email): readable by this user alone, as the site's own files are (settings.py's umask).
+# email): readable by this user alone, as the site's own files are (the settings' umask, portrait_site/settings/base.py).
 VAR="${LIKENESS_VAR_DIR:-var}"
 export LIKENESS_VAR_DIR="$VAR"
 mkdir -p "$VAR" && chmod 700 "$VAR"
@@ -24,7 +24,7 @@ touch "$VAR/install.log" "$VAR/workers.log" "$VAR/server.log" && chmod 600 "$VAR
 PY="${LIKENESS_VENV:-.venv}/bin/python"
 ADDR="${LIKENESS_ADDR:-127.0.0.1:8000}"
 # A secret key of this install's own, made on the first start and kept: the built-in one is public
-# (settings.py refuses it without DEBUG). One set in the environment or in .env wins.
+# (the settings refuse it without DEBUG). One set in the environment or in .env wins.
 if [ ! -s "$VAR/secret-key" ]; then
   (umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(50))' >"$VAR/secret-key.new")
   mv "$VAR/secret-key.new" "$VAR/secret-key"

@@ -1,3 +1,5 @@
+"""The template requests page's form: a proposed style's title, description and reference image."""
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 

@@ -1,3 +1,5 @@
+"""The styles tables: style templates with their words per language and family, example results, template requests and votes."""
+
 import uuid
 
 from django.conf import settings

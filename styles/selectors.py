@@ -1,12 +1,16 @@
+"""Reading styles: the published gallery and its version, a visible template, and the ranked template requests, cached."""
+
 import secrets
 from datetime import timedelta
 from typing import NamedTuple
 
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
+from django.db import connection
 from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Value
 from django.utils import timezone
 
+from accounts.models import Notice
 from portrait_site.core.errors import object_get_or_not_found
 from styles.models import StyleTemplate, TemplateRequest, TemplateVote
 
@@ -158,3 +162,30 @@ def template_request_page_ranked(*, number, per_page: int, viewer=None) -> Page:
         )
     page.object_list = [RankedRequest(*row, has_voted=row[0] in voted) for row in rows]
     return page
+
+
+def _person_figures_sql() -> str:
+    notices, votes, templates = Notice._meta.db_table, TemplateVote._meta.db_table, StyleTemplate._meta.db_table
+    return (
+        f"SELECT (SELECT COUNT(*) FROM {notices} WHERE user_id = %s AND read_at IS NULL), "
+        f"(SELECT MAX(id) FROM {notices} WHERE user_id = %s), "
+        f"(SELECT COUNT(*) FROM {votes} WHERE user_id = %s), (SELECT MAX(id) FROM {votes} WHERE user_id = %s), "
+        f"(SELECT COUNT(*) FROM {templates} WHERE is_published = %s), "
+        f"(SELECT MAX(updated_at) FROM {templates} WHERE is_published = %s)"
+    )
+
+
+def template_request_page_version(request) -> str | None:
+    """The version of the request list as the signed-in person sees it (a kept page's key): the
+    ranking's version, and in one query their votes, their notices (the header says when one
+    waits) and the published styles (the shipped list links them). None while a notice waits: that
+    page shows it once, and is not kept."""
+    user = request.user
+    with connection.cursor() as cursor:
+        cursor.execute(_person_figures_sql(), [user.pk] * 4 + [True] * 2)
+        unread, *figures = cursor.fetchone()
+    if unread:
+        return None
+    # What the header shows of the person beside their notices: the verify banner, the language.
+    person = (user.email_verified_at, user.language, user.is_staff)
+    return f"{_request_list_version()}|{figures}|{person}"

@@ -1,3 +1,5 @@
+"""The styles pages' URLs: the gallery, a style's page and pictures, template requests and votes."""
+
 from django.urls import path
 
 from styles import views

@@ -1,3 +1,5 @@
+"""The styles pages: the gallery, a style's page and pictures, and template requests with their votes."""
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
@@ -8,8 +10,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from portrait_site.core.caching import cache_public_page
+from portrait_site.core.caching import cache_public_page, personal_page_kept
 from portrait_site.core.errors import ApplicationError
+from portrait_site.core.pages import refusals_back_to
 from styles.forms import TemplateRequestForm
 from styles.models import StyleTemplate, TemplateRequest
 from styles.selectors import (
@@ -17,11 +20,11 @@ from styles.selectors import (
     template_gallery_list,
     template_get_visible,
     template_request_page_ranked,
+    template_request_page_version,
     template_request_position,
 )
 from styles.services import (
     DuplicateTemplateRequest,
-    VoteRefused,
     template_request_create,
     template_request_vote_set,
     template_request_vote_toggle,
@@ -86,6 +89,7 @@ def _request_list_url(request_id: int) -> str:
     return f"{reverse('styles:requests')}{query}#request-{request_id}"
 
 
+@personal_page_kept(template_request_page_version)
 def request_list(request):
     form = TemplateRequestForm()
     duplicate = None
@@ -94,6 +98,8 @@ def request_list(request):
             return redirect_to_login(request.get_full_path())
         form = TemplateRequestForm(request.POST, request.FILES)
         if form.is_valid():
+            # A refused proposal re-renders the form, what was typed kept: a duplicate as the box
+            # that offers a vote for the request already there, any other refusal above the fields.
             try:
                 created = template_request_create(
                     author=request.user,
@@ -126,19 +132,16 @@ def request_list(request):
 
 @require_POST
 @login_required
+@refusals_back_to("styles:requests")
 def request_vote(request, request_id: int):
     get_object_or_404(TemplateRequest, pk=request_id)
     wanted = request.POST.get("voted")
-    try:
-        if wanted in ("1", "0"):
-            voted, vote_count = template_request_vote_set(
-                user=request.user, request_id=request_id, voted=wanted == "1"
-            )
-        else:
-            voted, vote_count = template_request_vote_toggle(user=request.user, request_id=request_id)
-    except VoteRefused as refusal:
-        messages.error(request, str(refusal))
-        return redirect("styles:requests")
+    if wanted in ("1", "0"):
+        voted, vote_count = template_request_vote_set(
+            user=request.user, request_id=request_id, voted=wanted == "1"
+        )
+    else:
+        voted, vote_count = template_request_vote_toggle(user=request.user, request_id=request_id)
     messages.success(request, _("Your vote is counted.") if voted else _("Your vote was taken back."))
     return redirect(_request_list_url(request_id))
 

@@ -1,3 +1,5 @@
+"""Fixtures every test gets: private media of its own, a fast password hasher, a fresh cache, the test faces, the small engine."""
+
 from pathlib import Path
 
 import pytest

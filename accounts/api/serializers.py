@@ -1,3 +1,5 @@
+"""The accounts API's shapes: a token request and its token, the signed-in person, deleting everything and its receipt."""
+
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from rest_framework import serializers

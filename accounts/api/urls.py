@@ -1,3 +1,5 @@
+"""The accounts API's URLs: tokens, the signed-in person, their terms, verification, export and photo consent."""
+
 from django.urls import path
 
 from accounts.api import legal_views, views

@@ -1,3 +1,5 @@
+"""Template filters every page may use: money as the reader's language writes it, and short file sizes."""
+
 from django import template
 
 from portrait_site.core.money import format_price

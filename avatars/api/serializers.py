@@ -1,3 +1,5 @@
+"""The avatars API's shapes: avatars with their readiness and engine, photos and their verdicts, render allowances, portraits and jobs."""
+
 from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field

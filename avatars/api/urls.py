@@ -1,3 +1,5 @@
+"""The avatars API's URLs: avatars, their photos, styles, renders, portraits and downloads."""
+
 from django.urls import path
 
 from avatars.api import views

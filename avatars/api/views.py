@@ -188,10 +188,14 @@ class AvatarProgressView(OwnedAvatarMixin, APIView):
         summary="Training and render jobs with queue position and ETA",
         responses=api_serializers.ProgressSerializer,
     )
-    @method_decorator(progress_poll_response)
+    @method_decorator(progress_poll_response(
+        selectors.avatar_progress_version_for_request, before_building=selectors.avatar_progress_estimates_follow
+    ))
     def get(self, request, public_id):
         progress = avatar_progress(avatar=self.get_avatar())
-        return Response(api_serializers.ProgressSerializer(progress).data)
+        response = Response(api_serializers.ProgressSerializer(progress).data)
+        response.holds_seconds = selectors.avatar_progress_holds_seconds(progress=progress)
+        return response
 
 
 class AvatarRenderMoreView(OwnedAvatarMixin, APIView):

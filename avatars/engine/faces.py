@@ -10,7 +10,9 @@ The pipeline is dlib's reference usage (face_recognition's defaults: the detecto
 picture, upsampled once for small pictures, landmarks in the detector's own rectangle, one
 chip) plus what bench/identity.py measured to help: detection on a reduced copy of a large
 photo, the chip cut from the full-size pixels, and the embedding averaged with the mirror
-image's (on LFW 99.13% -> 99.33% at 0.6, for a second pass of the network).
+image's (on LFW 99.13% -> 99.33% at 0.6, for a second pass of the network). The network
+sees only aligned 150 px chips, through embed_chips (one call for a face's chips); which
+chips a face gives and how their embeddings are averaged are face_chips' and embed_face's.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ Box = tuple[int, int, int, int]  # left, top, right, bottom
 # twice as large as well, as face_recognition's default upsampling does: a 250 px LFW
 # photo's ~90 px face is at the edge of what the window sees. (Enlarging it to 560 px
 # instead found fewer: 3 of bench/identity.py's 300 photos without a face, against 1.)
+# Upsampling LFW's photos twice instead lost 2 faces of 300; with those looked at once, 6 of
+# the 1,500 pairs were wrong at 0.6 rather than 10, but 9 at 0.59 and 0.61 and the same
+# ROC AUC (0.9998): where the errors fell, not a better ranking, so not kept.
 DETECTION_SHORT_SIDE = 560
 
 # dlib's own threshold: two embeddings closer than this are the same person.
@@ -177,9 +182,40 @@ def detect_faces(image: Image.Image, *, small: Image.Image | None = None) -> lis
     return faces
 
 
-def _chip_region(image: Image.Image, face: DetectedFace) -> tuple[np.ndarray, object]:
-    """The pixels the face's chip is cut from and the face's landmarks in them: dlib cuts the
-    same chip from this region as from the whole photo, without a copy of the whole photo."""
+@dataclass(frozen=True)
+class ChipView:
+    """One chip a face is embedded from: dlib's aligned chip moved by `shift` (fractions of the
+    chip's side, along its own axes: right, down), its side scaled by `scale`, mirrored or not."""
+
+    shift: tuple[float, float] = (0.0, 0.0)
+    scale: float = 1.0
+    mirrored: bool = False
+
+
+def with_mirrors(views: Sequence[ChipView]) -> tuple[ChipView, ...]:
+    """Each view and its mirror image: a set a photo and its mirrored copy embed alike from,
+    as long as every shift across has its opposite in the set too."""
+    return tuple(v for view in views for v in (view, ChipView(view.shift, view.scale, mirrored=True)))
+
+
+ONE_CHIP = (ChipView(),)
+MIRROR_AVERAGED = with_mirrors(ONE_CHIP)
+# The chips averaged into a face's embedding, one network pass each. On bench/identity.py's
+# 1,500 LFW pairs at 0.6: one chip 13 wrong, with its mirror image 10 (99.33%). More chips did
+# not help: the chip and its mirror image also scaled by 0.97 and 1.03 (6 passes) 9 wrong,
+# also shifted by 2% of the side each way (10 passes) 13, all 30 of shifts by 2% and 4%,
+# scales by 3% and 6% and turns by 3 degrees 11; every set's best threshold reached 99.40%
+# at most, its ROC AUC 0.9997-0.9998. Averaging shrinks distances a little (the best
+# threshold moves from 0.615 to 0.58-0.59), so more chips cost different-person pairs at
+# 0.6. The pairs still wrong are faces the 5 landmarks align badly (turned by 60 degrees,
+# looking down) and older grey-haired men alike to the network, which no chip changes.
+EMBEDDING_VIEWS = MIRROR_AVERAGED
+
+
+def _chip_region(image: Image.Image, face: DetectedFace, reach: float) -> tuple[np.ndarray, object]:
+    """The pixels the face's chips are cut from, `reach` times the aligned chip's side around
+    its centre, and the aligned chip's details in them: dlib cuts the same chip from this region
+    as from the whole photo, without a copy of the whole photo."""
     import dlib
 
     details = dlib.get_face_chip_details(face.shape, _CHIP_SIZE, _CHIP_PADDING)
@@ -188,14 +224,34 @@ def _chip_region(image: Image.Image, face: DetectedFace) -> tuple[np.ndarray, ob
     # The chip's square is turned by the face's roll: take the square around it, and a few
     # pixels more for dlib's sampling at its edge.
     turn = abs(math.cos(details.angle)) + abs(math.sin(details.angle))
-    half = max(rect.width(), rect.height()) / 2 * turn + 4
+    half = max(rect.width(), rect.height()) / 2 * turn * reach + 4
     pixels, (left, top) = _region(image, (centre_x - half, centre_y - half, centre_x + half, centre_y + half))
-    box = face.shape.rect
-    shape = dlib.full_object_detection(
-        dlib.rectangle(box.left() - left, box.top() - top, box.right() - left, box.bottom() - top),
-        dlib.points([dlib.point(point.x - left, point.y - top) for point in face.shape.parts()]),
-    )
-    return pixels, shape
+    moved = dlib.drectangle(rect.left() - left, rect.top() - top, rect.right() - left, rect.bottom() - top)
+    return pixels, dlib.chip_details(moved, dlib.chip_dims(_CHIP_SIZE, _CHIP_SIZE), details.angle)
+
+
+def face_chips(image: Image.Image, face: DetectedFace, views: Sequence[ChipView] = EMBEDDING_VIEWS) -> list[np.ndarray]:
+    """The face's 150 px RGB chips, one per view, cut from `image`'s full-size pixels as
+    dlib.get_face_chip cuts its aligned chip (25% padding), each moved, scaled or mirrored."""
+    import dlib
+
+    reach = max(view.scale + 2 * (abs(view.shift[0]) + abs(view.shift[1])) for view in views)
+    pixels, aligned = _chip_region(image, face, reach)
+    rect, angle = aligned.rect, aligned.angle
+    # drectangle's width() counts both edges; the chip spans right - left.
+    side = rect.right() - rect.left()
+    centre_x, centre_y = (rect.left() + rect.right()) / 2, (rect.top() + rect.bottom()) / 2
+    cos, sin = math.cos(angle), math.sin(angle)
+    chips = []
+    for view in views:
+        across, down = view.shift[0] * side, view.shift[1] * side
+        x, y = centre_x + cos * across - sin * down, centre_y + sin * across + cos * down
+        half = side * view.scale / 2
+        details = dlib.chip_details(dlib.drectangle(x - half, y - half, x + half, y + half),
+                                    dlib.chip_dims(_CHIP_SIZE, _CHIP_SIZE), angle)
+        chip = dlib.extract_image_chip(pixels, details)
+        chips.append(np.ascontiguousarray(chip[:, ::-1]) if view.mirrored else chip)
+    return chips
 
 
 def embed_chips(chips: Sequence[np.ndarray]) -> np.ndarray:
@@ -206,19 +262,15 @@ def embed_chips(chips: Sequence[np.ndarray]) -> np.ndarray:
     return identity_network.embed_chips(chips)
 
 
-def embed_face(image: Image.Image, face: DetectedFace, *, mirror_average: bool = True) -> np.ndarray:
-    """The 128-d identity embedding of one face found in `image`, read from the full-size pixels.
+def embed_face(image: Image.Image, face: DetectedFace, views: Sequence[ChipView] = EMBEDDING_VIEWS) -> np.ndarray:
+    """The 128-d identity embedding of one face found in `image`, read from the full-size pixels:
+    the mean of its chips' embeddings (EMBEDDING_VIEWS, one network pass each).
 
-    The mean of the embeddings of the face's chip and of its mirror image: the network does not
-    see a face and its mirror image as one (they embed 0.1-0.25 apart), and the mean is both more
-    accurate (bench/identity.py) and the same for a photo and its mirrored copy.
+    The network does not see a face and its mirror image as one (they embed 0.1-0.25 apart);
+    the mean is both more accurate (bench/identity.py) and the same for a photo and its
+    mirrored copy.
     """
-    import dlib
-
-    pixels, shape = _chip_region(image, face)
-    chip = dlib.get_face_chip(pixels, shape, _CHIP_SIZE, _CHIP_PADDING)
-    chips = [chip, np.ascontiguousarray(chip[:, ::-1])] if mirror_average else [chip]
-    return np.mean(embed_chips(chips), axis=0)
+    return embed_chips(face_chips(image, face, views)).mean(axis=0)
 
 
 # Where the 5 landmarks go in a face chip, as fractions of its side: the box dlib's detector
@@ -285,101 +337,3 @@ def yaw_degrees(landmarks: np.ndarray) -> float:
     position = float((nose - eye_a) @ across) / length_squared  # 0.5 when frontal
     offset_in_half_distances = abs(position - 0.5) * 2.0
     return math.degrees(math.atan(offset_in_half_distances / _NOSE_DEPTH_IN_HALF_EYE_DISTANCES))
-
-
-def crop_face(image: Image.Image, box: Sequence[int] | None, *, size: int, margin: float) -> Image.Image:
-    """A square crop centred on the face, `margin` face-widths added on each side, resized to `size`.
-
-    The square is shifted to stay inside the picture and shrunk to its shorter side if it
-    must be; without a box the crop is the picture's centre square.
-    """
-    width, height = image.size
-    if box is None:
-        side = min(width, height)
-        centre_x, centre_y = width / 2, height / 2
-    else:
-        left, top, right, bottom = box
-        side = max(right - left, bottom - top) * (1.0 + 2.0 * margin)
-        side = min(side, width, height)
-        centre_x, centre_y = (left + right) / 2, (top + bottom) / 2
-    left = min(max(0.0, centre_x - side / 2), width - side)
-    top = min(max(0.0, centre_y - side / 2), height - side)
-    crop_box = (round(left), round(top), round(left + side), round(top + side))
-    rgb = image if image.mode == "RGB" else image.convert("RGB")
-    return rgb.resize((size, size), Image.Resampling.LANCZOS, box=crop_box)
-
-
-# The roll read from the 5 landmarks is within 0.5 degrees of the true turn (the shared
-# photos turned by +-15 and 25 degrees); turning a photo by less than twice that corrects
-# nothing and only softens it with one more resampling.
-_MIN_ROLL_DEGREES = 1.0
-
-
-def aligned_face_crop(
-    image: Image.Image,
-    *,
-    size: int,
-    margin: float,
-    landmarks: np.ndarray | None = None,
-    box: Sequence[int] | None = None,
-) -> Image.Image:
-    """The square crop of `crop_face` (`margin` face-widths each side, resized to `size`),
-    turned so the eyes are level: the roll is the slope of the line through the two eye
-    centres of the 5 landmarks.
-
-    Without `landmarks` the face is detected: the one that overlaps `box` most (the face the
-    intake chose), or the largest when there is no box. When no face is found, or none
-    overlaps `box`, the crop is `crop_face`'s, unturned. The turned square is kept inside the
-    picture (shifted, then shrunk if it must be), so no blank corner enters the crop.
-    """
-    rgb = image if image.mode == "RGB" else image.convert("RGB")
-    if landmarks is None:
-        faces = detect_faces(rgb)
-
-        def overlap(face: DetectedFace) -> float:
-            if box is None:
-                return face.width * face.height
-            width = min(face.box[2], box[2]) - max(face.box[0], box[0])
-            height = min(face.box[3], box[3]) - max(face.box[1], box[1])
-            return max(0, width) * max(0, height)
-
-        face = max(faces, key=overlap, default=None)
-        if face is None or overlap(face) == 0:
-            return crop_face(rgb, box, size=size, margin=margin)
-        landmarks, box = face.landmarks, box if box is not None else face.box
-    elif box is None:
-        raise ValueError("aligned_face_crop needs the face's box with its landmarks")
-
-    eyes = sorted((landmarks[0:2].mean(axis=0), landmarks[2:4].mean(axis=0)), key=lambda centre: centre[0])
-    (left_x, left_y), (right_x, right_y) = eyes
-    roll = math.atan2(right_y - left_y, right_x - left_x)
-    if abs(math.degrees(roll)) < _MIN_ROLL_DEGREES:
-        return crop_face(rgb, box, size=size, margin=margin)
-
-    width, height = rgb.size
-    left, top, right, bottom = box
-    side = max(right - left, bottom - top) * (1.0 + 2.0 * margin)
-    # The turned square's upright bounding square: it is what must fit inside the picture.
-    spread = abs(math.cos(roll)) + abs(math.sin(roll))
-    side = min(side, min(width, height) / spread)
-    half_extent = side * spread / 2
-    centre_x = min(max(half_extent, (left + right) / 2), width - half_extent)
-    centre_y = min(max(half_extent, (top + bottom) / 2), height - half_extent)
-    # Scale first (Lanczos filters the downsizing), then turn at the final resolution, then
-    # cut the square out of the middle.
-    bounding_size = max(size, round(size * spread))
-    bounding = rgb.resize(
-        (bounding_size, bounding_size),
-        Image.Resampling.LANCZOS,
-        # Clamped: rounding can put a side a hair outside the picture.
-        box=(
-            max(0.0, centre_x - half_extent),
-            max(0.0, centre_y - half_extent),
-            min(width, centre_x + half_extent),
-            min(height, centre_y + half_extent),
-        ),
-    )
-    # PIL turns counter-clockwise on screen; the eye line slopes down by `roll` to the right.
-    turned = bounding.rotate(math.degrees(roll), resample=Image.Resampling.BICUBIC)
-    offset = (bounding_size - size) // 2
-    return turned.crop((offset, offset, offset + size, offset + size))

@@ -1,12 +1,11 @@
-"""Rendering portraits of an avatar: its LoRA on the loaded base model, best of N candidates,
-then the finishing passes.
+"""Rendering a portrait of an avatar: its LoRA on the base model, the best candidate, then the finishing passes.
 
 A template gives a prompt with an "{identity}" placeholder (replaced by
 "<token> <class>", e.g. "sks woman") and optionally a reference image, which turns the
 render into image-to-image: `strength` is how far the render may move away from the
 reference (1.0 ignores it; lower keeps more of its pose and light).
 
-Each render tries `candidates` seeds derived from `seed` in one batch, scores each finished
+Each render tries `candidates` seeds derived from `seed` in one batch (candidates.py), scores each finished
 picture with the caller's `score` (likeness to the person, None when no face is found) and
 keeps the best; when the best has no face or scores under `min_likeness`, it tries another
 batch, at most `max_rerolls` times. Scoring lives with the caller so the engine does not
@@ -17,7 +16,8 @@ The best candidate then goes through the passes of passes.py: the face pass (wit
 `hires_strength`), each kept only when it does not lower likeness. The result's `stages`
 say what each stage scored, its size and seconds, and whether it was kept. For the whole
 job the LoRA is fused into the UNet (`Engine.lora_fused`): the same picture, to within
-rounding, without the adapter's cost on every step.
+rounding, without the adapter's cost on every step. "More like me" moves the parameters
+(more_like_me.py).
 
 The tiny engine renders at most its own resolution: a 512x640 template becomes 48x64
 (aspect kept, sides multiples of 8), so tests and demos stay fast.
@@ -29,22 +29,23 @@ import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .beauty import beautify
+from .candidates import Candidate, best_candidate, candidate_seed, generate_candidates
 from .passes import (
     DEFAULT_FACE_STRENGTH,
     DEFAULT_HIRES_STRENGTH,
     FaceFinder,
-    LikenessVerdict,
+    PassOutcome,
     Redraw,
     Scorer,
     StageRecord,
     denoising_steps,
     face_pass,
     hires_pass,
-    likeness_verdict,
     size_multiple_of,
 )
 from .pipeline import Engine
@@ -53,11 +54,6 @@ if TYPE_CHECKING:
     from PIL import Image
 
 IDENTITY_PLACEHOLDER = "{identity}"
-SEED_MODULUS = 2**32
-# Candidate i's seed is seed + i * SEED_STRIDE: candidate 0 is `seed` itself, so re-rendering
-# the chosen seed with one candidate gives the chosen picture again.
-SEED_STRIDE = 1_000_003
-
 # The render() arguments that parameters record; the caller adds the engine, LoRA,
 # reference image and callbacks.
 RENDER_ARGUMENT_NAMES = (
@@ -82,17 +78,6 @@ RENDER_ARGUMENT_NAMES = (
     "fuse_lora",
 )
 
-# "More like me": each click moves these by a step toward the avatar, never past a bound.
-MORE_LIKE_ME_LORA_SCALE_STEP = 0.15
-MORE_LIKE_ME_LORA_SCALE_MAX = 1.4
-MORE_LIKE_ME_STRENGTH_STEP = 0.05
-MORE_LIKE_ME_STRENGTH_MAX = 0.9
-MORE_LIKE_ME_GUIDANCE_STEP = 0.5
-MORE_LIKE_ME_GUIDANCE_MIN = 4.0
-MORE_LIKE_ME_FACE_STRENGTH_STEP = 0.05
-MORE_LIKE_ME_FACE_STRENGTH_MAX = 0.6
-
-
 @dataclass(frozen=True)
 class RenderResult:
     """The finished portrait (what the customer downloads) and how it was made: `likeness`
@@ -104,13 +89,6 @@ class RenderResult:
     parameters: dict[str, Any]
     candidates_tried: int
     stages: tuple[StageRecord, ...] = ()
-
-
-@dataclass
-class _Candidate:
-    seed: int
-    image: "Image.Image"
-    likeness: float | None
 
 
 class _Progress:
@@ -150,10 +128,6 @@ def render_size(engine: Engine, width: int | None, height: int | None) -> tuple[
         width, height = width * shrink, height * shrink
     multiple = engine.model_family.size_multiple
     return size_multiple_of(width, multiple), size_multiple_of(height, multiple)
-
-
-def candidate_seed(seed: int, index: int) -> int:
-    return (seed + index * SEED_STRIDE) % SEED_MODULUS
 
 
 def render(
@@ -200,14 +174,23 @@ def render(
     width, height = render_size(engine, width, height)
     is_image_to_image = reference_image is not None
     rounds = 1 + (max_rerolls if score is not None else 0)
-    has_face_pass = find_face is not None and face_strength > 0
-    has_hires_pass = output_long_side is not None and hires_strength > 0
-    face_steps = denoising_steps(steps, face_strength) if has_face_pass else 0
-    hires_steps = denoising_steps(steps, hires_strength) if has_hires_pass else 0
-    step_counter = _Progress(progress, pass_steps=face_steps + hires_steps)
+    # Each finishing pass in order: its name in the parameters, the steps it plans (given back
+    # when it redraws nothing), and the pass with its own settings bound.
+    finishing_passes: list[tuple[str, int, Callable[..., PassOutcome]]] = []
+    if find_face is not None and face_strength > 0:
+        face_steps = denoising_steps(steps, face_strength)
+        finishing_passes.append(
+            ("face_pass", face_steps, partial(face_pass, strength=face_strength, find_face=find_face))
+        )
+    if output_long_side is not None:
+        hires_steps = denoising_steps(steps, hires_strength) if hires_strength > 0 else 0
+        finishing_passes.append(
+            ("hires_pass", hires_steps, partial(hires_pass, long_side=output_long_side, strength=hires_strength))
+        )
+    step_counter = _Progress(progress, pass_steps=sum(planned for _, planned, _ in finishing_passes))
     round_steps = min(int(steps * strength), steps) if is_image_to_image else steps
     is_fused = fuse_lora and lora_path is not None
-    tried: list[_Candidate] = []
+    tried: list[Candidate] = []
     stages: list[StageRecord] = []
     pass_details: dict[str, Any] = {}
 
@@ -220,7 +203,7 @@ def render(
             for round_index in range(rounds):
                 step_counter.base_total = round_steps * (round_index + 1)
                 seeds = [candidate_seed(seed, len(tried) + offset) for offset in range(candidates)]
-                images = _generate(
+                images = generate_candidates(
                     engine,
                     prompt=resolved_prompt,
                     negative_prompt=negative_prompt,
@@ -237,11 +220,11 @@ def render(
                 for candidate_seed_value, image in zip(seeds, images, strict=True):
                     finished = beautify(image, amount=beauty)
                     likeness = score(finished) if score is not None else None
-                    tried.append(_Candidate(seed=candidate_seed_value, image=finished, likeness=likeness))
-                best = _best(tried)
+                    tried.append(Candidate(seed=candidate_seed_value, image=finished, likeness=likeness))
+                best = best_candidate(tried)
                 if score is None or (best.likeness is not None and best.likeness >= min_likeness):
                     break
-            best = _best(tried)
+            best = best_candidate(tried)
             note = "not measured" if best.likeness is None else f"best of {len(tried)}"
             stages.append(StageRecord("base", True, best.likeness, width, height, time.perf_counter() - started, note))
 
@@ -255,36 +238,13 @@ def render(
                 on_step=step_counter.step if progress is not None else None,
             )
             image, likeness = best.image, best.likeness
-            if has_face_pass:
-                outcome = face_pass(
-                    engine,
-                    image,
-                    settings=settings,
-                    strength=face_strength,
-                    find_face=find_face,
-                    score=score,
-                    likeness_before=likeness,
-                )
+            for name, planned_steps, finishing_pass in finishing_passes:
+                outcome = finishing_pass(engine, image, settings=settings, score=score, likeness_before=likeness)
                 if not outcome.redrew:
-                    step_counter.skip(face_steps)
+                    step_counter.skip(planned_steps)
                 image, likeness = outcome.image, outcome.likeness
                 stages.append(outcome.record)
-                pass_details["face_pass"] = outcome.details
-            if output_long_side is not None:
-                outcome = hires_pass(
-                    engine,
-                    image,
-                    settings=settings,
-                    long_side=output_long_side,
-                    strength=hires_strength,
-                    score=score,
-                    likeness_before=likeness,
-                )
-                if not outcome.redrew:
-                    step_counter.skip(hires_steps)
-                image, likeness = outcome.image, outcome.likeness
-                stages.append(outcome.record)
-                pass_details["hires_pass"] = outcome.details
+                pass_details[name] = outcome.details
 
     parameters = {
         "engine": engine.label,
@@ -334,101 +294,3 @@ def render_arguments(parameters: dict[str, Any]) -> dict[str, Any]:
     """The keyword arguments to give render() again, from a RenderResult's parameters (or
     from more_like_me_parameters)."""
     return {name: parameters[name] for name in RENDER_ARGUMENT_NAMES if name in parameters}
-
-
-def more_like_me_parameters(previous: dict[str, Any]) -> dict[str, Any]:
-    """The parameters for one "more like me" click on a portrait rendered with `previous`.
-
-    Each click, from the portrait's own seed (so the picture stays recognisably the same):
-    - lora_scale +0.15, up to 1.4: the avatar's weights count more;
-    - strength +0.05, up to 0.9: the template's reference image pulls less (strength is how
-      far image-to-image may move from the reference; 1.0 would drop the template's pose);
-    - guidance_scale -0.5, down to 4.0: a strong prompt pull over-cooks a face that the
-      stronger LoRA already pushes, which reads as plastic;
-    - face_strength +0.05, up to 0.6: the face pass redraws more of the face with the
-      avatar; past 0.6 it stops matching the picture's light and angle.
-    Every value moves only toward the avatar and stays within its bound; a value already past
-    its bound is left as it is. Pure: `previous` is not changed.
-    """
-    lora_scale = float(previous.get("lora_scale", 1.0))
-    strength = float(previous.get("strength", 0.75))
-    guidance_scale = float(previous.get("guidance_scale", 7.0))
-    face_strength = float(previous.get("face_strength", DEFAULT_FACE_STRENGTH))
-    return {
-        **previous,
-        "lora_scale": _step_up(lora_scale, MORE_LIKE_ME_LORA_SCALE_STEP, MORE_LIKE_ME_LORA_SCALE_MAX),
-        "strength": _step_up(strength, MORE_LIKE_ME_STRENGTH_STEP, MORE_LIKE_ME_STRENGTH_MAX),
-        "guidance_scale": round(
-            min(guidance_scale, max(guidance_scale - MORE_LIKE_ME_GUIDANCE_STEP, MORE_LIKE_ME_GUIDANCE_MIN)), 4
-        ),
-        "face_strength": _step_up(face_strength, MORE_LIKE_ME_FACE_STRENGTH_STEP, MORE_LIKE_ME_FACE_STRENGTH_MAX),
-        "seed": previous.get("seed", 0),
-        "more_like_me_clicks": int(previous.get("more_like_me_clicks", 0)) + 1,
-    }
-
-
-def is_more_like(new_likeness: float | None, source_likeness: float | None) -> LikenessVerdict:
-    """Whether a "more like me" version is kept over the portrait it came from: only when its
-    measured likeness beats the source's (a tie is not better). Neither measured (the tiny
-    engine, no centroid): kept, with `measured` False so the page can say "not measured"."""
-    return likeness_verdict(new_likeness, source_likeness, keep_ties=False)
-
-
-def _step_up(value: float, step: float, bound: float) -> float:
-    return round(max(value, min(value + step, bound)), 4)
-
-
-def _generate(
-    engine: Engine,
-    *,
-    prompt: str,
-    negative_prompt: str,
-    reference_image,
-    strength: float,
-    guidance_scale: float,
-    steps: int,
-    width: int,
-    height: int,
-    seeds: list[int],
-    lora_scale: float | None,
-    on_step: Callable[[], None] | None,
-) -> list["Image.Image"]:
-    """One batch: every seed's candidate in a single pipeline call (num_images_per_prompt)."""
-    import torch
-    from PIL import Image, ImageOps
-
-    # CPU generators: a seed gives the same starting noise on any machine.
-    generators = [torch.Generator(device="cpu").manual_seed(seed) for seed in seeds]
-
-    def report_step(pipeline, step_index, timestep, callback_kwargs):
-        on_step()
-        return callback_kwargs
-
-    model_family = engine.model_family
-    arguments: dict[str, Any] = {
-        "prompt": prompt,
-        **model_family.call_arguments(engine.pipeline, negative_prompt=negative_prompt, lora_scale=lora_scale),
-        "num_inference_steps": steps,
-        "guidance_scale": guidance_scale,
-        "num_images_per_prompt": len(seeds),
-        "generator": generators,
-        "output_type": "pil",
-    }
-    if on_step is not None:
-        arguments["callback_on_step_end"] = report_step
-    if reference_image is None:
-        pipeline = engine.pipeline
-        arguments.update(width=width, height=height)
-    else:
-        pipeline = engine.image_to_image
-        fitted = ImageOps.fit(reference_image.convert("RGB"), (width, height), method=Image.Resampling.LANCZOS)
-        arguments.update(model_family.redraw_arguments(fitted, strength=strength))
-    with torch.inference_mode():
-        return pipeline(**arguments).images
-
-
-def _best(tried: list[_Candidate]) -> _Candidate:
-    scored = [candidate for candidate in tried if candidate.likeness is not None]
-    if not scored:
-        return tried[0]
-    return max(scored, key=lambda candidate: candidate.likeness)

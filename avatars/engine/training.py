@@ -156,37 +156,9 @@ class TrainingBatch:
         )
 
 
-def train_lora(
-    engine: Engine,
-    images: Sequence["PIL.Image.Image"],
-    *,
-    identity_token: str,
-    subject_class: str,
-    output_path: str | Path,
-    samples: int | None = None,
-    batch_size: int = BATCH_SIZE,
-    micro_batch_size: int | None = None,
-    rank: int = RANK,
-    learning_rate: float = LEARNING_RATE,
-    text_encoder_rank: int = TEXT_ENCODER_RANK,
-    text_encoder_learning_rate: float | None = None,
-    lr_scheduler: str = LR_SCHEDULER,
-    warmup_samples: int | None = None,
-    validate_every: int = 0,
-    score: Callable[["PIL.Image.Image"], float | None] | None = None,
-    validation_seeds: Sequence[int] = VALIDATION_SEEDS,
-    validation_steps: int = VALIDATION_STEPS,
-    validation_resolution: int | None = None,
-    validation_engine: Engine | None = None,
-    seed: int = 0,
-    resolution: int | None = None,
-    gradient_checkpointing: bool | None = None,
-    optimizer: str = "adamw",
-    progress: Callable[[int, int, float], None] | None = None,
-    on_validation: Callable[[ValidationPoint], None] | None = None,
-) -> TrainResult:
-    """Train a LoRA of the person in `images` (already cropped around the face) and save it
-    to `output_path` (.safetensors).
+@dataclass(frozen=True)
+class TrainingSettings:
+    """How one avatar is trained, said once for train_lora and LoraTrainer (the defaults are the anchors').
 
     - `samples` (None: `training_samples_for(len(images))`) is rounded up to whole optimizer
       steps of `batch_size`; `micro_batch_size` (None: the largest that fits in memory, from
@@ -205,35 +177,51 @@ def train_lora(
     - `progress(samples_seen, total_samples, loss)` is called after every micro-batch and
       every validation denoising step, with the mean loss as last read; `on_validation(point)`
       after each validation, so the caller can show the curve as it grows.
+    """
 
-    The same seed, photos and arguments give the same weights on the CPU.
+    samples: int | None = None
+    batch_size: int = BATCH_SIZE
+    micro_batch_size: int | None = None
+    rank: int = RANK
+    learning_rate: float = LEARNING_RATE
+    text_encoder_rank: int = TEXT_ENCODER_RANK
+    text_encoder_learning_rate: float | None = None
+    lr_scheduler: str = LR_SCHEDULER
+    warmup_samples: int | None = None
+    validate_every: int = 0
+    score: Callable[["PIL.Image.Image"], float | None] | None = None
+    validation_seeds: Sequence[int] = VALIDATION_SEEDS
+    validation_steps: int = VALIDATION_STEPS
+    validation_resolution: int | None = None
+    validation_engine: Engine | None = None
+    seed: int = 0
+    resolution: int | None = None
+    gradient_checkpointing: bool | None = None
+    optimizer: str = "adamw"
+    progress: Callable[[int, int, float], None] | None = None
+    on_validation: Callable[[ValidationPoint], None] | None = None
+
+
+def train_lora(
+    engine: Engine,
+    images: Sequence["PIL.Image.Image"],
+    *,
+    identity_token: str,
+    subject_class: str,
+    output_path: str | Path,
+    **settings,
+) -> TrainResult:
+    """Train a LoRA of the person in `images` (already cropped around the face) and save it
+    to `output_path` (.safetensors). `settings` are TrainingSettings' fields, by keyword.
+
+    The same seed, photos and settings give the same weights on the CPU.
     """
     trainer = LoraTrainer(
         engine,
         images,
         caption=instance_caption(identity_token, subject_class),
         identity=(identity_token, subject_class),
-        samples=samples,
-        batch_size=batch_size,
-        micro_batch_size=micro_batch_size,
-        rank=rank,
-        learning_rate=learning_rate,
-        text_encoder_rank=text_encoder_rank,
-        text_encoder_learning_rate=text_encoder_learning_rate,
-        lr_scheduler=lr_scheduler,
-        warmup_samples=warmup_samples,
-        validate_every=validate_every,
-        score=score,
-        validation_seeds=validation_seeds,
-        validation_steps=validation_steps,
-        validation_resolution=validation_resolution,
-        validation_engine=validation_engine,
-        seed=seed,
-        resolution=resolution,
-        gradient_checkpointing=gradient_checkpointing,
-        optimizer=optimizer,
-        progress=progress,
-        on_validation=on_validation,
+        settings=TrainingSettings(**settings),
     )
     return trainer.run(Path(output_path))
 
@@ -242,7 +230,7 @@ class LoraTrainer:
     """One avatar's training, in steps a test can take one at a time: `prepare` (latents,
     caption, adapters, optimizer), `draw_batch`, `take_step`, `validate`, `choose_checkpoint`,
     `save`, and `release` (the base modules as they were). `run` does them all, under the
-    engine's lock. See `train_lora` for the arguments."""
+    engine's lock. `settings` say how (TrainingSettings)."""
 
     def __init__(
         self,
@@ -251,44 +239,28 @@ class LoraTrainer:
         *,
         caption: str,
         identity: tuple[str, str],
-        samples: int | None = None,
-        batch_size: int = BATCH_SIZE,
-        micro_batch_size: int | None = None,
-        rank: int = RANK,
-        learning_rate: float = LEARNING_RATE,
-        text_encoder_rank: int = TEXT_ENCODER_RANK,
-        text_encoder_learning_rate: float | None = None,
-        lr_scheduler: str = LR_SCHEDULER,
-        warmup_samples: int | None = None,
-        validate_every: int = 0,
-        score: Callable[["PIL.Image.Image"], float | None] | None = None,
-        validation_seeds: Sequence[int] = VALIDATION_SEEDS,
-        validation_steps: int = VALIDATION_STEPS,
-        validation_resolution: int | None = None,
-        validation_engine: Engine | None = None,
-        seed: int = 0,
-        resolution: int | None = None,
-        gradient_checkpointing: bool | None = None,
-        optimizer: str = "adamw",
-        progress: Callable[[int, int, float], None] | None = None,
-        on_validation: Callable[[ValidationPoint], None] | None = None,
+        settings: TrainingSettings = TrainingSettings(),
     ) -> None:
         import torch
 
         if not images:
             raise ValueError("Training needs at least one photo")
-        samples = training_samples_for(len(images)) if samples is None else samples
-        if samples < 1 or batch_size < 1 or rank < 1 or text_encoder_rank < 0 or validate_every < 0:
+        samples = training_samples_for(len(images)) if settings.samples is None else settings.samples
+        batch_size, micro_batch_size = settings.batch_size, settings.micro_batch_size
+        if (
+            samples < 1 or batch_size < 1 or settings.rank < 1
+            or settings.text_encoder_rank < 0 or settings.validate_every < 0
+        ):
             raise ValueError(
                 "samples, batch_size and rank must be positive, text_encoder_rank and validate_every not negative"
             )
         if micro_batch_size is not None and (micro_batch_size < 1 or batch_size % micro_batch_size):
             raise ValueError(f"micro_batch_size must divide batch_size ({batch_size}), not {micro_batch_size}")
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {optimizer!r}")
-        if validation_engine is not None and validation_engine.family != engine.family:
+        if settings.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {settings.optimizer!r}")
+        if settings.validation_engine is not None and settings.validation_engine.family != engine.family:
             raise ValueError(
-                f"The validation engine is {validation_engine.family}, the training engine {engine.family}: "
+                f"The validation engine is {settings.validation_engine.family}, the training engine {engine.family}: "
                 "a LoRA loads only into its own architecture"
             )
         self.engine = engine
@@ -296,35 +268,39 @@ class LoraTrainer:
         self.images = images
         self.caption = caption
         self.identity = identity
-        self.batch_size = batch_size
-        self.micro_batch_size = micro_batch_size
-        self.rank = rank
-        self.learning_rate = learning_rate
+        self.batch_size = settings.batch_size
+        self.micro_batch_size = settings.micro_batch_size
+        self.rank = settings.rank
+        self.learning_rate = settings.learning_rate
         # A family whose text encoder stays frozen (the transformers') trains the denoiser alone.
-        self.text_encoder_rank = text_encoder_rank if self.family.text_encoder_lora_target_modules else 0
-        self.text_encoder_learning_rate = text_encoder_learning_rate or learning_rate
-        self.lr_scheduler = lr_scheduler
-        self.validate_every = validate_every
-        self.score = score
-        self.validation_seeds = validation_seeds
-        self.validation_steps = validation_steps
-        self.validation_engine = validation_engine
-        self.validation_resolution = validation_resolution or validation_size(validation_engine or engine)
-        self.seed = seed
-        self.resolution = resolution or engine.resolution
-        self.gradient_checkpointing = gradient_checkpointing
-        self.optimizer_name = optimizer
-        self.progress = progress
-        self.on_validation = on_validation
+        self.text_encoder_rank = settings.text_encoder_rank if self.family.text_encoder_lora_target_modules else 0
+        self.text_encoder_learning_rate = settings.text_encoder_learning_rate or settings.learning_rate
+        self.lr_scheduler = settings.lr_scheduler
+        self.validate_every = settings.validate_every
+        self.score = settings.score
+        self.validation_seeds = settings.validation_seeds
+        self.validation_steps = settings.validation_steps
+        self.validation_engine = settings.validation_engine
+        self.validation_resolution = settings.validation_resolution or validation_size(
+            settings.validation_engine or engine
+        )
+        self.seed = settings.seed
+        self.resolution = settings.resolution or engine.resolution
+        self.gradient_checkpointing = settings.gradient_checkpointing
+        self.optimizer_name = settings.optimizer
+        self.progress = settings.progress
+        self.on_validation = settings.on_validation
 
-        self.steps = math.ceil(samples / batch_size)
-        self.total_samples = self.steps * batch_size
-        self.warmup_samples = round(WARMUP_FRACTION * self.total_samples) if warmup_samples is None else warmup_samples
+        self.steps = math.ceil(samples / settings.batch_size)
+        self.total_samples = self.steps * settings.batch_size
+        self.warmup_samples = (
+            round(WARMUP_FRACTION * self.total_samples) if settings.warmup_samples is None else settings.warmup_samples
+        )
         self.on_gpu = engine.device.startswith("cuda")
         self.device = torch.device(engine.device)
         self.denoiser = engine.denoiser
         # Drawn where they are used: no host-to-device copy, no wait, in the loop.
-        self.generator = torch.Generator(device=self.device).manual_seed(seed)
+        self.generator = torch.Generator(device=self.device).manual_seed(settings.seed)
         self.trained: dict = {}
         self.configs: dict = {}
         self.recent_losses: deque = deque(maxlen=FINAL_LOSS_WINDOW)
@@ -334,8 +310,8 @@ class LoraTrainer:
         self.chosen: ValidationPoint | None = None
         self.chosen_state: dict | None = None
         self.validation_seconds = 0.0
-        self.micro: int | None = micro_batch_size
-        self.checkpointing = bool(gradient_checkpointing)
+        self.micro: int | None = settings.micro_batch_size
+        self.checkpointing = bool(settings.gradient_checkpointing)
 
     # --- The whole run -----------------------------------------------------------------------
 

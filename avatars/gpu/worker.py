@@ -71,7 +71,7 @@ def training_samples(photo_count: int) -> int:
 def _training_images(avatar: Avatar, size: int):
     from PIL import Image
 
-    from avatars.engine.faces import aligned_face_crop
+    from avatars.engine.face_crops import aligned_face_crop
 
     photos = list(avatar.photos.filter(status=Photo.Status.ACCEPTED, selected_for_training=True).exclude(image=""))
     if not photos:
@@ -88,7 +88,7 @@ def _training_images(avatar: Avatar, size: int):
 
 
 def _train(job: TrainingJob, report: ProgressReporter, started: float) -> None:
-    from avatars.engine.intake import identity_centroid
+    from avatars.engine.photo_sets import identity_centroid
     from avatars.engine.pipeline import get_engine
     from avatars.engine.scoring import portrait_scorer
     from avatars.engine.training import train_lora
@@ -206,9 +206,11 @@ def portraits_for_job(job: RenderJob) -> int:
 def _render(job: RenderJob, report: ProgressReporter, started: float) -> None:
     from PIL import Image
 
+    from avatars.engine.candidates import candidate_seed
+    from avatars.engine.more_like_me import is_more_like
     from avatars.engine.passes import DEFAULT_FACE_STRENGTH, DEFAULT_HIRES_STRENGTH, web_copy
     from avatars.engine.pipeline import get_engine
-    from avatars.engine.rendering import candidate_seed, is_more_like, render
+    from avatars.engine.rendering import render
     from avatars.engine.safety import nudity_verdict
     from avatars.engine.scoring import largest_face_finder, portrait_scorer
 

@@ -46,6 +46,12 @@ from avatars.selectors.photos import (  # noqa: F401
     photo_list_for_avatar,
     photo_thumbnail_jpeg,
 )
+from avatars.selectors.polls import (  # noqa: F401
+    avatar_progress_estimates_follow,
+    avatar_progress_holds_seconds,
+    avatar_progress_version,
+    avatar_progress_version_for_request,
+)
 from avatars.selectors.portraits import (  # noqa: F401
     TAKE_FILE_WORDS,
     TAKE_WORDS,

@@ -52,7 +52,7 @@ def photo_thumbnail_jpeg(*, photo: Photo, size: int = 320) -> bytes:
 
     from PIL import Image
 
-    from avatars.engine.faces import crop_face
+    from avatars.engine.face_crops import crop_face
 
     if not photo.image:
         return bytes(photo.refused_thumbnail)

@@ -26,7 +26,7 @@ def _intake_limits():
 
 
 def _known_photos(avatar: Avatar, *, exclude_id: int | None = None):
-    from avatars.engine.intake import KnownPhoto
+    from avatars.engine.duplicates import KnownPhoto
 
     accepted = avatar.photos.filter(status=Photo.Status.ACCEPTED).exclude(pk=exclude_id)
     return [
@@ -180,7 +180,7 @@ def _refused_photo_thumbnail(cleaned_jpeg: bytes, *, face_box) -> bytes:
 
     from PIL import Image
 
-    from avatars.engine.faces import crop_face
+    from avatars.engine.face_crops import crop_face
 
     with Image.open(BytesIO(cleaned_jpeg)) as image:
         thumbnail = crop_face(image.convert("RGB"), face_box, size=REFUSED_THUMBNAIL_SIZE, margin=0.6)

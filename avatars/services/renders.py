@@ -119,7 +119,7 @@ def render_family(avatar):
 
 def render_job_plan(*, job: RenderJob) -> RenderPlan:
     """The template's parameters, or for "more like me" the source portrait's, moved toward the avatar."""
-    from avatars.engine.rendering import more_like_me_parameters
+    from avatars.engine.more_like_me import more_like_me_parameters
 
     template = job.template
     source = job.source_portrait

@@ -1,3 +1,5 @@
+"""The avatar pages' words for a portrait: its engine, its take, its likeness and its caption."""
+
 from django import template
 
 from avatars.selectors import (

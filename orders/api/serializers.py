@@ -1,3 +1,5 @@
+"""The orders API's shapes: an order, and the Checkout it starts."""
+
 from rest_framework import serializers
 
 from orders.models import Order

@@ -1,3 +1,5 @@
+"""The orders API's URLs: an avatar's checkout and the person's orders."""
+
 from django.urls import path
 
 from orders.api import views

@@ -72,7 +72,10 @@ def _field_messages(detail) -> dict:
 def exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
         # The services' refusals: their messages are written for people, so they pass through.
-        return error_response(status_code=exc.http_status, code=exc.code, message=exc.message, fields=exc.fields)
+        return error_response(
+            status_code=exc.http_status, code=exc.code, message=exc.message, fields=exc.fields,
+            headers=exc.response_headers(),
+        )
     if isinstance(exc, DjangoValidationError):
         return error_response(status_code=400, code="invalid", message=" ".join(exc.messages))
     if isinstance(exc, Http404):

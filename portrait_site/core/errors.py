@@ -20,12 +20,23 @@ class ApplicationError(Exception):
     # The page where a person can clear this refusal (a URL name), for one that asks for a step
     # first (the terms, a verified address); pages send the person there and back.
     next_step_url_name: str | None = None
+    # A page of its own for this refusal (a template name), for one whose page says more than the
+    # generic refusal page does; pages render it with page_context() at the refusal's status.
+    page_template: str | None = None
 
     def __init__(self, message: str, *, fields: dict[str, list[str]] | None = None):
         super().__init__(message)
         self.message = message
         # Per-field messages, for a refusal caused by one input (the API puts them under "fields").
         self.fields = fields
+
+    def page_context(self) -> dict:
+        """What page_template is rendered with."""
+        return {"message": self.message, "code": self.code}
+
+    def response_headers(self) -> dict[str, str]:
+        """Headers every answer to this refusal carries, page or API (a wait's Retry-After)."""
+        return {}
 
 
 class NotFound(ApplicationError):

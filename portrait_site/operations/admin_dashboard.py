@@ -8,7 +8,8 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from avatars.models import JOB_MODELS
-from avatars.services import AvatarError, job_retry
+from avatars.services import job_retry
+from portrait_site.core.pages import refusals_back_to
 from portrait_site.operations import insights
 from portrait_site.operations.capacity import capacity_for_dashboard
 
@@ -35,14 +36,12 @@ def dashboard(request):
 
 
 @require_POST
+@refusals_back_to("admin-dashboard")
 def job_retry_view(request, kind: str, job_id: int):
     model = JOB_MODELS.get(kind)
     if model is None:
         raise Http404("No such job kind.")
     job = get_object_or_404(model, pk=job_id)
-    try:
-        job_retry(job=job)
-        messages.success(request, gettext("%(job)s is queued again.") % {"job": job})
-    except AvatarError as error:
-        messages.warning(request, str(error))
+    job_retry(job=job)
+    messages.success(request, gettext("%(job)s is queued again.") % {"job": job})
     return redirect("admin-dashboard")

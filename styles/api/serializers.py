@@ -1,3 +1,5 @@
+"""The styles API's shapes: a style template, a template request, proposing one, and a vote."""
+
 from django.urls import reverse
 from rest_framework import serializers
 

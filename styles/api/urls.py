@@ -1,3 +1,5 @@
+"""The styles API's URLs: the template gallery, template requests and their votes."""
+
 from django.urls import path
 
 from portrait_site.core.caching import cache_public_page

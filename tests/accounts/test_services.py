@@ -1,3 +1,5 @@
+"""The accounts services: deleting everything and its receipts, and rate limits per client address (proxies included)."""
+
 import hashlib
 
 import pytest

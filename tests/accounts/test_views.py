@@ -1,3 +1,5 @@
+"""The accounts pages: sign-up and its mailed link, sign-in, password reset, My data and its deletions."""
+
 import re
 
 import pytest

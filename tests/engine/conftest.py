@@ -1,3 +1,5 @@
+"""The engine tests' engines: each family's tiny engine, built once per session on one thread."""
+
 from pathlib import Path
 
 import pytest

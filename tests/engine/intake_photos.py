@@ -6,7 +6,8 @@ import json
 
 from PIL import Image
 
-from avatars.engine.intake import REASON_CODES, KnownPhoto
+from avatars.engine.duplicates import KnownPhoto
+from avatars.engine.intake import REASON_CODES
 
 ONE_PERSON_PHOTOS = [
     "obama/obama-1.jpg",

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from avatars.engine.faces import aligned_face_crop, crop_face, detect_faces
+from avatars.engine.face_crops import aligned_face_crop, crop_face
+from avatars.engine.faces import detect_faces
 
 CROP = {"size": 256, "margin": 0.6}
 

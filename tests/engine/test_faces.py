@@ -5,7 +5,8 @@ import pytest
 from PIL import Image
 
 from avatars.engine import safety
-from avatars.engine.faces import crop_face, face_embedding, face_embeddings, likeness_score, yaw_degrees
+from avatars.engine.face_crops import crop_face
+from avatars.engine.faces import face_embedding, face_embeddings, likeness_score, yaw_degrees
 from avatars.engine.photo_sets import identity_centroid
 from avatars.engine.safety import nudity_verdict
 
@@ -108,7 +109,7 @@ def test_the_nudity_threshold_counts_only_exposed_intimate_parts(monkeypatch, de
 
     assert verdict.is_safe is is_safe
     assert verdict.labels == ([] if is_safe else ["MALE_GENITALIA_EXPOSED"])
-    # jobs.py unpacks it as a tuple, styles/services.py reads its fields.
+    # jobs.py unpacks it as a tuple, styles/services/requests.py reads its fields.
     is_safe_again, score, labels = verdict
     assert is_safe_again is is_safe and labels == verdict.labels and score == verdict.score
 
@@ -151,8 +152,29 @@ def test_a_small_picture_is_enlarged_to_find_its_face(faces_dir):
     assert np.linalg.norm(found[0][1] - face_embedding(image)) < 0.3
 
 
+def test_the_aligned_chip_is_dlibs_own_and_each_chip_is_one_row_of_embeddings(faces_dir):
+    import dlib
+
+    from avatars.engine.faces import ChipView, detect_faces, embed_chips, embed_face, face_chips, with_mirrors
+
+    image = photo(faces_dir, "biden/biden-2.jpg")
+    [face] = detect_faces(image)
+    views = with_mirrors([ChipView(), ChipView(shift=(0.04, -0.04), scale=0.94)])
+
+    chips = face_chips(image, face, views)
+    rows = embed_chips(chips)
+
+    # Cut from a region of the photo, the plain chip is the one dlib cuts from the whole photo.
+    whole = dlib.get_face_chip(np.asarray(image), face.shape, 150, 0.25)
+    assert np.array_equal(chips[0], whole)
+    assert np.array_equal(chips[1], whole[:, ::-1])
+    assert not np.array_equal(chips[2], whole)
+    assert rows.shape == (4, 128)
+    assert np.allclose(embed_face(image, face, views), rows.mean(axis=0))
+
+
 def test_a_photo_and_its_mirrored_copy_embed_alike_once_averaged_with_the_mirror(faces_dir):
-    from avatars.engine.faces import detect_faces, embed_face
+    from avatars.engine.faces import ONE_CHIP, detect_faces, embed_face
 
     image = photo(faces_dir, "biden/biden-2.jpg")
     mirrored = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
@@ -162,8 +184,8 @@ def test_a_photo_and_its_mirrored_copy_embed_alike_once_averaged_with_the_mirror
     of_the_mirror = embed_face(mirrored, mirrored_face)
 
     # One chip alone: the network sees the face and its mirror image apart.
-    apart = np.linalg.norm(embed_face(image, face, mirror_average=False)
-                           - embed_face(mirrored, mirrored_face, mirror_average=False))
+    apart = np.linalg.norm(embed_face(image, face, ONE_CHIP)
+                           - embed_face(mirrored, mirrored_face, ONE_CHIP))
     averaged = np.linalg.norm(embed_face(image, face) - of_the_mirror)
     assert apart > 0.1
     assert averaged < 0.1 and averaged < apart / 2

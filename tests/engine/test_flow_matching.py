@@ -5,7 +5,7 @@ train_dreambooth_lora_flux2_klein.py), written out here line for line for one fi
 import pytest
 import torch
 
-from avatars.engine.training import LoraTrainer, photo_tensor
+from avatars.engine.training import LoraTrainer, TrainingSettings, photo_tensor
 
 pytestmark = pytest.mark.slow  # builds adapters and runs the tiny transformers
 
@@ -93,7 +93,10 @@ def reference_loss(engine, photos, generator, *, batch_size):
 def test_the_trainers_flow_matching_loss_is_the_reference_scripts(flow_family_engine, photos_of):
     engine = flow_family_engine
     photos = photos_of("obama")[:3]
-    trainer = LoraTrainer(engine, photos, caption="a photo of sks man", identity=("sks", "man"), batch_size=2, rank=4, seed=3)
+    trainer = LoraTrainer(
+        engine, photos, caption="a photo of sks man", identity=("sks", "man"),
+        settings=TrainingSettings(batch_size=2, rank=4, seed=3),
+    )
     with engine.lock:
         try:
             trainer.prepare()

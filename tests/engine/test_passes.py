@@ -10,6 +10,7 @@ from PIL import Image
 
 from avatars.engine.families.sd15 import SD15
 from avatars.engine.families.sdxl import SDXL
+from avatars.engine.more_like_me import is_more_like, more_like_me_parameters
 from avatars.engine.passes import (
     Redraw,
     face_crop_box,
@@ -21,7 +22,7 @@ from avatars.engine.passes import (
     output_size,
     web_copy,
 )
-from avatars.engine.rendering import is_more_like, more_like_me_parameters, render
+from avatars.engine.rendering import render
 
 FACE = (12, 16, 36, 44)
 

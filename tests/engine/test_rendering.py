@@ -8,13 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from avatars.engine.rendering import (
-    candidate_seed,
-    more_like_me_parameters,
-    render,
-    render_arguments,
-    render_size,
-)
+from avatars.engine.candidates import candidate_seed
+from avatars.engine.more_like_me import more_like_me_parameters
+from avatars.engine.rendering import render, render_arguments, render_size
 from avatars.engine.training import train_lora
 
 pytestmark = pytest.mark.slow  # trains and renders on the engine end to end

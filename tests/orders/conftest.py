@@ -1,3 +1,5 @@
+"""The orders tests' fixtures: local payments, a signed-in person with a ready avatar, GPU tasks queued but not run."""
+
 import pytest
 from django_q.models import OrmQ
 

@@ -1,3 +1,5 @@
+"""The orders admin: its pinned queries, filters and search, the order page, and the operator's refund with its reason."""
+
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.messages import get_messages

@@ -1,3 +1,5 @@
+"""Starting Stripe Checkout: the session's metadata and idempotency key, the pinned API version, reuse and retries."""
+
 from datetime import timedelta
 
 import pytest

@@ -1,3 +1,5 @@
+"""The order pages: the return page that shows and polls the state, the status endpoint, and another person's order."""
+
 import re
 
 import pytest

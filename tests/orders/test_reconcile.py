@@ -1,3 +1,5 @@
+"""The reconciliation sweep: a lost webhook's payment fulfilled, expired sessions expired, Stripe down tried again."""
+
 from datetime import timedelta
 
 import pytest

@@ -1,3 +1,5 @@
+"""Refunds: written down then sent with their own idempotency key, the customer told, Stripe's word confirming them."""
+
 from datetime import timedelta
 
 import pytest

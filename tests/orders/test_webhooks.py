@@ -1,3 +1,5 @@
+"""Stripe's webhook: signed events only, each fulfilling its order once, whatever the order and repeats of delivery."""
+
 import json
 import time
 

@@ -1,6 +1,6 @@
 """The whole flow once on S3-compatible storage (moto's server): private objects, photos gone, downloads work.
 
-The storage is built by portrait_site/settings.py itself from LIKENESS_STORAGE=s3 and the
+The storage is built by portrait_site/settings/storage.py itself from LIKENESS_STORAGE=s3 and the
 LIKENESS_S3_* variables (read fresh here), so the test covers the options production gets.
 """
 
@@ -24,7 +24,7 @@ from tests.factories import UserFactory
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 BUCKET = "likeness-private"
-SETTINGS_FILE = Path(__file__).resolve().parents[2] / "portrait_site" / "settings.py"
+SETTINGS_FILE = Path(__file__).resolve().parents[2] / "portrait_site" / "settings" / "storage.py"
 
 
 def unsigned_get(url: str) -> int:

@@ -1,3 +1,5 @@
+"""`manage.py check --deploy` is clean with production settings."""
+
 import os
 import secrets
 import subprocess

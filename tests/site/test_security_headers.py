@@ -1,3 +1,5 @@
+"""The security headers every page sends (HSTS only over HTTPS), templates free of inline script, the landing page."""
+
 import json
 import os
 import subprocess

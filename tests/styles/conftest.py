@@ -1,3 +1,5 @@
+"""The styles tests' uploads: a PNG, and an upload of a given format and size."""
+
 import io
 
 import pytest

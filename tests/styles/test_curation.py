@@ -1,3 +1,5 @@
+"""The operator's curation: requests planned, declined or made templates, publishing that tells every voter, the admin's checks."""
+
 import pytest
 from django.core import mail
 from django.urls import reverse
@@ -241,7 +243,7 @@ def test_admin_statistics_are_annotated_without_n_plus_one(staff_client, django_
     RenderJobFactory.create_batch(2, template=popular, avatar=avatar, kind=RenderJob.Kind.MORE_LIKE_ME)
     RenderJobFactory(template=popular, avatar=avatar, kind=RenderJob.Kind.INITIAL)
 
-    from styles.admin import StyleTemplateAdmin
+    from styles.admin.templates import StyleTemplateAdmin
     from styles.models import StyleTemplate as Model
 
     rows = {t.title: t for t in StyleTemplateAdmin(Model, None).get_queryset(None)}

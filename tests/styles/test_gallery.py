@@ -1,3 +1,5 @@
+"""The style gallery and a style's page: pinned queries, the operator's order, categories, drafts, covers."""
+
 import io
 
 import pytest

@@ -11,7 +11,7 @@ from django.urls import reverse
 from avatars.engine.families import PROMPT_WORDING_FAMILIES, family
 from avatars.engine.rendering import resolve_prompt
 from avatars.services import render_job_plan
-from styles.admin import WIDEST_IDENTITY
+from styles.admin.forms import WIDEST_IDENTITY
 from styles.management.commands.seed_likeness import NEGATIVE_PROMPT, SENTENCES
 from styles.models import StyleTemplate
 from tests.factories import AvatarFactory, RenderJobFactory, StyleTemplateFactory, UserFactory

@@ -8,7 +8,7 @@ from avatars.engine.families.sd15 import CLIP_MAX_TOKENS
 from avatars.engine.prompts import prompt_token_count
 from avatars.engine.rendering import resolve_prompt
 from avatars.gpu.engine_config import engine_spec
-from styles.admin import WIDEST_IDENTITY
+from styles.admin.forms import WIDEST_IDENTITY
 from styles.management.commands.seed_likeness import NEGATIVE_PROMPT, PROMPT_OPENING, TEMPLATES
 from styles.models import StyleTemplate
 from tests.factories import StyleTemplateFactory, UserFactory

@@ -1,3 +1,5 @@
+"""`manage.py seed_likeness`: the style templates made once, operator edits left alone, the local staff user."""
+
 import io
 import re
 

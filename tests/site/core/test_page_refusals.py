@@ -43,3 +43,25 @@ def test_a_refusal_that_needs_a_step_sends_the_person_there_and_back(client):
     response = client.post("/refuses/terms/", HTTP_REFERER="http://testserver/avatars/")
     assert response.status_code == 302
     assert response["Location"] == "/accounts/terms/accept/?next=%2Favatars%2F"
+
+
+def test_a_view_marked_refusals_back_to_sends_the_person_there_without_a_referer(client):
+    response = client.post("/refuses/back-to-requests/")
+    assert response.status_code == 302
+    assert response["Location"] == "/styles/requests/"
+    assert [m.message for m in get_messages(response.wsgi_request)] == [TRANSITION_MESSAGE]
+
+
+def test_a_refusal_with_a_page_of_its_own_is_that_page_with_its_status_and_headers(client):
+    response = client.post("/refuses/sign-in/", HTTP_REFERER="http://testserver/accounts/login/")
+    assert response.status_code == 429
+    assert response["Retry-After"] == "90"
+    assert "Too many wrong passwords: wait a little." in response.content.decode()
+    assert "Too many attempts" in response.content.decode()
+
+
+def test_a_script_asking_for_json_gets_the_refusals_headers_too(client):
+    response = client.post("/refuses/sign-in/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 429
+    assert response["Retry-After"] == "90"
+    assert response.json()["error"]["code"] == "throttled"

@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.messages import constants
+from django.utils import translation
 
 from styles.services import template_publish
 from tests.factories import StyleTemplateFactory, UserFactory
@@ -70,3 +71,48 @@ def test_a_page_with_a_pending_message_is_neither_served_nor_stored(client):
 
     assert "You have been signed out." in with_message
     assert "You have been signed out." not in without
+
+
+HEADERS_OF_EVERY_PAGE = ("Content-Security-Policy", "Content-Language", "Vary", "X-Frame-Options", "Permissions-Policy")
+
+
+def headers_of(response) -> dict:
+    return {name: sorted(response.get(name, "").split(", ")) for name in HEADERS_OF_EVERY_PAGE}
+
+
+@pytest.mark.parametrize("url", PUBLIC_URLS)
+def test_a_page_from_the_cache_carries_the_headers_of_a_page_made_for_the_visitor(client, url):
+    StyleTemplateFactory()
+    made = client.get(url)
+    kept = client.get(url)
+
+    assert kept.content == made.content
+    assert headers_of(kept) == headers_of(made)
+    assert kept["Content-Security-Policy"] and "Cookie" in kept["Vary"] and "Accept-Language" in kept["Vary"]
+    assert "csrftoken" not in kept.cookies
+
+
+@pytest.mark.parametrize("url", ["/", "/styles/"])
+def test_each_language_is_kept_apart(client, url):
+    StyleTemplateFactory()
+    with translation.override("en"):  # the pages' language is the thread's: given back after
+        english = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
+        chinese = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans")
+        english_again = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
+
+    assert (english["Content-Language"], chinese["Content-Language"]) == ("en", "zh-hans")
+    assert chinese.content != english.content and english_again.content == english.content
+
+
+@pytest.mark.parametrize("url", ["/", "/styles/"])
+def test_a_signed_in_header_is_never_served_to_anyone_else(client, url):
+    from django.test import Client
+
+    StyleTemplateFactory()
+    signed_in = Client()
+    signed_in.force_login(UserFactory())
+    assert "Sign out" in signed_in.get(url).content.decode()
+
+    for _ in range(2):  # made, then from the cache
+        assert "Sign out" not in client.get(url).content.decode()
+    assert "Sign out" in signed_in.get(url).content.decode()

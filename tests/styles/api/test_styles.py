@@ -78,9 +78,7 @@ def test_proposing_a_request_casts_my_vote(api, user):
 
 
 def test_proposing_with_a_reference_image(api, monkeypatch):
-    from styles import services
-
-    monkeypatch.setattr(services, "_nudity_verdict", lambda image: type("Verdict", (), {"is_safe": True})())
+    monkeypatch.setattr("styles.services.requests._nudity_verdict", lambda image: type("Verdict", (), {"is_safe": True})())
     png = io.BytesIO()
     Image.new("RGB", (32, 32), "white").save(png, format="PNG")
 
