@@ -61,7 +61,13 @@ def _sleep_reporting(seconds: float, report, stage: str) -> None:
         time.sleep(min(0.2, seconds - elapsed))
 
 
+def _say_started(job) -> None:
+    # One line per attempt in the cluster's log: which worker process runs which job.
+    print(f"stand-in: {type(job).__name__} {job.pk} attempt {job.attempts} in process {os.getpid()}", flush=True)
+
+
 def standin_train(job, report, started: float) -> None:
+    _say_started(job)
     _sleep_reporting(SECONDS["training"] * random.uniform(1 - SPREAD, 1 + SPREAD), report, "training")
     with transaction.atomic():
         locked = job_lock_own_attempt(job)
@@ -74,15 +80,15 @@ def standin_train(job, report, started: float) -> None:
 
 
 def standin_render(job, report, started: float) -> None:
+    _say_started(job)
     _sleep_reporting(SECONDS[job.kind] * random.uniform(1 - SPREAD, 1 + SPREAD), report, "rendering")
     png = _png()
     with transaction.atomic():
         locked = job_lock_own_attempt(job)
-        services.portrait_create_for_job(
-            job=locked, png_bytes=png, web_png_bytes=png, seed=random.randrange(2**31),
-            likeness=random.uniform(55, 90), parameters={"engine": STANDIN_LABEL}, width=8, height=8,
-            engine_label=STANDIN_LABEL,
-        )
+        services.portraits_create_for_job(job=locked, engine_label=STANDIN_LABEL, renders=[services.RenderedPortrait(
+            png_bytes=png, web_png_bytes=png, seed=random.randrange(2**31), likeness=random.uniform(55, 90),
+            parameters={"engine": STANDIN_LABEL}, width=8, height=8,
+        )])
         job_mark_succeeded(locked, started=started)
 
 

@@ -1,6 +1,7 @@
 """Real django-q2 worker processes for tests: `manage.py qcluster` bound to the test database.
 
   QWorkers(env=..., log_dir=..., settings=...)   start(["default", "gpu"]), kill("gpu"), stop(), log_text()
+                                   start(["gpu-a"], program=[...]): another program that runs qcluster
   worker_environment(...)          the environment a worker needs to see this test's database and media
   database_url()                   the test database as a DATABASE_URL a worker process can open
   wait_until(check, ...)           polls check() until it returns something truthy (no sleeps to tune)
@@ -105,19 +106,22 @@ class QWorkers:
         """The django-q task names this process started, from its log."""
         return PROCESSING_LINE.findall(self.log_path(name).read_text(errors="replace"))
 
-    def start(self, names=("default", "gpu"), *, env: dict | None = None) -> None:
+    def start(self, names=("default", "gpu"), *, env: dict | None = None, program: list[str] | None = None) -> None:
+        """Start each named cluster; `program` runs instead of `manage.py qcluster` (a program that
+        ends by calling qcluster, as bench/launch_standin_worker.py does)."""
         for name in names:
             if name in self.processes:
                 raise ValueError(f"A qcluster named {name} was started already")
             cluster = name.split("-")[0]
             process_env = {
-                **self.env, **{setting: str(value) for setting, value in self.settings.items()}, **(env or {}),
+                **self.env, **{setting: str(value) for setting, value in self.settings.items()},
+                **{variable: str(value) for variable, value in (env or {}).items()},
                 **({"Q_CLUSTER_NAME": cluster} if cluster != "default" else {}),
             }
             with open(self.log_path(name), "wb") as log:
                 # A session of its own: teardown (or a test) can stop the cluster and every worker it forked.
                 self.processes[name] = subprocess.Popen(
-                    [sys.executable, "manage.py", "qcluster"], cwd=REPO, env=process_env,
+                    [sys.executable, *(program or ["manage.py", "qcluster"])], cwd=REPO, env=process_env,
                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                     preexec_fn=_stop_with_parent,
                 )

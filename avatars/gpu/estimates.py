@@ -1,10 +1,14 @@
 """How long a waiting GPU job will wait: told from what is known, or not told at all.
 
-A wait is the fair queue played forward: the jobs ahead of it in the order the workers take
-them (gpu_queue_order), handed one at a time to whichever of the GPU workers alive frees up
-first, each taking as long as its kind of job (training, first portraits, re-rolls, "more like
-me", more styles) took lately, plus the worker's pick-up time between two jobs. When one of those is unknown (no worker seen lately, a kind never
-run yet) there is no wait to tell: the page says how many jobs are ahead instead.
+A wait is the fair queue played forward (avatars.gpu.forward_play): the jobs there now, taken
+in the order the workers take them by whichever of the GPU workers alive frees up first, each
+taking as long as its kind of job (training, first portraits, re-rolls, "more like me", more
+styles) took lately, plus the worker's pick-up time between two jobs; the first portraits each
+training queues as it finishes join the play when it does. Work still to come that will go
+before a job (trainings before first portraits, both before re-rolls, a newcomer's re-roll before
+a person's second) joins the play at the pace it came lately. When one of those is unknown (no
+worker seen lately, a kind never run yet) or the work still to come keeps every GPU busy
+before a job, there is no wait to tell: the page says how many jobs are ahead instead.
 
 Every waiting customer's open tab polls every two seconds, so the whole queue is played forward
 once, kept in the cache for QUEUE_SNAPSHOT_SECONDS and read by every poll in one round trip.
@@ -12,7 +16,6 @@ once, kept in the cache for QUEUE_SNAPSHOT_SECONDS and read by every poll in one
 
 from __future__ import annotations
 
-import heapq
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -20,16 +23,18 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Q
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 
+from avatars.gpu.forward_play import ArrivalStream, FirstPortraits, PlayedJob, fair_queue_played_forward
 from avatars.gpu.scheduling import (
     QUEUE_CLASS_FIRST_PORTRAITS,
     QUEUE_CLASS_MORE,
     QUEUE_CLASS_TRAINING,
-    gpu_queue_order,
+    fair_order,
+    gpu_queue_waiting,
 )
-from avatars.models import GpuJob, RenderJob, TrainingJob
+from avatars.models import Avatar, GpuJob, RenderJob, TrainingJob
 
 QUEUE_SNAPSHOT_SECONDS = 2
 QUEUE_SNAPSHOT_KEY = "gpu-queue-estimates"
@@ -172,10 +177,9 @@ def gpu_pickup_seconds(*, now: datetime | None = None) -> float:
     return statistics.median(gaps) if gaps else 0.0
 
 
-# New arrivals are counted over this window to know how fast work of each class keeps coming.
-ARRIVALS_WINDOW_SECONDS = 600
-# Past this share of the GPUs taken by work that goes first, a job's wait has no bound to tell.
-MOST_SHARE_TAKEN_FIRST = 0.9
+# Arrivals are never counted over less than this share of the window: the first few jobs of
+# all are no rate yet.
+SHORTEST_ARRIVALS_SPAN = 1 / 60
 QUEUE_CLASS_OF_KIND = {TRAINING_KIND: QUEUE_CLASS_TRAINING, RenderJob.Kind.INITIAL: QUEUE_CLASS_FIRST_PORTRAITS}
 
 
@@ -183,28 +187,52 @@ def queue_class_of(kind: str) -> int:
     return QUEUE_CLASS_OF_KIND.get(kind, QUEUE_CLASS_MORE)
 
 
-def gpu_share_taken_first(*, typical: dict[str, float], workers: int, pickup: float,
-                          now: datetime | None = None) -> dict[int, float | None]:
-    """For each class of the fair queue, the share of the GPUs that work arriving from now on and
-    going before it will take: trainings arriving go before first portraits and re-rolls, first
-    portraits before re-rolls. A waiting job's wait is stretched by 1 / (1 - share), the
-    textbook result for a queue with priorities; None where the share leaves it no bound."""
+def arrivals_span_seconds(*, now: datetime) -> float:
+    """The time the window's arrivals came in: the whole window, or since the first job ever
+    queued when that is more recent (a site just opened, or a launch: counted over the full
+    window, the first minutes' arrivals would read as a trickle)."""
+    window = settings.LIKENESS_ARRIVALS_WINDOW_SECONDS
+    since = now - timedelta(seconds=window)
+    # Most often a job older than the window exists, and the scan stops at the first one.
+    if any(model.objects.filter(queued_at__lt=since).exists() for model in JOB_TABLES.values()):
+        return float(window)
+    firsts = [model.objects.aggregate(first=Min("queued_at"))["first"] for model in JOB_TABLES.values()]
+    first = min((at for at in firsts if at is not None), default=None)
+    if first is None:
+        return float(window)
+    return max(SHORTEST_ARRIVALS_SPAN * window, (now - first).total_seconds())
+
+
+def gpu_arrival_streams(*, typical: dict[str, float], now: datetime | None = None) -> list[ArrivalStream]:
+    """The new work that keeps coming, per kind, at the pace it came over the last
+    LIKENESS_ARRIVALS_WINDOW_SECONDS: trainings (each queuing as many first portraits as
+    trainings did lately) and the work that adds to an avatar (re-rolls, "more like me", more
+    styles). First portraits come from the trainings, so they have no stream of their own. A
+    kind with no basis for its duration brings none."""
     now = now or timezone.now()
-    since = now - timedelta(seconds=ARRIVALS_WINDOW_SECONDS)
+    since = now - timedelta(seconds=settings.LIKENESS_ARRIVALS_WINDOW_SECONDS)
+    span = arrivals_span_seconds(now=now)
     arrivals = {TRAINING_KIND: TrainingJob.objects.filter(queued_at__gte=since).count()}
     arrivals.update(
         RenderJob.objects.filter(queued_at__gte=since).values_list("kind").annotate(n=Count("pk")).order_by()
     )
-    load_by_class = dict.fromkeys((QUEUE_CLASS_TRAINING, QUEUE_CLASS_FIRST_PORTRAITS, QUEUE_CLASS_MORE), 0.0)
+    first_portraits = arrivals.pop(RenderJob.Kind.INITIAL, 0)
+    streams = []
     for kind, count in arrivals.items():
         seconds = typical_seconds_for(typical, kind)
-        if seconds is not None and workers > 0:
-            load_by_class[queue_class_of(kind)] += count / ARRIVALS_WINDOW_SECONDS * (seconds + pickup) / workers
-    shares = {}
-    for queue_class in load_by_class:
-        share = sum(load for other, load in load_by_class.items() if other < queue_class)
-        shares[queue_class] = share if share < MOST_SHARE_TAKEN_FIRST else None
-    return shares
+        if count and seconds is not None:
+            made = round(first_portraits / count) if kind == TRAINING_KIND else 0
+            streams.append(ArrivalStream(queue_class_of(kind), span / count, seconds, made,
+                                         typical_seconds_for(typical, RenderJob.Kind.INITIAL) if made else None))
+    return streams
+
+
+def _first_portraits_per_avatar(avatar_ids: set[int]) -> dict[int, int]:
+    """How many first portraits each avatar's training will queue as it finishes (worker._train)."""
+    through = Avatar.templates.through
+    rows = (through.objects.filter(avatar_id__in=avatar_ids, styletemplate__is_published=True)
+            .values_list("avatar_id").annotate(n=Count("pk")).order_by())
+    return dict(rows)
 
 
 def gpu_queue_estimates_measured(*, now: datetime | None = None) -> QueueEstimates:
@@ -213,47 +241,61 @@ def gpu_queue_estimates_measured(*, now: datetime | None = None) -> QueueEstimat
     typical = job_kind_typical_seconds()
     workers = gpu_workers_alive(now=now)
     pickup = gpu_pickup_seconds(now=now)
-    taken_first = gpu_share_taken_first(typical=typical, workers=workers, pickup=pickup, now=now)
+    streams = gpu_arrival_streams(typical=typical, now=now)
     estimates = QueueEstimates(measured_at=time.time(), workers_alive=workers, typical_seconds=typical)
+    initial_seconds = typical_seconds_for(typical, RenderJob.Kind.INITIAL)
     running = []
     for table, model in JOB_TABLES.items():
         rows = model.objects.filter(status=GpuJob.Status.RUNNING).values_list(
-            "pk", "started_at", "progress", "heartbeat_at", *(["kind"] if model is RenderJob else [])
+            "pk", "started_at", "progress", "heartbeat_at", "avatar_id", "avatar__user_id",
+            *(["kind"] if model is RenderJob else []),
         )
-        for pk, started, progress, heartbeat, *kind in rows:
+        for pk, started, progress, heartbeat, avatar_id, user_id, *kind in rows:
             elapsed = (now - started).total_seconds() if started else 0.0
             estimates.running[(table, pk)] = elapsed
             alive = heartbeat is not None and heartbeat >= _heartbeat_fresh_after(now)
-            running.append((job_kind(table, *kind), elapsed, progress, alive))
-    order = gpu_queue_order()
+            running.append((job_kind(table, *kind), elapsed, progress, alive, avatar_id, user_id))
+    running_people = frozenset(user_id for *_, user_id in running)
+    waiting, last_served = gpu_queue_waiting(also_people=running_people)
+    order = fair_order(waiting, last_served=last_served)
     render_kinds = dict(RenderJob.objects.filter(status=GpuJob.Status.QUEUED).values_list("pk", "kind"))
-    # When each worker is next free, seconds from now: the running jobs' remaining times.
-    free_at, known = [], workers > 0
-    for kind, elapsed, progress, alive in running:
+    training_avatars = dict(TrainingJob.objects.filter(status=GpuJob.Status.QUEUED).values_list("pk", "avatar_id"))
+    first_portraits = _first_portraits_per_avatar(
+        set(training_avatars.values()) | {avatar_id for kind, *_, avatar_id, _ in running if kind == TRAINING_KIND})
+    # When each worker is next free, seconds from now: the running jobs' remaining times; an
+    # idle worker hears of a job after a pick-up too.
+    free_at, known, made_by_running = [], workers > 0, []
+    for kind, elapsed, progress, alive, avatar_id, user_id in running:
         seconds = typical_seconds_for(typical, kind)
         if seconds is None:
             known = False
         elif alive:
-            free_at.append(_remaining(seconds, elapsed, progress) + pickup)
+            left = _remaining(seconds, elapsed, progress)
+            free_at.append(left + pickup)
             estimates.backlog_seconds += free_at[-1]
-    free_at = sorted(free_at)[:workers] + [0.0] * max(0, workers - len(free_at))
-    heapq.heapify(free_at)
-    ahead = len(running)
-    for queued in order:
+            if kind == TRAINING_KIND and first_portraits.get(avatar_id):
+                made_by_running.append(FirstPortraits(left, user_id, first_portraits[avatar_id], initial_seconds))
+    free_at = sorted(free_at)[:workers] + [pickup] * max(0, workers - len(free_at))
+    played = []
+    for queued in waiting:
         table = "training" if queued.model is TrainingJob else "render"
         kind = job_kind(table, render_kinds.get(queued.job_id, RenderJob.Kind.INITIAL))
         own = typical_seconds_for(typical, kind)
-        start = heapq.heappop(free_at) if known else None
-        share = taken_first[queue_class_of(kind)]
-        told = None if start is None or share is None else start / (1 - share)
-        estimates.waits[(table, queued.job_id)] = JobWait(ahead=ahead, start_seconds=told, own_seconds=own)
-        if own is None:
-            known = False
-        else:
+        if own is not None:
             estimates.backlog_seconds += own + pickup
-        if known:
-            heapq.heappush(free_at, start + own + pickup)
-        ahead += 1
+        played.append(PlayedJob(
+            (table, queued.job_id), queued.user_id, queued.queue_class, (queued.queued_at - now).total_seconds(),
+            queued.job_id, own, first_portraits.get(training_avatars.get(queued.job_id), 0) if table == "training" else 0,
+            initial_seconds,
+        ))
+    starts = fair_queue_played_forward(
+        free_at=free_at if known else [], waiting=played, last_served=last_served, first_portraits=made_by_running,
+        pickup=pickup, streams=streams,
+    )
+    own_by_key = {job.key: job.seconds for job in played}
+    for ahead, queued in enumerate(order, start=len(running)):
+        key = ("training" if queued.model is TrainingJob else "render", queued.job_id)
+        estimates.waits[key] = JobWait(ahead=ahead, start_seconds=starts.get(key), own_seconds=own_by_key[key])
     return estimates
 
 

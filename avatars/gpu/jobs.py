@@ -25,7 +25,7 @@ from django.utils import timezone
 from avatars import selectors
 from avatars.gpu.job_stages import job_stage
 from avatars.gpu.queue import GPU_NEXT_JOB_TASK, enqueue_gpu_task, enqueue_task, gpu_turns_queued, job_enqueue
-from avatars.gpu.scheduling import gpu_queue_order
+from avatars.gpu.scheduling import QUEUE_CLASS_FIRST_PORTRAITS, QUEUE_CLASS_TRAINING, gpu_queue_order
 from avatars.models import JOB_MODELS, Avatar, GpuJob, RenderJob, TrainingJob
 from avatars.services import gpu_usage_record
 
@@ -62,12 +62,35 @@ def _heartbeat_is_fresh(job) -> bool:
     return timezone.now() - job.heartbeat_at < timedelta(seconds=settings.LIKENESS_HEARTBEAT_STALE_SECONDS)
 
 
-def _job_claim(model, job_id: int):
-    """Lock the job and mark it running for this attempt, or return None when there is nothing to do."""
+class _Overtaken:
+    """A claim given up: work of an earlier class came in after the order was read."""
+
+
+OVERTAKEN = _Overtaken()
+
+
+def _earlier_work_waiting(queue_class: int) -> bool:
+    """Whether a job of a class before `queue_class` waits now (committed since the order was read)."""
+    if queue_class > QUEUE_CLASS_TRAINING and TrainingJob.objects.filter(status=GpuJob.Status.QUEUED).exists():
+        return True
+    return queue_class > QUEUE_CLASS_FIRST_PORTRAITS and RenderJob.objects.filter(
+        status=GpuJob.Status.QUEUED, kind=RenderJob.Kind.INITIAL
+    ).exists()
+
+
+def _job_claim(model, job_id: int, *, queue_class: int | None = None):
+    """Lock the job and mark it running for this attempt, or return None when there is nothing to do.
+
+    With `queue_class` (a claim in the fair order), OVERTAKEN when work of an earlier class waits
+    by now: the order was read before it was queued, and the worker must read it again. Checked
+    under the job's lock, just before this claim commits, so a re-roll never starts once a
+    training or a first portrait is there to go before it."""
     with transaction.atomic():
         job = model.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.status in (job.Status.SUCCEEDED, job.Status.CANCELLED, job.Status.FAILED):
             return None
+        if queue_class is not None and job.status == job.Status.QUEUED and _earlier_work_waiting(queue_class):
+            return OVERTAKEN
         if job.status == job.Status.RUNNING:
             if _heartbeat_is_fresh(job):
                 return None
@@ -181,14 +204,26 @@ def job_run(model, job_id: int, work: Callable) -> None:
         _job_work(job, work)
 
 
+# Each re-read follows work of an earlier class arriving during a claim: a handful at most.
+ORDER_READS_PER_TURN = 20
+
+
 def job_run_next(works: dict[type, Callable]) -> bool:
     """Claim the first waiting job, in the fair order, that no other worker has taken, and run
-    it with `works[its model]`. False when there was none."""
-    for queued in gpu_queue_order():
-        job = _job_claim(queued.model, queued.job_id)
-        if job is not None:
-            _job_work(job, works[queued.model])
-            return True
+    it with `works[its model]`. False when there was none. The order is read again when earlier
+    work came in while it was being read (the claim says OVERTAKEN)."""
+    for read in range(ORDER_READS_PER_TURN):
+        # The last read claims what it finds: a turn given up would leave a waiting job no turn.
+        checked = read < ORDER_READS_PER_TURN - 1
+        for queued in gpu_queue_order():
+            job = _job_claim(queued.model, queued.job_id, queue_class=queued.queue_class if checked else None)
+            if job is OVERTAKEN:
+                break
+            if job is not None:
+                _job_work(job, works[queued.model])
+                return True
+        else:
+            return False
     return False
 
 

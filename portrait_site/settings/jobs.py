@@ -95,6 +95,9 @@ LIKENESS_METRICS_TOKEN = env.str("LIKENESS_METRICS_TOKEN", default="")
 # Tasks are queued in the job's own transaction, so this only catches a broker purged by hand
 # or a task lost some other way.
 LIKENESS_QUEUED_TASK_GRACE_SECONDS = env.int("LIKENESS_QUEUED_TASK_GRACE_SECONDS", default=120)
+# The waits told count the work still to come at the pace it came over this window: long enough
+# to ride out a lull, short enough to see the end of a launch's wave (avatars.gpu.estimates).
+LIKENESS_ARRIVALS_WINDOW_SECONDS = env.float("LIKENESS_ARRIVALS_WINDOW_SECONDS", default=600)
 # What hears of a build that failed for good, with the avatar's id: the one place that wires
 # avatars to orders (avatars imports nothing of orders). Orders refunds the payment.
 LIKENESS_ON_BUILD_FAILED = "orders.tasks.order_refund_failed_build"

@@ -6,11 +6,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 from django_q.models import OrmQ
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from avatars import services
 from avatars.gpu import jobs
 from avatars.gpu.progress import avatar_progress
-from avatars.gpu.scheduling import gpu_queue_order
+from avatars.gpu.scheduling import NEVER_SERVED, QueuedJob, fair_order, gpu_queue_order
 from avatars.models import Avatar, RenderJob, TrainingJob
 from tests.factories import AvatarFactory, PortraitFactory, StyleTemplateFactory
 
@@ -159,3 +162,54 @@ def test_the_customer_sees_what_is_left_on_the_page_and_in_the_api(settings, cli
 
     assert "4 of 5 extra renders left" in page
     assert body["extra_renders"] == {"allowed": 5, "used": 1, "left": 4} and body["refunded"] is False
+
+
+# --- The order's cost ----------------------------------------------------------------------
+
+
+def fair_order_picked_one_at_a_time(waiting, last_served):
+    """The order as gpu_queue_order first made it: each pick scans what still waits (O(n²))."""
+    last_served = dict(last_served)
+    waiting = sorted(waiting, key=lambda job: (job.queue_class, job.queued_at, job.job_id))
+    order = []
+    while waiting:
+        candidates = [job for job in waiting if job.queue_class == waiting[0].queue_class]
+        chosen = min(candidates, key=lambda job: (last_served.get(job.user_id, NEVER_SERVED), job.queued_at, job.job_id))
+        order.append(chosen)
+        waiting.remove(chosen)
+        last_served[chosen.user_id] = len(order)
+    return order
+
+
+QUEUED_AT = timezone.now()
+waiting_queues = st.lists(
+    st.tuples(st.integers(0, 2), st.integers(1, 6), st.integers(0, 5)),  # class, person, seconds ago
+    max_size=40,
+).map(lambda rows: [
+    QueuedJob(RenderJob, job_id, user_id, queue_class, QUEUED_AT - timedelta(seconds=ago))
+    for job_id, (queue_class, user_id, ago) in enumerate(rows, start=1)
+])
+# Those served before: _last_served's ranks, from -n (longest ago) to -1.
+served_before = st.permutations(range(1, 7)).flatmap(
+    lambda people: st.integers(0, 6).map(lambda n: {user: rank - n for rank, user in enumerate(people[:n])})
+)
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(waiting=waiting_queues, last_served=served_before)
+def test_the_order_made_in_one_sort_per_class_is_the_order_picked_one_at_a_time(waiting, last_served):
+    assert fair_order(waiting, last_served=last_served) == fair_order_picked_one_at_a_time(waiting, last_served)
+
+
+def test_a_training_queued_while_a_worker_read_the_order_goes_before_the_re_roll_it_picked(settings, monkeypatch):
+    settings.LIKENESS_EXTRA_RENDERS = 50
+    reroll = services.portrait_reroll(portrait=PortraitFactory(avatar=ready_avatar()))
+    read_before_the_training = gpu_queue_order()
+    training = TrainingJob.objects.create(avatar=AvatarFactory(status=Avatar.Status.PAID))
+    # The worker's first read of the order is the one made before the training was queued.
+    reads = [read_before_the_training]
+    monkeypatch.setattr(jobs, "gpu_queue_order", lambda: reads.pop() if reads else gpu_queue_order())
+
+    ran = run_one_worker_until_idle()
+
+    assert ran == [("TrainingJob", training.pk), ("RenderJob", reroll.pk)]
