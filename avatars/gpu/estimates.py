@@ -34,11 +34,10 @@ from avatars.gpu.scheduling import (
     fair_order,
     gpu_queue_waiting,
 )
-from avatars.models import Avatar, GpuJob, RenderJob, TrainingJob
+from avatars.models import JOB_MODELS, Avatar, GpuJob, RenderJob, TrainingJob
 
 QUEUE_SNAPSHOT_SECONDS = 2
 QUEUE_SNAPSHOT_KEY = "gpu-queue-estimates"
-JOB_TABLES = {"training": TrainingJob, "render": RenderJob}
 TRAINING_KIND = "training"
 # The recent finished jobs of a kind whose median is its typical duration: enough to ride out
 # one odd job, few enough to follow a change of GPUs or of settings within minutes.
@@ -135,7 +134,7 @@ def gpu_workers_alive(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     since = now - timedelta(seconds=WORKERS_SEEN_SECONDS)
     intervals = []
-    for model in JOB_TABLES.values():
+    for model in JOB_MODELS.values():
         intervals += [
             (max(started, since), finished or now)
             for started, finished in model.objects.filter(started_at__isnull=False).filter(
@@ -164,7 +163,7 @@ def gpu_pickup_seconds(*, now: datetime | None = None) -> float:
     now = now or timezone.now()
     since = now - timedelta(seconds=10 * WORKERS_SEEN_SECONDS)
     rows = []
-    for model in JOB_TABLES.values():
+    for model in JOB_MODELS.values():
         rows += model.objects.filter(started_at__gte=since).values_list("queued_at", "started_at", "finished_at")
     finishes = sorted(finished for _, _, finished in rows if finished is not None)[-RECENT_PICKUPS:]
     starts = sorted((started, queued) for queued, started, _ in rows)
@@ -194,9 +193,9 @@ def arrivals_span_seconds(*, now: datetime) -> float:
     window = settings.LIKENESS_ARRIVALS_WINDOW_SECONDS
     since = now - timedelta(seconds=window)
     # Most often a job older than the window exists, and the scan stops at the first one.
-    if any(model.objects.filter(queued_at__lt=since).exists() for model in JOB_TABLES.values()):
+    if any(model.objects.filter(queued_at__lt=since).exists() for model in JOB_MODELS.values()):
         return float(window)
-    firsts = [model.objects.aggregate(first=Min("queued_at"))["first"] for model in JOB_TABLES.values()]
+    firsts = [model.objects.aggregate(first=Min("queued_at"))["first"] for model in JOB_MODELS.values()]
     first = min((at for at in firsts if at is not None), default=None)
     if first is None:
         return float(window)
@@ -245,7 +244,7 @@ def gpu_queue_estimates_measured(*, now: datetime | None = None) -> QueueEstimat
     estimates = QueueEstimates(measured_at=time.time(), workers_alive=workers, typical_seconds=typical)
     initial_seconds = typical_seconds_for(typical, RenderJob.Kind.INITIAL)
     running = []
-    for table, model in JOB_TABLES.items():
+    for table, model in JOB_MODELS.items():
         rows = model.objects.filter(status=GpuJob.Status.RUNNING).values_list(
             "pk", "started_at", "progress", "heartbeat_at", "avatar_id", "avatar__user_id",
             *(["kind"] if model is RenderJob else []),

@@ -20,12 +20,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from avatars.gpu.estimates import (
-    JOB_TABLES,
     TRAINING_KIND,
     gpu_queue_estimates_measured,
     typical_seconds_for,
 )
-from avatars.models import GpuJob, GpuUsage, RenderJob
+from avatars.models import JOB_MODELS, GpuJob, GpuUsage, RenderJob
 
 WINDOW = timedelta(hours=1)
 # More GPUs than this are not searched for: the answer is "more than the model can say".
@@ -88,7 +87,7 @@ def capacity_figures(*, target_wait_seconds: float, now: datetime | None = None)
     estimates = gpu_queue_estimates_measured(now=now)
     arrivals: dict[str, int] = {}
     durations: dict[str, list[float]] = {}
-    for model in JOB_TABLES.values():
+    for model in JOB_MODELS.values():
         kind_column = ["kind"] if model is RenderJob else []
         rows = model.objects.filter(Q(queued_at__gte=since) | Q(finished_at__gte=since)).values_list(
             "queued_at", "started_at", "finished_at", "status", *kind_column
@@ -100,7 +99,7 @@ def capacity_figures(*, target_wait_seconds: float, now: datetime | None = None)
             if status == GpuJob.Status.SUCCEEDED and started_at and finished_at and finished_at >= since:
                 durations.setdefault(kind, []).append((finished_at - started_at).total_seconds())
     mean_seconds = {}
-    for table in JOB_TABLES:
+    for table in JOB_MODELS:
         for kind in _kinds_of(table):
             if durations.get(kind):
                 mean_seconds[kind] = sum(durations[kind]) / len(durations[kind])
