@@ -85,6 +85,11 @@ def small_engine(settings):
     settings.LIKENESS_PORTRAITS_PER_STYLE = 1
     settings.LIKENESS_MAX_REROLLS = 0
     settings.LIKENESS_RUN_JOBS_INLINE = True
+    # The jobs run inline, inside the test's transaction: a heartbeat from its own thread and
+    # connection could not see the uncommitted job, and on a file database it would wait out
+    # SQLite's 30 s busy timeout on that transaction's lock before the job could finish.
+    # tests/avatars/test_job_heartbeat.py covers the heartbeat.
+    settings.LIKENESS_HEARTBEAT_SECONDS = 3600
     settings.STRIPE_SECRET_KEY = ""
     settings.LIKENESS_LOCAL_PAYMENTS = True
 
