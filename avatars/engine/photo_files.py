@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 if TYPE_CHECKING:
-    from avatars.engine.intake import IntakeLimits
+    from avatars.engine.intake_limits import IntakeLimits
 
 try:
     from pillow_heif import register_heif_opener

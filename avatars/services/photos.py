@@ -20,7 +20,7 @@ PHOTO_UPLOAD_WINDOW_SECONDS = 3600
 
 
 def _intake_limits():
-    from avatars.engine.intake import IntakeLimits
+    from avatars.engine.intake_limits import IntakeLimits
 
     return IntakeLimits(max_bytes=settings.LIKENESS_MAX_UPLOAD_BYTES)
 

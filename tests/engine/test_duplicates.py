@@ -4,7 +4,8 @@ import pytest
 from PIL import Image, ImageOps
 
 from avatars.engine.duplicates import hash_distance, perceptual_hashes
-from avatars.engine.intake import IntakeLimits, check_photo
+from avatars.engine.intake import check_photo
+from avatars.engine.intake_limits import IntakeLimits
 from tests.engine.intake_photos import assert_refused, encode, known_from, upright_photo
 
 

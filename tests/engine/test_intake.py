@@ -8,7 +8,8 @@ from PIL import Image, ImageEnhance, ImageFilter
 
 from avatars.engine import safety
 from avatars.engine.duplicates import KnownPhoto
-from avatars.engine.intake import IntakeLimits, check_photo
+from avatars.engine.intake import check_photo
+from avatars.engine.intake_limits import IntakeLimits
 from tests.engine.intake_photos import ONE_PERSON_PHOTOS, assert_refused, encode, known_from, upright_photo
 
 # ---- accepted -----------------------------------------------------------------------------

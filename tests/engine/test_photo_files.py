@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import ExifTags, Image
 
-from avatars.engine.intake import IntakeLimits, check_photo
+from avatars.engine.intake import check_photo
+from avatars.engine.intake_limits import IntakeLimits
 from avatars.engine.photo_files import WHAT_CODES
 from tests.engine.intake_photos import assert_refused, encode, upright_photo
 
