@@ -55,18 +55,30 @@ echo "$seeded" >>"$VAR/install.log"
 STOP_GRACE_SECONDS=20
 pids=()
 stop_all() {
-  trap - EXIT INT TERM
+  # A second Ctrl-C or SIGTERM while stopping (an impatient person, or a supervisor that signals
+  # twice) must not end this script before its children: it only cuts the grace short.
+  trap - EXIT
+  trap 'hurry=1' INT TERM
+  hurry=0
   [ "${#pids[@]}" -gt 0 ] || return 0
   echo "Stopping Likeness…"
   kill -TERM "${pids[@]}" 2>/dev/null || true
   for _ in $(seq $((STOP_GRACE_SECONDS * 4))); do
     alive=0
     for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    [ "$alive" -eq 0 ] && break
-    sleep 0.25
+    [ "$alive" -eq 0 ] || [ "$hurry" -eq 1 ] && break
+    sleep 0.25 || true  # a Ctrl-C kills the sleep too: under set -e that would end the script
   done
   for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  # `wait` sees only the direct children: their own children (the clusters' workers) are gone
+  # once no process is left in any of the groups.
+  for _ in $(seq 40); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 -- "-$pid" 2>/dev/null && alive=1; done
+    [ "$alive" -eq 0 ] && break
+    sleep 0.25 || true  # a Ctrl-C kills the sleep too: under set -e that would end the script
+  done
 }
 trap 'stop_all; exit 130' INT
 trap 'stop_all; exit 143' TERM

@@ -63,7 +63,12 @@ def _get(url: str) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
-def test_run_sh_serves_without_debug_and_stops_everything_within_30_seconds_of_sigterm(tmp_path):
+# One SIGTERM to the script (a service manager), and Ctrl-C pressed twice in its terminal (SIGINT to
+# its foreground process group, which holds the script and whatever it runs in the foreground,
+# not the site or the clusters: they have groups of their own). The second Ctrl-C arrives while
+# the script stops its children, and must not end it before them: it once left them all running.
+@pytest.mark.parametrize("signals", [[signal.SIGTERM], [signal.SIGINT, signal.SIGINT]], ids=["sigterm", "ctrl-c-twice"])
+def test_run_sh_serves_without_debug_and_stops_everything_within_30_seconds_of_sigterm(tmp_path, signals):
     port = _free_port()
     var = tmp_path / "var"
     env = {
@@ -75,7 +80,8 @@ def test_run_sh_serves_without_debug_and_stops_everything_within_30_seconds_of_s
         "LIKENESS_VAR_DIR": str(var),
     }
     script = subprocess.Popen(
-        ["scripts/run.sh"], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ["scripts/run.sh"], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,  # a terminal's foreground group of its own
     )
     try:
         summary = []
@@ -98,7 +104,12 @@ def test_run_sh_serves_without_debug_and_stops_everything_within_30_seconds_of_s
         assert stat.S_IMODE(key.stat().st_mode) == 0o600 and len(key.read_text().strip()) >= 50
 
         stopping = time.monotonic()
-        script.send_signal(signal.SIGTERM)
+        for sent in signals:
+            if sent == signal.SIGINT:
+                os.killpg(script.pid, sent)  # as the terminal delivers Ctrl-C
+            else:
+                script.send_signal(sent)
+            time.sleep(0.3)
         script.wait(timeout=30)
         left = sorted(pid for pid in started if _alive(pid))
         took = time.monotonic() - stopping
@@ -111,5 +122,5 @@ def test_run_sh_serves_without_debug_and_stops_everything_within_30_seconds_of_s
 
     # The site and the two clusters: their sentinels, workers, monitors and pushers.
     assert len(started) >= 3
-    assert left == [], f"still running {took:.0f} s after SIGTERM: {left}"
+    assert left == [], f"still running {took:.0f} s after {signals}: {left}"
     assert took < 30
